@@ -1,0 +1,33 @@
+# Top-level build, run and test entry points (see README.md).
+
+BUILD      := build
+MODULE_SO  := $(BUILD)/nginx/ngx_http_track_module.so
+MODULE_SRC := config $(wildcard ngx_http_track_module/*.[ch])
+
+.PHONY: all deps module consumer run stop test clean
+
+all: module consumer
+
+deps:
+	@scripts/deps.sh
+
+module: deps $(MODULE_SO)
+
+$(MODULE_SO): $(MODULE_SRC)
+	scripts/build-module.sh $(BUILD)/nginx
+
+consumer: deps
+	@if [ -f consumer/Makefile ]; then $(MAKE) -C consumer; fi
+
+run: module consumer
+	scripts/run.sh start
+
+stop:
+	scripts/run.sh stop
+
+test: module consumer
+	t/harness.sh
+
+clean:
+	rm -rf $(BUILD) t/servroot* t/tmp
+	@if [ -f consumer/Makefile ]; then $(MAKE) -C consumer clean; fi

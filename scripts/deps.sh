@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the project needs, only those missing.
+set -euo pipefail
+
+packages=(
+    build-essential pkg-config perl curl procps
+    nginx-core nginx-dev
+    libhiredis-dev libjansson-dev default-libmysqlclient-dev libmicrohttpd-dev
+    redis-server redis-sentinel redis-tools
+    mariadb-server mariadb-client
+    libtest-base-perl libtext-diff-perl libwww-perl libipc-run-perl
+    liblist-moreutils-perl libtest-longstring-perl
+    clang libclang-rt-14-dev valgrind wrk
+)
+
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' \
+        || missing+=("$p")
+done
+
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "deps: installing ${missing[*]}"
+if [ "$(id -u)" -ne 0 ]; then
+    echo "deps: not root; install these packages first: ${missing[*]}" >&2
+    exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# Debian's policy-rc.d may refuse to start services: the project starts its own.
+apt-get install -y -qq --no-install-recommends "${missing[@]}"
