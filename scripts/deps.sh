@@ -7,7 +7,7 @@ packages=(
     nginx-core nginx-dev
     libhiredis-dev libjansson-dev default-libmysqlclient-dev libmicrohttpd-dev
     redis-server redis-sentinel redis-tools
-    mariadb-server mariadb-client
+    mariadb-server mariadb-client libdbd-mariadb-perl
     libtest-base-perl libtext-diff-perl libwww-perl libipc-run-perl
     liblist-moreutils-perl libtest-longstring-perl
     clang libclang-rt-14-dev valgrind wrk

@@ -47,3 +47,100 @@ start_redis() {
 stop_redis() {
     stop_pidfile "$1/redis.pid"
 }
+
+# mariadb_client DIR [args...]: the mariadb command-line client as the admin
+# account of the server started by start_mariadb DIR.
+mariadb_client() {
+    local dir=$1; shift
+    mariadb --defaults-file="$dir/root.cnf" "$@"
+}
+
+# start_mariadb DIR PORT [extra mariadbd options...]
+# A private mariadbd (no systemd) with its datadir under DIR, listening on
+# 127.0.0.1:PORT and on the socket DIR/mysqld.sock.  The first start creates
+# the datadir, the database `track`, the users track_writer (the consumer:
+# reads and writes, creates and drops day tables) and track_reader (SELECT
+# only, for the stats API) with generated passwords, gives root a password
+# (DIR/root.cnf holds client options for it) and applies sql/schema.sql.
+# Every start rewrites DIR/env with MYSQL_SOCKET=, MYSQL_PORT=,
+# MYSQL_DATABASE=, MYSQL_USER=, MYSQL_PASSWORD=, MYSQL_READER_USER=,
+# MYSQL_READER_PASSWORD=.  Safe to call again on an existing DIR.
+start_mariadb() {
+    local dir=$1 port=$2; shift 2
+    local root sql_dir new=0 wpw rpw apw
+    root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+    sql_dir=$root/sql
+    mkdir -p "$dir"
+    dir=$(cd "$dir" && pwd)
+    if [ ! -d "$dir/data/mysql" ]; then
+        rm -rf "$dir/data"
+        mariadb-install-db --no-defaults --datadir="$dir/data" --user=root \
+            --auth-root-authentication-method=normal --skip-test-db \
+            >"$dir/install.log" 2>&1 || {
+            echo "mariadb-install-db failed; see $dir/install.log" >&2
+            return 1
+        }
+        new=1
+    fi
+    cat >"$dir/my.cnf" <<CNF
+[mariadbd]
+datadir=$dir/data
+socket=$dir/mysqld.sock
+port=$port
+bind-address=127.0.0.1
+user=root
+pid-file=$dir/mariadbd.pid
+log-error=$dir/mariadbd.log
+character-set-server=utf8mb4
+collation-server=utf8mb4_general_ci
+max_allowed_packet=64M
+innodb_buffer_pool_size=256M
+innodb_log_file_size=256M
+CNF
+    (setsid mariadbd --defaults-file="$dir/my.cnf" "$@" \
+        </dev/null >>"$dir/mariadbd.log" 2>&1 &)
+    # ping answers even when the login is refused: it only says "alive".
+    wait_until 60 mariadb-admin --no-defaults --socket="$dir/mysqld.sock" \
+        --user=root --connect-timeout=1 ping || {
+        echo "mariadbd did not start; see $dir/mariadbd.log" >&2
+        return 1
+    }
+    if [ "$new" = 1 ]; then
+        apw=$(od -An -tx1 -N12 /dev/urandom | tr -d ' \n')
+        wpw=$(od -An -tx1 -N12 /dev/urandom | tr -d ' \n')
+        rpw=$(od -An -tx1 -N12 /dev/urandom | tr -d ' \n')
+        mariadb --no-defaults --socket="$dir/mysqld.sock" --user=root <<SQL || return 1
+CREATE DATABASE IF NOT EXISTS track CHARACTER SET utf8mb4;
+CREATE USER 'track_writer'@'localhost' IDENTIFIED BY '$wpw';
+CREATE USER 'track_writer'@'127.0.0.1' IDENTIFIED BY '$wpw';
+GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, INDEX, ALTER
+    ON track.* TO 'track_writer'@'localhost', 'track_writer'@'127.0.0.1';
+CREATE USER 'track_reader'@'localhost' IDENTIFIED BY '$rpw';
+CREATE USER 'track_reader'@'127.0.0.1' IDENTIFIED BY '$rpw';
+GRANT SELECT ON track.* TO 'track_reader'@'localhost', 'track_reader'@'127.0.0.1';
+DELETE FROM mysql.global_priv WHERE User = 'root' AND Host <> 'localhost';
+FLUSH PRIVILEGES;
+ALTER USER 'root'@'localhost' IDENTIFIED BY '$apw';
+SQL
+        printf '[client]\nuser=root\npassword=%s\nsocket=%s\n' \
+            "$apw" "$dir/mysqld.sock" >"$dir/root.cnf"
+        printf 'MYSQL_USER=track_writer\nMYSQL_PASSWORD=%s\n' "$wpw" \
+            >"$dir/writer"
+        printf 'MYSQL_READER_USER=track_reader\nMYSQL_READER_PASSWORD=%s\n' \
+            "$rpw" >"$dir/reader"
+        chmod 600 "$dir/root.cnf" "$dir/writer" "$dir/reader"
+    fi
+    if [ -f "$sql_dir/schema.sql" ]; then
+        mariadb_client "$dir" track <"$sql_dir/schema.sql" || return 1
+    fi
+    {
+        echo "MYSQL_SOCKET=$dir/mysqld.sock"
+        echo "MYSQL_PORT=$port"
+        echo "MYSQL_DATABASE=track"
+        cat "$dir/writer" "$dir/reader"
+    } >"$dir/env"
+}
+
+stop_mariadb() {
+    stop_pidfile "$1/mariadbd.pid"
+}

@@ -1,0 +1,88 @@
+-- Fixed tables of the track database: statistics and consumer bookkeeping.
+--
+-- Applied idempotently at every start of track-consumer (the file is compiled
+-- into the binary) and by start_mariadb in scripts/lib/services.sh.  Day
+-- tables of raw events come from events_day.sql.
+--
+-- Text columns that identify something (app, module, action, object, uid)
+-- use utf8mb4_nopad_bin: values compare byte for byte, so 'A' <> 'a' and
+-- 'x' <> 'x ' (a PAD SPACE or case-insensitive collation would merge them).
+
+-- Event counts per hour of the consumer's time zone.  The primary key serves
+-- series for one object; by_action serves series over all objects of an
+-- action (sum over objects for an hour range).
+CREATE TABLE IF NOT EXISTS stats_hourly (
+    day     DATE             NOT NULL,
+    hour    TINYINT UNSIGNED NOT NULL,
+    app     VARCHAR(128)     NOT NULL,
+    module  VARCHAR(128)     NOT NULL,
+    action  VARCHAR(128)     NOT NULL,
+    object  VARCHAR(128)     NOT NULL DEFAULT '',
+    events  BIGINT UNSIGNED  NOT NULL,
+    PRIMARY KEY (app, module, action, object, day, hour),
+    KEY by_action (app, module, action, day, hour)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin
+;
+-- Event counts per day.  top_objects serves "top objects of an action on a
+-- day" (ORDER BY events DESC within app, module, action, day) and daily totals
+-- of an action over a date range.
+CREATE TABLE IF NOT EXISTS stats_daily (
+    day     DATE             NOT NULL,
+    app     VARCHAR(128)     NOT NULL,
+    module  VARCHAR(128)     NOT NULL,
+    action  VARCHAR(128)     NOT NULL,
+    object  VARCHAR(128)     NOT NULL DEFAULT '',
+    events  BIGINT UNSIGNED  NOT NULL,
+    PRIMARY KEY (app, module, action, object, day),
+    KEY top_objects (app, module, action, day, events)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin
+;
+-- Distinct non-empty uids per day and action; kept exact with the membership
+-- table below.
+CREATE TABLE IF NOT EXISTS stats_daily_users (
+    day     DATE             NOT NULL,
+    app     VARCHAR(128)     NOT NULL,
+    module  VARCHAR(128)     NOT NULL,
+    action  VARCHAR(128)     NOT NULL,
+    users   BIGINT UNSIGNED  NOT NULL,
+    PRIMARY KEY (app, module, action, day)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin
+;
+-- Which uids were seen on a day for an action.  The consumer inserts a
+-- batch's uids with INSERT IGNORE; the affected row count is the number of new
+-- users it adds to stats_daily_users in the same transaction.  by_day lets
+-- retention delete old days.
+CREATE TABLE IF NOT EXISTS stats_user_seen (
+    day     DATE             NOT NULL,
+    app     VARCHAR(128)     NOT NULL,
+    module  VARCHAR(128)     NOT NULL,
+    action  VARCHAR(128)     NOT NULL,
+    uid     VARCHAR(128)     NOT NULL,
+    PRIMARY KEY (app, module, action, day, uid),
+    KEY by_day (day)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin
+;
+-- Queue elements moved to the dead-letter list, per day (consumer's time
+-- zone, at processing time) and short reason.
+CREATE TABLE IF NOT EXISTS stats_dead_letters (
+    day     DATE             NOT NULL,
+    reason  VARCHAR(64)      NOT NULL,
+    events  BIGINT UNSIGNED  NOT NULL,
+    PRIMARY KEY (day, reason)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin
+;
+-- One row per consumer id: the sequence number of the last batch committed.
+-- It is updated in the transaction that stores the batch, so a batch replayed
+-- after a crash (its sequence <= last_seq) is recognised and only acknowledged.
+CREATE TABLE IF NOT EXISTS consumer_state (
+    consumer_id VARCHAR(64)     NOT NULL,
+    last_seq    BIGINT UNSIGNED NOT NULL,
+    batches     BIGINT UNSIGNED NOT NULL DEFAULT 0,
+    events      BIGINT UNSIGNED NOT NULL DEFAULT 0,
+    duplicates  BIGINT UNSIGNED NOT NULL DEFAULT 0,
+    dead        BIGINT UNSIGNED NOT NULL DEFAULT 0,
+    updated_at  TIMESTAMP       NOT NULL DEFAULT CURRENT_TIMESTAMP
+                                ON UPDATE CURRENT_TIMESTAMP,
+    PRIMARY KEY (consumer_id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin
+;
