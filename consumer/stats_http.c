@@ -1,0 +1,484 @@
+/* track-stats: the HTTP side: routing, methods, bearer token, cache headers,
+ * on top of libmicrohttpd. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <microhttpd.h>
+
+#include "stats_date.h"
+#include "stats_http.h"
+#include "stats_log.h"
+#include "stats_query.h"
+
+
+static struct MHD_Daemon            *daemon_handle;
+static const struct st_http_config  *conf;
+static struct st_pool               *db_pool;
+
+static pthread_rwlock_t              token_lock = PTHREAD_RWLOCK_INITIALIZER;
+static char                         *token;
+
+/* marks a request whose headers were seen; the answer comes on the next
+ * call, after any body */
+static int                           request_seen;
+
+
+int
+st_http_set_token(const char *t)
+{
+    char  *copy = NULL, *old;
+
+    if (t != NULL && t[0] != '\0') {
+        copy = strdup(t);
+        if (copy == NULL) {
+            return -1;
+        }
+    }
+
+    pthread_rwlock_wrlock(&token_lock);
+    old = token;
+    token = copy;
+    pthread_rwlock_unlock(&token_lock);
+
+    free(old);
+    return 0;
+}
+
+
+/* Time depends on the length of what the client sent, never on where the
+ * bytes of the secret differ. */
+int
+st_token_equal(const char *given, size_t given_len, const char *secret,
+    size_t secret_len)
+{
+    size_t         i;
+    unsigned char  diff;
+
+    if (secret_len == 0) {
+        return 0;
+    }
+
+    diff = given_len != secret_len;
+    for (i = 0; i < given_len; i++) {
+        diff |= (unsigned char) (given[i] ^ secret[i % secret_len]);
+    }
+
+    return diff == 0;
+}
+
+
+int
+st_bearer_ok(const char *header, const char *secret)
+{
+    const char  *p, *end;
+
+    if (header == NULL || strncasecmp(header, "Bearer ", 7) != 0) {
+        return 0;
+    }
+
+    p = header + 7;
+    while (*p == ' ') {
+        p++;
+    }
+
+    end = p + strlen(p);
+    while (end > p && (end[-1] == ' ' || end[-1] == '\t')) {
+        end--;
+    }
+
+    return st_token_equal(p, (size_t) (end - p), secret, strlen(secret));
+}
+
+
+/* FNV-1a, 64 bits: cheap, and enough to tell two bodies apart. */
+void
+st_etag(const char *body, size_t len, char out[19])
+{
+    uint64_t  h = 0xcbf29ce484222325ULL;
+    size_t    i;
+
+    for (i = 0; i < len; i++) {
+        h ^= (unsigned char) body[i];
+        h *= 0x100000001b3ULL;
+    }
+
+    snprintf(out, 19, "\"%016llx\"", (unsigned long long) h);
+}
+
+
+int
+st_etag_matches(const char *inm, const char *etag)
+{
+    const char  *p;
+    size_t       n;
+
+    if (inm == NULL) {
+        return 0;
+    }
+
+    n = strlen(etag);
+
+    for (p = inm; *p != '\0'; ) {
+        while (*p == ' ' || *p == '\t' || *p == ',') {
+            p++;
+        }
+
+        if (*p == '*') {
+            return 1;
+        }
+
+        if (strncmp(p, "W/", 2) == 0) {
+            p += 2;             /* weak comparison, RFC 9110 13.1.2 */
+        }
+
+        if (strncmp(p, etag, n) == 0
+            && (p[n] == '\0' || p[n] == ',' || p[n] == ' ' || p[n] == '\t'))
+        {
+            return 1;
+        }
+
+        while (*p != '\0' && *p != ',') {
+            p++;
+        }
+    }
+
+    return 0;
+}
+
+
+static void
+add_common_headers(struct MHD_Response *r)
+{
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            "application/json; charset=utf-8");
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+}
+
+
+static enum MHD_Result
+send_body(struct MHD_Connection *conn, unsigned status, char *body,
+    size_t len, const char *cache_control, const char *etag)
+{
+    enum MHD_Result       ret;
+    struct MHD_Response  *r;
+
+    r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+    if (r == NULL) {
+        free(body);
+        return MHD_NO;
+    }
+
+    add_common_headers(r);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, cache_control);
+    if (etag != NULL) {
+        MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, etag);
+    }
+
+    if (status == MHD_HTTP_METHOD_NOT_ALLOWED) {
+        MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+    }
+
+    if (status == MHD_HTTP_UNAUTHORIZED) {
+        MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                                "Bearer realm=\"track-stats\"");
+    }
+
+    ret = MHD_queue_response(conn, status, r);
+    MHD_destroy_response(r);
+
+    st_debug("-> %u, %zu bytes", status, len);
+
+    return ret;
+}
+
+
+/* The JSON text of o plus a newline, in a malloc'ed buffer. */
+static char *
+dump(json_t *o, size_t *len)
+{
+    char  *s, *t;
+
+    s = json_dumps(o, JSON_COMPACT);
+    if (s == NULL) {
+        return NULL;
+    }
+
+    *len = strlen(s);
+    t = realloc(s, *len + 2);
+    if (t == NULL) {
+        free(s);
+        return NULL;
+    }
+
+    t[(*len)++] = '\n';
+    t[*len] = '\0';
+
+    return t;
+}
+
+
+static enum MHD_Result
+send_error(struct MHD_Connection *conn, const struct st_error *err)
+{
+    char    *body;
+    size_t   len;
+    json_t  *o;
+
+    o = json_pack("{ssss}", "error", err->code, "message", err->message);
+    body = o != NULL ? dump(o, &len) : NULL;
+    json_decref(o);
+
+    if (body == NULL) {
+        return MHD_NO;
+    }
+
+    return send_body(conn, (unsigned) err->status, body, len, "no-store",
+                     NULL);
+}
+
+
+static enum MHD_Result
+send_not_modified(struct MHD_Connection *conn, const char *cache_control,
+    const char *etag)
+{
+    enum MHD_Result       ret;
+    struct MHD_Response  *r;
+
+    r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+    if (r == NULL) {
+        return MHD_NO;
+    }
+
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, cache_control);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, etag);
+
+    ret = MHD_queue_response(conn, MHD_HTTP_NOT_MODIFIED, r);
+    MHD_destroy_response(r);
+
+    return ret;
+}
+
+
+struct args {
+    struct st_arg  a[ST_MAX_ARGS + 1];
+    int            n;
+};
+
+
+static enum MHD_Result
+collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+    size_t key_size, const char *value, size_t value_size)
+{
+    struct args  *args = cls;
+
+    (void) kind;
+    (void) key_size;
+
+    if (args->n == ST_MAX_ARGS + 1) {
+        return MHD_NO;          /* one too many is enough to refuse */
+    }
+
+    args->a[args->n].key = key;
+    args->a[args->n].value = value;
+    args->a[args->n].len = value != NULL ? value_size : 0;
+    args->n++;
+
+    return MHD_YES;
+}
+
+
+static int
+is_closed(const struct st_request *req)
+{
+    if (req->endpoint == ST_EP_HEALTH) {
+        return 0;
+    }
+
+    return req->to < st_local_day(time(NULL) - (time_t) conf->settle);
+}
+
+
+static enum MHD_Result
+handle(struct MHD_Connection *conn, int endpoint)
+{
+    int                 authed, closed, private;
+    char               *body, etag[19], cc[64];
+    size_t              len;
+    json_t             *o;
+    const char         *auth;
+    struct args         args;
+    struct st_conn     *c;
+    struct st_error     err;
+    struct st_request   req;
+
+    /* the bearer token, when one is configured; health stays open */
+    pthread_rwlock_rdlock(&token_lock);
+    private = token != NULL;
+    authed = token == NULL || endpoint == ST_EP_HEALTH;
+    if (!authed) {
+        auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                           MHD_HTTP_HEADER_AUTHORIZATION);
+        authed = st_bearer_ok(auth, token);
+    }
+    pthread_rwlock_unlock(&token_lock);
+
+    if (!authed) {
+        st_set_error(&err, 401, "unauthorized",
+                     "a valid bearer token is required");
+        return send_error(conn, &err);
+    }
+
+    args.n = 0;
+    MHD_get_connection_values_n(conn, MHD_GET_ARGUMENT_KIND, collect_arg,
+                                &args);
+
+    if (st_parse_request(endpoint, args.a, args.n, &conf->limits, &req, &err)
+        != 0)
+    {
+        return send_error(conn, &err);
+    }
+
+    c = st_pool_acquire(db_pool, conf->acquire_timeout_ms);
+    if (c == NULL) {
+        st_warn("no free database connection within %u ms",
+                conf->acquire_timeout_ms);
+        st_set_error(&err, 503, "unavailable", "the service is overloaded");
+        return send_error(conn, &err);
+    }
+
+    o = st_query_run(db_pool, c, &req, &err);
+    st_pool_release(db_pool, c);
+
+    if (o == NULL) {
+        return send_error(conn, &err);
+    }
+
+    body = dump(o, &len);
+    json_decref(o);
+    if (body == NULL) {
+        return MHD_NO;
+    }
+
+    closed = is_closed(&req);
+
+    if (!closed) {
+        if (conf->open_max_age == 0) {
+            return send_body(conn, MHD_HTTP_OK, body, len, "no-store", NULL);
+        }
+        snprintf(cc, sizeof(cc), "%s, max-age=%u",
+                 private ? "private" : "public", conf->open_max_age);
+        return send_body(conn, MHD_HTTP_OK, body, len, cc, NULL);
+    }
+
+    /* a shared cache must not hand a token-protected answer to anyone */
+    snprintf(cc, sizeof(cc), "%s, max-age=%u",
+             private ? "private" : "public", conf->closed_max_age);
+    st_etag(body, len, etag);
+
+    if (st_etag_matches(MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                           MHD_HTTP_HEADER_IF_NONE_MATCH),
+                        etag))
+    {
+        free(body);
+        return send_not_modified(conn, cc, etag);
+    }
+
+    return send_body(conn, MHD_HTTP_OK, body, len, cc, etag);
+}
+
+
+static enum MHD_Result
+access_handler(void *cls, struct MHD_Connection *conn, const char *url,
+    const char *method, const char *version, const char *upload_data,
+    size_t *upload_data_size, void **req_cls)
+{
+    int              endpoint;
+    struct st_error  err;
+
+    (void) cls;
+    (void) version;
+    (void) upload_data;
+
+    if (*req_cls == NULL) {
+        *req_cls = &request_seen;
+        return MHD_YES;
+    }
+
+    if (*upload_data_size != 0) {
+        *upload_data_size = 0;  /* a body is never used: drop it */
+        return MHD_YES;
+    }
+
+    st_debug("%s %s", method, url);
+
+    endpoint = st_endpoint_by_path(conf->prefix, url);
+    if (endpoint == -1) {
+        st_set_error(&err, 404, "not_found", "no such endpoint");
+        return send_error(conn, &err);
+    }
+
+    if (strcmp(method, MHD_HTTP_METHOD_GET) != 0
+        && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
+    {
+        st_set_error(&err, 405, "method_not_allowed",
+                     "only GET and HEAD are allowed");
+        return send_error(conn, &err);
+    }
+
+    return handle(conn, endpoint);
+}
+
+
+static void
+mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char    buf[512];
+    size_t  n;
+
+    (void) cls;
+
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    n = strlen(buf);
+    while (n > 0 && buf[n - 1] == '\n') {
+        buf[--n] = '\0';
+    }
+
+    st_warn("libmicrohttpd: %s", buf);
+}
+
+
+int
+st_http_start(const struct st_http_config *cfg, struct st_pool *pool)
+{
+    conf = cfg;
+    db_pool = pool;
+
+    daemon_handle = MHD_start_daemon(
+        MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG,
+        0, NULL, NULL,
+        access_handler, NULL,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+        MHD_OPTION_SOCK_ADDR, cfg->addr,
+        MHD_OPTION_THREAD_POOL_SIZE, cfg->threads,
+        MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections,
+        MHD_OPTION_CONNECTION_TIMEOUT, cfg->conn_timeout,
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
+        MHD_OPTION_END);
+
+    return daemon_handle != NULL ? 0 : -1;
+}
+
+
+void
+st_http_stop(void)
+{
+    if (daemon_handle != NULL) {
+        MHD_stop_daemon(daemon_handle);
+        daemon_handle = NULL;
+    }
+}

@@ -1,0 +1,39 @@
+/* track-stats: the HTTP side: routing, methods, bearer token, cache headers,
+ * on top of libmicrohttpd. */
+#ifndef STATS_HTTP_H
+#define STATS_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "stats_params.h"
+#include "stats_pool.h"
+
+struct st_http_config {
+    const struct sockaddr   *addr;
+    const char              *prefix;            /* e.g. /stats/v1 */
+    struct st_limits         limits;
+    unsigned                 threads;
+    unsigned                 max_connections;
+    unsigned                 conn_timeout;       /* seconds idle */
+    unsigned                 acquire_timeout_ms; /* wait for a DB connection */
+    unsigned                 closed_max_age;     /* closed days */
+    unsigned                 open_max_age;       /* 0: no-store */
+    unsigned                 settle;             /* seconds after midnight */
+};
+
+int st_http_start(const struct st_http_config *cfg, struct st_pool *pool);
+void st_http_stop(void);
+
+/* Replaces the bearer token (NULL or "" turns the check off). */
+int st_http_set_token(const char *token);
+
+/* Helpers, exported for the unit tests. */
+int st_token_equal(const char *given, size_t given_len, const char *token,
+    size_t token_len);
+int st_bearer_ok(const char *header, const char *token);
+void st_etag(const char *body, size_t len, char out[19]);
+int st_etag_matches(const char *if_none_match, const char *etag);
+
+#endif

@@ -1,0 +1,747 @@
+/* track-stats: the statistics queries behind each endpoint, as JSON. */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "stats_date.h"
+#include "stats_log.h"
+#include "stats_query.h"
+
+
+/*
+ * Every statement text is a fixed string (series filters pick one of the
+ * precomputed variants), so statements are prepared once per connection and
+ * every value travels as a bound parameter.
+ */
+
+#define F_MODULE  1
+#define F_ACTION  2
+#define F_OBJECT  4
+
+static char  series_daily_sql[8][320];
+static char  series_hourly_sql[8][320];
+
+static const char  top_day_sql[] =
+    "SELECT object, events FROM stats_daily"
+    " WHERE app = ? AND module = ? AND action = ? AND day = ?"
+    " AND object <> ''"
+    " ORDER BY events DESC, object DESC LIMIT ?";
+
+static const char  top_range_sql[] =
+    "SELECT object, CAST(SUM(events) AS UNSIGNED) AS n FROM stats_daily"
+    " WHERE app = ? AND module = ? AND action = ? AND day BETWEEN ? AND ?"
+    " AND object <> ''"
+    " GROUP BY object ORDER BY n DESC, object DESC LIMIT ?";
+
+static const char  users_sql[] =
+    "SELECT day, users FROM stats_daily_users"
+    " WHERE app = ? AND module = ? AND action = ? AND day BETWEEN ? AND ?";
+
+static const char  breakdown_sql[] =
+    "SELECT b.module, b.action, b.events, b.objects, u.users"
+    " FROM (SELECT module, action,"
+    " CAST(SUM(events) AS UNSIGNED) AS events,"
+    " CAST(SUM(object <> '') AS UNSIGNED) AS objects"
+    " FROM stats_daily WHERE app = ? AND day = ?"
+    " GROUP BY module, action) AS b"
+    " LEFT JOIN stats_daily_users AS u"
+    " ON u.app = ? AND u.module = b.module AND u.action = b.action"
+    " AND u.day = ?"
+    " ORDER BY b.module, b.action";
+
+static const char  health_sql[] = "SELECT 1";
+
+
+void
+st_query_init(void)
+{
+    int  f;
+
+    for (f = 0; f < 8; f++) {
+        snprintf(series_daily_sql[f], sizeof(series_daily_sql[f]),
+                 "SELECT day, CAST(SUM(events) AS UNSIGNED) FROM stats_daily"
+                 " WHERE app = ?%s%s%s AND day BETWEEN ? AND ?"
+                 " GROUP BY day",
+                 (f & F_MODULE) ? " AND module = ?" : "",
+                 (f & F_ACTION) ? " AND action = ?" : "",
+                 (f & F_OBJECT) ? " AND object = ?" : "");
+
+        snprintf(series_hourly_sql[f], sizeof(series_hourly_sql[f]),
+                 "SELECT day, hour, CAST(SUM(events) AS UNSIGNED)"
+                 " FROM stats_hourly"
+                 " WHERE app = ?%s%s%s AND day BETWEEN ? AND ?"
+                 " GROUP BY day, hour",
+                 (f & F_MODULE) ? " AND module = ?" : "",
+                 (f & F_ACTION) ? " AND action = ?" : "",
+                 (f & F_OBJECT) ? " AND object = ?" : "");
+    }
+}
+
+
+/* Builds JSON while remembering whether any allocation failed. */
+struct jb {
+    int  failed;
+};
+
+
+static void
+jset(struct jb *jb, json_t *obj, const char *key, json_t *v)
+{
+    if (v == NULL || json_object_set_new(obj, key, v) != 0) {
+        jb->failed = 1;
+    }
+}
+
+
+static void
+jappend(struct jb *jb, json_t *arr, json_t *v)
+{
+    if (v == NULL || json_array_append_new(arr, v) != 0) {
+        jb->failed = 1;
+    }
+}
+
+
+static json_t *
+jstr(const struct st_str *s)
+{
+    return json_stringn(s->data, s->len);
+}
+
+
+static json_t *
+jint(unsigned long long v)
+{
+    return json_integer(v > (unsigned long long) LLONG_MAX
+                        ? LLONG_MAX : (json_int_t) v);
+}
+
+
+static json_t *
+jday(int64_t day)
+{
+    char  buf[ST_DAY_LEN];
+
+    st_format_day(day, buf);
+    return json_string(buf);
+}
+
+
+static json_t *
+jhour(int64_t day, int hour)
+{
+    char  buf[ST_HOUR_LEN];
+
+    st_format_hour(day, hour, buf);
+    return json_string(buf);
+}
+
+
+/* The filter as given, so a response says what it answers. */
+static void
+put_filter(struct jb *jb, json_t *o, const struct st_request *req)
+{
+    jset(jb, o, "app", jstr(&req->app));
+
+    if (req->module.data != NULL) {
+        jset(jb, o, "module", jstr(&req->module));
+    }
+    if (req->action.data != NULL) {
+        jset(jb, o, "action", jstr(&req->action));
+    }
+    if (req->object.data != NULL) {
+        jset(jb, o, "object", jstr(&req->object));
+    }
+}
+
+
+static void
+put_range(struct jb *jb, json_t *o, const struct st_request *req)
+{
+    if (req->hourly) {
+        jset(jb, o, "from", jhour(req->from, req->from_hour));
+        jset(jb, o, "to", jhour(req->to, req->to_hour));
+    } else {
+        jset(jb, o, "from", jday(req->from));
+        jset(jb, o, "to", jday(req->to));
+    }
+}
+
+
+static int
+db_failed(int rc, struct st_error *err)
+{
+    switch (rc) {
+    case ST_DB_OK:
+        return 0;
+    case ST_DB_UNAVAILABLE:
+        st_set_error(err, 503, "unavailable", "the database is unavailable");
+        break;
+    case ST_DB_TIMEOUT:
+        st_set_error(err, 503, "timeout", "the query took too long");
+        break;
+    default:
+        st_set_error(err, 500, "internal_error", "the query failed");
+        break;
+    }
+
+    return 1;
+}
+
+
+/* series and users: counts per point of a zero-filled range */
+
+struct points {
+    const struct st_request  *req;
+    unsigned long long       *v;
+    long                      n;
+};
+
+
+static int
+series_row(void *arg, const struct st_col *cols)
+{
+    struct points             *p = arg;
+    const struct st_request   *req = p->req;
+    long                       i;
+
+    if (req->hourly) {
+        i = (long) ((cols[0].day - req->from) * 24 + cols[1].u8
+                    - req->from_hour);
+        if (i >= 0 && i < p->n) {
+            p->v[i] += cols[2].u64;
+        }
+
+    } else {
+        i = (long) (cols[0].day - req->from);
+        if (i >= 0 && i < p->n) {
+            p->v[i] += cols[1].u64;
+        }
+    }
+
+    return 0;
+}
+
+
+static json_t *
+points_json(struct jb *jb, const struct points *p, const char *name,
+    unsigned long long *total)
+{
+    long     i;
+    json_t  *arr, *pt;
+    int64_t  day;
+    int      hour;
+
+    arr = json_array();
+    if (arr == NULL) {
+        jb->failed = 1;
+        return NULL;
+    }
+
+    *total = 0;
+
+    for (i = 0; i < p->n; i++) {
+        pt = json_object();
+        if (pt == NULL) {
+            jb->failed = 1;
+            break;
+        }
+
+        if (p->req->hourly) {
+            hour = p->req->from_hour + (int) i;
+            day = p->req->from + hour / 24;
+            jset(jb, pt, "t", jhour(day, hour % 24));
+        } else {
+            jset(jb, pt, "t", jday(p->req->from + i));
+        }
+
+        jset(jb, pt, name, jint(p->v[i]));
+        jappend(jb, arr, pt);
+        *total += p->v[i];
+    }
+
+    return arr;
+}
+
+
+static json_t *
+run_series(struct st_pool *pool, struct st_conn *c,
+    const struct st_request *req, struct st_error *err)
+{
+    int                 f = 0, np = 0, rc;
+    json_t             *o, *arr;
+    struct jb           jb = { 0 };
+    const char         *sql;
+    struct points       p;
+    struct st_col       cols[3];
+    struct st_param     params[6];
+    unsigned long long  total;
+
+    memset(params, 0, sizeof(params));
+    memset(cols, 0, sizeof(cols));
+
+    params[np].type = ST_T_STR;
+    params[np].str = req->app.data;
+    params[np++].len = req->app.len;
+
+    if (req->module.data != NULL) {
+        f |= F_MODULE;
+        params[np].type = ST_T_STR;
+        params[np].str = req->module.data;
+        params[np++].len = req->module.len;
+    }
+    if (req->action.data != NULL) {
+        f |= F_ACTION;
+        params[np].type = ST_T_STR;
+        params[np].str = req->action.data;
+        params[np++].len = req->action.len;
+    }
+    if (req->object.data != NULL) {
+        f |= F_OBJECT;
+        params[np].type = ST_T_STR;
+        params[np].str = req->object.data;
+        params[np++].len = req->object.len;
+    }
+
+    params[np].type = ST_T_DAY;
+    params[np++].day = req->from;
+    params[np].type = ST_T_DAY;
+    params[np++].day = req->to;
+
+    p.req = req;
+    if (req->hourly) {
+        sql = series_hourly_sql[f];
+        p.n = (long) ((req->to - req->from) * 24 + req->to_hour
+                      - req->from_hour + 1);
+        cols[0].type = ST_T_DAY;
+        cols[1].type = ST_T_U8;
+        cols[2].type = ST_T_U64;
+    } else {
+        sql = series_daily_sql[f];
+        p.n = (long) (req->to - req->from + 1);
+        cols[0].type = ST_T_DAY;
+        cols[1].type = ST_T_U64;
+    }
+
+    p.v = calloc((size_t) p.n, sizeof(unsigned long long));
+    if (p.v == NULL) {
+        st_set_error(err, 500, "internal_error", "out of memory");
+        return NULL;
+    }
+
+    rc = st_db_query(pool, c, sql, params, np, cols, req->hourly ? 3 : 2,
+                     series_row, &p);
+    if (db_failed(rc, err)) {
+        free(p.v);
+        return NULL;
+    }
+
+    o = json_object();
+    if (o == NULL) {
+        free(p.v);
+        st_set_error(err, 500, "internal_error", "out of memory");
+        return NULL;
+    }
+
+    put_filter(&jb, o, req);
+    jset(&jb, o, "interval", json_string(req->hourly ? "hour" : "day"));
+    put_range(&jb, o, req);
+    arr = points_json(&jb, &p, "events", &total);
+    jset(&jb, o, "total", jint(total));
+    jset(&jb, o, "points", arr);
+
+    free(p.v);
+
+    if (jb.failed) {
+        json_decref(o);
+        st_set_error(err, 500, "internal_error", "out of memory");
+        return NULL;
+    }
+
+    return o;
+}
+
+
+static int
+users_row(void *arg, const struct st_col *cols)
+{
+    struct points  *p = arg;
+    long            i;
+
+    i = (long) (cols[0].day - p->req->from);
+    if (i >= 0 && i < p->n) {
+        p->v[i] += cols[1].u64;
+    }
+
+    return 0;
+}
+
+
+static void
+bind_triple(struct st_param *params, const struct st_request *req)
+{
+    params[0].type = ST_T_STR;
+    params[0].str = req->app.data;
+    params[0].len = req->app.len;
+    params[1].type = ST_T_STR;
+    params[1].str = req->module.data;
+    params[1].len = req->module.len;
+    params[2].type = ST_T_STR;
+    params[2].str = req->action.data;
+    params[2].len = req->action.len;
+}
+
+
+static json_t *
+run_users(struct st_pool *pool, struct st_conn *c,
+    const struct st_request *req, struct st_error *err)
+{
+    int                 rc;
+    json_t             *o, *arr;
+    struct jb           jb = { 0 };
+    struct points       p;
+    struct st_col       cols[2];
+    struct st_param     params[5];
+    unsigned long long  total;
+
+    memset(params, 0, sizeof(params));
+    memset(cols, 0, sizeof(cols));
+
+    bind_triple(params, req);
+    params[3].type = ST_T_DAY;
+    params[3].day = req->from;
+    params[4].type = ST_T_DAY;
+    params[4].day = req->to;
+
+    cols[0].type = ST_T_DAY;
+    cols[1].type = ST_T_U64;
+
+    p.req = req;
+    p.n = (long) (req->to - req->from + 1);
+    p.v = calloc((size_t) p.n, sizeof(unsigned long long));
+    if (p.v == NULL) {
+        st_set_error(err, 500, "internal_error", "out of memory");
+        return NULL;
+    }
+
+    rc = st_db_query(pool, c, users_sql, params, 5, cols, 2, users_row, &p);
+    if (db_failed(rc, err)) {
+        free(p.v);
+        return NULL;
+    }
+
+    o = json_object();
+    if (o == NULL) {
+        free(p.v);
+        st_set_error(err, 500, "internal_error", "out of memory");
+        return NULL;
+    }
+
+    put_filter(&jb, o, req);
+    put_range(&jb, o, req);
+    arr = points_json(&jb, &p, "users", &total);
+    jset(&jb, o, "points", arr);
+
+    free(p.v);
+
+    if (jb.failed) {
+        json_decref(o);
+        st_set_error(err, 500, "internal_error", "out of memory");
+        return NULL;
+    }
+
+    return o;
+}
+
+
+/* top */
+
+struct rows {
+    struct jb  *jb;
+    json_t     *arr;
+};
+
+
+static int
+top_row(void *arg, const struct st_col *cols)
+{
+    struct rows  *r = arg;
+    json_t       *o;
+
+    o = json_object();
+    if (o == NULL) {
+        return -1;
+    }
+
+    jset(r->jb, o, "object", json_stringn(cols[0].str, cols[0].len));
+    jset(r->jb, o, "events", jint(cols[1].u64));
+    jappend(r->jb, r->arr, o);
+
+    return r->jb->failed ? -1 : 0;
+}
+
+
+static json_t *
+run_top(struct st_pool *pool, struct st_conn *c,
+    const struct st_request *req, struct st_error *err)
+{
+    int               rc, np;
+    json_t           *o;
+    struct jb         jb = { 0 };
+    struct rows       r;
+    const char       *sql;
+    struct st_col     cols[2];
+    struct st_param   params[6];
+
+    memset(params, 0, sizeof(params));
+    memset(cols, 0, sizeof(cols));
+
+    bind_triple(params, req);
+    params[3].type = ST_T_DAY;
+    params[3].day = req->from;
+
+    if (req->from == req->to) {
+        sql = top_day_sql;
+        np = 4;
+    } else {
+        sql = top_range_sql;
+        params[4].type = ST_T_DAY;
+        params[4].day = req->to;
+        np = 5;
+    }
+
+    params[np].type = ST_T_U64;
+    params[np++].u64 = req->limit;
+
+    cols[0].type = ST_T_STR;
+    cols[1].type = ST_T_U64;
+
+    o = json_object();
+    r.jb = &jb;
+    r.arr = json_array();
+    if (o == NULL || r.arr == NULL) {
+        json_decref(o);
+        json_decref(r.arr);
+        st_set_error(err, 500, "internal_error", "out of memory");
+        return NULL;
+    }
+
+    put_filter(&jb, o, req);
+    put_range(&jb, o, req);
+    jset(&jb, o, "limit", json_integer(req->limit));
+
+    rc = st_db_query(pool, c, sql, params, np, cols, 2, top_row, &r);
+    jset(&jb, o, "objects", r.arr);
+
+    if (rc == ST_DB_ERROR && jb.failed) {
+        st_set_error(err, 500, "internal_error",
+                     "out of memory or invalid UTF-8 in the database");
+        json_decref(o);
+        return NULL;
+    }
+
+    if (db_failed(rc, err)) {
+        json_decref(o);
+        return NULL;
+    }
+
+    if (jb.failed) {
+        json_decref(o);
+        st_set_error(err, 500, "internal_error", "out of memory");
+        return NULL;
+    }
+
+    return o;
+}
+
+
+/* breakdown: rows come ordered by module, then action */
+
+struct breakdown {
+    struct jb           *jb;
+    json_t              *modules;
+    json_t              *module;        /* the module being filled */
+    json_t              *actions;
+    char                 name[ST_FIELD_MAX];
+    unsigned long        name_len;
+    unsigned long long   module_events;
+    unsigned long long   total;
+};
+
+
+static void
+close_module(struct breakdown *b)
+{
+    if (b->module != NULL) {
+        jset(b->jb, b->module, "events", jint(b->module_events));
+        jset(b->jb, b->module, "actions", b->actions);
+        jappend(b->jb, b->modules, b->module);
+        b->module = NULL;
+        b->actions = NULL;
+    }
+}
+
+
+static int
+breakdown_row(void *arg, const struct st_col *cols)
+{
+    struct breakdown  *b = arg;
+    json_t            *a;
+
+    if (b->module == NULL || cols[0].len != b->name_len
+        || memcmp(cols[0].str, b->name, b->name_len) != 0)
+    {
+        close_module(b);
+
+        b->module = json_object();
+        b->actions = json_array();
+        if (b->module == NULL || b->actions == NULL) {
+            b->jb->failed = 1;
+            return -1;
+        }
+
+        jset(b->jb, b->module, "module",
+             json_stringn(cols[0].str, cols[0].len));
+        memcpy(b->name, cols[0].str, cols[0].len);
+        b->name_len = cols[0].len;
+        b->module_events = 0;
+    }
+
+    a = json_object();
+    if (a == NULL) {
+        b->jb->failed = 1;
+        return -1;
+    }
+
+    jset(b->jb, a, "action", json_stringn(cols[1].str, cols[1].len));
+    jset(b->jb, a, "events", jint(cols[2].u64));
+    jset(b->jb, a, "objects", jint(cols[3].u64));
+    jset(b->jb, a, "users", jint(cols[4].u64));
+    jappend(b->jb, b->actions, a);
+
+    b->module_events += cols[2].u64;
+    b->total += cols[2].u64;
+
+    return b->jb->failed ? -1 : 0;
+}
+
+
+static json_t *
+run_breakdown(struct st_pool *pool, struct st_conn *c,
+    const struct st_request *req, struct st_error *err)
+{
+    int                rc;
+    json_t            *o;
+    struct jb          jb = { 0 };
+    struct st_col      cols[5];
+    struct st_param    params[4];
+    struct breakdown   b;
+
+    memset(params, 0, sizeof(params));
+    memset(cols, 0, sizeof(cols));
+    memset(&b, 0, sizeof(b));
+
+    params[0].type = ST_T_STR;
+    params[0].str = req->app.data;
+    params[0].len = req->app.len;
+    params[1].type = ST_T_DAY;
+    params[1].day = req->from;
+    params[2] = params[0];
+    params[3] = params[1];
+
+    cols[0].type = ST_T_STR;
+    cols[1].type = ST_T_STR;
+    cols[2].type = ST_T_U64;
+    cols[3].type = ST_T_U64;
+    cols[4].type = ST_T_U64;
+
+    o = json_object();
+    b.jb = &jb;
+    b.modules = json_array();
+    if (o == NULL || b.modules == NULL) {
+        json_decref(o);
+        json_decref(b.modules);
+        st_set_error(err, 500, "internal_error", "out of memory");
+        return NULL;
+    }
+
+    jset(&jb, o, "app", jstr(&req->app));
+    jset(&jb, o, "day", jday(req->from));
+
+    rc = st_db_query(pool, c, breakdown_sql, params, 4, cols, 5,
+                     breakdown_row, &b);
+    close_module(&b);
+    json_decref(b.module);
+    json_decref(b.actions);
+
+    jset(&jb, o, "events", jint(b.total));
+    jset(&jb, o, "modules", b.modules);
+
+    if (rc == ST_DB_ERROR && jb.failed) {
+        st_set_error(err, 500, "internal_error",
+                     "out of memory or invalid UTF-8 in the database");
+        json_decref(o);
+        return NULL;
+    }
+
+    if (db_failed(rc, err)) {
+        json_decref(o);
+        return NULL;
+    }
+
+    if (jb.failed) {
+        json_decref(o);
+        st_set_error(err, 500, "internal_error", "out of memory");
+        return NULL;
+    }
+
+    return o;
+}
+
+
+static int
+health_row(void *arg, const struct st_col *cols)
+{
+    (void) arg;
+    (void) cols;
+    return 0;
+}
+
+
+static json_t *
+run_health(struct st_pool *pool, struct st_conn *c, struct st_error *err)
+{
+    int            rc;
+    struct st_col  col;
+
+    memset(&col, 0, sizeof(col));
+    col.type = ST_T_U64;
+
+    rc = st_db_query(pool, c, health_sql, NULL, 0, &col, 1, health_row,
+                     NULL);
+    if (db_failed(rc, err)) {
+        return NULL;
+    }
+
+    return json_pack("{ss}", "status", "ok");
+}
+
+
+json_t *
+st_query_run(struct st_pool *pool, struct st_conn *c,
+    const struct st_request *req, struct st_error *err)
+{
+    switch (req->endpoint) {
+    case ST_EP_SERIES:
+        return run_series(pool, c, req, err);
+    case ST_EP_TOP:
+        return run_top(pool, c, req, err);
+    case ST_EP_USERS:
+        return run_users(pool, c, req, err);
+    case ST_EP_BREAKDOWN:
+        return run_breakdown(pool, c, req, err);
+    default:
+        return run_health(pool, c, err);
+    }
+}

@@ -1,0 +1,17 @@
+/* track-stats: the statistics queries behind each endpoint, as JSON. */
+#ifndef STATS_QUERY_H
+#define STATS_QUERY_H
+
+#include <jansson.h>
+
+#include "stats_params.h"
+#include "stats_pool.h"
+
+void st_query_init(void);
+
+/* Runs the queries for req on c; returns the response object, or NULL with
+ * err filled in (503 database unavailable or slow, 500 otherwise). */
+json_t *st_query_run(struct st_pool *pool, struct st_conn *c,
+    const struct st_request *req, struct st_error *err);
+
+#endif
