@@ -1,0 +1,734 @@
+
+/*
+ * ngx_http_track_module: directives, configuration and variables.  Request
+ * handling lives in ngx_http_track_handler.c, the Redis connection in
+ * ngx_http_track_redis.c, counters in ngx_http_track_metrics.c.
+ */
+
+
+#include "ngx_http_track_module.h"
+
+
+static ngx_int_t ngx_http_track_add_variables(ngx_conf_t *cf);
+static ngx_int_t ngx_http_track_postconfiguration(ngx_conf_t *cf);
+static void *ngx_http_track_create_main_conf(ngx_conf_t *cf);
+static char *ngx_http_track_init_main_conf(ngx_conf_t *cf, void *conf);
+static void *ngx_http_track_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_track_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static char *ngx_http_track(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static char *ngx_http_track_metrics(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_track_redis(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_track_field(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_track_cors_origin(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static ngx_int_t ngx_http_track_event_id_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_track_events_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_track_init_process(ngx_cycle_t *cycle);
+static void ngx_http_track_exit_process(ngx_cycle_t *cycle);
+
+
+static ngx_conf_enum_t  ngx_http_track_response_types[] = {
+    { ngx_string("gif"), NGX_HTTP_TRACK_RESPONSE_GIF },
+    { ngx_string("empty"), NGX_HTTP_TRACK_RESPONSE_EMPTY },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_command_t  ngx_http_track_commands[] = {
+
+    { ngx_string("track"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_track,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("track_metrics"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_track_metrics,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("track_response"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_track_loc_conf_t, response),
+      &ngx_http_track_response_types },
+
+    { ngx_string("track_max_body_size"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_track_loc_conf_t, max_body_size),
+      NULL },
+
+    { ngx_string("track_max_event_size"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_track_loc_conf_t, max_event_size),
+      NULL },
+
+    { ngx_string("track_max_header_length"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_track_loc_conf_t, max_header_len),
+      NULL },
+
+    { ngx_string("track_max_field_length"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_track_loc_conf_t, limits.max_field_len),
+      NULL },
+
+    { ngx_string("track_max_props"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_track_loc_conf_t, limits.max_props),
+      NULL },
+
+    { ngx_string("track_max_prop_length"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_track_loc_conf_t, limits.max_prop_value_len),
+      NULL },
+
+    { ngx_string("track_max_events"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_track_loc_conf_t, limits.max_events),
+      NULL },
+
+    { ngx_string("track_max_args"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_track_loc_conf_t, limits.max_params),
+      NULL },
+
+    { ngx_string("track_field"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE2,
+      ngx_http_track_field,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("track_cors_origin"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_track_cors_origin,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("track_redis"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_track_redis,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("track_redis_password"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_track_main_conf_t, redis_password),
+      NULL },
+
+    { ngx_string("track_redis_db"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_track_main_conf_t, redis_db),
+      NULL },
+
+    { ngx_string("track_redis_key"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_track_main_conf_t, redis_key),
+      NULL },
+
+    { ngx_string("track_redis_connect_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_track_main_conf_t, connect_timeout),
+      NULL },
+
+    { ngx_string("track_redis_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_track_main_conf_t, timeout),
+      NULL },
+
+    { ngx_string("track_redis_max_backoff"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_track_main_conf_t, max_backoff),
+      NULL },
+
+    { ngx_string("track_redis_batch_size"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_track_main_conf_t, batch_size),
+      NULL },
+
+    { ngx_string("track_redis_max_inflight"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_track_main_conf_t, max_inflight),
+      NULL },
+
+    { ngx_string("track_redis_max_pending"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_track_main_conf_t, max_pending),
+      NULL },
+
+    { ngx_string("track_node_id"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_track_main_conf_t, node_id),
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_track_module_ctx = {
+    ngx_http_track_add_variables,          /* preconfiguration */
+    ngx_http_track_postconfiguration,      /* postconfiguration */
+
+    ngx_http_track_create_main_conf,       /* create main configuration */
+    ngx_http_track_init_main_conf,         /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_track_create_loc_conf,        /* create location configuration */
+    ngx_http_track_merge_loc_conf          /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_track_module = {
+    NGX_MODULE_V1,
+    &ngx_http_track_module_ctx,            /* module context */
+    ngx_http_track_commands,               /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    ngx_http_track_init_process,           /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    ngx_http_track_exit_process,           /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static ngx_http_variable_t  ngx_http_track_vars[] = {
+
+    { ngx_string("track_event_id"), NULL, ngx_http_track_event_id_variable,
+      0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("track_events"), NULL, ngx_http_track_events_variable,
+      0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+      ngx_http_null_variable
+};
+
+
+static ngx_str_t  ngx_http_track_zone_name = ngx_string("ngx_http_track");
+
+
+static ngx_int_t
+ngx_http_track_add_variables(ngx_conf_t *cf)
+{
+    ngx_http_variable_t  *var, *v;
+
+    for (v = ngx_http_track_vars; v->name.len; v++) {
+        var = ngx_http_add_variable(cf, &v->name, v->flags);
+        if (var == NULL) {
+            return NGX_ERROR;
+        }
+
+        var->get_handler = v->get_handler;
+        var->data = v->data;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_track_postconfiguration(ngx_conf_t *cf)
+{
+    ngx_http_track_main_conf_t  *tmcf;
+
+    tmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_track_module);
+
+    /* counters outlive reloads: the zone keeps its data when reused */
+    tmcf->shm_zone = ngx_shared_memory_add(cf, &ngx_http_track_zone_name,
+                                           8 * ngx_pagesize,
+                                           &ngx_http_track_module);
+    if (tmcf->shm_zone == NULL) {
+        return NGX_ERROR;
+    }
+
+    tmcf->shm_zone->init = ngx_http_track_metrics_init_zone;
+
+    return NGX_OK;
+}
+
+
+static void *
+ngx_http_track_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_track_main_conf_t  *tmcf;
+
+    tmcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_track_main_conf_t));
+    if (tmcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     tmcf->enabled = 0;
+     *     tmcf->redis_addr = { 0, NULL };
+     *     tmcf->redis_host = { 0, NULL };
+     *     tmcf->redis_port = 0;
+     *     tmcf->redis_password = { 0, NULL };
+     *     tmcf->redis_key = { 0, NULL };
+     *     tmcf->shm_zone = NULL;
+     */
+
+    tmcf->redis_db = NGX_CONF_UNSET;
+    tmcf->connect_timeout = NGX_CONF_UNSET_MSEC;
+    tmcf->timeout = NGX_CONF_UNSET_MSEC;
+    tmcf->max_backoff = NGX_CONF_UNSET_MSEC;
+    tmcf->batch_size = NGX_CONF_UNSET_UINT;
+    tmcf->max_inflight = NGX_CONF_UNSET_UINT;
+    tmcf->max_pending = NGX_CONF_UNSET_UINT;
+    tmcf->node_id = NGX_CONF_UNSET_UINT;
+
+    return tmcf;
+}
+
+
+static char *
+ngx_http_track_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_track_main_conf_t  *tmcf = conf;
+
+    if (tmcf->redis_host.len == 0) {
+        ngx_str_set(&tmcf->redis_addr, "127.0.0.1:6379");
+        ngx_str_set(&tmcf->redis_host, "127.0.0.1");
+        tmcf->redis_port = 6379;
+    }
+
+    if (tmcf->redis_key.len == 0) {
+        ngx_str_set(&tmcf->redis_key, "track:events");
+    }
+
+    ngx_conf_init_value(tmcf->redis_db, 0);
+    ngx_conf_init_msec_value(tmcf->connect_timeout, 1000);
+    ngx_conf_init_msec_value(tmcf->timeout, 2000);
+    ngx_conf_init_msec_value(tmcf->max_backoff, 5000);
+    ngx_conf_init_uint_value(tmcf->batch_size, 256);
+    ngx_conf_init_uint_value(tmcf->max_inflight, 16);
+    ngx_conf_init_uint_value(tmcf->max_pending, 16384);
+
+    if (tmcf->node_id == NGX_CONF_UNSET_UINT) {
+        /* distinct hosts give distinct event ids without configuration */
+        tmcf->node_id = ngx_crc32_short(cf->cycle->hostname.data,
+                                        cf->cycle->hostname.len);
+    }
+
+    tmcf->node_id &= 0xffff;
+
+    if (tmcf->batch_size == 0 || tmcf->max_inflight == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"track_redis_batch_size\" and "
+                           "\"track_redis_max_inflight\" must be positive");
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static void *
+ngx_http_track_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_track_loc_conf_t  *tlcf;
+
+    tlcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_track_loc_conf_t));
+    if (tlcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     tlcf->track = 0;
+     *     tlcf->metrics = 0;
+     *     tlcf->limits.max_eid_len = 0;
+     *     tlcf->limits.max_prop_name_len = 0;
+     */
+
+    tlcf->response = NGX_CONF_UNSET_UINT;
+    tlcf->max_body_size = NGX_CONF_UNSET_SIZE;
+    tlcf->max_event_size = NGX_CONF_UNSET_SIZE;
+    tlcf->max_header_len = NGX_CONF_UNSET_SIZE;
+    tlcf->limits.max_field_len = NGX_CONF_UNSET_SIZE;
+    tlcf->limits.max_props = NGX_CONF_UNSET_SIZE;
+    tlcf->limits.max_prop_value_len = NGX_CONF_UNSET_SIZE;
+    tlcf->limits.max_events = NGX_CONF_UNSET_SIZE;
+    tlcf->limits.max_params = NGX_CONF_UNSET_SIZE;
+    tlcf->fields = NGX_CONF_UNSET_PTR;
+    tlcf->cors_origins = NGX_CONF_UNSET_PTR;
+
+    return tlcf;
+}
+
+
+static char *
+ngx_http_track_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_track_loc_conf_t *prev = parent;
+    ngx_http_track_loc_conf_t *conf = child;
+
+    ngx_conf_merge_uint_value(conf->response, prev->response,
+                              NGX_HTTP_TRACK_RESPONSE_GIF);
+    ngx_conf_merge_size_value(conf->max_body_size, prev->max_body_size,
+                              64 * 1024);
+    ngx_conf_merge_size_value(conf->max_event_size, prev->max_event_size,
+                              8 * 1024);
+    ngx_conf_merge_size_value(conf->max_header_len, prev->max_header_len,
+                              512);
+    ngx_conf_merge_size_value(conf->limits.max_field_len,
+                              prev->limits.max_field_len, 128);
+    ngx_conf_merge_size_value(conf->limits.max_props,
+                              prev->limits.max_props, 32);
+    ngx_conf_merge_size_value(conf->limits.max_prop_value_len,
+                              prev->limits.max_prop_value_len, 1024);
+    ngx_conf_merge_size_value(conf->limits.max_events,
+                              prev->limits.max_events, 100);
+    ngx_conf_merge_size_value(conf->limits.max_params,
+                              prev->limits.max_params, 64);
+    ngx_conf_merge_ptr_value(conf->fields, prev->fields, NULL);
+    ngx_conf_merge_ptr_value(conf->cors_origins, prev->cors_origins, NULL);
+
+    /* the consumer's columns hold these; not configurable on purpose */
+    conf->limits.max_eid_len = 64;
+    conf->limits.max_prop_name_len = 64;
+
+    if (conf->limits.max_field_len > 128) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"track_max_field_length\" may not exceed 128, "
+                           "the width of the stored columns");
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->limits.max_events == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"track_max_events\" must be positive");
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_track(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_track_loc_conf_t  *tlcf = conf;
+
+    ngx_http_core_loc_conf_t    *clcf;
+    ngx_http_track_main_conf_t  *tmcf;
+
+    if (tlcf->track) {
+        return "is duplicate";
+    }
+
+    tlcf->track = 1;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_track_handler;
+
+    tmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_track_module);
+    tmcf->enabled = 1;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_track_metrics(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_track_loc_conf_t  *tlcf = conf;
+
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (tlcf->metrics) {
+        return "is duplicate";
+    }
+
+    tlcf->metrics = 1;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_track_metrics_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * "track_redis host:port" or "track_redis unix:/path".  Names are resolved
+ * here, once: a worker must never call the blocking resolver.
+ */
+
+static char *
+ngx_http_track_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_track_main_conf_t  *tmcf = conf;
+
+    u_char     *p;
+    ngx_str_t  *value;
+    ngx_url_t   u;
+
+    if (tmcf->redis_host.len) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    tmcf->redis_addr = value[1];
+
+    ngx_memzero(&u, sizeof(ngx_url_t));
+    u.url = value[1];
+    u.default_port = 6379;
+
+    if (ngx_parse_url(cf->pool, &u) != NGX_OK) {
+        if (u.err) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "%s in \"%V\" of the \"track_redis\" directive",
+                               u.err, &u.url);
+        }
+
+        return NGX_CONF_ERROR;
+    }
+
+    if (u.naddrs == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "no address for \"%V\" in \"track_redis\"",
+                           &u.url);
+        return NGX_CONF_ERROR;
+    }
+
+    p = ngx_pnalloc(cf->pool, NGX_SOCKADDR_STRLEN + 1);
+    if (p == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+#if (NGX_HAVE_UNIX_DOMAIN)
+    if (u.addrs[0].sockaddr->sa_family == AF_UNIX) {
+        tmcf->redis_host.len = ngx_cpystrn(p,
+            (u_char *) ((struct sockaddr_un *) u.addrs[0].sockaddr)->sun_path,
+            NGX_SOCKADDR_STRLEN) - p;
+        tmcf->redis_host.data = p;
+        tmcf->redis_port = 0;
+
+        return NGX_CONF_OK;
+    }
+#endif
+
+    tmcf->redis_host.len = ngx_sock_ntop(u.addrs[0].sockaddr,
+                                         u.addrs[0].socklen, p,
+                                         NGX_SOCKADDR_STRLEN, 0);
+    p[tmcf->redis_host.len] = '\0';
+    tmcf->redis_host.data = p;
+    tmcf->redis_port = ngx_inet_get_port(u.addrs[0].sockaddr);
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_track_field(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_track_loc_conf_t  *tlcf = conf;
+
+    ngx_str_t                         *value;
+    ngx_http_track_field_conf_t       *field;
+    ngx_http_compile_complex_value_t   ccv;
+
+    value = cf->args->elts;
+
+    if (tlcf->fields == NGX_CONF_UNSET_PTR || tlcf->fields == NULL) {
+        tlcf->fields = ngx_array_create(cf->pool, 4,
+                                        sizeof(ngx_http_track_field_conf_t));
+        if (tlcf->fields == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (value[1].len == 0 || value[1].len > 64) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid field name \"%V\" in \"%V\" directive",
+                           &value[1], &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    field = ngx_array_push(tlcf->fields);
+    if (field == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    /* jansson keys are C strings */
+    field->name.data = ngx_pnalloc(cf->pool, value[1].len + 1);
+    if (field->name.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    field->name.len = value[1].len;
+    ngx_cpystrn(field->name.data, value[1].data, value[1].len + 1);
+
+    ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+    ccv.cf = cf;
+    ccv.value = &value[2];
+    ccv.complex_value = &field->value;
+
+    if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_track_cors_origin(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_track_loc_conf_t  *tlcf = conf;
+
+    ngx_str_t   *value, *origin;
+    ngx_uint_t   i;
+
+    if (tlcf->cors_origins != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    tlcf->cors_origins = ngx_array_create(cf->pool, cf->args->nelts - 1,
+                                          sizeof(ngx_str_t));
+    if (tlcf->cors_origins == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        origin = ngx_array_push(tlcf->cors_origins);
+        if (origin == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *origin = value[i];
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_track_event_id_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_http_track_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_track_module);
+
+    if (ctx == NULL || ctx->event_id.len == 0) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->len = ctx->event_id.len;
+    v->data = ctx->event_id.data;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_track_events_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    u_char                *p;
+    ngx_http_track_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_track_module);
+
+    if (ctx == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    v->len = ngx_sprintf(p, "%ui", ctx->nevents) - p;
+    v->data = p;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_track_init_process(ngx_cycle_t *cycle)
+{
+    ngx_http_track_main_conf_t  *tmcf;
+
+    tmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_track_module);
+
+    if (tmcf == NULL || !tmcf->enabled) {
+        return NGX_OK;
+    }
+
+    return ngx_http_track_redis_init_process(cycle, tmcf);
+}
+
+
+static void
+ngx_http_track_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_track_redis_exit_process(cycle);
+}

@@ -1,0 +1,790 @@
+
+/*
+ * The worker's Redis connection: hiredis' async API glued to nginx's event
+ * loop, with connect and reply timeouts on nginx timers, reconnection with
+ * backoff, and coalescing of the events of many requests into pipelined
+ * RPUSH commands.
+ */
+
+
+#include "ngx_http_track_module.h"
+
+#include <hiredis/hiredis.h>
+#include <hiredis/async.h>
+
+
+typedef enum {
+    NGX_HTTP_TRACK_REDIS_DOWN = 0,     /* waiting for the next attempt */
+    NGX_HTTP_TRACK_REDIS_CONNECTING,
+    NGX_HTTP_TRACK_REDIS_READY
+} ngx_http_track_redis_state_e;
+
+
+/* one RPUSH in flight and the requests waiting on its reply */
+struct ngx_http_track_push_s {
+    ngx_queue_t                   link;      /* in redis->inflight */
+    ngx_queue_t                   waiters;   /* ngx_http_track_ctx_t */
+    ngx_uint_t                    nevents;
+    ngx_msec_t                    deadline;
+};
+
+
+struct ngx_http_track_redis_s {
+    ngx_http_track_main_conf_t   *conf;
+    ngx_log_t                    *log;
+
+    redisAsyncContext            *ac;
+    ngx_http_track_redis_state_e  state;
+    ngx_msec_t                    backoff;
+
+    ngx_queue_t                   pending;   /* ngx_http_track_ctx_t */
+    ngx_uint_t                    npending;  /* events */
+
+    ngx_queue_t                   inflight;  /* ngx_http_track_push_t */
+    ngx_uint_t                    ninflight; /* pushes */
+
+    ngx_event_t                   flush;     /* posted: coalesce a loop */
+    ngx_event_t                   timer;     /* connect or reply deadline */
+    ngx_event_t                   retry;
+
+    const char                  **argv;
+    size_t                       *argvlen;
+    ngx_uint_t                    nargv;
+
+    unsigned                      exiting:1;
+};
+
+
+static void ngx_http_track_redis_connect(ngx_http_track_redis_t *redis);
+static void ngx_http_track_redis_connected(const redisAsyncContext *ac,
+    int status);
+static void ngx_http_track_redis_disconnected(const redisAsyncContext *ac,
+    int status);
+static void ngx_http_track_redis_lost(ngx_http_track_redis_t *redis,
+    ngx_uint_t level, const char *why, const char *detail);
+static void ngx_http_track_redis_close(ngx_http_track_redis_t *redis,
+    const char *why);
+static void ngx_http_track_redis_fail_pending(ngx_http_track_redis_t *redis);
+static void ngx_http_track_redis_flush_handler(ngx_event_t *ev);
+static ngx_int_t ngx_http_track_redis_send(ngx_http_track_redis_t *redis);
+static void ngx_http_track_redis_pushed(redisAsyncContext *ac, void *reply,
+    void *privdata);
+static void ngx_http_track_redis_setup_reply(redisAsyncContext *ac,
+    void *reply, void *privdata);
+static void ngx_http_track_redis_arm_timer(ngx_http_track_redis_t *redis);
+static void ngx_http_track_redis_timer_handler(ngx_event_t *ev);
+static void ngx_http_track_redis_retry_handler(ngx_event_t *ev);
+static void ngx_http_track_redis_finish(ngx_queue_t *waiters,
+    ngx_uint_t status);
+
+static void ngx_http_track_redis_add_read(void *privdata);
+static void ngx_http_track_redis_del_read(void *privdata);
+static void ngx_http_track_redis_add_write(void *privdata);
+static void ngx_http_track_redis_del_write(void *privdata);
+static void ngx_http_track_redis_cleanup(void *privdata);
+static void ngx_http_track_redis_read_handler(ngx_event_t *ev);
+static void ngx_http_track_redis_write_handler(ngx_event_t *ev);
+
+
+#define NGX_HTTP_TRACK_MIN_BACKOFF  100
+
+
+static ngx_http_track_redis_t  *ngx_http_track_redis;
+
+
+ngx_int_t
+ngx_http_track_redis_init_process(ngx_cycle_t *cycle,
+    ngx_http_track_main_conf_t *tmcf)
+{
+    ngx_http_track_redis_t  *redis;
+
+    redis = ngx_pcalloc(cycle->pool, sizeof(ngx_http_track_redis_t));
+    if (redis == NULL) {
+        return NGX_ERROR;
+    }
+
+    redis->conf = tmcf;
+    redis->log = cycle->log;
+    redis->backoff = NGX_HTTP_TRACK_MIN_BACKOFF;
+
+    ngx_queue_init(&redis->pending);
+    ngx_queue_init(&redis->inflight);
+
+    redis->flush.handler = ngx_http_track_redis_flush_handler;
+    redis->flush.data = redis;
+    redis->flush.log = cycle->log;
+
+    redis->timer.handler = ngx_http_track_redis_timer_handler;
+    redis->timer.data = redis;
+    redis->timer.log = cycle->log;
+
+    /* waiting to reconnect must not hold back a graceful shutdown */
+    redis->retry.handler = ngx_http_track_redis_retry_handler;
+    redis->retry.data = redis;
+    redis->retry.log = cycle->log;
+    redis->retry.cancelable = 1;
+
+    ngx_http_track_redis = redis;
+
+    ngx_http_track_redis_connect(redis);
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_track_redis_exit_process(ngx_cycle_t *cycle)
+{
+    redisAsyncContext       *ac;
+    ngx_http_track_redis_t  *redis;
+
+    redis = ngx_http_track_redis;
+    if (redis == NULL) {
+        return;
+    }
+
+    /* the process is ending: no request may be touched any more */
+    redis->exiting = 1;
+
+    if (redis->flush.posted) {
+        ngx_delete_posted_event(&redis->flush);
+    }
+
+    if (redis->timer.timer_set) {
+        ngx_del_timer(&redis->timer);
+    }
+
+    if (redis->retry.timer_set) {
+        ngx_del_timer(&redis->retry);
+    }
+
+    ac = redis->ac;
+    redis->ac = NULL;
+
+    if (ac) {
+        redisAsyncFree(ac);
+    }
+
+    ngx_free(redis->argv);
+    ngx_free(redis->argvlen);
+
+    ngx_http_track_redis = NULL;
+}
+
+
+static void
+ngx_http_track_redis_connect(ngx_http_track_redis_t *redis)
+{
+    redisAsyncContext           *ac;
+    ngx_connection_t            *c;
+    ngx_http_track_main_conf_t  *conf;
+
+    conf = redis->conf;
+
+    /* the host is a numeric address or a path: nothing here resolves */
+    if (conf->redis_port) {
+        ac = redisAsyncConnect((char *) conf->redis_host.data,
+                               conf->redis_port);
+    } else {
+        ac = redisAsyncConnectUnix((char *) conf->redis_host.data);
+    }
+
+    if (ac == NULL) {
+        ngx_http_track_redis_lost(redis, NGX_LOG_ALERT,
+                                  "could not allocate a connection", "");
+        return;
+    }
+
+    if (ac->err) {
+        ngx_http_track_redis_lost(redis, NGX_LOG_ERR, "could not connect",
+                                  ac->errstr);
+        redisAsyncFree(ac);
+        return;
+    }
+
+    c = ngx_get_connection(ac->c.fd, redis->log);
+    if (c == NULL) {
+        redisAsyncFree(ac);
+        ngx_http_track_redis_lost(redis, NGX_LOG_ALERT,
+                                  "no free connection slot", "");
+        return;
+    }
+
+    c->data = redis;
+    c->log = redis->log;
+    c->read->log = redis->log;
+    c->write->log = redis->log;
+    c->read->handler = ngx_http_track_redis_read_handler;
+    c->write->handler = ngx_http_track_redis_write_handler;
+
+    ac->data = redis;
+    ac->ev.data = c;
+    ac->ev.addRead = ngx_http_track_redis_add_read;
+    ac->ev.delRead = ngx_http_track_redis_del_read;
+    ac->ev.addWrite = ngx_http_track_redis_add_write;
+    ac->ev.delWrite = ngx_http_track_redis_del_write;
+    ac->ev.cleanup = ngx_http_track_redis_cleanup;
+
+    redis->ac = ac;
+    redis->state = NGX_HTTP_TRACK_REDIS_CONNECTING;
+
+    /* hiredis waits for writability to learn that connect() finished */
+    redisAsyncSetConnectCallback(ac, ngx_http_track_redis_connected);
+    redisAsyncSetDisconnectCallback(ac, ngx_http_track_redis_disconnected);
+
+    ngx_add_timer(&redis->timer, conf->connect_timeout);
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, redis->log, 0,
+                   "track: connecting to redis at %V", &conf->redis_addr);
+}
+
+
+static void
+ngx_http_track_redis_connected(const redisAsyncContext *ac, int status)
+{
+    ngx_str_t                   *pw;
+    ngx_http_track_redis_t      *redis = ac->data;
+    ngx_http_track_main_conf_t  *conf;
+
+    if (redis->ac != ac) {
+        return;
+    }
+
+    if (status != REDIS_OK) {
+        /* hiredis frees the context when this returns */
+        ngx_http_track_redis_lost(redis, NGX_LOG_ERR, "could not connect",
+                                  ac->errstr);
+        return;
+    }
+
+    conf = redis->conf;
+
+    if (redis->timer.timer_set) {
+        ngx_del_timer(&redis->timer);
+    }
+
+    redis->state = NGX_HTTP_TRACK_REDIS_READY;
+    redis->backoff = NGX_HTTP_TRACK_MIN_BACKOFF;
+
+    ngx_http_track_stat_add(NGX_HTTP_TRACK_STAT_REDIS_CONNECTS, 1);
+    ngx_http_track_stat_add(NGX_HTTP_TRACK_STAT_REDIS_UP, 1);
+
+    ngx_log_error(NGX_LOG_INFO, redis->log, 0,
+                  "track: connected to redis at %V", &conf->redis_addr);
+
+    /* pipelined ahead of the pushes, so they run on the right database */
+    pw = &conf->redis_password;
+
+    if (pw->len) {
+        redisAsyncCommand(redis->ac, ngx_http_track_redis_setup_reply,
+                          (void *) "AUTH", "AUTH %b", pw->data, pw->len);
+    }
+
+    if (conf->redis_db) {
+        redisAsyncCommand(redis->ac, ngx_http_track_redis_setup_reply,
+                          (void *) "SELECT", "SELECT %d", (int) conf->redis_db);
+    }
+
+    if (!ngx_queue_empty(&redis->pending)) {
+        ngx_post_event(&redis->flush, &ngx_posted_events);
+    }
+}
+
+
+static void
+ngx_http_track_redis_setup_reply(redisAsyncContext *ac, void *reply,
+    void *privdata)
+{
+    redisReply              *rr = reply;
+    ngx_http_track_redis_t  *redis = ac->data;
+
+    if (rr != NULL && rr->type == REDIS_REPLY_ERROR) {
+        ngx_http_track_stat_add(NGX_HTTP_TRACK_STAT_REDIS_ERRORS, 1);
+        ngx_log_error(NGX_LOG_ERR, redis->log, 0,
+                      "track: redis refused %s: %*s", (char *) privdata,
+                      (size_t) rr->len, rr->str);
+    }
+}
+
+
+static void
+ngx_http_track_redis_disconnected(const redisAsyncContext *ac, int status)
+{
+    ngx_http_track_redis_t  *redis = ac->data;
+
+    if (redis->ac != ac) {
+        /* we closed it ourselves and said why */
+        return;
+    }
+
+    ngx_http_track_redis_lost(redis, NGX_LOG_ERR, "connection lost",
+                              status == REDIS_OK ? "closed" : ac->errstr);
+}
+
+
+/*
+ * The connection is gone or never came up: everything still waiting is
+ * answered 503 (hiredis has already failed what was in flight) and the
+ * next attempt is scheduled with exponential backoff.
+ */
+
+static void
+ngx_http_track_redis_lost(ngx_http_track_redis_t *redis, ngx_uint_t level,
+    const char *why, const char *detail)
+{
+    if (redis->state == NGX_HTTP_TRACK_REDIS_READY) {
+        ngx_http_track_stat_add(NGX_HTTP_TRACK_STAT_REDIS_UP, -1);
+    }
+
+    redis->ac = NULL;
+    redis->state = NGX_HTTP_TRACK_REDIS_DOWN;
+
+    if (redis->timer.timer_set) {
+        ngx_del_timer(&redis->timer);
+    }
+
+    if (redis->exiting) {
+        return;
+    }
+
+    ngx_http_track_stat_add(NGX_HTTP_TRACK_STAT_REDIS_ERRORS, 1);
+
+    ngx_log_error(level, redis->log, 0,
+                  "track: redis at %V: %s%s%s; events get 503 until it is "
+                  "back, retrying in %M ms", &redis->conf->redis_addr, why,
+                  detail[0] ? ": " : "", detail, redis->backoff);
+
+    if (!redis->retry.timer_set) {
+        ngx_add_timer(&redis->retry, redis->backoff);
+    }
+
+    redis->backoff = ngx_min(redis->backoff * 2, redis->conf->max_backoff);
+
+    ngx_http_track_redis_fail_pending(redis);
+}
+
+
+/* tears down a context we gave up on; hiredis fails its callbacks */
+
+static void
+ngx_http_track_redis_close(ngx_http_track_redis_t *redis, const char *why)
+{
+    redisAsyncContext  *ac;
+
+    ac = redis->ac;
+
+    ngx_http_track_redis_lost(redis, NGX_LOG_ERR, why, "");
+
+    if (ac) {
+        redisAsyncFree(ac);
+    }
+}
+
+
+static void
+ngx_http_track_redis_fail_pending(ngx_http_track_redis_t *redis)
+{
+    ngx_queue_t  waiters;
+
+    if (ngx_queue_empty(&redis->pending)) {
+        return;
+    }
+
+    /* move them out first: answering may queue new requests */
+    waiters = redis->pending;
+    waiters.next->prev = &waiters;
+    waiters.prev->next = &waiters;
+
+    ngx_queue_init(&redis->pending);
+    redis->npending = 0;
+
+    ngx_http_track_redis_finish(&waiters, NGX_HTTP_SERVICE_UNAVAILABLE);
+}
+
+
+static void
+ngx_http_track_redis_retry_handler(ngx_event_t *ev)
+{
+    ngx_http_track_redis_t  *redis = ev->data;
+
+    if (redis->state == NGX_HTTP_TRACK_REDIS_DOWN && !ngx_exiting) {
+        ngx_http_track_redis_connect(redis);
+    }
+}
+
+
+ngx_int_t
+ngx_http_track_redis_submit(ngx_http_track_ctx_t *ctx)
+{
+    ngx_http_track_redis_t  *redis;
+
+    redis = ngx_http_track_redis;
+
+    if (redis == NULL || redis->state == NGX_HTTP_TRACK_REDIS_DOWN) {
+        return NGX_DECLINED;
+    }
+
+    if (redis->npending + ctx->nevents > redis->conf->max_pending) {
+        ngx_log_error(NGX_LOG_WARN, ctx->request->connection->log, 0,
+                      "track: %ui events already wait for redis at %V, "
+                      "answering 503", redis->npending,
+                      &redis->conf->redis_addr);
+        return NGX_DECLINED;
+    }
+
+    ngx_queue_insert_tail(&redis->pending, &ctx->link);
+    redis->npending += ctx->nevents;
+    ctx->queued = 1;
+
+    /* everything queued during this event loop iteration goes together */
+    if (redis->state == NGX_HTTP_TRACK_REDIS_READY && !redis->flush.posted) {
+        ngx_post_event(&redis->flush, &ngx_posted_events);
+    }
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_track_redis_detach(ngx_http_track_ctx_t *ctx)
+{
+    ngx_http_track_redis_t  *redis;
+
+    redis = ngx_http_track_redis;
+
+    ngx_queue_remove(&ctx->link);
+    ctx->queued = 0;
+
+    if (ctx->push == NULL && redis) {
+        redis->npending -= ctx->nevents;
+    }
+}
+
+
+static void
+ngx_http_track_redis_flush_handler(ngx_event_t *ev)
+{
+    ngx_http_track_redis_t  *redis = ev->data;
+
+    while (redis->state == NGX_HTTP_TRACK_REDIS_READY
+           && !ngx_queue_empty(&redis->pending)
+           && redis->ninflight < redis->conf->max_inflight)
+    {
+        if (ngx_http_track_redis_send(redis) != NGX_OK) {
+            return;
+        }
+    }
+}
+
+
+/* takes whole requests from pending until batch_size events are in */
+
+static ngx_int_t
+ngx_http_track_redis_send(ngx_http_track_redis_t *redis)
+{
+    ngx_uint_t               n, i, size;
+    ngx_queue_t             *q;
+    ngx_http_track_ctx_t    *ctx;
+    ngx_http_track_push_t   *push;
+
+    push = ngx_alloc(sizeof(ngx_http_track_push_t), redis->log);
+    if (push == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_queue_init(&push->waiters);
+    push->nevents = 0;
+
+    size = redis->conf->batch_size;
+
+    while (!ngx_queue_empty(&redis->pending)) {
+        q = ngx_queue_head(&redis->pending);
+        ctx = ngx_queue_data(q, ngx_http_track_ctx_t, link);
+
+        if (push->nevents && push->nevents + ctx->nevents > size) {
+            break;
+        }
+
+        ngx_queue_remove(q);
+        ngx_queue_insert_tail(&push->waiters, q);
+        ctx->push = push;
+        push->nevents += ctx->nevents;
+        redis->npending -= ctx->nevents;
+    }
+
+    n = push->nevents + 2;
+
+    if (redis->nargv < n) {
+        ngx_free(redis->argv);
+        ngx_free(redis->argvlen);
+
+        redis->argv = ngx_alloc(n * sizeof(char *), redis->log);
+        redis->argvlen = ngx_alloc(n * sizeof(size_t), redis->log);
+        redis->nargv = n;
+
+        if (redis->argv == NULL || redis->argvlen == NULL) {
+            redis->nargv = 0;
+            ngx_http_track_redis_finish(&push->waiters,
+                                        NGX_HTTP_SERVICE_UNAVAILABLE);
+            ngx_free(push);
+            return NGX_ERROR;
+        }
+    }
+
+    redis->argv[0] = "RPUSH";
+    redis->argvlen[0] = sizeof("RPUSH") - 1;
+    redis->argv[1] = (const char *) redis->conf->redis_key.data;
+    redis->argvlen[1] = redis->conf->redis_key.len;
+
+    n = 2;
+
+    for (q = ngx_queue_head(&push->waiters);
+         q != ngx_queue_sentinel(&push->waiters);
+         q = ngx_queue_next(q))
+    {
+        ctx = ngx_queue_data(q, ngx_http_track_ctx_t, link);
+
+        for (i = 0; i < ctx->nevents; i++) {
+            redis->argv[n] = (const char *) ctx->events[i].data;
+            redis->argvlen[n] = ctx->events[i].len;
+            n++;
+        }
+    }
+
+    /* hiredis copies the arguments into its output buffer */
+    if (redisAsyncCommandArgv(redis->ac, ngx_http_track_redis_pushed, push,
+                              (int) n, redis->argv, redis->argvlen)
+        != REDIS_OK)
+    {
+        ngx_http_track_redis_finish(&push->waiters,
+                                    NGX_HTTP_SERVICE_UNAVAILABLE);
+        ngx_free(push);
+        ngx_http_track_redis_close(redis, "could not queue a command");
+        return NGX_ERROR;
+    }
+
+    push->deadline = ngx_current_msec + redis->conf->timeout;
+    ngx_queue_insert_tail(&redis->inflight, &push->link);
+    redis->ninflight++;
+
+    ngx_http_track_stat_add(NGX_HTTP_TRACK_STAT_PUSHES, 1);
+    ngx_http_track_stat_add(NGX_HTTP_TRACK_STAT_EVENTS_INFLIGHT,
+                            push->nevents);
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, redis->log, 0,
+                   "track: pushing %ui events, %ui pushes in flight",
+                   push->nevents, redis->ninflight);
+
+    if (!redis->timer.timer_set) {
+        ngx_http_track_redis_arm_timer(redis);
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_track_redis_pushed(redisAsyncContext *ac, void *reply,
+    void *privdata)
+{
+    redisReply              *rr = reply;
+    ngx_uint_t               status;
+    ngx_http_track_push_t   *push = privdata;
+    ngx_http_track_redis_t  *redis = ac->data;
+
+    ngx_queue_remove(&push->link);
+    redis->ninflight--;
+
+    ngx_http_track_stat_add(NGX_HTTP_TRACK_STAT_EVENTS_INFLIGHT,
+                            -(ngx_atomic_int_t) push->nevents);
+
+    if (rr != NULL && rr->type == REDIS_REPLY_INTEGER) {
+        status = NGX_HTTP_OK;
+        ngx_http_track_stat_add(NGX_HTTP_TRACK_STAT_EVENTS_PUSHED,
+                                push->nevents);
+        ngx_http_track_stat_set(NGX_HTTP_TRACK_STAT_QUEUE_LENGTH,
+                                (ngx_atomic_uint_t) rr->integer);
+
+    } else {
+        status = NGX_HTTP_SERVICE_UNAVAILABLE;
+
+        if (rr != NULL) {
+            ngx_http_track_stat_add(NGX_HTTP_TRACK_STAT_REDIS_ERRORS, 1);
+            ngx_log_error(NGX_LOG_ERR, redis->log, 0,
+                          "track: redis at %V refused %ui events: %*s",
+                          &redis->conf->redis_addr, push->nevents,
+                          (size_t) rr->len,
+                          rr->type == REDIS_REPLY_ERROR ? rr->str : "");
+        }
+    }
+
+    if (!redis->exiting) {
+        ngx_http_track_redis_finish(&push->waiters, status);
+    }
+
+    ngx_free(push);
+
+    if (redis->state != NGX_HTTP_TRACK_REDIS_READY || redis->exiting) {
+        return;
+    }
+
+    if (redis->timer.timer_set) {
+        ngx_del_timer(&redis->timer);
+    }
+
+    ngx_http_track_redis_arm_timer(redis);
+
+    if (!ngx_queue_empty(&redis->pending) && !redis->flush.posted) {
+        ngx_post_event(&redis->flush, &ngx_posted_events);
+    }
+}
+
+
+static void
+ngx_http_track_redis_finish(ngx_queue_t *waiters, ngx_uint_t status)
+{
+    ngx_queue_t           *q;
+    ngx_http_track_ctx_t  *ctx;
+
+    while (!ngx_queue_empty(waiters)) {
+        q = ngx_queue_head(waiters);
+        ctx = ngx_queue_data(q, ngx_http_track_ctx_t, link);
+
+        ngx_queue_remove(q);
+        ctx->queued = 0;
+        ctx->push = NULL;
+
+        ngx_http_track_done(ctx, status);
+    }
+}
+
+
+/* the timer tracks the oldest push in flight: replies come in order */
+
+static void
+ngx_http_track_redis_arm_timer(ngx_http_track_redis_t *redis)
+{
+    ngx_msec_int_t          left;
+    ngx_http_track_push_t  *push;
+
+    if (ngx_queue_empty(&redis->inflight)) {
+        return;
+    }
+
+    push = ngx_queue_data(ngx_queue_head(&redis->inflight),
+                          ngx_http_track_push_t, link);
+
+    left = (ngx_msec_int_t) (push->deadline - ngx_current_msec);
+
+    ngx_add_timer(&redis->timer, left > 0 ? (ngx_msec_t) left : 1);
+}
+
+
+static void
+ngx_http_track_redis_timer_handler(ngx_event_t *ev)
+{
+    ngx_http_track_redis_t  *redis = ev->data;
+
+    ngx_http_track_redis_close(redis,
+                               redis->state == NGX_HTTP_TRACK_REDIS_READY
+                               ? "no reply in time" : "connect timed out");
+}
+
+
+static void
+ngx_http_track_redis_add_read(void *privdata)
+{
+    ngx_connection_t  *c = privdata;
+
+    if (!c->read->active) {
+        (void) ngx_add_event(c->read, NGX_READ_EVENT, 0);
+    }
+}
+
+
+static void
+ngx_http_track_redis_del_read(void *privdata)
+{
+    ngx_connection_t  *c = privdata;
+
+    if (c->read->active) {
+        (void) ngx_del_event(c->read, NGX_READ_EVENT, 0);
+    }
+}
+
+
+static void
+ngx_http_track_redis_add_write(void *privdata)
+{
+    ngx_connection_t  *c = privdata;
+
+    if (!c->write->active) {
+        (void) ngx_add_event(c->write, NGX_WRITE_EVENT, 0);
+    }
+}
+
+
+static void
+ngx_http_track_redis_del_write(void *privdata)
+{
+    ngx_connection_t  *c = privdata;
+
+    if (c->write->active) {
+        (void) ngx_del_event(c->write, NGX_WRITE_EVENT, 0);
+    }
+}
+
+
+/*
+ * hiredis closes the socket itself right after this, so the events are only
+ * marked inactive (NGX_CLOSE_EVENT) and the fd is never closed twice.
+ */
+
+static void
+ngx_http_track_redis_cleanup(void *privdata)
+{
+    ngx_connection_t  *c = privdata;
+
+    if (c->read->active) {
+        (void) ngx_del_event(c->read, NGX_READ_EVENT, NGX_CLOSE_EVENT);
+    }
+
+    if (c->write->active) {
+        (void) ngx_del_event(c->write, NGX_WRITE_EVENT, NGX_CLOSE_EVENT);
+    }
+
+    if (c->read->posted) {
+        ngx_delete_posted_event(c->read);
+    }
+
+    if (c->write->posted) {
+        ngx_delete_posted_event(c->write);
+    }
+
+    ngx_free_connection(c);
+    c->fd = (ngx_socket_t) -1;
+}
+
+
+static void
+ngx_http_track_redis_read_handler(ngx_event_t *ev)
+{
+    ngx_connection_t        *c = ev->data;
+    ngx_http_track_redis_t  *redis = c->data;
+
+    if (redis->ac) {
+        redisAsyncHandleRead(redis->ac);
+    }
+}
+
+
+static void
+ngx_http_track_redis_write_handler(ngx_event_t *ev)
+{
+    ngx_connection_t        *c = ev->data;
+    ngx_http_track_redis_t  *redis = c->data;
+
+    if (redis->ac) {
+        redisAsyncHandleWrite(redis->ac);
+    }
+}
