@@ -1,0 +1,322 @@
+/* track-stats: unit tests of the parts that need no database or network:
+ * dates, parameter validation, token check, ETag. */
+#include <stdio.h>
+#include <string.h>
+
+#include "stats_date.h"
+#include "stats_http.h"
+#include "stats_params.h"
+
+static int  passed, failed;
+
+#define CHECK(cond, ...)                                                    \
+    do {                                                                    \
+        if (cond) {                                                         \
+            passed++;                                                       \
+        } else {                                                            \
+            failed++;                                                       \
+            printf("FAIL %s:%d: ", __FILE__, __LINE__);                     \
+            printf(__VA_ARGS__);                                            \
+            printf("\n");                                                   \
+        }                                                                   \
+    } while (0)
+
+static const struct st_limits  limits = { 366, 744, 1000 };
+
+
+static void
+test_dates(void)
+{
+    int      y, m, d, h;
+    int64_t  day, i;
+    char     buf[ST_HOUR_LEN];
+
+    CHECK(st_days_from_civil(1970, 1, 1) == 0, "epoch");
+    CHECK(st_days_from_civil(2000, 3, 1) == 11017, "2000-03-01");
+    CHECK(st_days_from_civil(2024, 2, 29) + 1
+          == st_days_from_civil(2024, 3, 1), "leap day");
+
+    for (i = st_days_from_civil(1000, 1, 1);
+         i <= st_days_from_civil(9999, 12, 31); i += 37)
+    {
+        st_civil_from_days(i, &y, &m, &d);
+        if (st_days_from_civil(y, m, d) != i) {
+            CHECK(0, "round trip of day %lld", (long long) i);
+            break;
+        }
+    }
+
+    CHECK(st_parse_day("2024-02-29", 10, &day, &h) == 0 && h == -1,
+          "leap day parses");
+    st_format_day(day, buf);
+    CHECK(strcmp(buf, "2024-02-29") == 0, "format %s", buf);
+
+    CHECK(st_parse_day("2024-11-05T07", 13, &day, &h) == 0 && h == 7,
+          "hour parses");
+    st_format_hour(day, h, buf);
+    CHECK(strcmp(buf, "2024-11-05T07") == 0, "format %s", buf);
+
+    CHECK(st_parse_day("2023-02-29", 10, &day, &h) != 0, "no 2023-02-29");
+    CHECK(st_parse_day("1900-02-29", 10, &day, &h) != 0, "no 1900-02-29");
+    CHECK(st_parse_day("2000-02-29", 10, &day, &h) == 0, "2000-02-29");
+    CHECK(st_parse_day("2024-04-31", 10, &day, &h) != 0, "no April 31");
+    CHECK(st_parse_day("2024-13-01", 10, &day, &h) != 0, "month 13");
+    CHECK(st_parse_day("2024-00-10", 10, &day, &h) != 0, "month 0");
+    CHECK(st_parse_day("2024-01-00", 10, &day, &h) != 0, "day 0");
+    CHECK(st_parse_day("0999-01-01", 10, &day, &h) != 0, "year 999");
+    CHECK(st_parse_day("2024-1-01x", 10, &day, &h) != 0, "short month");
+    CHECK(st_parse_day("2024/01/01", 10, &day, &h) != 0, "slashes");
+    CHECK(st_parse_day("+024-01-01", 10, &day, &h) != 0, "sign");
+    CHECK(st_parse_day("2024-01-01T24", 13, &day, &h) != 0, "hour 24");
+    CHECK(st_parse_day("2024-01-01 05", 13, &day, &h) != 0, "space");
+    CHECK(st_parse_day("2024-01-01T5", 12, &day, &h) != 0, "one digit");
+    CHECK(st_parse_day("2024-01-01T05:00", 16, &day, &h) != 0, "minutes");
+    CHECK(st_parse_day("", 0, &day, &h) != 0, "empty");
+}
+
+
+static int
+parse(int ep, const char *query, struct st_request *req,
+    struct st_error *err)
+{
+    static char    buf[4096];
+    struct st_arg  args[64];
+    char          *p, *amp, *eq;
+    int            n = 0;
+
+    snprintf(buf, sizeof(buf), "%s", query);
+
+    for (p = buf; p != NULL && *p != '\0'; p = amp) {
+        amp = strchr(p, '&');
+        if (amp != NULL) {
+            *amp++ = '\0';
+        }
+        eq = strchr(p, '=');
+        if (eq != NULL) {
+            *eq++ = '\0';
+        }
+        args[n].key = p;
+        args[n].value = eq;
+        args[n].len = eq != NULL ? strlen(eq) : 0;
+        n++;
+    }
+
+    memset(err, 0, sizeof(*err));
+    return st_parse_request(ep, args, n, &limits, req, err);
+}
+
+
+static void
+expect_error(int ep, const char *query, const char *code)
+{
+    struct st_error    err;
+    struct st_request  req;
+
+    if (parse(ep, query, &req, &err) == 0) {
+        CHECK(0, "%s?%s accepted, expected %s", st_endpoint_name(ep), query,
+              code);
+        return;
+    }
+
+    CHECK(err.status == 400 && strcmp(err.code, code) == 0,
+          "%s?%s: got %d %s (%s), expected %s", st_endpoint_name(ep), query,
+          err.status, err.code, err.message, code);
+}
+
+
+static void
+test_params(void)
+{
+    char               q[1024], big[600];
+    struct st_error    err;
+    struct st_request  req;
+
+    CHECK(parse(ST_EP_SERIES, "app=shop&from=2024-11-01&to=2024-11-30",
+                &req, &err) == 0, "series: %s", err.message);
+    CHECK(!req.hourly && req.to - req.from == 29 && req.module.data == NULL
+          && req.object.data == NULL, "series fields");
+
+    CHECK(parse(ST_EP_SERIES, "app=shop&object=&day=2024-11-01"
+                "&interval=hour", &req, &err) == 0, "series with day");
+    CHECK(req.hourly && req.object.data != NULL && req.object.len == 0
+          && req.from == req.to && req.from_hour == 0 && req.to_hour == 23,
+          "object= filters on no object; day covers 24 hours");
+
+    CHECK(parse(ST_EP_SERIES, "app=shop&from=2024-11-01T22&to=2024-11-02T01"
+                "&interval=hour", &req, &err) == 0, "hour range");
+    CHECK(req.from_hour == 22 && req.to_hour == 1, "hours kept");
+
+    CHECK(parse(ST_EP_SERIES, "app=shop&from=2024-01-01&to=2024-12-31",
+                &req, &err) == 0, "366 days is allowed");
+    expect_error(ST_EP_SERIES, "app=shop&from=2024-01-01&to=2025-01-01",
+                 "range_too_long");
+    CHECK(parse(ST_EP_SERIES, "app=shop&from=2024-01-01&to=2024-01-31"
+                "&interval=hour", &req, &err) == 0, "744 hours allowed");
+    expect_error(ST_EP_SERIES, "app=shop&from=2024-01-01&to=2024-02-01"
+                 "&interval=hour", "range_too_long");
+    expect_error(ST_EP_SERIES, "app=shop&from=2024-01-01T05&to=2024-02-01T05"
+                 "&interval=hour", "range_too_long");
+
+    expect_error(ST_EP_SERIES, "from=2024-01-01&to=2024-01-02",
+                 "missing_parameter");
+    expect_error(ST_EP_SERIES, "app=shop&from=2024-01-01",
+                 "missing_parameter");
+    expect_error(ST_EP_SERIES, "app=shop", "missing_parameter");
+    expect_error(ST_EP_SERIES, "app=shop&from=2024-01-02&to=2024-01-01",
+                 "invalid_range");
+    expect_error(ST_EP_SERIES, "app=shop&from=2024-01-01T05&to=2024-01-01T04"
+                 "&interval=hour", "invalid_range");
+    expect_error(ST_EP_SERIES, "app=shop&day=2024-01-01&from=2024-01-01"
+                 "&to=2024-01-01", "invalid_range");
+    expect_error(ST_EP_SERIES, "app=shop&from=2024-01-01T05&to=2024-01-02",
+                 "invalid_date");
+    expect_error(ST_EP_SERIES, "app=shop&from=2024-02-30&to=2024-03-01",
+                 "invalid_date");
+    expect_error(ST_EP_SERIES, "app=shop&from=yesterday&to=2024-03-01",
+                 "invalid_date");
+    expect_error(ST_EP_SERIES, "app=shop&day=2024-01-01T05&interval=hour",
+                 "invalid_date");
+    expect_error(ST_EP_SERIES, "app=shop&day=2024-01-01&interval=week",
+                 "invalid_value");
+    expect_error(ST_EP_SERIES, "app=shop&day=2024-01-01&limit=5",
+                 "unknown_parameter");
+    expect_error(ST_EP_SERIES, "app=shop&day=2024-01-01&APP=x",
+                 "unknown_parameter");
+    expect_error(ST_EP_SERIES, "app=shop&app=shop&day=2024-01-01",
+                 "duplicate_parameter");
+    expect_error(ST_EP_SERIES, "app=&day=2024-01-01", "invalid_value");
+    expect_error(ST_EP_SERIES, "app&day=2024-01-01", "invalid_value");
+    expect_error(ST_EP_SERIES, "app=a\tb&day=2024-01-01", "invalid_value");
+    expect_error(ST_EP_SERIES, "app=\xff&day=2024-01-01", "invalid_value");
+    expect_error(ST_EP_SERIES, "app=\xc0\xaf&day=2024-01-01",
+                 "invalid_value");
+    expect_error(ST_EP_SERIES, "app=\xed\xa0\x80&day=2024-01-01",
+                 "invalid_value");
+    expect_error(ST_EP_SERIES, "app=\xe2\x82&day=2024-01-01",
+                 "invalid_value");
+
+    memset(big, 'x', 128);
+    big[128] = '\0';
+    snprintf(q, sizeof(q), "app=%s&day=2024-01-01", big);
+    CHECK(parse(ST_EP_SERIES, q, &req, &err) == 0, "128 characters pass");
+    big[128] = 'x';
+    big[129] = '\0';
+    snprintf(q, sizeof(q), "app=%s&day=2024-01-01", big);
+    expect_error(ST_EP_SERIES, q, "value_too_long");
+
+    /* 128 characters of 4 bytes each pass, 129 do not */
+    q[0] = '\0';
+    strcat(q, "app=");
+    for (int i = 0; i < 128; i++) {
+        strcat(q, "\xf0\x9f\x98\x80");
+    }
+    strcat(q, "&day=2024-01-01");
+    CHECK(parse(ST_EP_SERIES, q, &req, &err) == 0, "128 emoji pass: %s",
+          err.message);
+    memmove(q + 8, q + 4, strlen(q + 4) + 1);
+    memcpy(q + 4, "\xf0\x9f\x98\x80", 4);
+    expect_error(ST_EP_SERIES, q, "value_too_long");
+
+    CHECK(parse(ST_EP_TOP, "app=a&module=m&action=c&day=2024-11-01", &req,
+                &err) == 0 && req.limit == 10 && req.single_day, "top");
+    CHECK(parse(ST_EP_TOP, "app=a&module=m&action=c&day=2024-11-01"
+                "&limit=1000", &req, &err) == 0 && req.limit == 1000,
+          "limit 1000");
+    expect_error(ST_EP_TOP, "app=a&module=m&action=c&day=2024-11-01"
+                 "&limit=1001", "invalid_value");
+    expect_error(ST_EP_TOP, "app=a&module=m&action=c&day=2024-11-01"
+                 "&limit=0", "invalid_value");
+    expect_error(ST_EP_TOP, "app=a&module=m&action=c&day=2024-11-01"
+                 "&limit=-1", "invalid_value");
+    expect_error(ST_EP_TOP, "app=a&module=m&action=c&day=2024-11-01"
+                 "&limit=99999999999", "invalid_value");
+    expect_error(ST_EP_TOP, "app=a&module=m&day=2024-11-01",
+                 "missing_parameter");
+    expect_error(ST_EP_TOP, "app=a&module=m&action=c&day=2024-11-01"
+                 "&object=1", "unknown_parameter");
+    expect_error(ST_EP_TOP, "app=a&module=m&action=c&from=2024-11-01T01"
+                 "&to=2024-11-02", "invalid_date");
+    expect_error(ST_EP_TOP, "app=a&module=m&action=c&day=2024-11-01"
+                 "&interval=hour", "unknown_parameter");
+
+    CHECK(parse(ST_EP_USERS, "app=a&module=m&action=c&from=2024-11-01"
+                "&to=2024-11-07", &req, &err) == 0, "users");
+    expect_error(ST_EP_USERS, "app=a&module=m&from=2024-11-01"
+                 "&to=2024-11-07", "missing_parameter");
+
+    CHECK(parse(ST_EP_BREAKDOWN, "app=a&day=2024-11-01", &req, &err) == 0,
+          "breakdown");
+    expect_error(ST_EP_BREAKDOWN, "app=a", "missing_parameter");
+    expect_error(ST_EP_BREAKDOWN, "app=a&from=2024-11-01&to=2024-11-02",
+                 "unknown_parameter");
+
+    CHECK(parse(ST_EP_HEALTH, "", &req, &err) == 0, "health");
+    expect_error(ST_EP_HEALTH, "x=1", "unknown_parameter");
+
+    expect_error(ST_EP_SERIES, "a=1&b=1&c=1&d=1&e=1&f=1&g=1&h=1&i=1&j=1&k=1"
+                 "&l=1&m=1&n=1&o=1&p=1&q=1", "too_many_parameters");
+
+    CHECK(st_endpoint_by_path("/stats/v1", "/stats/v1/series")
+          == ST_EP_SERIES, "route series");
+    CHECK(st_endpoint_by_path("/stats/v1", "/stats/v1/breakdown")
+          == ST_EP_BREAKDOWN, "route breakdown");
+    CHECK(st_endpoint_by_path("/stats/v1", "/stats/v1/series/") == -1,
+          "no trailing slash");
+    CHECK(st_endpoint_by_path("/stats/v1", "/stats/v1series") == -1,
+          "prefix boundary");
+    CHECK(st_endpoint_by_path("/stats/v1", "/stats/v2/series") == -1,
+          "other prefix");
+    CHECK(st_endpoint_by_path("/stats/v1", "/") == -1, "root");
+}
+
+
+static void
+test_http_helpers(void)
+{
+    char  e1[19], e2[19];
+
+    CHECK(st_token_equal("secret", 6, "secret", 6), "same token");
+    CHECK(!st_token_equal("secreT", 6, "secret", 6), "differs");
+    CHECK(!st_token_equal("secre", 5, "secret", 6), "prefix");
+    CHECK(!st_token_equal("secretsecret", 12, "secret", 6), "repeated");
+    CHECK(!st_token_equal("", 0, "secret", 6), "empty given");
+    CHECK(!st_token_equal("", 0, "", 0), "empty secret never matches");
+
+    CHECK(st_bearer_ok("Bearer secret", "secret"), "bearer");
+    CHECK(st_bearer_ok("bearer   secret ", "secret"), "case, spaces");
+    CHECK(!st_bearer_ok("Basic secret", "secret"), "basic");
+    CHECK(!st_bearer_ok("Bearer", "secret"), "no token");
+    CHECK(!st_bearer_ok(NULL, "secret"), "no header");
+    CHECK(!st_bearer_ok("Bearer secret2", "secret"), "longer");
+
+    st_etag("{}", 2, e1);
+    st_etag("{ }", 3, e2);
+    CHECK(strlen(e1) == 18 && e1[0] == '"' && e1[17] == '"', "etag form");
+    CHECK(strcmp(e1, e2) != 0, "bodies differ, tags differ");
+
+    CHECK(st_etag_matches(e1, e1), "exact");
+    CHECK(st_etag_matches("*", e1), "star");
+    CHECK(!st_etag_matches(e2, e1), "other tag");
+    CHECK(!st_etag_matches(NULL, e1), "absent");
+    {
+        char  list[64];
+
+        snprintf(list, sizeof(list), "%s, W/%s", e2, e1);
+        CHECK(st_etag_matches(list, e1), "weak tag in a list");
+        snprintf(list, sizeof(list), "%.17sx\"", e1);
+        CHECK(!st_etag_matches(list, e1), "near miss");
+    }
+}
+
+
+int
+main(void)
+{
+    test_dates();
+    test_params();
+    test_http_helpers();
+
+    printf("%d passed, %d failed\n", passed, failed);
+
+    return failed != 0;
+}
