@@ -25,6 +25,7 @@ enum { O_STR, O_UINT };
 struct option_def {
     const char  *name;          /* --name, env TRACK_STATS_NAME */
     int          type;
+    const char  *arg;
     const char  *def;
     unsigned     min, max;
     const char  *help;
@@ -34,83 +35,113 @@ struct option_def {
 
 /* Defaults < environment < command line. */
 static struct option_def  options[] = {
-    { "listen", O_STR, "127.0.0.1:8090", 0, 0,
+    { "listen", O_STR, "HOST:PORT", "127.0.0.1:8090", 0, 0,
       "address to listen on: HOST:PORT, [IPv6]:PORT or PORT" },
-    { "prefix", O_STR, "/stats/v1", 0, 0,
+    { "prefix", O_STR, "PATH", "/stats/v1", 0, 0,
       "path prefix of the endpoints" },
-    { "threads", O_UINT, "4", 1, 256,
+    { "threads", O_UINT, "N", "4", 1, 256,
       "HTTP worker threads (epoll thread pool)" },
-    { "max-connections", O_UINT, "512", 1, 65536,
+    { "max-connections", O_UINT, "N", "512", 1, 65536,
       "concurrent HTTP connections, beyond which new ones are refused" },
-    { "idle-timeout", O_UINT, "30", 1, 3600,
+    { "idle-timeout", O_UINT, "SECONDS", "30", 1, 3600,
       "seconds before an idle HTTP connection is closed" },
-    { "db-host", O_STR, "127.0.0.1", 0, 0,
+    { "mysql-host", O_STR, "HOST", "127.0.0.1", 0, 0,
       "MySQL/MariaDB host (\"localhost\" means the socket)" },
-    { "db-port", O_UINT, "3306", 0, 65535, "MySQL port" },
-    { "db-socket", O_STR, "", 0, 0, "MySQL unix socket" },
-    { "db-name", O_STR, "track", 0, 0, "database" },
-    { "db-user", O_STR, "track_reader", 0, 0,
+    { "mysql-port", O_UINT, "PORT", "3306", 0, 65535, "MySQL port" },
+    { "mysql-socket", O_STR, "PATH", "", 0, 0, "MySQL unix socket" },
+    { "mysql-database", O_STR, "NAME", "track", 0, 0, "database" },
+    { "mysql-user", O_STR, "USER", "track_reader", 0, 0,
       "read-only MySQL user (SELECT only)" },
-    { "db-password-file", O_STR, "", 0, 0,
-      "file holding the MySQL password (or env TRACK_STATS_DB_PASSWORD)" },
-    { "db-pool", O_UINT, "4", 1, 256, "MySQL connections in the pool" },
-    { "db-timeout", O_UINT, "10", 1, 3600,
+    { "mysql-password-file", O_STR, "FILE", "", 0, 0,
+      "file holding the MySQL password (or env TRACK_STATS_MYSQL_PASSWORD)" },
+    { "mysql-pool", O_UINT, "N", "4", 1, 256, "MySQL connections in the pool" },
+    { "mysql-timeout", O_UINT, "SECONDS", "10", 1, 3600,
       "seconds for connect, I/O, one statement and waiting for a "
       "pool connection" },
-    { "tz", O_STR, "", 0, 0,
+    { "timezone", O_STR, "ZONE", "", 0, 0,
       "time zone of the day tables, as the consumer's (default: TZ or "
       "the system's)" },
-    { "token-file", O_STR, "", 0, 0,
+    { "token-file", O_STR, "FILE", "", 0, 0,
       "file holding the bearer token clients must send (or env "
       "TRACK_STATS_TOKEN); reread on SIGHUP" },
-    { "cache-max-age", O_UINT, "86400", 0, 31536000,
+    { "cache-max-age", O_UINT, "SECONDS", "86400", 0, 31536000,
       "Cache-Control max-age for answers about closed days" },
-    { "open-max-age", O_UINT, "0", 0, 3600,
+    { "open-max-age", O_UINT, "SECONDS", "0", 0, 3600,
       "max-age for answers that include today (0: no-store)" },
-    { "settle", O_UINT, "900", 0, 86400,
+    { "settle", O_UINT, "SECONDS", "900", 0, 86400,
       "seconds after midnight before yesterday counts as closed" },
-    { "max-days", O_UINT, "366", 1, 100000, "longest range in days" },
-    { "max-hours", O_UINT, "744", 1, 100000,
+    { "max-days", O_UINT, "N", "366", 1, 100000, "longest range in days" },
+    { "max-hours", O_UINT, "N", "744", 1, 100000,
       "longest range in hours with interval=hour" },
-    { "max-limit", O_UINT, "1000", 1, 1000000, "largest limit for top" },
-    { "log-level", O_STR, "info", 0, 0, "error, warn, info or debug" },
-    { "log-file", O_STR, "", 0, 0,
+    { "max-limit", O_UINT, "N", "1000", 1, 1000000, "largest limit for top" },
+    { "log-level", O_STR, "LEVEL", "info", 0, 0, "error, warn, info or debug" },
+    { "log-file", O_STR, "FILE", "", 0, 0,
       "log to this file instead of stderr; reopened on SIGHUP" },
-    { "pid-file", O_STR, "", 0, 0, "write the process id here" },
+    { "pid-file", O_STR, "FILE", "", 0, 0, "write the process id here" },
 };
 
 #define NOPTIONS  (sizeof(options) / sizeof(options[0]))
+
+
+/* Prints text indented, wrapped before 79 columns. */
+static void
+wrap(FILE *f, const char *text, int indent)
+{
+    int          col = indent, n;
+    const char  *p = text, *sp;
+
+    fprintf(f, "%*s", indent, "");
+
+    while (*p != '\0') {
+        sp = strchr(p, ' ');
+        n = sp != NULL ? (int) (sp - p) : (int) strlen(p);
+
+        if (col > indent && col + 1 + n > 78) {
+            fprintf(f, "\n%*s", indent, "");
+            col = indent;
+        } else if (col > indent) {
+            fputc(' ', f);
+            col++;
+        }
+
+        fprintf(f, "%.*s", n, p);
+        col += n;
+        p += n;
+        while (*p == ' ') {
+            p++;
+        }
+    }
+
+    fputc('\n', f);
+}
 
 
 static void
 usage(FILE *f)
 {
     size_t  i;
-    char    arg[32];
+    char    text[512];
 
     fprintf(f,
         "Usage: track-stats [--option VALUE | --option=VALUE]...\n"
         "Read-only statistics query API (HTTP/JSON) over the track "
-        "database.\n\n"
+        "database.\n"
         "Every option can also come from the environment as "
         "TRACK_STATS_<OPTION>\n(upper case, '-' as '_'); the command line "
         "wins.\n\n");
 
     for (i = 0; i < NOPTIONS; i++) {
-        snprintf(arg, sizeof(arg), "--%s %s", options[i].name,
-                 options[i].type == O_UINT ? "N" : "VALUE");
-        fprintf(f, "  %-26s %s", arg, options[i].help);
-        if (options[i].def[0] != '\0') {
-            fprintf(f, " [%s]", options[i].def);
-        }
-        fputc('\n', f);
+        fprintf(f, "  --%s %s\n", options[i].name, options[i].arg);
+        snprintf(text, sizeof(text), "%s%s%s%s", options[i].help,
+                 options[i].def[0] != '\0' ? " [" : "", options[i].def,
+                 options[i].def[0] != '\0' ? "]" : "");
+        wrap(f, text, 8);
     }
 
     fprintf(f,
-        "  %-26s %s\n  %-26s %s\n\n"
+        "  --help\n        this text\n  --version\n        the version\n\n"
         "Signals: SIGTERM/SIGINT finish the requests in hand and exit; "
-        "SIGHUP reopens\nthe log file and rereads the token file.\n",
-        "--help", "this text", "--version", "print the version");
+        "SIGHUP reopens\nthe log file and rereads the token file.\n");
 }
 
 
@@ -407,7 +438,7 @@ main(int argc, char **argv)
         return 2;
     }
 
-    tz = opt_str("tz");
+    tz = opt_str("timezone");
     if (tz[0] != '\0') {
         snprintf(zone, sizeof(zone), "/usr/share/zoneinfo/%s", tz);
         if (tz[0] != ':' && strpbrk(tz, "0123456789") == NULL
@@ -433,23 +464,23 @@ main(int argc, char **argv)
         return 1;
     }
 
-    if (opt_str("db-password-file")[0] != '\0') {
-        password = read_secret(opt_str("db-password-file"), "password");
+    if (opt_str("mysql-password-file")[0] != '\0') {
+        password = read_secret(opt_str("mysql-password-file"), "password");
         if (password == NULL) {
             return 1;
         }
     }
 
     memset(&db, 0, sizeof(db));
-    db.host = opt_str("db-host");
-    db.port = opt_uint("db-port");
-    db.socket = opt_str("db-socket")[0] != '\0' ? opt_str("db-socket")
+    db.host = opt_str("mysql-host");
+    db.port = opt_uint("mysql-port");
+    db.socket = opt_str("mysql-socket")[0] != '\0' ? opt_str("mysql-socket")
                                                 : NULL;
-    db.user = opt_str("db-user");
+    db.user = opt_str("mysql-user");
     db.password = password != NULL ? password
-                                   : getenv("TRACK_STATS_DB_PASSWORD");
-    db.database = opt_str("db-name");
-    db.timeout = opt_uint("db-timeout");
+                                   : getenv("TRACK_STATS_MYSQL_PASSWORD");
+    db.database = opt_str("mysql-database");
+    db.timeout = opt_uint("mysql-timeout");
 
     if (mysql_library_init(0, NULL, NULL) != 0) {
         st_error("mysql_library_init failed");
@@ -458,14 +489,14 @@ main(int argc, char **argv)
 
     st_query_init();
 
-    opened = st_pool_init(&pool, (int) opt_uint("db-pool"), &db);
+    opened = st_pool_init(&pool, (int) opt_uint("mysql-pool"), &db);
     if (opened < 0) {
         st_error("out of memory");
         goto done;
     }
-    if (opened < (int) opt_uint("db-pool")) {
+    if (opened < (int) opt_uint("mysql-pool")) {
         st_warn("%d of %u database connections open; the others are "
-                "retried on demand", opened, opt_uint("db-pool"));
+                "retried on demand", opened, opt_uint("mysql-pool"));
     }
 
     memset(&http, 0, sizeof(http));
@@ -477,7 +508,7 @@ main(int argc, char **argv)
     http.threads = opt_uint("threads");
     http.max_connections = opt_uint("max-connections");
     http.conn_timeout = opt_uint("idle-timeout");
-    http.acquire_timeout_ms = opt_uint("db-timeout") * 1000;
+    http.acquire_timeout_ms = opt_uint("mysql-timeout") * 1000;
     http.closed_max_age = opt_uint("cache-max-age");
     http.open_max_age = opt_uint("open-max-age");
     http.settle = opt_uint("settle");
@@ -493,7 +524,7 @@ main(int argc, char **argv)
 
     st_info("listening on %s, prefix %s, %u threads, %u database "
             "connections (%d open), token %s", opt_str("listen"),
-            http.prefix, http.threads, opt_uint("db-pool"), opened,
+            http.prefix, http.threads, opt_uint("mysql-pool"), opened,
             opt_str("token-file")[0] != '\0' || getenv("TRACK_STATS_TOKEN")
             ? "required" : "not required");
 
