@@ -82,11 +82,11 @@ ngx_http_track_handler(ngx_http_request_t *r)
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        ngx_http_track_stat_reject(NGX_HTTP_TRACK_REJECT_METHOD);
+        err.reason = NGX_HTTP_TRACK_REJECT_METHOD;
+        err.message = "use GET, POST or OPTIONS";
+        err.field = NULL;
 
-        return ngx_http_track_send_error(r, NGX_HTTP_NOT_ALLOWED,
-                                         "method_not_allowed",
-                                         "use GET, POST or OPTIONS", NULL);
+        return ngx_http_track_reject(r, NGX_HTTP_NOT_ALLOWED, &err);
     }
 
     rc = ngx_http_track_check_origin(r, tlcf, &origin);
@@ -476,15 +476,17 @@ ngx_http_track_read_body(ngx_http_request_t *r, size_t max, ngx_str_t *body)
 
 /*
  * Enriches and serialises the validated events, then hands them to Redis.
- * NGX_DONE: the reply follows when Redis answers.
+ * NGX_DONE: the reply follows when Redis answers; anything else is the
+ * status of a reply already sent or to send.
  */
 
 static ngx_int_t
 ngx_http_track_accept(ngx_http_request_t *r, json_t *events)
 {
-    ngx_int_t              rc;
-    ngx_pool_cleanup_t    *cln;
-    ngx_http_track_ctx_t  *ctx;
+    ngx_int_t                rc;
+    ngx_pool_cleanup_t      *cln;
+    ngx_http_track_ctx_t    *ctx;
+    ngx_http_track_error_t   err;
 
     ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_track_ctx_t));
     if (ctx == NULL) {
@@ -495,6 +497,16 @@ ngx_http_track_accept(ngx_http_request_t *r, json_t *events)
     ngx_http_set_ctx(r, ctx, ngx_http_track_module);
 
     rc = ngx_http_track_serialize_events(r, ctx, events);
+
+    if (rc == NGX_DECLINED) {
+        err.reason = NGX_HTTP_TRACK_REJECT_TOO_LONG;
+        err.message = "event too large";
+        err.field = NULL;
+
+        return ngx_http_track_reject(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                     &err);
+    }
+
     if (rc != NGX_OK) {
         return rc;
     }
@@ -533,7 +545,6 @@ ngx_http_track_serialize_events(ngx_http_request_t *r,
     const char                  *eid;
     ngx_http_track_kv_t          fields[16];
     ngx_http_track_enrich_t      enrich;
-    ngx_http_track_error_t       err;
     ngx_http_track_loc_conf_t   *tlcf;
     ngx_http_track_main_conf_t  *tmcf;
     ngx_http_track_field_conf_t *fc;
@@ -610,12 +621,7 @@ ngx_http_track_serialize_events(ngx_http_request_t *r,
                                      (char *) ngx_http_track_scratch,
                                      tlcf->max_event_size);
         if (n == 0) {
-            err.reason = NGX_HTTP_TRACK_REJECT_TOO_LONG;
-            err.message = "event too large";
-            err.field = NULL;
-
-            return ngx_http_track_reject(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
-                                         &err);
+            return NGX_DECLINED;
         }
 
         p = ngx_pnalloc(r->pool, n);
