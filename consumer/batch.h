@@ -1,0 +1,65 @@
+/* track-consumer: a batch of queue elements: decoding, dedupe, aggregation. */
+#ifndef TC_BATCH_H
+#define TC_BATCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "event.h"
+
+typedef struct {
+    uint64_t       seq;         /* batch sequence number of this consumer */
+    size_t         n;
+    const char   **raw;         /* the elements, owned by the caller */
+    size_t        *raw_len;
+    tc_event_t    *ev;          /* n decoded events */
+
+    uint32_t      *days;        /* distinct days of TC_EV_OK events */
+    size_t         ndays;
+
+    size_t        *order;       /* scratch: n indexes */
+} tc_batch_t;
+
+/* one aggregated statistics row: its key fields are those of ev */
+typedef struct {
+    const tc_event_t  *ev;
+    uint64_t           n;
+} tc_agg_t;
+
+int tc_batch_init(tc_batch_t *b, size_t n);
+void tc_batch_free(tc_batch_t *b);
+
+/*
+ * Decodes every element; marks a repeated (day, eid) TC_EV_DUP, keeping the
+ * first; collects the days of the events to store.
+ */
+void tc_batch_decode(tc_batch_t *b, size_t max_bytes);
+
+/* Recollects the days after statuses changed. */
+void tc_batch_days(tc_batch_t *b);
+
+size_t tc_batch_count(const tc_batch_t *b, tc_ev_status_t status);
+
+/*
+ * Statistics of the TC_EV_OK events, in primary-key order (the order rows
+ * are locked in, so concurrent consumers do not deadlock on each other):
+ * hourly by (app, module, action, object, day, hour), daily by (app, module,
+ * action, object, day).  out needs b->n entries; returns the row count.
+ */
+size_t tc_batch_hourly(tc_batch_t *b, tc_agg_t *out);
+size_t tc_batch_daily(tc_batch_t *b, tc_agg_t *out);
+
+/*
+ * Distinct (app, module, action, day, uid) of TC_EV_OK events with a
+ * non-empty uid, in primary-key order; events of one (app, module, action,
+ * day) group are adjacent.  out needs b->n entries.
+ */
+size_t tc_batch_users(tc_batch_t *b, const tc_event_t **out);
+
+/* 0 when both events have the same (app, module, action, day) group */
+int tc_event_group_cmp(const tc_event_t *a, const tc_event_t *b);
+
+/* Compares strings as utf8mb4_nopad_bin does: bytes, then length. */
+int tc_str_cmp(const tc_str_t *a, const tc_str_t *b);
+
+#endif /* TC_BATCH_H */

@@ -1,0 +1,552 @@
+/* track-consumer: configuration table, config file and command-line flags. */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+
+#define TC_VERSION  "0.1.0"
+
+typedef enum {
+    TC_OPT_STR,
+    TC_OPT_LONG,
+    TC_OPT_BOOL,
+    TC_OPT_LEVEL
+} tc_opt_type_t;
+
+typedef struct {
+    const char     *name;
+    tc_opt_type_t   type;
+    size_t          offset;
+    const char     *def;
+    long            min;
+    long            max;
+    const char     *help;
+} tc_opt_t;
+
+#define OFF(f)  offsetof(tc_conf_t, f)
+
+static const tc_opt_t  options[] = {
+    { "id", TC_OPT_STR, OFF(id), "", 0, 0,
+      "consumer id: [A-Za-z0-9._-], at most 48 bytes; one running process\n"
+      "per id (default: the host name)" },
+
+    { "redis_host", TC_OPT_STR, OFF(redis_host), "127.0.0.1", 0, 0,
+      "Redis address (numeric or a name)" },
+    { "redis_port", TC_OPT_LONG, OFF(redis_port), "6379", 1, 65535,
+      "Redis TCP port" },
+    { "redis_socket", TC_OPT_STR, OFF(redis_socket), "", 0, 0,
+      "Redis unix socket; used instead of host and port when set" },
+    { "redis_password", TC_OPT_STR, OFF(redis_password), "", 0, 0,
+      "Redis AUTH password (empty: no AUTH)" },
+    { "redis_timeout_ms", TC_OPT_LONG, OFF(redis_timeout_ms), "5000", 100,
+      600000, "Redis connect and command timeout" },
+    { "queue_key", TC_OPT_STR, OFF(queue_key), "track:events", 0, 0,
+      "the list the nginx module pushes events onto" },
+    { "processing_prefix", TC_OPT_STR, OFF(processing_prefix),
+      "track:processing:", 0, 0,
+      "prefix of this consumer's processing list (prefix + id); the key\n"
+      "prefix + id + \":seq\" holds the list's batch sequence number" },
+    { "dead_key", TC_OPT_STR, OFF(dead_key), "track:dead", 0, 0,
+      "dead-letter list: {\"reason\",\"code\",\"consumer\",\"raw\"} objects" },
+    { "dead_max", TC_OPT_LONG, OFF(dead_max), "100000", 0, LONG_MAX,
+      "keep at most this many dead letters, the newest (0: no limit)" },
+
+    { "batch_size", TC_OPT_LONG, OFF(batch_size), "1000", 1, 50000,
+      "events per batch (one MySQL transaction)" },
+    { "linger_ms", TC_OPT_LONG, OFF(linger_ms), "200", 0, 60000,
+      "how long a batch that is not full waits for more events" },
+    { "block_ms", TC_OPT_LONG, OFF(block_ms), "2000", 10, 600000,
+      "blocking pop timeout when the queue is empty" },
+    { "max_event_bytes", TC_OPT_LONG, OFF(max_event_bytes), "1048576", 64,
+      16000000, "larger queue elements go to the dead-letter list" },
+    { "max_statement_bytes", TC_OPT_LONG, OFF(max_statement_bytes),
+      "4194304", 65536, 1073741824,
+      "split multi-row INSERTs above this size (keep below the server's\n"
+      "max_allowed_packet)" },
+    { "user_cache", TC_OPT_LONG, OFF(user_cache), "200000", 0, 100000000,
+      "remembered (day, app, module, action, uid) already counted as\n"
+      "users, to skip their INSERT IGNORE (0: off)" },
+
+    { "mysql_host", TC_OPT_STR, OFF(mysql_host), "127.0.0.1", 0, 0,
+      "MySQL/MariaDB address" },
+    { "mysql_port", TC_OPT_LONG, OFF(mysql_port), "3306", 1, 65535,
+      "MySQL TCP port" },
+    { "mysql_socket", TC_OPT_STR, OFF(mysql_socket), "", 0, 0,
+      "MySQL unix socket; used instead of host and port when set" },
+    { "mysql_user", TC_OPT_STR, OFF(mysql_user), "track_writer", 0, 0,
+      "MySQL user" },
+    { "mysql_password", TC_OPT_STR, OFF(mysql_password), "", 0, 0,
+      "MySQL password (prefer the config file: flags show in ps)" },
+    { "mysql_database", TC_OPT_STR, OFF(mysql_database), "track", 0, 0,
+      "database of the day tables and statistics" },
+    { "mysql_timeout", TC_OPT_LONG, OFF(mysql_timeout), "60", 1, 3600,
+      "MySQL connect, read and write timeout in seconds" },
+
+    { "timezone", TC_OPT_STR, OFF(timezone), "", 0, 0,
+      "time zone of day tables and statistics, e.g. Asia/Shanghai or UTC\n"
+      "(default: the system's)" },
+    { "retention_days", TC_OPT_LONG, OFF(retention_days), "0", 0, 100000,
+      "drop day tables (and user membership) older than today minus this\n"
+      "many days, checked hourly (0: never)" },
+    { "backoff_min_ms", TC_OPT_LONG, OFF(backoff_min_ms), "100", 1, 600000,
+      "first retry delay when Redis or MySQL fails" },
+    { "backoff_max_ms", TC_OPT_LONG, OFF(backoff_max_ms), "10000", 1, 3600000,
+      "cap of the doubling retry delay" },
+
+    { "log_file", TC_OPT_STR, OFF(log_file), "", 0, 0,
+      "log file, reopened on SIGHUP (default: stderr)" },
+    { "log_level", TC_OPT_LEVEL, OFF(log_level), "info", 0, 0,
+      "error, warn, info or debug" },
+    { "drain", TC_OPT_BOOL, OFF(drain), "no", 0, 0,
+      "exit 0 once the queue and the processing list are empty\n"
+      "(benchmarks, one-off catch-up jobs)" },
+};
+
+#define NOPTIONS  (sizeof(options) / sizeof(options[0]))
+
+
+static const tc_opt_t *
+opt_find(const char *name)
+{
+    size_t  i, j;
+    char    norm[64];
+
+    for (j = 0; name[j] != '\0' && j < sizeof(norm) - 1; j++) {
+        norm[j] = (name[j] == '-') ? '_' : name[j];
+    }
+    norm[j] = '\0';
+
+    for (i = 0; i < NOPTIONS; i++) {
+        if (strcmp(options[i].name, norm) == 0) {
+            return &options[i];
+        }
+    }
+
+    return NULL;
+}
+
+
+static int
+opt_apply(tc_conf_t *conf, const tc_opt_t *opt, const char *value,
+    char *err, size_t err_size)
+{
+    char   *end, *s, **sp;
+    long    n;
+
+    switch (opt->type) {
+
+    case TC_OPT_STR:
+        s = strdup(value);
+        if (s == NULL) {
+            snprintf(err, err_size, "out of memory");
+            return -1;
+        }
+        sp = (char **) ((char *) conf + opt->offset);
+        free(*sp);
+        *sp = s;
+        return 0;
+
+    case TC_OPT_LONG:
+        errno = 0;
+        n = strtol(value, &end, 10);
+        if (errno || end == value || *end != '\0'
+            || n < opt->min || n > opt->max)
+        {
+            snprintf(err, err_size,
+                     "invalid value \"%s\" for \"%s\" (%ld..%ld)",
+                     value, opt->name, opt->min, opt->max);
+            return -1;
+        }
+        *(long *) ((char *) conf + opt->offset) = n;
+        return 0;
+
+    case TC_OPT_BOOL:
+        if (strcmp(value, "yes") == 0 || strcmp(value, "1") == 0
+            || strcmp(value, "on") == 0 || strcmp(value, "true") == 0)
+        {
+            n = 1;
+
+        } else if (strcmp(value, "no") == 0 || strcmp(value, "0") == 0
+                   || strcmp(value, "off") == 0
+                   || strcmp(value, "false") == 0)
+        {
+            n = 0;
+
+        } else {
+            snprintf(err, err_size, "invalid value \"%s\" for \"%s\" "
+                     "(yes or no)", value, opt->name);
+            return -1;
+        }
+        *(long *) ((char *) conf + opt->offset) = n;
+        return 0;
+
+    case TC_OPT_LEVEL:
+        n = tc_log_level_parse(value);
+        if (n < 0) {
+            snprintf(err, err_size, "invalid value \"%s\" for \"%s\" "
+                     "(error, warn, info or debug)", value, opt->name);
+            return -1;
+        }
+        *(long *) ((char *) conf + opt->offset) = n;
+        return 0;
+    }
+
+    return -1;
+}
+
+
+void
+tc_conf_defaults(tc_conf_t *conf)
+{
+    size_t  i;
+    char    err[256];
+
+    memset(conf, 0, sizeof(*conf));
+
+    for (i = 0; i < NOPTIONS; i++) {
+        if (opt_apply(conf, &options[i], options[i].def, err, sizeof(err))) {
+            abort();    /* a bad default is a bug */
+        }
+    }
+}
+
+
+void
+tc_conf_free(tc_conf_t *conf)
+{
+    size_t  i;
+
+    for (i = 0; i < NOPTIONS; i++) {
+        if (options[i].type == TC_OPT_STR) {
+            free(*(char **) ((char *) conf + options[i].offset));
+            *(char **) ((char *) conf + options[i].offset) = NULL;
+        }
+    }
+}
+
+
+int
+tc_conf_set(tc_conf_t *conf, const char *name, const char *value,
+    char *err, size_t err_size)
+{
+    const tc_opt_t  *opt;
+
+    opt = opt_find(name);
+    if (opt == NULL) {
+        snprintf(err, err_size, "unknown setting \"%s\"", name);
+        return -1;
+    }
+
+    return opt_apply(conf, opt, value, err, err_size);
+}
+
+
+static char *
+trim(char *s)
+{
+    char  *e;
+
+    while (isspace((unsigned char) *s)) {
+        s++;
+    }
+
+    e = s + strlen(s);
+    while (e > s && isspace((unsigned char) e[-1])) {
+        e--;
+    }
+    *e = '\0';
+
+    return s;
+}
+
+
+/*
+ * Lines are "name value" or "name = value"; '#' starts a comment line;
+ * a value may be wrapped in double quotes (kept verbatim inside).
+ */
+int
+tc_conf_load_file(tc_conf_t *conf, const char *path, char *err,
+    size_t err_size)
+{
+    FILE    *f;
+    char     line[4096], msg[256], *p, *name, *value;
+    size_t   len;
+    int      lineno, rc;
+
+    f = fopen(path, "r");
+    if (f == NULL) {
+        snprintf(err, err_size, "cannot open config file \"%s\": %s",
+                 path, strerror(errno));
+        return -1;
+    }
+
+    rc = 0;
+    lineno = 0;
+
+    while (fgets(line, sizeof(line), f) != NULL) {
+        lineno++;
+
+        len = strlen(line);
+        if (len == sizeof(line) - 1 && line[len - 1] != '\n') {
+            snprintf(err, err_size, "%s:%d: line too long", path, lineno);
+            rc = -1;
+            break;
+        }
+
+        p = trim(line);
+        if (*p == '\0' || *p == '#') {
+            continue;
+        }
+
+        name = p;
+        while (*p != '\0' && *p != '=' && !isspace((unsigned char) *p)) {
+            p++;
+        }
+
+        if (*p != '\0') {
+            *p++ = '\0';
+        }
+
+        value = trim(p);
+        if (*value == '=') {
+            value = trim(value + 1);
+        }
+
+        len = strlen(value);
+        if (len >= 2 && value[0] == '"' && value[len - 1] == '"') {
+            value[len - 1] = '\0';
+            value++;
+        }
+
+        if (tc_conf_set(conf, name, value, msg, sizeof(msg))) {
+            snprintf(err, err_size, "%s:%d: %s", path, lineno, msg);
+            rc = -1;
+            break;
+        }
+    }
+
+    fclose(f);
+
+    return rc;
+}
+
+
+void
+tc_conf_usage(FILE *out)
+{
+    size_t       i;
+    const char  *h, *nl;
+
+    fprintf(out,
+        "usage: track-consumer [--config FILE] [--NAME=VALUE ...]\n"
+        "\n"
+        "Moves events from a Redis list into MariaDB/MySQL day tables and\n"
+        "statistics, exactly once.  Settings come from defaults, then the\n"
+        "config file (lines \"name = value\", '#' comments), then flags\n"
+        "(--name=value or --name value; '-' and '_' are the same).\n"
+        "\n"
+        "  -c, --config FILE   read settings from FILE\n"
+        "  -h, --help          print this help\n"
+        "  -V, --version       print the version\n"
+        "\n"
+        "Settings (default in brackets):\n");
+
+    for (i = 0; i < NOPTIONS; i++) {
+        fprintf(out, "  --%s [%s]\n", options[i].name,
+                options[i].def[0] ? options[i].def : "");
+
+        for (h = options[i].help; *h != '\0'; h = nl + 1) {
+            nl = strchr(h, '\n');
+            if (nl == NULL) {
+                fprintf(out, "        %s\n", h);
+                break;
+            }
+            fprintf(out, "        %.*s\n", (int) (nl - h), h);
+        }
+    }
+
+    fprintf(out,
+        "\n"
+        "Signals: SIGTERM/SIGINT finish the batch in hand and exit 0;\n"
+        "SIGHUP reopens the log file.\n");
+}
+
+
+int
+tc_conf_parse_args(tc_conf_t *conf, int argc, char **argv, char *err,
+    size_t err_size)
+{
+    int          i;
+    char         name[64];
+    const char  *arg, *eq, *value, *config;
+    size_t       len;
+
+    /* pass 1: help, version and the config file */
+    config = NULL;
+    for (i = 1; i < argc; i++) {
+        arg = argv[i];
+
+        if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
+            tc_conf_usage(stdout);
+            return 1;
+        }
+
+        if (strcmp(arg, "-V") == 0 || strcmp(arg, "--version") == 0) {
+            printf("track-consumer %s\n", TC_VERSION);
+            return 1;
+        }
+
+        if (strcmp(arg, "-c") == 0 || strcmp(arg, "--config") == 0) {
+            if (i + 1 >= argc) {
+                snprintf(err, err_size, "%s needs a file name", arg);
+                return -1;
+            }
+            config = argv[++i];
+
+        } else if (strncmp(arg, "--config=", 9) == 0) {
+            config = arg + 9;
+        }
+    }
+
+    if (config != NULL && tc_conf_load_file(conf, config, err, err_size)) {
+        return -1;
+    }
+
+    /* pass 2: every other flag */
+    for (i = 1; i < argc; i++) {
+        arg = argv[i];
+
+        if (strcmp(arg, "-c") == 0 || strcmp(arg, "--config") == 0) {
+            i++;
+            continue;
+        }
+
+        if (strncmp(arg, "--config=", 9) == 0) {
+            continue;
+        }
+
+        if (strncmp(arg, "--", 2) != 0) {
+            snprintf(err, err_size, "unexpected argument \"%s\" "
+                     "(see --help)", arg);
+            return -1;
+        }
+
+        arg += 2;
+        eq = strchr(arg, '=');
+        len = eq ? (size_t) (eq - arg) : strlen(arg);
+
+        if (len == 0 || len >= sizeof(name)) {
+            snprintf(err, err_size, "invalid flag \"%s\"", argv[i]);
+            return -1;
+        }
+
+        memcpy(name, arg, len);
+        name[len] = '\0';
+
+        if (eq != NULL) {
+            value = eq + 1;
+
+        } else if (opt_find(name) != NULL
+                   && opt_find(name)->type == TC_OPT_BOOL
+                   && (i + 1 >= argc || strncmp(argv[i + 1], "--", 2) == 0))
+        {
+            value = "yes";          /* a bare boolean flag */
+
+        } else if (i + 1 < argc) {
+            value = argv[++i];
+
+        } else {
+            snprintf(err, err_size, "flag \"--%s\" needs a value", name);
+            return -1;
+        }
+
+        if (tc_conf_set(conf, name, value, err, err_size)) {
+            return -1;
+        }
+    }
+
+    return 0;
+}
+
+
+static int
+id_valid(const char *id)
+{
+    size_t  n;
+
+    for (n = 0; id[n] != '\0'; n++) {
+        if (!isalnum((unsigned char) id[n]) && id[n] != '.' && id[n] != '_'
+            && id[n] != '-')
+        {
+            return 0;
+        }
+    }
+
+    return n > 0 && n <= 48;
+}
+
+
+int
+tc_conf_check(tc_conf_t *conf, char *err, size_t err_size)
+{
+    char   host[256], *p;
+
+    if (conf->id[0] == '\0') {
+        if (gethostname(host, sizeof(host)) != 0) {
+            snprintf(err, err_size, "no --id given and gethostname() "
+                     "failed: %s", strerror(errno));
+            return -1;
+        }
+        host[sizeof(host) - 1] = '\0';
+
+        /* the short name, with anything outside the id charset replaced */
+        p = strchr(host, '.');
+        if (p != NULL) {
+            *p = '\0';
+        }
+        for (p = host; *p != '\0'; p++) {
+            if (!isalnum((unsigned char) *p) && *p != '_' && *p != '-') {
+                *p = '_';
+            }
+        }
+        host[48] = '\0';
+
+        free(conf->id);
+        conf->id = strdup(host);
+        if (conf->id == NULL) {
+            snprintf(err, err_size, "out of memory");
+            return -1;
+        }
+    }
+
+    if (!id_valid(conf->id)) {
+        snprintf(err, err_size, "invalid id \"%s\": use 1 to 48 of "
+                 "A-Z a-z 0-9 . _ -", conf->id);
+        return -1;
+    }
+
+    if (conf->backoff_max_ms < conf->backoff_min_ms) {
+        snprintf(err, err_size, "backoff_max_ms (%ld) is below "
+                 "backoff_min_ms (%ld)", conf->backoff_max_ms,
+                 conf->backoff_min_ms);
+        return -1;
+    }
+
+    if (conf->queue_key[0] == '\0' || conf->dead_key[0] == '\0') {
+        snprintf(err, err_size, "queue_key and dead_key must not be empty");
+        return -1;
+    }
+
+    if (conf->mysql_database[0] == '\0') {
+        snprintf(err, err_size, "mysql_database must not be empty");
+        return -1;
+    }
+
+    return 0;
+}

@@ -1,0 +1,416 @@
+/* track-consumer: decoding and validation of one queued event (README format). */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "day.h"
+#include "event.h"
+
+
+void
+tc_event_reject(tc_event_t *ev, tc_ev_status_t status, const char *code,
+    const char *fmt, ...)
+{
+    char     buf[512];
+    va_list  ap;
+
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+
+    free(ev->reason);
+    ev->reason = strdup(buf);
+    ev->code = code;
+    ev->status = status;
+}
+
+
+void
+tc_event_clear(tc_event_t *ev)
+{
+    if (ev->json != NULL) {
+        json_decref(ev->json);
+    }
+    free(ev->reason);
+    memset(ev, 0, sizeof(*ev));
+}
+
+
+static const char *
+skip_ws(const char *p, const char *end)
+{
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) {
+        p++;
+    }
+
+    return p;
+}
+
+
+/* p at the opening quote of a valid string: returns past the closing one */
+static const char *
+skip_string(const char *p, const char *end, int *escaped)
+{
+    for (p++; p < end; p++) {
+        if (*p == '\\') {
+            *escaped = 1;
+            p++;
+
+        } else if (*p == '"') {
+            return p + 1;
+        }
+    }
+
+    return NULL;
+}
+
+
+/* p at the start of a valid value: returns past its end */
+static const char *
+skip_value(const char *p, const char *end)
+{
+    int  depth, esc;
+
+    if (p < end && *p == '"') {
+        return skip_string(p, end, &esc);
+    }
+
+    if (p < end && (*p == '{' || *p == '[')) {
+        depth = 0;
+        while (p < end) {
+            if (*p == '"') {
+                p = skip_string(p, end, &esc);
+                if (p == NULL) {
+                    return NULL;
+                }
+                continue;
+            }
+            if (*p == '{' || *p == '[') {
+                depth++;
+            } else if (*p == '}' || *p == ']') {
+                if (--depth == 0) {
+                    return p + 1;
+                }
+            }
+            p++;
+        }
+        return NULL;
+    }
+
+    /* number, true, false, null */
+    while (p < end && *p != ',' && *p != '}' && *p != ']' && *p != ' '
+           && *p != '\t' && *p != '\n' && *p != '\r')
+    {
+        p++;
+    }
+
+    return p;
+}
+
+
+int
+tc_json_member_span(const char *raw, size_t len, const char *key,
+    const char **value, size_t *value_len)
+{
+    int          esc;
+    size_t       klen;
+    const char  *p, *end, *k, *v;
+
+    p = raw;
+    end = raw + len;
+    klen = strlen(key);
+
+    p = skip_ws(p, end);
+    if (p == end || *p != '{') {
+        return -1;
+    }
+
+    p = skip_ws(p + 1, end);
+
+    while (p < end && *p == '"') {
+        esc = 0;
+        k = p + 1;
+        p = skip_string(p, end, &esc);
+        if (p == NULL) {
+            return -1;
+        }
+
+        p = skip_ws(p, end);
+        if (p == end || *p != ':') {
+            return -1;
+        }
+
+        v = skip_ws(p + 1, end);
+        p = skip_value(v, end);
+        if (p == NULL) {
+            return -1;
+        }
+
+        if (!esc && (size_t) (p - v) > 0 && (size_t) (v - k) > klen
+            && memcmp(k, key, klen) == 0 && k[klen] == '"')
+        {
+            *value = v;
+            *value_len = (size_t) (p - v);
+            return 0;
+        }
+
+        p = skip_ws(p, end);
+        if (p < end && *p == ',') {
+            p = skip_ws(p + 1, end);
+        }
+    }
+
+    return -1;
+}
+
+
+/* A string member: required or optional, 1 or 0 .. max bytes. */
+static int
+get_string(tc_event_t *ev, const char *name, tc_str_t *out, int required,
+    size_t min, size_t max, char *num)
+{
+    json_t  *v;
+    size_t   n;
+
+    v = json_object_get(ev->json, name);
+
+    if (v == NULL || (json_is_null(v) && !required)) {
+        if (required) {
+            tc_event_reject(ev, TC_EV_DEAD, "missing_field",
+                            "missing required field \"%s\"", name);
+            return -1;
+        }
+        return 0;
+    }
+
+    if (num != NULL && json_is_integer(v)) {
+        /* object and uid: a JSON integer is stored as its decimal text */
+        n = (size_t) snprintf(num, 24, "%" JSON_INTEGER_FORMAT,
+                              json_integer_value(v));
+        out->data = num;
+        out->len = n;
+        return 0;
+    }
+
+    if (!json_is_string(v)) {
+        tc_event_reject(ev, TC_EV_DEAD, "bad_type",
+                        "field \"%s\" is not a string", name);
+        return -1;
+    }
+
+    n = json_string_length(v);
+    if (n < min || n > max) {
+        tc_event_reject(ev, TC_EV_DEAD, "bad_length",
+                        "field \"%s\" has %zu bytes, allowed %zu..%zu",
+                        name, n, min, max);
+        return -1;
+    }
+
+    out->data = json_string_value(v);
+    out->len = n;
+
+    return 0;
+}
+
+
+static int
+get_integer(tc_event_t *ev, const char *name, int64_t *out, int required,
+    int64_t min, int64_t max)
+{
+    json_t     *v;
+    json_int_t  n;
+
+    v = json_object_get(ev->json, name);
+
+    if (v == NULL || (json_is_null(v) && !required)) {
+        if (required) {
+            tc_event_reject(ev, TC_EV_DEAD, "missing_field",
+                            "missing required field \"%s\"", name);
+            return -1;
+        }
+        return 0;
+    }
+
+    if (!json_is_integer(v)) {
+        tc_event_reject(ev, TC_EV_DEAD, "bad_type",
+                        "field \"%s\" is not an integer", name);
+        return -1;
+    }
+
+    n = json_integer_value(v);
+    if (n < min || n >= max) {
+        tc_event_reject(ev, TC_EV_DEAD, "bad_value",
+                        "field \"%s\" is %" JSON_INTEGER_FORMAT
+                        ", allowed %" PRId64 "..%" PRId64,
+                        name, n, min, max - 1);
+        return -1;
+    }
+
+    *out = n;
+
+    return 1;
+}
+
+
+static int
+get_object(tc_event_t *ev, const char *raw, size_t len, const char *name,
+    tc_str_t *out)
+{
+    json_t  *v;
+    char    *text;
+
+    v = json_object_get(ev->json, name);
+    if (v == NULL || json_is_null(v)) {
+        return 0;
+    }
+
+    if (!json_is_object(v)) {
+        tc_event_reject(ev, TC_EV_DEAD, "bad_type",
+                        "field \"%s\" is not an object", name);
+        return -1;
+    }
+
+    if (tc_json_member_span(raw, len, name, &out->data, &out->len) == 0) {
+        return 0;
+    }
+
+    /*
+     * The key was written with escapes ("pr\u006fps"): store jansson's
+     * compact form instead, kept alive as a string member of ev->json.
+     */
+    text = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    if (text == NULL
+        || json_object_set_new(ev->json, " text", json_string(text)) != 0)
+    {
+        free(text);
+        tc_event_reject(ev, TC_EV_DEAD, "internal", "out of memory");
+        return -1;
+    }
+    free(text);
+
+    v = json_object_get(ev->json, " text");
+    out->data = json_string_value(v);
+    out->len = json_string_length(v);
+
+    return 0;
+}
+
+
+int
+tc_event_decode(tc_event_t *ev, const char *raw, size_t len, size_t max_bytes)
+{
+    int           r;
+    json_error_t  jerr;
+
+    memset(ev, 0, sizeof(*ev));
+
+    if (len > max_bytes) {
+        tc_event_reject(ev, TC_EV_DEAD, "too_large",
+                        "event has %zu bytes, allowed %zu", len, max_bytes);
+        return -1;
+    }
+
+    ev->json = json_loadb(raw, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (ev->json == NULL) {
+        tc_event_reject(ev, TC_EV_DEAD, "invalid_json",
+                        "invalid JSON at byte %d: %s", jerr.position,
+                        jerr.text);
+        return -1;
+    }
+
+    if (!json_is_object(ev->json)) {
+        tc_event_reject(ev, TC_EV_DEAD, "not_object",
+                        "event is not a JSON object");
+        return -1;
+    }
+
+    if (get_string(ev, "eid", &ev->eid, 1, 1, TC_EID_MAX, NULL)
+        || get_integer(ev, "recv_ts", &ev->recv_ts, 1, 0, TC_TS_MAX) < 0
+        || get_string(ev, "app", &ev->app, 1, 1, TC_NAME_MAX, NULL)
+        || get_string(ev, "module", &ev->module, 1, 1, TC_NAME_MAX, NULL)
+        || get_string(ev, "action", &ev->action, 1, 1, TC_NAME_MAX, NULL)
+        || get_string(ev, "object", &ev->object, 0, 0, TC_NAME_MAX,
+                      ev->num[0])
+        || get_string(ev, "uid", &ev->uid, 0, 0, TC_NAME_MAX, ev->num[1])
+        || get_string(ev, "ip", &ev->ip, 0, 0, TC_IP_MAX, NULL)
+        || get_string(ev, "ua", &ev->ua, 0, 0, TC_TEXT_MAX, NULL)
+        || get_string(ev, "referer", &ev->referer, 0, 0, TC_TEXT_MAX, NULL))
+    {
+        return -1;
+    }
+
+    r = get_integer(ev, "ts", &ev->ts, 0, 0, INT64_C(1) << 53);
+    if (r < 0) {
+        return -1;
+    }
+    ev->has_ts = r;
+
+    if (get_object(ev, raw, len, "props", &ev->props)
+        || get_object(ev, raw, len, "fields", &ev->fields))
+    {
+        return -1;
+    }
+
+    if (tc_day_of(ev->recv_ts, &ev->day, &ev->hour) != 0) {
+        tc_event_reject(ev, TC_EV_DEAD, "bad_value",
+                        "recv_ts %" PRId64 " has no local day", ev->recv_ts);
+        return -1;
+    }
+
+    ev->status = TC_EV_OK;
+
+    return 0;
+}
+
+
+char *
+tc_event_dead_letter(const tc_event_t *ev, const char *raw, size_t len,
+    const char *consumer, size_t *out_len)
+{
+    char    *text, *hex;
+    size_t   i;
+    json_t  *o, *r;
+
+    static const char  digits[] = "0123456789abcdef";
+
+    o = json_object();
+    if (o == NULL) {
+        return NULL;
+    }
+
+    json_object_set_new(o, "reason",
+                        json_string(ev->reason ? ev->reason : "unknown"));
+    json_object_set_new(o, "code", json_string(ev->code ? ev->code : "?"));
+    json_object_set_new(o, "consumer", json_string(consumer));
+
+    r = json_stringn(raw, len);
+    if (r != NULL) {
+        json_object_set_new(o, "raw", r);
+
+    } else {
+        /* not valid UTF-8: JSON cannot carry it as a string */
+        hex = malloc(len * 2 + 1);
+        if (hex == NULL) {
+            json_decref(o);
+            return NULL;
+        }
+        for (i = 0; i < len; i++) {
+            hex[2 * i] = digits[(unsigned char) raw[i] >> 4];
+            hex[2 * i + 1] = digits[(unsigned char) raw[i] & 0xf];
+        }
+        hex[2 * len] = '\0';
+        json_object_set_new(o, "raw_hex", json_string(hex));
+        free(hex);
+    }
+
+    text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(o);
+
+    if (text != NULL) {
+        *out_len = strlen(text);
+    }
+
+    return text;
+}

@@ -1,0 +1,164 @@
+/* track-consumer: levelled log lines to stderr or a file reopened on SIGHUP. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+
+int tc_log_level = TC_LOG_INFO;
+
+static char  *log_path;
+static int    log_fd = STDERR_FILENO;
+
+static const char  *level_names[] = { "error", "warn", "info", "debug" };
+
+
+int
+tc_log_level_parse(const char *name)
+{
+    int  i;
+
+    for (i = 0; i < (int) (sizeof(level_names) / sizeof(level_names[0])); i++)
+    {
+        if (strcmp(name, level_names[i]) == 0) {
+            return i;
+        }
+    }
+
+    return -1;
+}
+
+
+const char *
+tc_log_level_name(int level)
+{
+    if (level < 0 || level > TC_LOG_DEBUG) {
+        return "?";
+    }
+
+    return level_names[level];
+}
+
+
+static int
+log_open_fd(const char *path)
+{
+    return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+}
+
+
+int
+tc_log_open(const char *path)
+{
+    int  fd;
+
+    tc_log_close();
+
+    if (path == NULL || path[0] == '\0' || strcmp(path, "-") == 0) {
+        return 0;
+    }
+
+    fd = log_open_fd(path);
+    if (fd == -1) {
+        return -1;
+    }
+
+    log_path = strdup(path);
+    if (log_path == NULL) {
+        close(fd);
+        return -1;
+    }
+
+    log_fd = fd;
+
+    return 0;
+}
+
+
+int
+tc_log_reopen(void)
+{
+    int  fd, err;
+
+    if (log_path == NULL) {
+        return 0;
+    }
+
+    fd = log_open_fd(log_path);
+    if (fd == -1) {
+        /* keep writing to the old file rather than losing lines */
+        err = errno;
+        tc_log_error("cannot reopen log file \"%s\": %s; "
+                     "still writing to the old one", log_path, strerror(err));
+        return -1;
+    }
+
+    close(log_fd);
+    log_fd = fd;
+    tc_log_info("log file reopened");
+
+    return 0;
+}
+
+
+void
+tc_log_close(void)
+{
+    if (log_path != NULL) {
+        close(log_fd);
+        free(log_path);
+        log_path = NULL;
+        log_fd = STDERR_FILENO;
+    }
+}
+
+
+void
+tc_log_write(int level, const char *fmt, ...)
+{
+    char            line[4096];
+    size_t          n;
+    int             r;
+    va_list         ap;
+    struct tm       tm;
+    struct timeval  tv;
+
+    gettimeofday(&tv, NULL);
+    localtime_r(&tv.tv_sec, &tm);
+
+    n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
+    r = snprintf(line + n, sizeof(line) - n, ".%03d", (int) (tv.tv_usec / 1000));
+    n += r;
+    n += strftime(line + n, sizeof(line) - n, "%z", &tm);
+    r = snprintf(line + n, sizeof(line) - n, " [%s] track-consumer[%d]: ",
+                 tc_log_level_name(level), (int) getpid());
+    n += r;
+
+    va_start(ap, fmt);
+    r = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
+    va_end(ap);
+
+    if (r < 0) {
+        r = 0;
+    }
+
+    n += r;
+    if (n > sizeof(line) - 2) {
+        /* truncated: mark it and keep the newline */
+        n = sizeof(line) - 2;
+        memcpy(line + n - 3, "...", 3);
+    }
+
+    line[n++] = '\n';
+
+    /* one write per line keeps lines whole when several processes append */
+    while (write(log_fd, line, n) == -1 && errno == EINTR) {
+        /* retry */
+    }
+}

@@ -1,0 +1,62 @@
+/* track-consumer: Redis side: batches move atomically to a processing list. */
+#ifndef TC_QUEUE_H
+#define TC_QUEUE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <hiredis/hiredis.h>
+
+#include "config.h"
+
+typedef struct {
+    const tc_conf_t  *conf;
+    redisContext     *c;
+    char             *proc_key;     /* processing_prefix + id */
+    char             *seq_key;      /* proc_key + ":seq" */
+
+    redisReply       *reply;        /* of the last fill: the batch's text */
+    uint64_t          seq;          /* batch number of the processing list */
+    size_t            n;
+    redisReply      **items;
+} tc_queue_t;
+
+int tc_queue_init(tc_queue_t *q, const tc_conf_t *conf);
+void tc_queue_free(tc_queue_t *q);
+
+int tc_queue_connect(tc_queue_t *q);
+void tc_queue_close(tc_queue_t *q);
+
+/*
+ * One atomic step (a Lua script): tops the processing list up to max
+ * elements from the queue (max 0: moves nothing) and returns what the list
+ * holds in q->items / q->n, and its batch number in q->seq.  A batch number
+ * below min_seq on an empty list is raised to min_seq first, so elements
+ * moved later can never carry a number MySQL has committed.  0 or -1.
+ */
+int tc_queue_fill(tc_queue_t *q, uint64_t min_seq, long max);
+
+/*
+ * Blocks up to ms for one element and moves it into the processing list
+ * (BLMOVE).  1 moved, 0 timed out, -1 error.
+ */
+int tc_queue_wait(tc_queue_t *q, long ms);
+
+/*
+ * Atomically: appends the dead letters to the dead-letter list, deletes the
+ * processing list, and numbers it seq + 1.  1 done, 0 done before, -1
+ * error (connection), -2 refused: the list holds another batch number.
+ */
+int tc_queue_ack(tc_queue_t *q, uint64_t seq, char **dead, size_t *dead_len,
+    size_t ndead);
+
+/* Appends dead letters now (those MySQL refused, before COMMIT). */
+int tc_queue_push_dead(tc_queue_t *q, char **dead, size_t *dead_len,
+    size_t ndead);
+
+/* LLEN of the queue, -1 on error. */
+long long tc_queue_length(tc_queue_t *q);
+
+void tc_queue_release(tc_queue_t *q);   /* frees the last fill's reply */
+
+#endif /* TC_QUEUE_H */
