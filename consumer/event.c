@@ -176,7 +176,7 @@ get_string(tc_event_t *ev, const char *name, tc_str_t *out, int required,
 
     v = json_object_get(ev->json, name);
 
-    if (v == NULL || (json_is_null(v) && !required)) {
+    if (v == NULL || json_is_null(v)) {
         if (required) {
             tc_event_reject(ev, TC_EV_DEAD, "missing_field",
                             "missing required field \"%s\"", name);
@@ -224,7 +224,7 @@ get_integer(tc_event_t *ev, const char *name, int64_t *out, int required,
 
     v = json_object_get(ev->json, name);
 
-    if (v == NULL || (json_is_null(v) && !required)) {
+    if (v == NULL || json_is_null(v)) {
         if (required) {
             tc_event_reject(ev, TC_EV_DEAD, "missing_field",
                             "missing required field \"%s\"", name);
