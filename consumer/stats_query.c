@@ -38,17 +38,30 @@ static const char  users_sql[] =
     "SELECT day, users FROM stats_daily_users"
     " WHERE app = ? AND module = ? AND action = ? AND day BETWEEN ? AND ?";
 
-static const char  breakdown_sql[] =
-    "SELECT b.module, b.action, b.events, b.objects, u.users"
-    " FROM (SELECT module, action,"
-    " CAST(SUM(events) AS UNSIGNED) AS events,"
-    " CAST(SUM(object <> '') AS UNSIGNED) AS objects"
-    " FROM stats_daily WHERE app = ? AND day = ?"
-    " GROUP BY module, action) AS b"
-    " LEFT JOIN stats_daily_users AS u"
-    " ON u.app = ? AND u.module = b.module AND u.action = b.action"
-    " AND u.day = ?"
-    " ORDER BY b.module, b.action";
+/*
+ * breakdown: MariaDB has no skip scan, and "WHERE app = ? AND day = ?" would
+ * read every day of the app.  So the (module, action) pairs of the app are
+ * walked one index dive at a time (a loose index scan done by hand), and
+ * each pair's day is one tight range of the top_objects index.
+ */
+static const char  pair_first_sql[] =
+    "SELECT module, action FROM stats_daily WHERE app = ?"
+    " ORDER BY module, action LIMIT 1";
+
+static const char  pair_next_sql[] =
+    "SELECT module, action FROM stats_daily WHERE app = ?"
+    " AND (module > ? OR (module = ? AND action > ?))"
+    " ORDER BY module, action LIMIT 1";
+
+static const char  pair_day_sql[] =
+    "SELECT COUNT(*), CAST(SUM(events) AS UNSIGNED),"
+    " CAST(SUM(object <> '') AS UNSIGNED),"
+    " (SELECT users FROM stats_daily_users"
+    " WHERE app = ? AND module = ? AND action = ? AND day = ?)"
+    " FROM stats_daily"
+    " WHERE app = ? AND module = ? AND action = ? AND day = ?";
+
+#define MAX_PAIRS  100000
 
 static const char  health_sql[] = "SELECT 1";
 
@@ -556,7 +569,7 @@ run_top(struct st_pool *pool, struct st_conn *c,
 }
 
 
-/* breakdown: rows come ordered by module, then action */
+/* breakdown: pairs come ordered by module, then action */
 
 struct breakdown {
     struct jb           *jb;
@@ -627,6 +640,132 @@ breakdown_row(void *arg, const struct st_col *cols)
 }
 
 
+struct pair {
+    int            found;
+    char           module[ST_FIELD_MAX];
+    unsigned long  module_len;
+    char           action[ST_FIELD_MAX];
+    unsigned long  action_len;
+};
+
+
+static int
+pair_row(void *arg, const struct st_col *cols)
+{
+    struct pair  *p = arg;
+
+    memcpy(p->module, cols[0].str, cols[0].len);
+    p->module_len = cols[0].len;
+    memcpy(p->action, cols[1].str, cols[1].len);
+    p->action_len = cols[1].len;
+    p->found = 1;
+
+    return 0;
+}
+
+
+struct pair_day {
+    struct breakdown   *b;
+    const struct pair  *pair;
+};
+
+
+static int
+pair_day_row(void *arg, const struct st_col *cols)
+{
+    struct pair_day  *pd = arg;
+    struct st_col     row[5];
+
+    if (cols[0].u64 == 0) {
+        return 0;               /* the pair has no events that day */
+    }
+
+    memset(row, 0, sizeof(row));
+    memcpy(row[0].str, pd->pair->module, pd->pair->module_len);
+    row[0].len = pd->pair->module_len;
+    memcpy(row[1].str, pd->pair->action, pd->pair->action_len);
+    row[1].len = pd->pair->action_len;
+    row[2].u64 = cols[1].u64;
+    row[3].u64 = cols[2].u64;
+    row[4].u64 = cols[3].u64;
+
+    return breakdown_row(pd->b, row);
+}
+
+
+static void
+bind_str(struct st_param *p, const char *s, unsigned long len)
+{
+    p->type = ST_T_STR;
+    p->str = s;
+    p->len = len;
+}
+
+
+static int
+walk_pairs(struct st_pool *pool, struct st_conn *c,
+    const struct st_request *req, struct breakdown *b)
+{
+    int               rc, i, n;
+    struct pair       cur, next;
+    struct st_col     cols[4];
+    struct st_param   params[8];
+    struct pair_day   pd;
+
+    memset(params, 0, sizeof(params));
+    memset(cols, 0, sizeof(cols));
+    cols[0].type = ST_T_STR;
+    cols[1].type = ST_T_STR;
+
+    bind_str(&params[0], req->app.data, req->app.len);
+    cur.found = 0;
+    rc = st_db_query(pool, c, pair_first_sql, params, 1, cols, 2, pair_row,
+                     &cur);
+
+    pd.b = b;
+    pd.pair = &cur;
+
+    for (n = 0; rc == ST_DB_OK && cur.found; n++) {
+        if (n == MAX_PAIRS) {
+            st_error("breakdown of an app with more than %d module/action "
+                     "pairs", MAX_PAIRS);
+            return ST_DB_ERROR;
+        }
+
+        for (i = 0; i < 2; i++) {
+            bind_str(&params[i * 4], req->app.data, req->app.len);
+            bind_str(&params[i * 4 + 1], cur.module, cur.module_len);
+            bind_str(&params[i * 4 + 2], cur.action, cur.action_len);
+            params[i * 4 + 3].type = ST_T_DAY;
+            params[i * 4 + 3].day = req->from;
+        }
+
+        cols[0].type = ST_T_U64;
+        cols[1].type = ST_T_U64;
+        cols[2].type = ST_T_U64;
+        cols[3].type = ST_T_U64;
+        rc = st_db_query(pool, c, pair_day_sql, params, 8, cols, 4,
+                         pair_day_row, &pd);
+        if (rc != ST_DB_OK) {
+            break;
+        }
+
+        bind_str(&params[0], req->app.data, req->app.len);
+        bind_str(&params[1], cur.module, cur.module_len);
+        bind_str(&params[2], cur.module, cur.module_len);
+        bind_str(&params[3], cur.action, cur.action_len);
+        cols[0].type = ST_T_STR;
+        cols[1].type = ST_T_STR;
+        next.found = 0;
+        rc = st_db_query(pool, c, pair_next_sql, params, 4, cols, 2,
+                         pair_row, &next);
+        memcpy(&cur, &next, sizeof(cur));
+    }
+
+    return rc;
+}
+
+
 static json_t *
 run_breakdown(struct st_pool *pool, struct st_conn *c,
     const struct st_request *req, struct st_error *err)
@@ -634,27 +773,9 @@ run_breakdown(struct st_pool *pool, struct st_conn *c,
     int                rc;
     json_t            *o;
     struct jb          jb = { 0 };
-    struct st_col      cols[5];
-    struct st_param    params[4];
     struct breakdown   b;
 
-    memset(params, 0, sizeof(params));
-    memset(cols, 0, sizeof(cols));
     memset(&b, 0, sizeof(b));
-
-    params[0].type = ST_T_STR;
-    params[0].str = req->app.data;
-    params[0].len = req->app.len;
-    params[1].type = ST_T_DAY;
-    params[1].day = req->from;
-    params[2] = params[0];
-    params[3] = params[1];
-
-    cols[0].type = ST_T_STR;
-    cols[1].type = ST_T_STR;
-    cols[2].type = ST_T_U64;
-    cols[3].type = ST_T_U64;
-    cols[4].type = ST_T_U64;
 
     o = json_object();
     b.jb = &jb;
@@ -669,8 +790,7 @@ run_breakdown(struct st_pool *pool, struct st_conn *c,
     jset(&jb, o, "app", jstr(&req->app));
     jset(&jb, o, "day", jday(req->from));
 
-    rc = st_db_query(pool, c, breakdown_sql, params, 4, cols, 5,
-                     breakdown_row, &b);
+    rc = walk_pairs(pool, c, req, &b);
     close_module(&b);
     json_decref(b.module);
     json_decref(b.actions);
