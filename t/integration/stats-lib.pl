@@ -77,10 +77,12 @@ sub read_env_file {
     return \%env;
 }
 
-# start_db(DIR): a private mariadbd with the schema; returns a hash with the
-# reader's credentials and a root DBI handle.
+# start_db(DIR[, UTC_OFFSET]): a private mariadbd with the schema; returns a
+# hash with the reader's credentials and a root DBI handle whose session time
+# zone is UTC_OFFSET (default +00:00), the offset of the consumer's zone.
 sub start_db {
-    my ($dir) = @_;
+    my ($dir, $offset) = @_;
+    $offset //= '+00:00';
     my $port = free_port();
     sh("start_mariadb '$dir' $port") or die "start_mariadb failed";
     my $env = read_env_file("$dir/env");
@@ -89,7 +91,7 @@ sub start_db {
         "DBI:MariaDB:database=track;mariadb_socket=$env->{MYSQL_SOCKET}",
         'root', $cnf->{password},
         { RaiseError => 1, PrintError => 0, AutoCommit => 1 });
-    $dbh->do("SET time_zone = '+00:00'");
+    $dbh->do("SET time_zone = '$offset'");
     return { dir => $dir, port => $port, env => $env, dbh => $dbh,
              root_password => $cnf->{password} };
 }
@@ -105,7 +107,7 @@ sub start_stats {
                 "--mysql-host", "localhost",
                 "--mysql-socket", $db->{env}{MYSQL_SOCKET},
                 "--mysql-user", $db->{env}{MYSQL_READER_USER},
-                "--timezone", "UTC",
+                "--timezone", $o{timezone} || "UTC",
                 "--pid-file", $o{pid_file},
                 @{ $o{args} || [] });
     my $pid = fork // die "fork: $!";
@@ -213,8 +215,8 @@ sub table_of { my $d = shift; $d =~ s/-//g; "events_$d" }
 # --- expected answers from the raw day tables ---------------------------
 
 # The raw events of the day tables from..to as one derived table with the
-# columns day, hour (UTC, as the consumer under --timezone UTC), app, module,
-# action, object ('' for none), uid (NULL for none).
+# columns day, hour (of recv_ts in the session time zone, which is the
+# consumer's), app, module, action, object ('' for none), uid (NULL for none).
 sub raw_union {
     my ($dbh, $from, $to) = @_;
     my %have = map { $_ => 1 }
