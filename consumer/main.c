@@ -270,16 +270,11 @@ take_batch(tc_ctx_t *ctx)
             break;
         }
 
-        r = tc_queue_wait(q, left);
+        /* one element or the timeout; then top up with what else came */
+        r = tc_queue_wait(q, left < ctx->conf.block_ms ? left
+                                                       : ctx->conf.block_ms);
         if (r < 0) {
             return -1;
-        }
-        if (r == 0) {
-            /* BLMOVE timed out, but the list may have changed meanwhile */
-            if (tc_queue_fill(q, ctx->store.last_seq + 1, max) != 0) {
-                return -1;
-            }
-            break;
         }
 
         if (tc_queue_fill(q, ctx->store.last_seq + 1, max) != 0) {

@@ -8,6 +8,7 @@
 #include <mysqld_error.h>
 
 #include "day.h"
+#include "fault.h"
 #include "log.h"
 #include "store.h"
 
@@ -290,7 +291,7 @@ tc_store_connect(tc_store_t *s)
     tc_buf_init(&b);
     tc_buf_adds(&b, "SELECT GET_LOCK(");
     tc_buf_addf(&b, "'track-consumer:%s'", c->id);
-    tc_buf_adds(&b, ", 10)");
+    tc_buf_adds(&b, ", 3)");
     rc = query_u64(s, b.data, b.len, "GET_LOCK", &v, &isnull);
     tc_buf_free(&b);
     if (rc != TC_OK) {
@@ -1082,6 +1083,8 @@ tc_store_apply(tc_store_t *s, tc_batch_t *b)
         rc = TC_RETRY;
         goto rollback;
     }
+
+    tc_fault_point("before_commit");
 
     if (mysql_commit(s->m) != 0) {
         /* committed or not: the marker tells after reconnecting */
