@@ -32,6 +32,8 @@ static ngx_int_t ngx_http_track_send_error(ngx_http_request_t *r,
     ngx_uint_t status, const char *code, const char *message,
     const char *field);
 static ngx_int_t ngx_http_track_send_ok(ngx_http_request_t *r);
+static ngx_int_t ngx_http_track_settle(ngx_http_track_ctx_t *ctx,
+    ngx_uint_t status);
 static void ngx_http_track_cleanup(void *data);
 
 
@@ -519,10 +521,37 @@ ngx_http_track_accept(ngx_http_request_t *r, json_t *events)
     cln->handler = ngx_http_track_cleanup;
     cln->data = ctx;
 
-    rc = ngx_http_track_redis_submit(ctx);
-
-    if (rc == NGX_OK) {
+    if (ngx_http_track_redis_submit(ctx) == NGX_OK) {
         return NGX_DONE;
+    }
+
+    /* Redis cannot take it now: the spool can, or the client must retry */
+    return ngx_http_track_settle(ctx, NGX_HTTP_SERVICE_UNAVAILABLE);
+}
+
+
+/*
+ * The answer once Redis took the events (NGX_HTTP_OK) or could not: then
+ * they go to the spool, and only if that fails too does the client get 503.
+ */
+
+static ngx_int_t
+ngx_http_track_settle(ngx_http_track_ctx_t *ctx, ngx_uint_t status)
+{
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
+
+    if (status != NGX_HTTP_OK
+        && ngx_http_track_spool_write(ctx) == NGX_OK)
+    {
+        status = NGX_HTTP_OK;
+    }
+
+    if (status == NGX_HTTP_OK) {
+        ngx_http_track_stat_add(NGX_HTTP_TRACK_STAT_EVENTS_ACCEPTED,
+                                ctx->nevents);
+        return ngx_http_track_send_ok(r);
     }
 
     ngx_http_track_stat_add(NGX_HTTP_TRACK_STAT_EVENTS_FAILED, ctx->nevents);
@@ -766,18 +795,7 @@ ngx_http_track_done(ngx_http_track_ctx_t *ctx, ngx_uint_t status)
     r = ctx->request;
     c = r->connection;
 
-    if (status == NGX_HTTP_OK) {
-        ngx_http_track_stat_add(NGX_HTTP_TRACK_STAT_EVENTS_ACCEPTED,
-                                ctx->nevents);
-        rc = ngx_http_track_send_ok(r);
-
-    } else {
-        ngx_http_track_stat_add(NGX_HTTP_TRACK_STAT_EVENTS_FAILED,
-                                ctx->nevents);
-        rc = ngx_http_track_send_error(r, status, "unavailable",
-                                       "the event store did not confirm "
-                                       "the event; retry later", NULL);
-    }
+    rc = ngx_http_track_settle(ctx, status);
 
     ngx_http_finalize_request(r, rc);
     ngx_http_run_posted_requests(c);

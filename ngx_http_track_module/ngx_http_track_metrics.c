@@ -36,7 +36,19 @@ static ngx_http_track_metric_t  ngx_http_track_metrics[] = {
     { ngx_string("track_redis_connected_workers"), ngx_string("gauge"),
       ngx_string("Workers with a ready Redis connection.") },
     { ngx_string("track_queue_length"), ngx_string("gauge"),
-      ngx_string("Length of the Redis list after the latest push.") }
+      ngx_string("Length of the Redis list after the latest push.") },
+    { ngx_string("track_throttled_workers"), ngx_string("gauge"),
+      ngx_string("Workers spooling because the queue is at its ceiling.") },
+    { ngx_string("track_events_spooled_total"), ngx_string("counter"),
+      ngx_string("Events written to the disk spool.") },
+    { ngx_string("track_events_replayed_total"), ngx_string("counter"),
+      ngx_string("Spooled events replayed into Redis.") },
+    { ngx_string("track_spool_bytes"), ngx_string("gauge"),
+      ngx_string("Bytes in the spool waiting for replay.") },
+    { ngx_string("track_spool_torn_records_total"), ngx_string("counter"),
+      ngx_string("Torn last records found (and skipped) in spool files.") },
+    { ngx_string("track_spool_errors_total"), ngx_string("counter"),
+      ngx_string("Spool full, write failures and damaged spool files.") }
 };
 
 
@@ -90,6 +102,13 @@ ngx_http_track_stat_set(ngx_http_track_stat_e stat, ngx_atomic_uint_t v)
     if (ngx_http_track_shm) {
         ngx_http_track_shm->stat[stat] = v;
     }
+}
+
+
+ngx_atomic_uint_t
+ngx_http_track_stat_get(ngx_http_track_stat_e stat)
+{
+    return ngx_http_track_shm ? ngx_http_track_shm->stat[stat] : 0;
 }
 
 

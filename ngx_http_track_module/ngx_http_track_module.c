@@ -29,6 +29,9 @@ static ngx_int_t ngx_http_track_event_id_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_track_events_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static char *ngx_http_track_spool(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static ngx_int_t ngx_http_track_init_module(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_track_init_process(ngx_cycle_t *cycle);
 static void ngx_http_track_exit_process(ngx_cycle_t *cycle);
 
@@ -203,6 +206,20 @@ static ngx_command_t  ngx_http_track_commands[] = {
       offsetof(ngx_http_track_main_conf_t, max_pending),
       NULL },
 
+    { ngx_string("track_redis_max_queue"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_track_main_conf_t, max_queue),
+      NULL },
+
+    { ngx_string("track_spool"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_track_spool,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("track_node_id"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_num_slot,
@@ -235,7 +252,7 @@ ngx_module_t  ngx_http_track_module = {
     ngx_http_track_commands,               /* module directives */
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
-    NULL,                                  /* init module */
+    ngx_http_track_init_module,            /* init module */
     ngx_http_track_init_process,           /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
@@ -319,6 +336,10 @@ ngx_http_track_create_main_conf(ngx_conf_t *cf)
      *     tmcf->redis_port = 0;
      *     tmcf->redis_password = { 0, NULL };
      *     tmcf->redis_key = { 0, NULL };
+     *     tmcf->spool_path = { 0, NULL };
+     *     tmcf->spool_max_size = 0;
+     *     tmcf->spool_segment_size = 0;
+     *     tmcf->spool_fsync = 0;
      *     tmcf->shm_zone = NULL;
      */
 
@@ -329,6 +350,7 @@ ngx_http_track_create_main_conf(ngx_conf_t *cf)
     tmcf->batch_size = NGX_CONF_UNSET_UINT;
     tmcf->max_inflight = NGX_CONF_UNSET_UINT;
     tmcf->max_pending = NGX_CONF_UNSET_UINT;
+    tmcf->max_queue = NGX_CONF_UNSET_UINT;
     tmcf->node_id = NGX_CONF_UNSET_UINT;
 
     return tmcf;
@@ -357,6 +379,7 @@ ngx_http_track_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_uint_value(tmcf->batch_size, 256);
     ngx_conf_init_uint_value(tmcf->max_inflight, 16);
     ngx_conf_init_uint_value(tmcf->max_pending, 16384);
+    ngx_conf_init_uint_value(tmcf->max_queue, 0);
 
     if (tmcf->node_id == NGX_CONF_UNSET_UINT) {
         /* distinct hosts give distinct event ids without configuration */
@@ -447,6 +470,13 @@ ngx_http_track_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"track_max_field_length\" may not exceed 128, "
                            "the width of the stored columns");
+        return NGX_CONF_ERROR;
+    }
+
+    /* a spool record must fit the replay's read buffer */
+    if (conf->max_event_size > 256 * 1024) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"track_max_event_size\" may not exceed 256k");
         return NGX_CONF_ERROR;
     }
 
@@ -627,6 +657,89 @@ ngx_http_track_field(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+/* track_spool path [max_size=size] [segment=size] [fsync=on|off] */
+
+static char *
+ngx_http_track_spool(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_track_main_conf_t  *tmcf = conf;
+
+    off_t        size;
+    ngx_str_t   *value, s;
+    ngx_uint_t   i;
+
+    if (tmcf->spool_path.len) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    tmcf->spool_path = value[1];
+    tmcf->spool_max_size = 1024 * 1024 * 1024;
+    tmcf->spool_segment_size = 64 * 1024 * 1024;
+    tmcf->spool_fsync = 0;
+
+    if (ngx_conf_full_name(cf->cycle, &tmcf->spool_path, 0) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    /* the path is used as a C string */
+    s.len = tmcf->spool_path.len;
+    s.data = ngx_pnalloc(cf->pool, s.len + 1);
+    if (s.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_cpystrn(s.data, tmcf->spool_path.data, s.len + 1);
+    tmcf->spool_path = s;
+
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "max_size=", 9) == 0
+            || ngx_strncmp(value[i].data, "segment=", 8) == 0)
+        {
+            s.data = (u_char *) ngx_strchr(value[i].data, '=') + 1;
+            s.len = value[i].data + value[i].len - s.data;
+
+            size = ngx_parse_offset(&s);
+            if (size <= 0) {
+                goto invalid;
+            }
+
+            if (value[i].data[0] == 'm') {
+                tmcf->spool_max_size = size;
+            } else {
+                tmcf->spool_segment_size = size;
+            }
+
+            continue;
+        }
+
+        if (ngx_strcmp(value[i].data, "fsync=on") == 0) {
+            tmcf->spool_fsync = 1;
+            continue;
+        }
+
+        if (ngx_strcmp(value[i].data, "fsync=off") == 0) {
+            tmcf->spool_fsync = 0;
+            continue;
+        }
+
+        goto invalid;
+    }
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid parameter \"%V\" in \"%V\" directive",
+                       &value[i], &cmd->name);
+
+    return NGX_CONF_ERROR;
+}
+
+
 static char *
 ngx_http_track_cors_origin(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
@@ -713,6 +826,21 @@ ngx_http_track_events_variable(ngx_http_request_t *r,
 
 
 static ngx_int_t
+ngx_http_track_init_module(ngx_cycle_t *cycle)
+{
+    ngx_http_track_main_conf_t  *tmcf;
+
+    tmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_track_module);
+
+    if (tmcf == NULL || !tmcf->enabled) {
+        return NGX_OK;
+    }
+
+    return ngx_http_track_spool_init_module(cycle, tmcf);
+}
+
+
+static ngx_int_t
 ngx_http_track_init_process(ngx_cycle_t *cycle)
 {
     ngx_http_track_main_conf_t  *tmcf;
@@ -723,12 +851,18 @@ ngx_http_track_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
-    return ngx_http_track_redis_init_process(cycle, tmcf);
+    if (ngx_http_track_redis_init_process(cycle, tmcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_track_spool_init_process(cycle, tmcf);
 }
 
 
 static void
 ngx_http_track_exit_process(ngx_cycle_t *cycle)
 {
+    /* the spool first: closing its segment hands it to the next replayer */
+    ngx_http_track_spool_exit_process(cycle);
     ngx_http_track_redis_exit_process(cycle);
 }

@@ -29,6 +29,11 @@ typedef struct {
 typedef struct ngx_http_track_redis_s  ngx_http_track_redis_t;
 typedef struct ngx_http_track_push_s   ngx_http_track_push_t;
 
+struct redisReply;
+
+/* gets a command's reply, or NULL when the connection went away */
+typedef void (*ngx_http_track_reply_pt)(struct redisReply *reply, void *data);
+
 
 typedef struct {
     ngx_flag_t                  enabled;       /* a "track" location exists */
@@ -46,6 +51,12 @@ typedef struct {
     ngx_uint_t                  batch_size;
     ngx_uint_t                  max_inflight;
     ngx_uint_t                  max_pending;
+    ngx_uint_t                  max_queue;
+
+    ngx_str_t                   spool_path;    /* empty: no spool */
+    off_t                       spool_max_size;
+    off_t                       spool_segment_size;
+    ngx_flag_t                  spool_fsync;
 
     ngx_uint_t                  node_id;
 
@@ -92,6 +103,12 @@ typedef enum {
     NGX_HTTP_TRACK_STAT_REDIS_CONNECTS,
     NGX_HTTP_TRACK_STAT_REDIS_UP,
     NGX_HTTP_TRACK_STAT_QUEUE_LENGTH,
+    NGX_HTTP_TRACK_STAT_THROTTLED,
+    NGX_HTTP_TRACK_STAT_EVENTS_SPOOLED,
+    NGX_HTTP_TRACK_STAT_EVENTS_REPLAYED,
+    NGX_HTTP_TRACK_STAT_SPOOL_BYTES,
+    NGX_HTTP_TRACK_STAT_SPOOL_TORN,
+    NGX_HTTP_TRACK_STAT_SPOOL_ERRORS,
     NGX_HTTP_TRACK_STAT_LAST
 } ngx_http_track_stat_e;
 
@@ -112,6 +129,7 @@ ngx_int_t ngx_http_track_metrics_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
 void ngx_http_track_stat_add(ngx_http_track_stat_e stat, ngx_atomic_int_t n);
 void ngx_http_track_stat_set(ngx_http_track_stat_e stat, ngx_atomic_uint_t v);
+ngx_atomic_uint_t ngx_http_track_stat_get(ngx_http_track_stat_e stat);
 void ngx_http_track_stat_reject(ngx_http_track_reject_e reason);
 
 ngx_int_t ngx_http_track_redis_init_process(ngx_cycle_t *cycle,
@@ -119,6 +137,17 @@ ngx_int_t ngx_http_track_redis_init_process(ngx_cycle_t *cycle,
 void ngx_http_track_redis_exit_process(ngx_cycle_t *cycle);
 ngx_int_t ngx_http_track_redis_submit(ngx_http_track_ctx_t *ctx);
 void ngx_http_track_redis_detach(ngx_http_track_ctx_t *ctx);
+ngx_uint_t ngx_http_track_redis_writable(void);
+const char **ngx_http_track_redis_argv(ngx_uint_t n, size_t **argvlen);
+ngx_int_t ngx_http_track_redis_command(ngx_uint_t argc, const char **argv,
+    size_t *argvlen, ngx_http_track_reply_pt handler, void *data);
+
+ngx_int_t ngx_http_track_spool_init_module(ngx_cycle_t *cycle,
+    ngx_http_track_main_conf_t *tmcf);
+ngx_int_t ngx_http_track_spool_init_process(ngx_cycle_t *cycle,
+    ngx_http_track_main_conf_t *tmcf);
+void ngx_http_track_spool_exit_process(ngx_cycle_t *cycle);
+ngx_int_t ngx_http_track_spool_write(ngx_http_track_ctx_t *ctx);
 
 void ngx_http_track_done(ngx_http_track_ctx_t *ctx, ngx_uint_t status);
 

@@ -20,12 +20,17 @@ typedef enum {
 } ngx_http_track_redis_state_e;
 
 
-/* one RPUSH in flight and the requests waiting on its reply */
+/*
+ * A command in flight: an RPUSH and the requests waiting on its reply, or
+ * another command whose reply goes to a handler.
+ */
 struct ngx_http_track_push_s {
     ngx_queue_t                   link;      /* in redis->inflight */
     ngx_queue_t                   waiters;   /* ngx_http_track_ctx_t */
     ngx_uint_t                    nevents;
     ngx_msec_t                    deadline;
+    ngx_http_track_reply_pt       handler;
+    void                         *data;
 };
 
 
@@ -46,6 +51,10 @@ struct ngx_http_track_redis_s {
     ngx_event_t                   flush;     /* posted: coalesce a loop */
     ngx_event_t                   timer;     /* connect or reply deadline */
     ngx_event_t                   retry;
+    ngx_event_t                   poll;      /* queue length while full */
+
+    ngx_uint_t                    queue_len; /* as Redis last told */
+    unsigned                      throttled:1;
 
     const char                  **argv;
     size_t                       *argvlen;
@@ -76,6 +85,15 @@ static void ngx_http_track_redis_timer_handler(ngx_event_t *ev);
 static void ngx_http_track_redis_retry_handler(ngx_event_t *ev);
 static void ngx_http_track_redis_finish(ngx_queue_t *waiters,
     ngx_uint_t status);
+static ngx_http_track_push_t *ngx_http_track_redis_push_alloc(
+    ngx_http_track_redis_t *redis);
+static ngx_int_t ngx_http_track_redis_send_argv(ngx_http_track_redis_t *redis,
+    ngx_http_track_push_t *push, ngx_uint_t argc, const char **argv,
+    size_t *argvlen);
+static void ngx_http_track_redis_queue_length(ngx_http_track_redis_t *redis,
+    long long len);
+static void ngx_http_track_redis_poll_handler(ngx_event_t *ev);
+static void ngx_http_track_redis_polled(redisReply *reply, void *data);
 
 static void ngx_http_track_redis_add_read(void *privdata);
 static void ngx_http_track_redis_del_read(void *privdata);
@@ -86,7 +104,8 @@ static void ngx_http_track_redis_read_handler(ngx_event_t *ev);
 static void ngx_http_track_redis_write_handler(ngx_event_t *ev);
 
 
-#define NGX_HTTP_TRACK_MIN_BACKOFF  100
+#define NGX_HTTP_TRACK_MIN_BACKOFF     100
+#define NGX_HTTP_TRACK_POLL_INTERVAL   500
 
 
 static ngx_http_track_redis_t  *ngx_http_track_redis;
@@ -124,6 +143,11 @@ ngx_http_track_redis_init_process(ngx_cycle_t *cycle,
     redis->retry.log = cycle->log;
     redis->retry.cancelable = 1;
 
+    redis->poll.handler = ngx_http_track_redis_poll_handler;
+    redis->poll.data = redis;
+    redis->poll.log = cycle->log;
+    redis->poll.cancelable = 1;
+
     ngx_http_track_redis = redis;
 
     ngx_http_track_redis_connect(redis);
@@ -156,6 +180,10 @@ ngx_http_track_redis_exit_process(ngx_cycle_t *cycle)
 
     if (redis->retry.timer_set) {
         ngx_del_timer(&redis->retry);
+    }
+
+    if (redis->poll.timer_set) {
+        ngx_del_timer(&redis->poll);
     }
 
     ac = redis->ac;
@@ -350,9 +378,12 @@ ngx_http_track_redis_lost(ngx_http_track_redis_t *redis, ngx_uint_t level,
     ngx_http_track_stat_add(NGX_HTTP_TRACK_STAT_REDIS_ERRORS, 1);
 
     ngx_log_error(level, redis->log, 0,
-                  "track: redis at %V: %s%s%s; events get 503 until it is "
+                  "track: redis at %V: %s%s%s; events %s until it is "
                   "back, retrying in %M ms", &redis->conf->redis_addr, why,
-                  detail[0] ? ": " : "", detail, redis->backoff);
+                  detail[0] ? ": " : "", detail,
+                  redis->conf->spool_path.len ? "go to the spool"
+                                              : "get 503",
+                  redis->backoff);
 
     if (!redis->retry.timer_set) {
         ngx_add_timer(&redis->retry, redis->backoff);
@@ -420,15 +451,16 @@ ngx_http_track_redis_submit(ngx_http_track_ctx_t *ctx)
 
     redis = ngx_http_track_redis;
 
-    if (redis == NULL || redis->state == NGX_HTTP_TRACK_REDIS_DOWN) {
+    if (redis == NULL || redis->state == NGX_HTTP_TRACK_REDIS_DOWN
+        || redis->throttled)
+    {
         return NGX_DECLINED;
     }
 
     if (redis->npending + ctx->nevents > redis->conf->max_pending) {
         ngx_log_error(NGX_LOG_WARN, ctx->request->connection->log, 0,
-                      "track: %ui events already wait for redis at %V, "
-                      "answering 503", redis->npending,
-                      &redis->conf->redis_addr);
+                      "track: %ui events already wait for redis at %V",
+                      redis->npending, &redis->conf->redis_addr);
         return NGX_DECLINED;
     }
 
@@ -482,26 +514,25 @@ ngx_http_track_redis_flush_handler(ngx_event_t *ev)
 static ngx_int_t
 ngx_http_track_redis_send(ngx_http_track_redis_t *redis)
 {
-    ngx_uint_t               n, i, size;
+    size_t                  *argvlen;
+    ngx_uint_t               n, i;
     ngx_queue_t             *q;
+    const char             **argv;
     ngx_http_track_ctx_t    *ctx;
     ngx_http_track_push_t   *push;
 
-    push = ngx_alloc(sizeof(ngx_http_track_push_t), redis->log);
+    push = ngx_http_track_redis_push_alloc(redis);
     if (push == NULL) {
         return NGX_ERROR;
     }
-
-    ngx_queue_init(&push->waiters);
-    push->nevents = 0;
-
-    size = redis->conf->batch_size;
 
     while (!ngx_queue_empty(&redis->pending)) {
         q = ngx_queue_head(&redis->pending);
         ctx = ngx_queue_data(q, ngx_http_track_ctx_t, link);
 
-        if (push->nevents && push->nevents + ctx->nevents > size) {
+        if (push->nevents
+            && push->nevents + ctx->nevents > redis->conf->batch_size)
+        {
             break;
         }
 
@@ -512,29 +543,18 @@ ngx_http_track_redis_send(ngx_http_track_redis_t *redis)
         redis->npending -= ctx->nevents;
     }
 
-    n = push->nevents + 2;
-
-    if (redis->nargv < n) {
-        ngx_free(redis->argv);
-        ngx_free(redis->argvlen);
-
-        redis->argv = ngx_alloc(n * sizeof(char *), redis->log);
-        redis->argvlen = ngx_alloc(n * sizeof(size_t), redis->log);
-        redis->nargv = n;
-
-        if (redis->argv == NULL || redis->argvlen == NULL) {
-            redis->nargv = 0;
-            ngx_http_track_redis_finish(&push->waiters,
-                                        NGX_HTTP_SERVICE_UNAVAILABLE);
-            ngx_free(push);
-            return NGX_ERROR;
-        }
+    argv = ngx_http_track_redis_argv(push->nevents + 2, &argvlen);
+    if (argv == NULL) {
+        ngx_http_track_redis_finish(&push->waiters,
+                                    NGX_HTTP_SERVICE_UNAVAILABLE);
+        ngx_free(push);
+        return NGX_ERROR;
     }
 
-    redis->argv[0] = "RPUSH";
-    redis->argvlen[0] = sizeof("RPUSH") - 1;
-    redis->argv[1] = (const char *) redis->conf->redis_key.data;
-    redis->argvlen[1] = redis->conf->redis_key.len;
+    argv[0] = "RPUSH";
+    argvlen[0] = sizeof("RPUSH") - 1;
+    argv[1] = (const char *) redis->conf->redis_key.data;
+    argvlen[1] = redis->conf->redis_key.len;
 
     n = 2;
 
@@ -545,15 +565,63 @@ ngx_http_track_redis_send(ngx_http_track_redis_t *redis)
         ctx = ngx_queue_data(q, ngx_http_track_ctx_t, link);
 
         for (i = 0; i < ctx->nevents; i++) {
-            redis->argv[n] = (const char *) ctx->events[i].data;
-            redis->argvlen[n] = ctx->events[i].len;
+            argv[n] = (const char *) ctx->events[i].data;
+            argvlen[n] = ctx->events[i].len;
             n++;
         }
     }
 
+    if (ngx_http_track_redis_send_argv(redis, push, n, argv, argvlen)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_http_track_stat_add(NGX_HTTP_TRACK_STAT_PUSHES, 1);
+    ngx_http_track_stat_add(NGX_HTTP_TRACK_STAT_EVENTS_INFLIGHT,
+                            push->nevents);
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, redis->log, 0,
+                   "track: pushing %ui events, %ui commands in flight",
+                   push->nevents, redis->ninflight);
+
+    return NGX_OK;
+}
+
+
+static ngx_http_track_push_t *
+ngx_http_track_redis_push_alloc(ngx_http_track_redis_t *redis)
+{
+    ngx_http_track_push_t  *push;
+
+    push = ngx_alloc(sizeof(ngx_http_track_push_t), redis->log);
+    if (push == NULL) {
+        return NULL;
+    }
+
+    ngx_queue_init(&push->waiters);
+    push->nevents = 0;
+    push->handler = NULL;
+    push->data = NULL;
+
+    return push;
+}
+
+
+/*
+ * Queues a command and starts its reply deadline.  On failure the push's
+ * waiters are answered, the push freed (its handler is not called) and the
+ * connection given up.
+ */
+
+static ngx_int_t
+ngx_http_track_redis_send_argv(ngx_http_track_redis_t *redis,
+    ngx_http_track_push_t *push, ngx_uint_t argc, const char **argv,
+    size_t *argvlen)
+{
     /* hiredis copies the arguments into its output buffer */
     if (redisAsyncCommandArgv(redis->ac, ngx_http_track_redis_pushed, push,
-                              (int) n, redis->argv, redis->argvlen)
+                              (int) argc, argv, argvlen)
         != REDIS_OK)
     {
         ngx_http_track_redis_finish(&push->waiters,
@@ -567,19 +635,84 @@ ngx_http_track_redis_send(ngx_http_track_redis_t *redis)
     ngx_queue_insert_tail(&redis->inflight, &push->link);
     redis->ninflight++;
 
-    ngx_http_track_stat_add(NGX_HTTP_TRACK_STAT_PUSHES, 1);
-    ngx_http_track_stat_add(NGX_HTTP_TRACK_STAT_EVENTS_INFLIGHT,
-                            push->nevents);
-
-    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, redis->log, 0,
-                   "track: pushing %ui events, %ui pushes in flight",
-                   push->nevents, redis->ninflight);
-
     if (!redis->timer.timer_set) {
         ngx_http_track_redis_arm_timer(redis);
     }
 
     return NGX_OK;
+}
+
+
+/* the worker's argument arrays, grown to hold n arguments */
+
+const char **
+ngx_http_track_redis_argv(ngx_uint_t n, size_t **argvlen)
+{
+    ngx_http_track_redis_t  *redis = ngx_http_track_redis;
+
+    if (redis->nargv < n) {
+        ngx_free(redis->argv);
+        ngx_free(redis->argvlen);
+
+        redis->argv = ngx_alloc(n * sizeof(char *), redis->log);
+        redis->argvlen = ngx_alloc(n * sizeof(size_t), redis->log);
+
+        if (redis->argv == NULL || redis->argvlen == NULL) {
+            ngx_free(redis->argv);
+            ngx_free(redis->argvlen);
+            redis->argv = NULL;
+            redis->argvlen = NULL;
+            redis->nargv = 0;
+            return NULL;
+        }
+
+        redis->nargv = n;
+    }
+
+    *argvlen = redis->argvlen;
+
+    return redis->argv;
+}
+
+
+/*
+ * Sends a command of the spool or the queue watch, pipelined with the
+ * pushes and under the same reply deadline.  The handler gets the reply,
+ * or NULL when the connection went away; it may be NULL itself.
+ */
+
+ngx_int_t
+ngx_http_track_redis_command(ngx_uint_t argc, const char **argv,
+    size_t *argvlen, ngx_http_track_reply_pt handler, void *data)
+{
+    ngx_http_track_push_t   *push;
+    ngx_http_track_redis_t  *redis = ngx_http_track_redis;
+
+    if (redis == NULL || redis->state != NGX_HTTP_TRACK_REDIS_READY) {
+        return NGX_ERROR;
+    }
+
+    push = ngx_http_track_redis_push_alloc(redis);
+    if (push == NULL) {
+        return NGX_ERROR;
+    }
+
+    push->handler = handler;
+    push->data = data;
+
+    return ngx_http_track_redis_send_argv(redis, push, argc, argv, argvlen);
+}
+
+
+/* Redis can take events: connected, and the queue below its ceiling */
+
+ngx_uint_t
+ngx_http_track_redis_writable(void)
+{
+    ngx_http_track_redis_t  *redis = ngx_http_track_redis;
+
+    return redis != NULL && redis->state == NGX_HTTP_TRACK_REDIS_READY
+           && !redis->throttled;
 }
 
 
@@ -595,31 +728,37 @@ ngx_http_track_redis_pushed(redisAsyncContext *ac, void *reply,
     ngx_queue_remove(&push->link);
     redis->ninflight--;
 
-    ngx_http_track_stat_add(NGX_HTTP_TRACK_STAT_EVENTS_INFLIGHT,
-                            -(ngx_atomic_int_t) push->nevents);
-
-    if (rr != NULL && rr->type == REDIS_REPLY_INTEGER) {
-        status = NGX_HTTP_OK;
-        ngx_http_track_stat_add(NGX_HTTP_TRACK_STAT_EVENTS_PUSHED,
-                                push->nevents);
-        ngx_http_track_stat_set(NGX_HTTP_TRACK_STAT_QUEUE_LENGTH,
-                                (ngx_atomic_uint_t) rr->integer);
+    if (push->handler) {
+        if (!redis->exiting) {
+            push->handler(rr, push->data);
+        }
 
     } else {
-        status = NGX_HTTP_SERVICE_UNAVAILABLE;
+        ngx_http_track_stat_add(NGX_HTTP_TRACK_STAT_EVENTS_INFLIGHT,
+                                -(ngx_atomic_int_t) push->nevents);
 
-        if (rr != NULL) {
-            ngx_http_track_stat_add(NGX_HTTP_TRACK_STAT_REDIS_ERRORS, 1);
-            ngx_log_error(NGX_LOG_ERR, redis->log, 0,
-                          "track: redis at %V refused %ui events: %*s",
-                          &redis->conf->redis_addr, push->nevents,
-                          (size_t) rr->len,
-                          rr->type == REDIS_REPLY_ERROR ? rr->str : "");
+        if (rr != NULL && rr->type == REDIS_REPLY_INTEGER) {
+            status = NGX_HTTP_OK;
+            ngx_http_track_stat_add(NGX_HTTP_TRACK_STAT_EVENTS_PUSHED,
+                                    push->nevents);
+            ngx_http_track_redis_queue_length(redis, rr->integer);
+
+        } else {
+            status = NGX_HTTP_SERVICE_UNAVAILABLE;
+
+            if (rr != NULL) {
+                ngx_http_track_stat_add(NGX_HTTP_TRACK_STAT_REDIS_ERRORS, 1);
+                ngx_log_error(NGX_LOG_ERR, redis->log, 0,
+                              "track: redis at %V refused %ui events: %*s",
+                              &redis->conf->redis_addr, push->nevents,
+                              (size_t) rr->len,
+                              rr->type == REDIS_REPLY_ERROR ? rr->str : "");
+            }
         }
-    }
 
-    if (!redis->exiting) {
-        ngx_http_track_redis_finish(&push->waiters, status);
+        if (!redis->exiting) {
+            ngx_http_track_redis_finish(&push->waiters, status);
+        }
     }
 
     ngx_free(push);
@@ -636,6 +775,92 @@ ngx_http_track_redis_pushed(redisAsyncContext *ac, void *reply,
 
     if (!ngx_queue_empty(&redis->pending) && !redis->flush.posted) {
         ngx_post_event(&redis->flush, &ngx_posted_events);
+    }
+}
+
+
+/*
+ * Backpressure: above track_redis_max_queue events go to the spool, and the
+ * length is polled until it falls below 90% of the ceiling.
+ */
+
+static void
+ngx_http_track_redis_queue_length(ngx_http_track_redis_t *redis,
+    long long len)
+{
+    ngx_uint_t  max;
+
+    redis->queue_len = len < 0 ? 0 : (ngx_uint_t) len;
+    ngx_http_track_stat_set(NGX_HTTP_TRACK_STAT_QUEUE_LENGTH,
+                            (ngx_atomic_uint_t) redis->queue_len);
+
+    max = redis->conf->max_queue;
+
+    if (max == 0) {
+        return;
+    }
+
+    if (!redis->throttled && redis->queue_len >= max) {
+        redis->throttled = 1;
+        ngx_http_track_stat_add(NGX_HTTP_TRACK_STAT_THROTTLED, 1);
+
+        ngx_log_error(NGX_LOG_WARN, redis->log, 0,
+                      "track: queue \"%V\" holds %ui events, at its "
+                      "ceiling of %ui: new events go to the spool until the "
+                      "consumers catch up", &redis->conf->redis_key,
+                      redis->queue_len, max);
+
+        if (!redis->poll.timer_set) {
+            ngx_add_timer(&redis->poll, NGX_HTTP_TRACK_POLL_INTERVAL);
+        }
+
+    } else if (redis->throttled && redis->queue_len < max / 10 * 9) {
+        redis->throttled = 0;
+        ngx_http_track_stat_add(NGX_HTTP_TRACK_STAT_THROTTLED, -1);
+
+        ngx_log_error(NGX_LOG_NOTICE, redis->log, 0,
+                      "track: queue \"%V\" is down to %ui events: pushing "
+                      "again", &redis->conf->redis_key, redis->queue_len);
+    }
+}
+
+
+static void
+ngx_http_track_redis_poll_handler(ngx_event_t *ev)
+{
+    const char              *argv[2];
+    size_t                   argvlen[2];
+    ngx_http_track_redis_t  *redis = ev->data;
+
+    if (!redis->throttled) {
+        return;
+    }
+
+    argv[0] = "LLEN";
+    argvlen[0] = sizeof("LLEN") - 1;
+    argv[1] = (const char *) redis->conf->redis_key.data;
+    argvlen[1] = redis->conf->redis_key.len;
+
+    if (ngx_http_track_redis_command(2, argv, argvlen,
+                                     ngx_http_track_redis_polled, redis)
+        != NGX_OK)
+    {
+        ngx_add_timer(&redis->poll, NGX_HTTP_TRACK_POLL_INTERVAL);
+    }
+}
+
+
+static void
+ngx_http_track_redis_polled(redisReply *reply, void *data)
+{
+    ngx_http_track_redis_t  *redis = data;
+
+    if (reply != NULL && reply->type == REDIS_REPLY_INTEGER) {
+        ngx_http_track_redis_queue_length(redis, reply->integer);
+    }
+
+    if (redis->throttled && !redis->poll.timer_set) {
+        ngx_add_timer(&redis->poll, NGX_HTTP_TRACK_POLL_INTERVAL);
     }
 }
 
