@@ -262,8 +262,13 @@ take_batch(tc_ctx_t *ctx)
 
     deadline = now_ms() + ctx->conf.linger_ms;
 
+    /*
+     * Linger only for a batch MySQL does not have: a list numbered at or
+     * below last_seq was committed before a crash and must be acknowledged
+     * as it is, or what joins it would be deleted unstored.
+     */
     while (q->n > 0 && q->n < (size_t) max && !tc_stop
-           && ctx->conf.linger_ms > 0)
+           && ctx->conf.linger_ms > 0 && q->seq > ctx->store.last_seq)
     {
         left = deadline - now_ms();
         if (left < 10) {

@@ -12,18 +12,21 @@
 
 /*
  * KEYS: queue, processing list, its batch number.  ARGV: max elements in the
- * processing list, lowest acceptable batch number.  Elements keep their
- * order: the module RPUSHes, so the oldest is on the left.
+ * processing list, lowest acceptable batch number (last committed + 1).
+ * A list numbered below that holds a committed batch that was not
+ * acknowledged: nothing may join it.  Elements keep their order: the module
+ * RPUSHes, so the oldest is on the left.
  */
 static const char  fill_script[] =
     "local len = redis.call('LLEN', KEYS[2])\n"
     "local cur = redis.call('GET', KEYS[3])\n"
-    "if (not cur) or (len == 0 and tonumber(cur) < tonumber(ARGV[2])) then\n"
+    "local min = tonumber(ARGV[2])\n"
+    "if (not cur) or (len == 0 and tonumber(cur) < min) then\n"
     "  cur = ARGV[2]\n"
     "  redis.call('SET', KEYS[3], cur)\n"
     "end\n"
     "local want = tonumber(ARGV[1]) - len\n"
-    "if want > 0 then\n"
+    "if want > 0 and tonumber(cur) >= min then\n"
     "  local items = redis.call('LRANGE', KEYS[1], 0, want - 1)\n"
     "  local n = #items\n"
     "  if n > 0 then\n"

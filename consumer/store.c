@@ -527,8 +527,8 @@ filter_existing(tc_store_t *s, tc_batch_t *b, uint32_t day, size_t *idx,
     }
     tc_set_free(&found);
 
-    tc_log_debug("batch %" PRIu64 ": %zu of %zu eids already stored for %u",
-                 b->seq, marked, n, (unsigned) day);
+    tc_log_debug("batch %" PRIu64 ": %zu of %zu eids already stored in "
+                 "events_%u; skipping them", b->seq, marked, n, (unsigned) day);
 
     if (rc == TC_OK && marked == 0) {
         /* the duplicate is not visible yet: retry the whole batch */

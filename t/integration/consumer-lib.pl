@@ -265,8 +265,9 @@ sub day_of {
 }
 
 # gen_events(n => N, seed => S, start => MS, span => MS, dup => RATE,
-#            prefix => P): JSON texts in queue order; a share of them repeat
-#            an earlier event exactly (a client retry with the same eid).
+#            near => K, prefix => P): JSON texts in queue order; a share of
+#            them repeat an earlier event exactly (a client retry with the
+#            same eid), one of the last K when near is given.
 sub gen_events {
     my (%o) = @_;
     srand($o{seed} || 1);
@@ -279,7 +280,9 @@ sub gen_events {
     my $prefix = $o{prefix} || 'g';
     for my $i (1 .. $o{n}) {
         if (@sent && rand() < ($o{dup} || 0)) {
-            push @out, $sent[int(rand(@sent))];
+            # a resend of any earlier event, or of a recent one (near => K)
+            my $k = $o{near} && $o{near} < @sent ? $o{near} : @sent;
+            push @out, $sent[@sent - 1 - int(rand($k))];
             next;
         }
         my %e = (

@@ -183,8 +183,9 @@ for my $point (qw(after_move before_commit after_commit)) {
     my $st2 = reap($c, 30);
     ok(defined $st2 && ($st2 & 127) == 9, "killed by SIGKILL $point of batch 2");
     ok(r('LLEN', 'track:processing:store') > 0, '... leaving its processing list');
-    $c = start_consumer(db => 'tc_store', id => 'store', args => ['--batch-size=100']);
-    ok(wait_for(30, sub { drained('store') }), '... restarted and drained');
+    # a larger batch after the restart: a committed batch must not grow
+    $c = start_consumer(db => 'tc_store', id => 'store', args => ['--batch-size=500']);
+    ok(wait_for(30, sub { drained('store') }), '... restarted with larger batches and drained');
     if ($point eq 'after_commit') {
         ok(log_text($c) =~ /was committed before/, '... recognising the committed batch');
     }

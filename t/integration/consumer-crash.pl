@@ -1,0 +1,54 @@
+# Crash test: tens of thousands of events while the consumer is killed with
+# SIGKILL at random moments and restarted, many times; then every event
+# must be stored exactly once and the statistics must equal the raw tables.
+use strict;
+use warnings;
+use FindBin;
+use Time::HiRes qw(sleep time);
+require "$FindBin::Bin/consumer-lib.pl";
+
+my $N = $ENV{TC_CRASH_EVENTS} || 40000;
+my $CHUNKS = 40;
+
+r('FLUSHALL');
+my $dbh = new_db('tc_crash');
+my $events = gen_events(n => $N, seed => 42, prefix => 'x', dup => 0.05);
+my $per = int($N / $CHUNKS);
+
+srand(4242);
+my ($kills, $killed_busy) = (0, 0);
+for my $i (0 .. $CHUNKS - 1) {
+    my $hi = $i == $CHUNKS - 1 ? $N - 1 : ($i + 1) * $per - 1;
+    push_events([@{$events}[$i * $per .. $hi]]);
+    my $batch = (50, 100, 200, 500)[int(rand(4))];
+    my $c = start_consumer(db => 'tc_crash', id => 'crash',
+                           args => ["--batch-size=$batch", '--linger-ms=0']);
+    sleep(0.005 + rand(0.15));
+    $killed_busy++ if r('LLEN', 'track:processing:crash') > 0;
+    kill 'KILL', $c->{pid};
+    my $st = reap($c, 10);
+    $kills++ if defined $st && ($st & 127) == 9;
+}
+ok($kills == $CHUNKS, "$kills SIGKILLs at random moments");
+print "# $killed_busy of them with a batch in the processing list\n";
+ok($killed_busy >= $CHUNKS / 4, 'many kills hit a batch in hand');
+
+my $c = start_consumer(db => 'tc_crash', id => 'crash');
+ok(wait_for(120, sub { drained('crash') }), 'the last restart drains the queue');
+is_eq(stop($c, 'TERM', 20), 0, 'exit 0 on SIGTERM');
+
+my $replayed = 0;
+for my $log (glob("$main::SCRATCH/consumer-crash-*.log")) {
+    my $text = slurp($log);
+    $replayed++ while $text =~ /was committed before/g;
+}
+print "# $replayed restarts found their batch committed and only acknowledged it\n";
+
+verify($dbh, $events, "after $kills SIGKILLs");
+my $st = rows($dbh, "SELECT events, duplicates FROM consumer_state WHERE consumer_id = 'crash'");
+my $rows = 0;
+$rows += rows($dbh, "SELECT COUNT(*) FROM `$_`")->[0][0] for @{day_tables($dbh)};
+is_eq($st->[0][0], $rows, 'consumer_state.events equals the rows stored');
+is_eq($st->[0][0] + $st->[0][1], $N, 'stored + duplicates = events queued');
+
+done();
