@@ -10,12 +10,14 @@ use Exporter qw(import);
 use File::Basename qw(dirname);
 use File::Path qw(make_path remove_tree);
 use File::Temp qw(tempdir);
+use POSIX ();
 use HTTP::Tiny;
 use Time::HiRes qw(sleep time);
 
 our @EXPORT = qw(sh free_port start_redis stop_redis redis_cli
-                 start_nginx stop_nginx http wait_for scratch_dir
-                 $ROOT $MODULE_SO);
+                 start_nginx stop_nginx reload_nginx http wait_for
+                 scratch_dir send_events start_sending finish_sending
+                 stored_eids metric $ROOT $MODULE_SO);
 
 our $ROOT = abs_path(dirname(__FILE__) . '/../../..');
 our $MODULE_SO = $ENV{TEST_NGINX_LOAD_MODULES}
@@ -86,6 +88,9 @@ sub start_nginx {
     my $port = free_port();
     my $workers = $opt{workers} // 2;
     my $main = $opt{main} // '';
+    # as root, workers would run as nobody and could not enter the 0700
+    # scratch directory (Test::Nginx does the same)
+    $main .= "\nuser root;" if $> == 0;
     my $locations = $opt{locations} // '';
     make_path("$dir/logs", "$dir/tmp");
     open(my $fh, '>', "$dir/nginx.conf") or die $!;
@@ -129,6 +134,77 @@ sub stop_nginx {
     system('nginx', '-p', $dir, '-c', "$dir/nginx.conf", '-e',
            "$dir/logs/error.log", '-s', 'quit');
     wait_for(10, sub { !-f "$dir/nginx.pid" });
+}
+
+sub reload_nginx {
+    my ($dir) = @_;
+    system('nginx', '-p', $dir, '-c', "$dir/nginx.conf", '-e',
+           "$dir/logs/error.log", '-s', 'reload') == 0
+        or die "nginx reload failed\n";
+}
+
+# start_sending($dir, $url, $procs, $per_proc, $tag): $procs processes each
+# send $per_proc pixel requests over keep-alive, every event with its own
+# client eid "$tag-<proc>-<n>"; returns a handle for finish_sending.
+sub start_sending {
+    my ($dir, $url, $procs, $per_proc, $tag) = @_;
+    my @pids;
+    for my $p (1 .. $procs) {
+        my $pid = fork();
+        die "fork: $!" unless defined $pid;
+        if ($pid == 0) {
+            my $ua = HTTP::Tiny->new(keep_alive => 1, timeout => 10);
+            open(my $out, '>', "$dir/sent-$tag-$p") or die $!;
+            for my $n (1 .. $per_proc) {
+                my $eid = "$tag-$p-$n";
+                my $res = $ua->get("$url&eid=$eid");
+                print $out "$eid $res->{status}\n";
+            }
+            close $out;
+            POSIX::_exit(0);
+        }
+        push @pids, $pid;
+    }
+    return { dir => $dir, tag => $tag, pids => \@pids };
+}
+
+# -> { eid => status }
+sub finish_sending {
+    my ($h) = @_;
+    waitpid($_, 0) for @{ $h->{pids} };
+    my %status;
+    for my $p (1 .. scalar @{ $h->{pids} }) {
+        open(my $in, '<', "$h->{dir}/sent-$h->{tag}-$p") or die $!;
+        while (<$in>) {
+            my ($eid, $st) = split;
+            $status{$eid} = $st;
+        }
+    }
+    return \%status;
+}
+
+sub send_events {
+    return finish_sending(start_sending(@_));
+}
+
+# -> { eid => times stored } for the events in a Redis list
+sub stored_eids {
+    my ($port, $key) = @_;
+    my %n;
+    open(my $fh, '-|', 'redis-cli', '-p', $port, '--raw', 'lrange', $key,
+         0, -1) or die $!;
+    while (<$fh>) {
+        $n{$1}++ if /^\{"eid":"([^"]+)"/;
+    }
+    close $fh;
+    return \%n;
+}
+
+# the value of a counter on a track_metrics location, -1 when absent
+sub metric {
+    my ($url, $name) = @_;
+    my $body = http('GET', $url)->{content} // '';
+    return $body =~ /^$name (\d+)$/m ? $1 : -1;
 }
 
 # http($method, $url, $body, \%headers) -> HTTP::Tiny response
