@@ -40,8 +40,9 @@ trap cleanup EXIT
 
 db_port=$(free_port)
 # durability does not matter for a scratch load
+mkdir -p "$tmp/mysqltmp"
 start_mariadb "$tmp/db" "$db_port" --innodb-flush-log-at-trx-commit=0 \
-    --innodb-doublewrite=0 >/dev/null
+    --innodb-doublewrite=0 --tmpdir="$tmp/mysqltmp" >/dev/null
 # shellcheck disable=SC1091
 . "$tmp/db/env"
 sql() { mariadb_client "$tmp/db" track "$@"; }

@@ -434,13 +434,40 @@ access_handler(void *cls, struct MHD_Connection *conn, const char *url,
 }
 
 
+/* libmicrohttpd's messages, at most MHD_LOG_BURST per second: a flood at
+ * the connection limit would otherwise log one line per refused client. */
+#define MHD_LOG_BURST  10
+
+static pthread_mutex_t  mhd_log_lock = PTHREAD_MUTEX_INITIALIZER;
+static time_t           mhd_log_second;
+static unsigned         mhd_log_count, mhd_log_dropped;
+
+
 static void
 mhd_log(void *cls, const char *fmt, va_list ap)
 {
-    char    buf[512];
-    size_t  n;
+    char      buf[512];
+    size_t    n;
+    time_t    now;
+    unsigned  dropped = 0;
 
     (void) cls;
+
+    now = time(NULL);
+
+    pthread_mutex_lock(&mhd_log_lock);
+    if (now != mhd_log_second) {
+        mhd_log_second = now;
+        mhd_log_count = 0;
+    }
+    if (mhd_log_count++ >= MHD_LOG_BURST) {
+        mhd_log_dropped++;
+        pthread_mutex_unlock(&mhd_log_lock);
+        return;
+    }
+    dropped = mhd_log_dropped;
+    mhd_log_dropped = 0;
+    pthread_mutex_unlock(&mhd_log_lock);
 
     vsnprintf(buf, sizeof(buf), fmt, ap);
     n = strlen(buf);
@@ -448,7 +475,11 @@ mhd_log(void *cls, const char *fmt, va_list ap)
         buf[--n] = '\0';
     }
 
-    st_warn("libmicrohttpd: %s", buf);
+    if (dropped) {
+        st_warn("libmicrohttpd: %s (and %u more messages)", buf, dropped);
+    } else {
+        st_warn("libmicrohttpd: %s", buf);
+    }
 }
 
 

@@ -352,7 +352,7 @@ is_eq([$r->{status}, $r->{json}{error}], [503, 'unavailable'],
       'database down: 503 unavailable');
 $r = http_get($stats, '/stats/v1/health');
 is_eq($r->{status}, 503, 'database down: health 503');
-sh("start_mariadb '$tmp/db' $db->{port}") or die;
+sh("start_mariadb '$tmp/db' $db->{port} --tmpdir='$tmp/db/tmp'") or die;
 $r = http_get($stats, $closed);
 is_eq([$r->{status}, $r->{headers}{etag}], [200, $etag],
       'database back: same answer, connections reopened');

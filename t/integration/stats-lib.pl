@@ -84,7 +84,11 @@ sub start_db {
     my ($dir, $offset) = @_;
     $offset //= '+00:00';
     my $port = free_port();
-    sh("start_mariadb '$dir' $port") or die "start_mariadb failed";
+    # its own tmpdir: nobody else's clean-up of /tmp can pull a temporary
+    # table from under a query
+    make_path("$dir/tmp");
+    sh("start_mariadb '$dir' $port --tmpdir='$dir/tmp'")
+        or die "start_mariadb failed";
     my $env = read_env_file("$dir/env");
     my $cnf = read_env_file("$dir/root.cnf");
     my $dbh = DBI->connect(
