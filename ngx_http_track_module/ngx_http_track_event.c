@@ -486,7 +486,7 @@ static json_t *
 ngx_http_track_normalise_event(json_t *in,
     const ngx_http_track_limits_t *limits, ngx_http_track_error_t *err)
 {
-    char                          *s;
+    char                           num[24];
     size_t                         len;
     json_t                        *event, *v, *props, *pv;
     json_int_t                     n;
@@ -521,15 +521,21 @@ ngx_http_track_normalise_event(json_t *in,
         }
 
         if (json_is_integer(v) && f->kind == NGX_HTTP_TRACK_FIELD_OPTIONAL) {
-            /* numeric ids are common in JS clients; stored as their text */
+            /*
+             * numeric ids are common in JS clients; stored as their text,
+             * which must respect the limit like any other value (up to 20
+             * bytes, over a track_max_field_length below that)
+             */
             n = json_integer_value(v);
-            s = malloc(24);
-            if (s == NULL) {
+            len = snprintf(num, sizeof(num), "%lld", (long long) n);
+
+            if (len > limits->max_field_len) {
+                ngx_http_track_fail(err, NGX_HTTP_TRACK_REJECT_TOO_LONG,
+                                    "value too long", f->name);
                 goto failed;
             }
-            len = snprintf(s, 24, "%lld", (long long) n);
-            json_object_set_new(event, f->name, json_stringn(s, len));
-            free(s);
+
+            json_object_set_new(event, f->name, json_stringn(num, len));
             continue;
         }
 

@@ -19,8 +19,12 @@ static char *ngx_http_track_merge_loc_conf(ngx_conf_t *cf, void *parent,
 static char *ngx_http_track(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_http_track_metrics(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_track_parse_addr(ngx_conf_t *cf, ngx_str_t *value,
+    ngx_http_track_addr_t *addr, in_port_t default_port);
 static char *ngx_http_track_redis(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_track_redis_sentinel(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static char *ngx_http_track_field(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_track_cors_origin(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -141,6 +145,34 @@ static ngx_command_t  ngx_http_track_commands[] = {
       ngx_http_track_redis,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
+      NULL },
+
+    { ngx_string("track_redis_sentinel"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_track_redis_sentinel,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("track_redis_master"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_track_main_conf_t, master_name),
+      NULL },
+
+    { ngx_string("track_redis_wait_replicas"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_track_main_conf_t, wait_replicas),
+      NULL },
+
+    { ngx_string("track_redis_wait_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_track_main_conf_t, wait_timeout),
       NULL },
 
     { ngx_string("track_redis_password"),
@@ -331,9 +363,9 @@ ngx_http_track_create_main_conf(ngx_conf_t *cf)
      * set by ngx_pcalloc():
      *
      *     tmcf->enabled = 0;
-     *     tmcf->redis_addr = { 0, NULL };
-     *     tmcf->redis_host = { 0, NULL };
-     *     tmcf->redis_port = 0;
+     *     tmcf->redis = { NULL, 0 };
+     *     tmcf->sentinels = NULL;
+     *     tmcf->master_name = { 0, NULL };
      *     tmcf->redis_password = { 0, NULL };
      *     tmcf->redis_key = { 0, NULL };
      *     tmcf->spool_path = { 0, NULL };
@@ -351,6 +383,8 @@ ngx_http_track_create_main_conf(ngx_conf_t *cf)
     tmcf->max_inflight = NGX_CONF_UNSET_UINT;
     tmcf->max_pending = NGX_CONF_UNSET_UINT;
     tmcf->max_queue = NGX_CONF_UNSET_UINT;
+    tmcf->wait_replicas = NGX_CONF_UNSET_UINT;
+    tmcf->wait_timeout = NGX_CONF_UNSET_MSEC;
     tmcf->node_id = NGX_CONF_UNSET_UINT;
 
     return tmcf;
@@ -362,10 +396,13 @@ ngx_http_track_init_main_conf(ngx_conf_t *cf, void *conf)
 {
     ngx_http_track_main_conf_t  *tmcf = conf;
 
-    if (tmcf->redis_host.len == 0) {
-        ngx_str_set(&tmcf->redis_addr, "127.0.0.1:6379");
-        ngx_str_set(&tmcf->redis_host, "127.0.0.1");
-        tmcf->redis_port = 6379;
+    if (tmcf->redis.host == NULL) {
+        tmcf->redis.host = (u_char *) "127.0.0.1";
+        tmcf->redis.port = 6379;
+    }
+
+    if (tmcf->master_name.len == 0) {
+        ngx_str_set(&tmcf->master_name, "mymaster");
     }
 
     if (tmcf->redis_key.len == 0) {
@@ -380,6 +417,15 @@ ngx_http_track_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_uint_value(tmcf->max_inflight, 16);
     ngx_conf_init_uint_value(tmcf->max_pending, 16384);
     ngx_conf_init_uint_value(tmcf->max_queue, 0);
+    ngx_conf_init_uint_value(tmcf->wait_replicas, 0);
+    ngx_conf_init_msec_value(tmcf->wait_timeout, 500);
+
+    if (tmcf->wait_replicas && tmcf->wait_timeout >= tmcf->timeout) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"track_redis_wait_timeout\" must be shorter "
+                           "than \"track_redis_timeout\"");
+        return NGX_CONF_ERROR;
+    }
 
     if (tmcf->node_id == NGX_CONF_UNSET_UINT) {
         /* distinct hosts give distinct event ids without configuration */
@@ -535,34 +581,25 @@ ngx_http_track_metrics(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 
 /*
- * "track_redis host:port" or "track_redis unix:/path".  Names are resolved
- * here, once: a worker must never call the blocking resolver.
+ * "host:port" or "unix:/path" as a numeric address or a path.  Names are
+ * resolved here, once: a worker must never call the blocking resolver.
  */
 
 static char *
-ngx_http_track_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+ngx_http_track_parse_addr(ngx_conf_t *cf, ngx_str_t *value,
+    ngx_http_track_addr_t *addr, in_port_t default_port)
 {
-    ngx_http_track_main_conf_t  *tmcf = conf;
-
     u_char     *p;
-    ngx_str_t  *value;
+    size_t      len;
     ngx_url_t   u;
 
-    if (tmcf->redis_host.len) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-    tmcf->redis_addr = value[1];
-
     ngx_memzero(&u, sizeof(ngx_url_t));
-    u.url = value[1];
-    u.default_port = 6379;
+    u.url = *value;
+    u.default_port = default_port;
 
     if (ngx_parse_url(cf->pool, &u) != NGX_OK) {
         if (u.err) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "%s in \"%V\" of the \"track_redis\" directive",
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "%s in \"%V\"",
                                u.err, &u.url);
         }
 
@@ -570,8 +607,7 @@ ngx_http_track_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     if (u.naddrs == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "no address for \"%V\" in \"track_redis\"",
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "no address for \"%V\"",
                            &u.url);
         return NGX_CONF_ERROR;
     }
@@ -581,24 +617,78 @@ ngx_http_track_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    addr->host = p;
+
 #if (NGX_HAVE_UNIX_DOMAIN)
     if (u.addrs[0].sockaddr->sa_family == AF_UNIX) {
-        tmcf->redis_host.len = ngx_cpystrn(p,
+        ngx_cpystrn(p,
             (u_char *) ((struct sockaddr_un *) u.addrs[0].sockaddr)->sun_path,
-            NGX_SOCKADDR_STRLEN) - p;
-        tmcf->redis_host.data = p;
-        tmcf->redis_port = 0;
+            NGX_SOCKADDR_STRLEN);
+        addr->port = 0;
 
         return NGX_CONF_OK;
     }
 #endif
 
-    tmcf->redis_host.len = ngx_sock_ntop(u.addrs[0].sockaddr,
-                                         u.addrs[0].socklen, p,
-                                         NGX_SOCKADDR_STRLEN, 0);
-    p[tmcf->redis_host.len] = '\0';
-    tmcf->redis_host.data = p;
-    tmcf->redis_port = ngx_inet_get_port(u.addrs[0].sockaddr);
+    len = ngx_sock_ntop(u.addrs[0].sockaddr, u.addrs[0].socklen, p,
+                        NGX_SOCKADDR_STRLEN, 0);
+    p[len] = '\0';
+    addr->port = ngx_inet_get_port(u.addrs[0].sockaddr);
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_track_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_track_main_conf_t  *tmcf = conf;
+
+    ngx_str_t  *value;
+
+    if (tmcf->redis.host) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    return ngx_http_track_parse_addr(cf, &value[1], &tmcf->redis, 6379);
+}
+
+
+static char *
+ngx_http_track_redis_sentinel(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_track_main_conf_t  *tmcf = conf;
+
+    ngx_str_t              *value;
+    ngx_uint_t              i;
+    ngx_http_track_addr_t  *addr;
+
+    if (tmcf->sentinels) {
+        return "is duplicate";
+    }
+
+    tmcf->sentinels = ngx_array_create(cf->pool, cf->args->nelts - 1,
+                                       sizeof(ngx_http_track_addr_t));
+    if (tmcf->sentinels == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        addr = ngx_array_push(tmcf->sentinels);
+        if (addr == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        if (ngx_http_track_parse_addr(cf, &value[i], addr, 26379)
+            != NGX_CONF_OK)
+        {
+            return NGX_CONF_ERROR;
+        }
+    }
 
     return NGX_CONF_OK;
 }

@@ -26,6 +26,12 @@ typedef struct {
 } ngx_http_track_field_conf_t;
 
 
+typedef struct {
+    u_char                     *host;          /* numeric address or path */
+    in_port_t                   port;          /* 0 for a unix socket */
+} ngx_http_track_addr_t;
+
+
 typedef struct ngx_http_track_redis_s  ngx_http_track_redis_t;
 typedef struct ngx_http_track_push_s   ngx_http_track_push_t;
 
@@ -38,9 +44,9 @@ typedef void (*ngx_http_track_reply_pt)(struct redisReply *reply, void *data);
 typedef struct {
     ngx_flag_t                  enabled;       /* a "track" location exists */
 
-    ngx_str_t                   redis_addr;    /* as written, for logs */
-    ngx_str_t                   redis_host;    /* numeric address or path */
-    in_port_t                   redis_port;    /* 0 for a unix socket */
+    ngx_http_track_addr_t       redis;         /* no sentinels: the one */
+    ngx_array_t                *sentinels;     /* ngx_http_track_addr_t */
+    ngx_str_t                   master_name;
     ngx_str_t                   redis_password;
     ngx_int_t                   redis_db;
     ngx_str_t                   redis_key;
@@ -52,6 +58,8 @@ typedef struct {
     ngx_uint_t                  max_inflight;
     ngx_uint_t                  max_pending;
     ngx_uint_t                  max_queue;
+    ngx_uint_t                  wait_replicas;
+    ngx_msec_t                  wait_timeout;
 
     ngx_str_t                   spool_path;    /* empty: no spool */
     off_t                       spool_max_size;

@@ -15,9 +15,18 @@
 
 typedef enum {
     NGX_HTTP_TRACK_REDIS_DOWN = 0,     /* waiting for the next attempt */
+    NGX_HTTP_TRACK_REDIS_DISCOVERING,  /* asking a sentinel for the master */
     NGX_HTTP_TRACK_REDIS_CONNECTING,
     NGX_HTTP_TRACK_REDIS_READY
 } ngx_http_track_redis_state_e;
+
+
+/* what to do once out of a hiredis callback, where nothing may be freed */
+typedef enum {
+    NGX_HTTP_TRACK_STEP_NONE = 0,
+    NGX_HTTP_TRACK_STEP_CLOSE,         /* give the connection up */
+    NGX_HTTP_TRACK_STEP_MASTER         /* from the sentinel to the master */
+} ngx_http_track_step_e;
 
 
 /*
@@ -31,6 +40,8 @@ struct ngx_http_track_push_s {
     ngx_msec_t                    deadline;
     ngx_http_track_reply_pt       handler;
     void                         *data;
+    unsigned                      waiting:1;   /* for WAIT's reply */
+    unsigned                      pushed:1;    /* RPUSH succeeded */
 };
 
 
@@ -41,6 +52,16 @@ struct ngx_http_track_redis_s {
     redisAsyncContext            *ac;
     ngx_http_track_redis_state_e  state;
     ngx_msec_t                    backoff;
+
+    ngx_str_t                     addr;      /* where ac goes, for logs */
+    u_char                        addr_buf[NGX_SOCKADDR_STRLEN + 16];
+    ngx_uint_t                    sentinel;  /* the one to ask next */
+    u_char                        master_host[NGX_SOCKADDR_STRLEN + 1];
+    in_port_t                     master_port;
+
+    ngx_event_t                   step;      /* posted */
+    ngx_http_track_step_e         step_action;
+    const char                   *step_why;
 
     ngx_queue_t                   pending;   /* ngx_http_track_ctx_t */
     ngx_uint_t                    npending;  /* events */
@@ -65,6 +86,17 @@ struct ngx_http_track_redis_s {
 
 
 static void ngx_http_track_redis_connect(ngx_http_track_redis_t *redis);
+static ngx_int_t ngx_http_track_redis_open(ngx_http_track_redis_t *redis,
+    u_char *host, in_port_t port, ngx_http_track_redis_state_e state);
+static void ngx_http_track_redis_discovered(redisReply *reply, void *data);
+static void ngx_http_track_redis_later(ngx_http_track_redis_t *redis,
+    ngx_http_track_step_e action, const char *why);
+static void ngx_http_track_redis_step_handler(ngx_event_t *ev);
+static void ngx_http_track_redis_role(redisReply *reply, void *data);
+static void ngx_http_track_redis_ready(ngx_http_track_redis_t *redis);
+static ngx_int_t ngx_http_track_redis_command_in(ngx_http_track_redis_t *redis,
+    ngx_uint_t argc, const char **argv, size_t *argvlen,
+    ngx_http_track_reply_pt handler, void *data);
 static void ngx_http_track_redis_connected(const redisAsyncContext *ac,
     int status);
 static void ngx_http_track_redis_disconnected(const redisAsyncContext *ac,
@@ -78,6 +110,13 @@ static void ngx_http_track_redis_flush_handler(ngx_event_t *ev);
 static ngx_int_t ngx_http_track_redis_send(ngx_http_track_redis_t *redis);
 static void ngx_http_track_redis_pushed(redisAsyncContext *ac, void *reply,
     void *privdata);
+static void ngx_http_track_redis_replicated(redisAsyncContext *ac,
+    void *reply, void *privdata);
+static void ngx_http_track_redis_answer(ngx_http_track_redis_t *redis,
+    ngx_http_track_push_t *push, ngx_uint_t status);
+static void ngx_http_track_redis_settle(ngx_http_track_redis_t *redis,
+    ngx_http_track_push_t *push);
+static void ngx_http_track_redis_next(ngx_http_track_redis_t *redis);
 static void ngx_http_track_redis_setup_reply(redisAsyncContext *ac,
     void *reply, void *privdata);
 static void ngx_http_track_redis_arm_timer(ngx_http_track_redis_t *redis);
@@ -148,6 +187,10 @@ ngx_http_track_redis_init_process(ngx_cycle_t *cycle,
     redis->poll.log = cycle->log;
     redis->poll.cancelable = 1;
 
+    redis->step.handler = ngx_http_track_redis_step_handler;
+    redis->step.data = redis;
+    redis->step.log = cycle->log;
+
     ngx_http_track_redis = redis;
 
     ngx_http_track_redis_connect(redis);
@@ -172,6 +215,10 @@ ngx_http_track_redis_exit_process(ngx_cycle_t *cycle)
 
     if (redis->flush.posted) {
         ngx_delete_posted_event(&redis->flush);
+    }
+
+    if (redis->step.posted) {
+        ngx_delete_posted_event(&redis->step);
     }
 
     if (redis->timer.timer_set) {
@@ -200,34 +247,84 @@ ngx_http_track_redis_exit_process(ngx_cycle_t *cycle)
 }
 
 
+/* the next attempt: a sentinel when there are any, else the address */
+
 static void
 ngx_http_track_redis_connect(ngx_http_track_redis_t *redis)
 {
-    redisAsyncContext           *ac;
-    ngx_connection_t            *c;
+    const char                  *argv[3];
+    size_t                       argvlen[3];
+    ngx_http_track_addr_t       *sentinel;
     ngx_http_track_main_conf_t  *conf;
 
     conf = redis->conf;
 
+    if (conf->sentinels == NULL) {
+        (void) ngx_http_track_redis_open(redis, conf->redis.host,
+                                         conf->redis.port,
+                                         NGX_HTTP_TRACK_REDIS_CONNECTING);
+        return;
+    }
+
+    sentinel = conf->sentinels->elts;
+    sentinel += redis->sentinel++ % conf->sentinels->nelts;
+
+    if (ngx_http_track_redis_open(redis, sentinel->host, sentinel->port,
+                                  NGX_HTTP_TRACK_REDIS_DISCOVERING)
+        != NGX_OK)
+    {
+        return;
+    }
+
+    /* hiredis sends it once connected */
+    argv[0] = "SENTINEL";
+    argvlen[0] = sizeof("SENTINEL") - 1;
+    argv[1] = "get-master-addr-by-name";
+    argvlen[1] = sizeof("get-master-addr-by-name") - 1;
+    argv[2] = (const char *) conf->master_name.data;
+    argvlen[2] = conf->master_name.len;
+
+    (void) ngx_http_track_redis_command_in(redis, 3, argv, argvlen,
+                                           ngx_http_track_redis_discovered,
+                                           redis);
+}
+
+
+static ngx_int_t
+ngx_http_track_redis_open(ngx_http_track_redis_t *redis, u_char *host,
+    in_port_t port, ngx_http_track_redis_state_e state)
+{
+    redisAsyncContext  *ac;
+    ngx_connection_t   *c;
+
+    redis->addr.data = redis->addr_buf;
+    redis->addr.len = (port ? ngx_snprintf(redis->addr_buf,
+                                           sizeof(redis->addr_buf), "%s%s:%d",
+                                           state == NGX_HTTP_TRACK_REDIS_DISCOVERING
+                                           ? "sentinel " : "", host, port)
+                            : ngx_snprintf(redis->addr_buf,
+                                           sizeof(redis->addr_buf), "unix:%s",
+                                           host))
+                      - redis->addr_buf;
+
     /* the host is a numeric address or a path: nothing here resolves */
-    if (conf->redis_port) {
-        ac = redisAsyncConnect((char *) conf->redis_host.data,
-                               conf->redis_port);
+    if (port) {
+        ac = redisAsyncConnect((char *) host, port);
     } else {
-        ac = redisAsyncConnectUnix((char *) conf->redis_host.data);
+        ac = redisAsyncConnectUnix((char *) host);
     }
 
     if (ac == NULL) {
         ngx_http_track_redis_lost(redis, NGX_LOG_ALERT,
                                   "could not allocate a connection", "");
-        return;
+        return NGX_ERROR;
     }
 
     if (ac->err) {
         ngx_http_track_redis_lost(redis, NGX_LOG_ERR, "could not connect",
                                   ac->errstr);
         redisAsyncFree(ac);
-        return;
+        return NGX_ERROR;
     }
 
     c = ngx_get_connection(ac->c.fd, redis->log);
@@ -235,7 +332,7 @@ ngx_http_track_redis_connect(ngx_http_track_redis_t *redis)
         redisAsyncFree(ac);
         ngx_http_track_redis_lost(redis, NGX_LOG_ALERT,
                                   "no free connection slot", "");
-        return;
+        return NGX_ERROR;
     }
 
     c->data = redis;
@@ -254,16 +351,113 @@ ngx_http_track_redis_connect(ngx_http_track_redis_t *redis)
     ac->ev.cleanup = ngx_http_track_redis_cleanup;
 
     redis->ac = ac;
-    redis->state = NGX_HTTP_TRACK_REDIS_CONNECTING;
+    redis->state = state;
 
     /* hiredis waits for writability to learn that connect() finished */
     redisAsyncSetConnectCallback(ac, ngx_http_track_redis_connected);
     redisAsyncSetDisconnectCallback(ac, ngx_http_track_redis_disconnected);
 
-    ngx_add_timer(&redis->timer, conf->connect_timeout);
+    ngx_add_timer(&redis->timer, redis->conf->connect_timeout);
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, redis->log, 0,
-                   "track: connecting to redis at %V", &conf->redis_addr);
+                   "track: connecting to redis at %V", &redis->addr);
+
+    return NGX_OK;
+}
+
+
+/* the sentinel's answer: [host, port] of the master, or nil */
+
+static void
+ngx_http_track_redis_discovered(redisReply *reply, void *data)
+{
+    ngx_int_t                port;
+    ngx_http_track_redis_t  *redis = data;
+
+    if (reply == NULL) {
+        return;
+    }
+
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2
+        || reply->element[0]->type != REDIS_REPLY_STRING
+        || reply->element[1]->type != REDIS_REPLY_STRING
+        || reply->element[0]->len >= sizeof(redis->master_host))
+    {
+        ngx_http_track_redis_later(redis, NGX_HTTP_TRACK_STEP_CLOSE,
+                                   "it knows no such master");
+        return;
+    }
+
+    port = ngx_atoi((u_char *) reply->element[1]->str,
+                    reply->element[1]->len);
+    if (port <= 0 || port > 65535) {
+        ngx_http_track_redis_later(redis, NGX_HTTP_TRACK_STEP_CLOSE,
+                                   "it gave an invalid port");
+        return;
+    }
+
+    /* sentinels give numeric addresses unless told to resolve names */
+    ngx_cpystrn(redis->master_host, (u_char *) reply->element[0]->str,
+                reply->element[0]->len + 1);
+    redis->master_port = (in_port_t) port;
+
+    ngx_http_track_redis_later(redis, NGX_HTTP_TRACK_STEP_MASTER, NULL);
+}
+
+
+static void
+ngx_http_track_redis_later(ngx_http_track_redis_t *redis,
+    ngx_http_track_step_e action, const char *why)
+{
+    redis->step_action = action;
+    redis->step_why = why;
+
+    if (!redis->step.posted) {
+        ngx_post_event(&redis->step, &ngx_posted_events);
+    }
+}
+
+
+static void
+ngx_http_track_redis_step_handler(ngx_event_t *ev)
+{
+    redisAsyncContext       *ac;
+    ngx_http_track_redis_t  *redis = ev->data;
+
+    switch (redis->step_action) {
+
+    case NGX_HTTP_TRACK_STEP_CLOSE:
+        ngx_http_track_redis_close(redis, redis->step_why);
+        break;
+
+    case NGX_HTTP_TRACK_STEP_MASTER:
+        ac = redis->ac;
+        redis->ac = NULL;
+        redis->state = NGX_HTTP_TRACK_REDIS_DOWN;
+
+        if (redis->timer.timer_set) {
+            ngx_del_timer(&redis->timer);
+        }
+
+        if (ac) {
+            redisAsyncFree(ac);
+        }
+
+        ngx_log_error(NGX_LOG_INFO, redis->log, 0,
+                      "track: sentinels name %s:%d as master \"%V\"",
+                      redis->master_host, (int) redis->master_port,
+                      &redis->conf->master_name);
+
+        (void) ngx_http_track_redis_open(redis, redis->master_host,
+                                         redis->master_port,
+                                         NGX_HTTP_TRACK_REDIS_CONNECTING);
+        break;
+
+    default:
+        break;
+    }
+
+    redis->step_action = NGX_HTTP_TRACK_STEP_NONE;
 }
 
 
@@ -271,6 +465,8 @@ static void
 ngx_http_track_redis_connected(const redisAsyncContext *ac, int status)
 {
     ngx_str_t                   *pw;
+    const char                  *argv[1];
+    size_t                       argvlen[1];
     ngx_http_track_redis_t      *redis = ac->data;
     ngx_http_track_main_conf_t  *conf;
 
@@ -285,20 +481,12 @@ ngx_http_track_redis_connected(const redisAsyncContext *ac, int status)
         return;
     }
 
-    conf = redis->conf;
-
-    if (redis->timer.timer_set) {
-        ngx_del_timer(&redis->timer);
+    if (redis->state == NGX_HTTP_TRACK_REDIS_DISCOVERING) {
+        /* the question is on its way */
+        return;
     }
 
-    redis->state = NGX_HTTP_TRACK_REDIS_READY;
-    redis->backoff = NGX_HTTP_TRACK_MIN_BACKOFF;
-
-    ngx_http_track_stat_add(NGX_HTTP_TRACK_STAT_REDIS_CONNECTS, 1);
-    ngx_http_track_stat_add(NGX_HTTP_TRACK_STAT_REDIS_UP, 1);
-
-    ngx_log_error(NGX_LOG_INFO, redis->log, 0,
-                  "track: connected to redis at %V", &conf->redis_addr);
+    conf = redis->conf;
 
     /* pipelined ahead of the pushes, so they run on the right database */
     pw = &conf->redis_password;
@@ -313,7 +501,64 @@ ngx_http_track_redis_connected(const redisAsyncContext *ac, int status)
                           (void *) "SELECT", "SELECT %d", (int) conf->redis_db);
     }
 
-    if (!ngx_queue_empty(&redis->pending)) {
+    if (conf->sentinels == NULL) {
+        ngx_http_track_redis_ready(redis);
+        return;
+    }
+
+    /* right after a failover the sentinels may still name the old master */
+    argv[0] = "ROLE";
+    argvlen[0] = sizeof("ROLE") - 1;
+
+    (void) ngx_http_track_redis_command_in(redis, 1, argv, argvlen,
+                                           ngx_http_track_redis_role, redis);
+}
+
+
+static void
+ngx_http_track_redis_role(redisReply *reply, void *data)
+{
+    ngx_http_track_redis_t  *redis = data;
+
+    if (reply == NULL) {
+        return;
+    }
+
+    if (reply->type == REDIS_REPLY_ARRAY && reply->elements > 0
+        && reply->element[0]->type == REDIS_REPLY_STRING
+        && reply->element[0]->len == sizeof("master") - 1
+        && ngx_strncmp(reply->element[0]->str, "master",
+                       sizeof("master") - 1) == 0)
+    {
+        ngx_http_track_redis_ready(redis);
+        return;
+    }
+
+    ngx_http_track_redis_later(redis, NGX_HTTP_TRACK_STEP_CLOSE,
+                               "it is not the master (yet)");
+}
+
+
+static void
+ngx_http_track_redis_ready(ngx_http_track_redis_t *redis)
+{
+    if (redis->timer.timer_set) {
+        ngx_del_timer(&redis->timer);
+    }
+
+    redis->state = NGX_HTTP_TRACK_REDIS_READY;
+    redis->backoff = NGX_HTTP_TRACK_MIN_BACKOFF;
+
+    ngx_http_track_stat_add(NGX_HTTP_TRACK_STAT_REDIS_CONNECTS, 1);
+    ngx_http_track_stat_add(NGX_HTTP_TRACK_STAT_REDIS_UP, 1);
+
+    ngx_log_error(NGX_LOG_INFO, redis->log, 0,
+                  "track: connected to redis at %V", &redis->addr);
+
+    /* commands sent while connecting may be in flight: arm their deadline */
+    ngx_http_track_redis_arm_timer(redis);
+
+    if (!ngx_queue_empty(&redis->pending) && !redis->flush.posted) {
         ngx_post_event(&redis->flush, &ngx_posted_events);
     }
 }
@@ -379,7 +624,7 @@ ngx_http_track_redis_lost(ngx_http_track_redis_t *redis, ngx_uint_t level,
 
     ngx_log_error(level, redis->log, 0,
                   "track: redis at %V: %s%s%s; events %s until it is "
-                  "back, retrying in %M ms", &redis->conf->redis_addr, why,
+                  "back, retrying in %M ms", &redis->addr, why,
                   detail[0] ? ": " : "", detail,
                   redis->conf->spool_path.len ? "go to the spool"
                                               : "get 503",
@@ -460,7 +705,7 @@ ngx_http_track_redis_submit(ngx_http_track_ctx_t *ctx)
     if (redis->npending + ctx->nevents > redis->conf->max_pending) {
         ngx_log_error(NGX_LOG_WARN, ctx->request->connection->log, 0,
                       "track: %ui events already wait for redis at %V",
-                      redis->npending, &redis->conf->redis_addr);
+                      redis->npending, &redis->addr);
         return NGX_DECLINED;
     }
 
@@ -571,10 +816,29 @@ ngx_http_track_redis_send(ngx_http_track_redis_t *redis)
         }
     }
 
+    push->waiting = (redis->conf->wait_replicas > 0);
+
     if (ngx_http_track_redis_send_argv(redis, push, n, argv, argvlen)
         != NGX_OK)
     {
         return NGX_ERROR;
+    }
+
+    /*
+     * WAIT holds this connection until the replicas have everything sent
+     * before it, so an acknowledged event survives a failover.
+     */
+    if (push->waiting
+        && redisAsyncCommand(redis->ac, ngx_http_track_redis_replicated,
+                             push, "WAIT %d %d",
+                             (int) redis->conf->wait_replicas,
+                             (int) redis->conf->wait_timeout)
+           != REDIS_OK)
+    {
+        /* the push is settled by the RPUSH reply alone then */
+        push->waiting = 0;
+        ngx_http_track_redis_later(redis, NGX_HTTP_TRACK_STEP_CLOSE,
+                                   "could not queue a command");
     }
 
     ngx_http_track_stat_add(NGX_HTTP_TRACK_STAT_PUSHES, 1);
@@ -603,6 +867,8 @@ ngx_http_track_redis_push_alloc(ngx_http_track_redis_t *redis)
     push->nevents = 0;
     push->handler = NULL;
     push->data = NULL;
+    push->waiting = 0;
+    push->pushed = 0;
 
     return push;
 }
@@ -685,12 +951,25 @@ ngx_int_t
 ngx_http_track_redis_command(ngx_uint_t argc, const char **argv,
     size_t *argvlen, ngx_http_track_reply_pt handler, void *data)
 {
-    ngx_http_track_push_t   *push;
     ngx_http_track_redis_t  *redis = ngx_http_track_redis;
 
     if (redis == NULL || redis->state != NGX_HTTP_TRACK_REDIS_READY) {
         return NGX_ERROR;
     }
+
+    return ngx_http_track_redis_command_in(redis, argc, argv, argvlen,
+                                           handler, data);
+}
+
+
+/* the same in any state with a context, for the connection's own use */
+
+static ngx_int_t
+ngx_http_track_redis_command_in(ngx_http_track_redis_t *redis,
+    ngx_uint_t argc, const char **argv, size_t *argvlen,
+    ngx_http_track_reply_pt handler, void *data)
+{
+    ngx_http_track_push_t  *push;
 
     push = ngx_http_track_redis_push_alloc(redis);
     if (push == NULL) {
@@ -725,44 +1004,122 @@ ngx_http_track_redis_pushed(redisAsyncContext *ac, void *reply,
     ngx_http_track_push_t   *push = privdata;
     ngx_http_track_redis_t  *redis = ac->data;
 
-    ngx_queue_remove(&push->link);
-    redis->ninflight--;
-
     if (push->handler) {
+        ngx_http_track_redis_settle(redis, push);
+
         if (!redis->exiting) {
             push->handler(rr, push->data);
         }
 
-    } else {
-        ngx_http_track_stat_add(NGX_HTTP_TRACK_STAT_EVENTS_INFLIGHT,
-                                -(ngx_atomic_int_t) push->nevents);
+        ngx_free(push);
+        ngx_http_track_redis_next(redis);
+        return;
+    }
 
-        if (rr != NULL && rr->type == REDIS_REPLY_INTEGER) {
-            status = NGX_HTTP_OK;
-            ngx_http_track_stat_add(NGX_HTTP_TRACK_STAT_EVENTS_PUSHED,
-                                    push->nevents);
-            ngx_http_track_redis_queue_length(redis, rr->integer);
+    status = NGX_HTTP_SERVICE_UNAVAILABLE;
 
-        } else {
-            status = NGX_HTTP_SERVICE_UNAVAILABLE;
+    if (rr != NULL && rr->type == REDIS_REPLY_INTEGER) {
+        status = NGX_HTTP_OK;
+        ngx_http_track_redis_queue_length(redis, rr->integer);
 
-            if (rr != NULL) {
-                ngx_http_track_stat_add(NGX_HTTP_TRACK_STAT_REDIS_ERRORS, 1);
-                ngx_log_error(NGX_LOG_ERR, redis->log, 0,
-                              "track: redis at %V refused %ui events: %*s",
-                              &redis->conf->redis_addr, push->nevents,
-                              (size_t) rr->len,
-                              rr->type == REDIS_REPLY_ERROR ? rr->str : "");
-            }
-        }
+    } else if (rr != NULL) {
+        ngx_http_track_stat_add(NGX_HTTP_TRACK_STAT_REDIS_ERRORS, 1);
+        ngx_log_error(NGX_LOG_ERR, redis->log, 0,
+                      "track: redis at %V refused %ui events: %*s",
+                      &redis->addr, push->nevents, (size_t) rr->len,
+                      rr->type == REDIS_REPLY_ERROR ? rr->str : "");
 
-        if (!redis->exiting) {
-            ngx_http_track_redis_finish(&push->waiters, status);
+        /* a failover made it a replica: find the new master */
+        if (rr->type == REDIS_REPLY_ERROR
+            && ngx_strncmp(rr->str, "READONLY", 8) == 0)
+        {
+            ngx_http_track_redis_later(redis, NGX_HTTP_TRACK_STEP_CLOSE,
+                                       "it became a read-only replica");
         }
     }
 
-    ngx_free(push);
+    if (push->waiting) {
+        /* WAIT's reply comes next and settles the push */
+        push->waiting = 0;
+        push->pushed = (status == NGX_HTTP_OK);
+        return;
+    }
 
+    ngx_http_track_redis_answer(redis, push, status);
+}
+
+
+/* WAIT's reply: the push counts only once enough replicas have it */
+
+static void
+ngx_http_track_redis_replicated(redisAsyncContext *ac, void *reply,
+    void *privdata)
+{
+    redisReply              *rr = reply;
+    ngx_uint_t               status;
+    ngx_http_track_push_t   *push = privdata;
+    ngx_http_track_redis_t  *redis = ac->data;
+
+    status = NGX_HTTP_SERVICE_UNAVAILABLE;
+
+    if (push->pushed && rr != NULL && rr->type == REDIS_REPLY_INTEGER) {
+
+        if ((ngx_uint_t) rr->integer >= redis->conf->wait_replicas) {
+            status = NGX_HTTP_OK;
+
+        } else {
+            ngx_http_track_stat_add(NGX_HTTP_TRACK_STAT_REDIS_ERRORS, 1);
+            ngx_log_error(NGX_LOG_WARN, redis->log, 0,
+                          "track: %ui events reached %lld of %ui replicas "
+                          "of %V in time; they are spooled as well",
+                          push->nevents, rr->integer,
+                          redis->conf->wait_replicas, &redis->addr);
+        }
+    }
+
+    ngx_http_track_redis_answer(redis, push, status);
+}
+
+
+static void
+ngx_http_track_redis_answer(ngx_http_track_redis_t *redis,
+    ngx_http_track_push_t *push, ngx_uint_t status)
+{
+    ngx_http_track_redis_settle(redis, push);
+
+    ngx_http_track_stat_add(NGX_HTTP_TRACK_STAT_EVENTS_INFLIGHT,
+                            -(ngx_atomic_int_t) push->nevents);
+
+    if (status == NGX_HTTP_OK) {
+        ngx_http_track_stat_add(NGX_HTTP_TRACK_STAT_EVENTS_PUSHED,
+                                push->nevents);
+    }
+
+    if (!redis->exiting) {
+        ngx_http_track_redis_finish(&push->waiters, status);
+    }
+
+    ngx_free(push);
+    ngx_http_track_redis_next(redis);
+}
+
+
+/* a command is done: out of the flight list */
+
+static void
+ngx_http_track_redis_settle(ngx_http_track_redis_t *redis,
+    ngx_http_track_push_t *push)
+{
+    ngx_queue_remove(&push->link);
+    redis->ninflight--;
+}
+
+
+/* after a reply: the next deadline, and what waits for a free slot */
+
+static void
+ngx_http_track_redis_next(ngx_http_track_redis_t *redis)
+{
     if (redis->state != NGX_HTTP_TRACK_REDIS_READY || redis->exiting) {
         return;
     }
