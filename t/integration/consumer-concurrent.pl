@@ -41,7 +41,7 @@ ok(($by{one} || 0) > 0 && ($by{two} || 0) > 0,
    "both stored events (one: $by{one}, two: $by{two}; two killed $kills times)");
 
 my ($collided, $rolled) = (0, 0);
-for my $log (glob("$main::SCRATCH/consumer-*.log")) {
+for my $log (glob("$ENV{TC_SCRATCH}/consumer-*.log")) {
     my $text = slurp($log);
     $collided++ while $text =~ /eids already stored/g;
     $rolled++ while $text =~ /rolled back/g;

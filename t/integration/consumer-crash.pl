@@ -38,7 +38,7 @@ ok(wait_for(120, sub { drained('crash') }), 'the last restart drains the queue')
 is_eq(stop($c, 'TERM', 20), 0, 'exit 0 on SIGTERM');
 
 my $replayed = 0;
-for my $log (glob("$main::SCRATCH/consumer-crash-*.log")) {
+for my $log (glob("$ENV{TC_SCRATCH}/consumer-crash-*.log")) {
     my $text = slurp($log);
     $replayed++ while $text =~ /was committed before/g;
 }

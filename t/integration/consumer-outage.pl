@@ -73,7 +73,7 @@ is_eq(stop($c, 'TERM', 20), 0, 'exit 0');
 
 # --- Redis -------------------------------------------------------------------
 
-my $rdir = "$main::SCRATCH/redis-aof";
+my $rdir = "$ENV{TC_SCRATCH}/redis-aof";
 my $rport = `bash -c '. "$root/scripts/lib/services.sh"; free_port'`;
 chomp $rport;
 my $start_redis = "start_redis '$rdir' $rport --appendonly yes --appendfsync always";

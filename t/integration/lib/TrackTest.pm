@@ -60,8 +60,10 @@ sub wait_for {
 }
 
 sub start_redis {
-    my ($dir, $port) = @_;
-    sh("start_redis '$dir' $port") or die "redis did not start on $port\n";
+    my ($dir, $port, $args) = @_;
+    $args //= '';
+    sh("start_redis '$dir' $port $args")
+        or die "redis did not start on $port\n";
     push @cleanups, sub { stop_redis($dir) };
 }
 
