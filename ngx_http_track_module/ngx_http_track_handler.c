@@ -24,6 +24,9 @@ static ngx_int_t ngx_http_track_read_body(ngx_http_request_t *r,
     size_t max, ngx_str_t *body);
 static ngx_int_t ngx_http_track_accept(ngx_http_request_t *r,
     json_t *events);
+static ngx_int_t ngx_http_track_recordable(ngx_http_request_t *r);
+static ngx_int_t ngx_http_track_anonymize_ip(ngx_http_request_t *r,
+    ngx_str_t *ip);
 static ngx_int_t ngx_http_track_serialize_events(ngx_http_request_t *r,
     ngx_http_track_ctx_t *ctx, json_t *events);
 static ngx_int_t ngx_http_track_reject(ngx_http_request_t *r,
@@ -498,6 +501,19 @@ ngx_http_track_accept(ngx_http_request_t *r, json_t *events)
     ctx->request = r;
     ngx_http_set_ctx(r, ctx, ngx_http_track_module);
 
+    rc = ngx_http_track_recordable(r);
+
+    if (rc != NGX_OK) {
+        if (rc == NGX_DECLINED) {
+            /* the client said no: a normal answer, nothing kept */
+            ngx_http_track_stat_add(NGX_HTTP_TRACK_STAT_EVENTS_NOT_RECORDED,
+                                    json_array_size(events));
+            return ngx_http_track_send_ok(r);
+        }
+
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     rc = ngx_http_track_serialize_events(r, ctx, events);
 
     if (rc == NGX_DECLINED) {
@@ -563,6 +579,96 @@ ngx_http_track_settle(ngx_http_track_ctx_t *ctx, ngx_uint_t status)
 }
 
 
+/*
+ * NGX_DECLINED when the events must not be recorded: Do Not Track or
+ * Global Privacy Control with track_honor_dnt, or a track_consent value that
+ * is empty or "0".
+ */
+
+static ngx_int_t
+ngx_http_track_recordable(ngx_http_request_t *r)
+{
+    ngx_str_t                   value;
+    ngx_http_track_loc_conf_t  *tlcf;
+
+    static ngx_str_t  dnt = ngx_string("DNT");
+    static ngx_str_t  gpc = ngx_string("Sec-GPC");
+
+    tlcf = ngx_http_get_module_loc_conf(r, ngx_http_track_module);
+
+    if (tlcf->honor_dnt
+        && ((ngx_http_track_find_header(r, &dnt, &value) == NGX_OK
+             && value.len == 1 && value.data[0] == '1')
+            || (ngx_http_track_find_header(r, &gpc, &value) == NGX_OK
+                && value.len == 1 && value.data[0] == '1')))
+    {
+        return NGX_DECLINED;
+    }
+
+    if (tlcf->consent) {
+        if (ngx_http_complex_value(r, tlcf->consent, &value) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        if (value.len == 0 || (value.len == 1 && value.data[0] == '0')) {
+            return NGX_DECLINED;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* the client address with its last octet (IPv4) or last 80 bits zeroed */
+
+static ngx_int_t
+ngx_http_track_anonymize_ip(ngx_http_request_t *r, ngx_str_t *ip)
+{
+    u_char                *p;
+    ngx_sockaddr_t         sa;
+    struct sockaddr_in    *sin;
+#if (NGX_HAVE_INET6)
+    struct sockaddr_in6   *sin6;
+#endif
+
+    if (r->connection->socklen > (socklen_t) sizeof(ngx_sockaddr_t)) {
+        return NGX_DECLINED;
+    }
+
+    ngx_memcpy(&sa, r->connection->sockaddr, r->connection->socklen);
+
+    switch (sa.sockaddr.sa_family) {
+
+    case AF_INET:
+        sin = &sa.sockaddr_in;
+        p = (u_char *) &sin->sin_addr.s_addr;
+        p[3] = 0;
+        break;
+
+#if (NGX_HAVE_INET6)
+    case AF_INET6:
+        sin6 = &sa.sockaddr_in6;
+        ngx_memzero(&sin6->sin6_addr.s6_addr[6], 10);
+        break;
+#endif
+
+    default:
+        return NGX_DECLINED;
+    }
+
+    p = ngx_pnalloc(r->pool, NGX_SOCKADDR_STRLEN);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    ip->len = ngx_sock_ntop(&sa.sockaddr, r->connection->socklen, p,
+                            NGX_SOCKADDR_STRLEN, 0);
+    ip->data = p;
+
+    return NGX_OK;
+}
+
+
 static ngx_int_t
 ngx_http_track_serialize_events(ngx_http_request_t *r,
     ngx_http_track_ctx_t *ctx, json_t *events)
@@ -598,15 +704,25 @@ ngx_http_track_serialize_events(ngx_http_request_t *r,
     ngx_memzero(&enrich, sizeof(ngx_http_track_enrich_t));
     enrich.recv_ts = (int64_t) tp->sec * 1000 + tp->msec;
     enrich.max_header_len = tlcf->max_header_len;
-    enrich.ip.data = r->connection->addr_text.data;
-    enrich.ip.len = r->connection->addr_text.len;
+    value = r->connection->addr_text;
 
-    if (r->headers_in.user_agent) {
+    if (tlcf->anonymize_ip
+        && ngx_http_track_anonymize_ip(r, &value) == NGX_ERROR)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (!(tlcf->drop & NGX_HTTP_TRACK_DROP_IP)) {
+        enrich.ip.data = value.data;
+        enrich.ip.len = value.len;
+    }
+
+    if (r->headers_in.user_agent && !(tlcf->drop & NGX_HTTP_TRACK_DROP_UA)) {
         enrich.ua.data = r->headers_in.user_agent->value.data;
         enrich.ua.len = r->headers_in.user_agent->value.len;
     }
 
-    if (r->headers_in.referer) {
+    if (r->headers_in.referer && !(tlcf->drop & NGX_HTTP_TRACK_DROP_REFERER)) {
         enrich.referer.data = r->headers_in.referer->value.data;
         enrich.referer.len = r->headers_in.referer->value.len;
     }
@@ -638,6 +754,14 @@ ngx_http_track_serialize_events(ngx_http_request_t *r,
     }
 
     for (i = 0; i < ctx->nevents; i++) {
+
+        if (tlcf->drop & NGX_HTTP_TRACK_DROP_UID) {
+            json_object_del(json_array_get(events, i), "uid");
+        }
+
+        if (tlcf->drop & NGX_HTTP_TRACK_DROP_PROPS) {
+            json_object_del(json_array_get(events, i), "props");
+        }
 
         /* time-ordered and unique across hosts, workers and requests */
         ngx_sprintf((u_char *) id, "%012xL%04xL%06xL%010xL%Z",

@@ -48,7 +48,9 @@ static ngx_http_track_metric_t  ngx_http_track_metrics[] = {
     { ngx_string("track_spool_torn_records_total"), ngx_string("counter"),
       ngx_string("Torn last records found (and skipped) in spool files.") },
     { ngx_string("track_spool_errors_total"), ngx_string("counter"),
-      ngx_string("Spool full, write failures and damaged spool files.") }
+      ngx_string("Spool full, write failures and damaged spool files.") },
+    { ngx_string("track_events_not_recorded_total"), ngx_string("counter"),
+      ngx_string("Valid events not recorded: Do Not Track or no consent.") }
 };
 
 

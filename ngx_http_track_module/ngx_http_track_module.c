@@ -40,6 +40,16 @@ static ngx_int_t ngx_http_track_init_process(ngx_cycle_t *cycle);
 static void ngx_http_track_exit_process(ngx_cycle_t *cycle);
 
 
+static ngx_conf_bitmask_t  ngx_http_track_drop_mask[] = {
+    { ngx_string("ip"), NGX_HTTP_TRACK_DROP_IP },
+    { ngx_string("ua"), NGX_HTTP_TRACK_DROP_UA },
+    { ngx_string("referer"), NGX_HTTP_TRACK_DROP_REFERER },
+    { ngx_string("uid"), NGX_HTTP_TRACK_DROP_UID },
+    { ngx_string("props"), NGX_HTTP_TRACK_DROP_PROPS },
+    { ngx_null_string, 0 }
+};
+
+
 static ngx_conf_enum_t  ngx_http_track_response_types[] = {
     { ngx_string("gif"), NGX_HTTP_TRACK_RESPONSE_GIF },
     { ngx_string("empty"), NGX_HTTP_TRACK_RESPONSE_EMPTY },
@@ -132,6 +142,34 @@ static ngx_command_t  ngx_http_track_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
+
+    { ngx_string("track_anonymize_ip"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_track_loc_conf_t, anonymize_ip),
+      NULL },
+
+    { ngx_string("track_honor_dnt"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_track_loc_conf_t, honor_dnt),
+      NULL },
+
+    { ngx_string("track_consent"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_set_complex_value_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_track_loc_conf_t, consent),
+      NULL },
+
+    { ngx_string("track_drop_fields"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_conf_set_bitmask_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_track_loc_conf_t, drop),
+      &ngx_http_track_drop_mask },
 
     { ngx_string("track_cors_origin"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
@@ -463,6 +501,7 @@ ngx_http_track_create_loc_conf(ngx_conf_t *cf)
      *     tlcf->metrics = 0;
      *     tlcf->limits.max_eid_len = 0;
      *     tlcf->limits.max_prop_name_len = 0;
+     *     tlcf->drop = 0;
      */
 
     tlcf->response = NGX_CONF_UNSET_UINT;
@@ -476,6 +515,9 @@ ngx_http_track_create_loc_conf(ngx_conf_t *cf)
     tlcf->limits.max_params = NGX_CONF_UNSET_SIZE;
     tlcf->fields = NGX_CONF_UNSET_PTR;
     tlcf->cors_origins = NGX_CONF_UNSET_PTR;
+    tlcf->anonymize_ip = NGX_CONF_UNSET;
+    tlcf->honor_dnt = NGX_CONF_UNSET;
+    tlcf->consent = NGX_CONF_UNSET_PTR;
 
     return tlcf;
 }
@@ -507,6 +549,10 @@ ngx_http_track_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                               prev->limits.max_params, 64);
     ngx_conf_merge_ptr_value(conf->fields, prev->fields, NULL);
     ngx_conf_merge_ptr_value(conf->cors_origins, prev->cors_origins, NULL);
+    ngx_conf_merge_value(conf->anonymize_ip, prev->anonymize_ip, 0);
+    ngx_conf_merge_value(conf->honor_dnt, prev->honor_dnt, 0);
+    ngx_conf_merge_ptr_value(conf->consent, prev->consent, NULL);
+    ngx_conf_merge_bitmask_value(conf->drop, prev->drop, 0);
 
     /* the consumer's columns hold these; not configurable on purpose */
     conf->limits.max_eid_len = 64;

@@ -19,6 +19,13 @@
 #define NGX_HTTP_TRACK_RESPONSE_GIF    0
 #define NGX_HTTP_TRACK_RESPONSE_EMPTY  1
 
+/* fields track_drop_fields can remove at the edge */
+#define NGX_HTTP_TRACK_DROP_IP         0x02
+#define NGX_HTTP_TRACK_DROP_UA         0x04
+#define NGX_HTTP_TRACK_DROP_REFERER    0x08
+#define NGX_HTTP_TRACK_DROP_UID        0x10
+#define NGX_HTTP_TRACK_DROP_PROPS      0x20
+
 
 typedef struct {
     ngx_str_t                   name;
@@ -82,6 +89,12 @@ typedef struct {
     ngx_http_track_limits_t     limits;
     ngx_array_t                *fields;        /* ngx_http_track_field_conf_t */
     ngx_array_t                *cors_origins;  /* ngx_str_t; "*" for any */
+
+    /* privacy */
+    ngx_flag_t                  anonymize_ip;
+    ngx_flag_t                  honor_dnt;
+    ngx_http_complex_value_t   *consent;
+    ngx_uint_t                  drop;          /* NGX_HTTP_TRACK_DROP_* */
 } ngx_http_track_loc_conf_t;
 
 
@@ -117,6 +130,7 @@ typedef enum {
     NGX_HTTP_TRACK_STAT_SPOOL_BYTES,
     NGX_HTTP_TRACK_STAT_SPOOL_TORN,
     NGX_HTTP_TRACK_STAT_SPOOL_ERRORS,
+    NGX_HTTP_TRACK_STAT_EVENTS_NOT_RECORDED,
     NGX_HTTP_TRACK_STAT_LAST
 } ngx_http_track_stat_e;
 

@@ -28,6 +28,13 @@ EOF
         location = /collect {
             track;
         }
+        location = /private.gif {
+            track;
+            track_anonymize_ip on;
+            track_drop_fields ua referer uid;
+            track_honor_dnt on;
+            track_consent $cookie_consent;
+        }
 EOF2
 
 my $base = "http://127.0.0.1:$port";
@@ -126,5 +133,26 @@ like($status_line, qr{^HTTP/1\.1 200 },
 $rows = stored();
 like($rows->[0], qr/"ua":"bad\xef\xbf\xbd\xef\xbf\xbdua"/,
      'invalid bytes became U+FFFD');
+
+# 5. privacy: anonymised address, dropped fields, Do Not Track, consent
+$res = http('GET', "$base/private.gif?app=a&module=m&action=p&uid=42",
+            undef, { 'Cookie' => 'consent=1', 'Referer' => 'https://x/' });
+is($res->{status}, 200, 'private pixel answered');
+$rows = stored();
+is(scalar @$rows, 1, 'stored with consent');
+(my $private = $rows->[0]) =~ s/^\{"eid":"$eid_re","recv_ts":\d+,/{/;
+is($private, '{"app":"a","module":"m","action":"p","ip":"127.0.0.0"}',
+   'last octet zeroed, user agent, referer and uid dropped');
+
+for my $case (['DNT' => '1'], ['Sec-GPC' => '1'], ['Cookie' => 'consent=0'],
+              ['X-None' => 'no consent cookie'])
+{
+    my %h = @$case;
+    $h{Cookie} //= 'consent=1' unless $case->[0] eq 'X-None';
+    $res = http('GET', "$base/private.gif?app=a&module=m&action=p", undef,
+                \%h);
+    is($res->{status}, 200, "$case->[0]: answered like any pixel");
+    is(scalar @{ stored() }, 0, "$case->[0]: nothing recorded");
+}
 
 done_testing();
