@@ -38,6 +38,7 @@ http {
 
     track_redis 127.0.0.1:$REDIS_PORT;
     track_redis_key track:events;
+    track_spool $run/nginx/spool max_size=1g;
 
     server {
         listen 127.0.0.1:$NGINX_PORT;
