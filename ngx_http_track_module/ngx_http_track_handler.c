@@ -37,6 +37,8 @@ static ngx_int_t ngx_http_track_send_error(ngx_http_request_t *r,
 static ngx_int_t ngx_http_track_send_ok(ngx_http_request_t *r);
 static ngx_int_t ngx_http_track_settle(ngx_http_track_ctx_t *ctx,
     ngx_uint_t status);
+static void ngx_http_track_detach(ngx_http_track_ctx_t *ctx);
+static void ngx_http_track_lost(ngx_http_track_ctx_t *ctx);
 static void ngx_http_track_cleanup(void *data);
 
 
@@ -488,10 +490,11 @@ ngx_http_track_read_body(ngx_http_request_t *r, size_t max, ngx_str_t *body)
 static ngx_int_t
 ngx_http_track_accept(ngx_http_request_t *r, json_t *events)
 {
-    ngx_int_t                rc;
-    ngx_pool_cleanup_t      *cln;
-    ngx_http_track_ctx_t    *ctx;
-    ngx_http_track_error_t   err;
+    ngx_int_t                   rc;
+    ngx_pool_cleanup_t         *cln;
+    ngx_http_track_ctx_t       *ctx;
+    ngx_http_track_error_t      err;
+    ngx_http_track_loc_conf_t  *tlcf;
 
     ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_track_ctx_t));
     if (ctx == NULL) {
@@ -527,6 +530,15 @@ ngx_http_track_accept(ngx_http_request_t *r, json_t *events)
 
     if (rc != NGX_OK) {
         return rc;
+    }
+
+    tlcf = ngx_http_get_module_loc_conf(r, ngx_http_track_module);
+
+    if (tlcf->ack == NGX_HTTP_TRACK_ACK_IMMEDIATE) {
+        ngx_http_track_detach(ctx);
+        ngx_http_track_stat_add(NGX_HTTP_TRACK_STAT_EVENTS_ACCEPTED,
+                                ctx->nevents);
+        return ngx_http_track_send_ok(r);
     }
 
     cln = ngx_pool_cleanup_add(r->pool, 0);
@@ -907,6 +919,61 @@ ngx_http_track_send_ok(ngx_http_request_t *r)
 }
 
 
+/*
+ * track_ack immediate: the client is answered now, so the events move to
+ * worker memory, go to Redis, and to the spool if Redis cannot take them.
+ * They are lost only if the spool cannot take them either.
+ */
+
+static void
+ngx_http_track_detach(ngx_http_track_ctx_t *ctx)
+{
+    u_char                *p;
+    size_t                 size;
+    ngx_uint_t             i;
+    ngx_http_track_ctx_t  *copy;
+
+    size = sizeof(ngx_http_track_ctx_t) + ctx->nevents * sizeof(ngx_str_t);
+
+    for (i = 0; i < ctx->nevents; i++) {
+        size += ctx->events[i].len;
+    }
+
+    copy = ngx_alloc(size, ctx->request->connection->log);
+    if (copy == NULL) {
+        ngx_http_track_lost(ctx);
+        return;
+    }
+
+    ngx_memzero(copy, sizeof(ngx_http_track_ctx_t));
+    copy->nevents = ctx->nevents;
+    copy->events = (ngx_str_t *) (copy + 1);
+    p = (u_char *) (copy->events + copy->nevents);
+
+    for (i = 0; i < ctx->nevents; i++) {
+        copy->events[i].data = p;
+        copy->events[i].len = ctx->events[i].len;
+        p = ngx_cpymem(p, ctx->events[i].data, ctx->events[i].len);
+    }
+
+    if (ngx_http_track_redis_submit(copy) != NGX_OK) {
+        ngx_http_track_done(copy, NGX_HTTP_SERVICE_UNAVAILABLE);
+    }
+}
+
+
+static void
+ngx_http_track_lost(ngx_http_track_ctx_t *ctx)
+{
+    ngx_http_track_stat_add(NGX_HTTP_TRACK_STAT_EVENTS_FAILED, ctx->nevents);
+
+    ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                  "track: %ui events answered at once (track_ack "
+                  "immediate) are lost: neither Redis nor a spool took them",
+                  ctx->nevents);
+}
+
+
 /* called by the Redis side once the request's events are settled */
 
 void
@@ -917,6 +984,17 @@ ngx_http_track_done(ngx_http_track_ctx_t *ctx, ngx_uint_t status)
     ngx_http_request_t  *r;
 
     r = ctx->request;
+
+    if (r == NULL) {
+        if (status != NGX_HTTP_OK && ngx_http_track_spool_write(ctx) != NGX_OK)
+        {
+            ngx_http_track_lost(ctx);
+        }
+
+        ngx_free(ctx);
+        return;
+    }
+
     c = r->connection;
 
     rc = ngx_http_track_settle(ctx, status);

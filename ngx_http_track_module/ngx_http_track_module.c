@@ -50,6 +50,13 @@ static ngx_conf_bitmask_t  ngx_http_track_drop_mask[] = {
 };
 
 
+static ngx_conf_enum_t  ngx_http_track_ack_modes[] = {
+    { ngx_string("durable"), NGX_HTTP_TRACK_ACK_DURABLE },
+    { ngx_string("immediate"), NGX_HTTP_TRACK_ACK_IMMEDIATE },
+    { ngx_null_string, 0 }
+};
+
+
 static ngx_conf_enum_t  ngx_http_track_response_types[] = {
     { ngx_string("gif"), NGX_HTTP_TRACK_RESPONSE_GIF },
     { ngx_string("empty"), NGX_HTTP_TRACK_RESPONSE_EMPTY },
@@ -79,6 +86,13 @@ static ngx_command_t  ngx_http_track_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_track_loc_conf_t, response),
       &ngx_http_track_response_types },
+
+    { ngx_string("track_ack"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_track_loc_conf_t, ack),
+      &ngx_http_track_ack_modes },
 
     { ngx_string("track_max_body_size"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -505,6 +519,7 @@ ngx_http_track_create_loc_conf(ngx_conf_t *cf)
      */
 
     tlcf->response = NGX_CONF_UNSET_UINT;
+    tlcf->ack = NGX_CONF_UNSET_UINT;
     tlcf->max_body_size = NGX_CONF_UNSET_SIZE;
     tlcf->max_event_size = NGX_CONF_UNSET_SIZE;
     tlcf->max_header_len = NGX_CONF_UNSET_SIZE;
@@ -531,6 +546,8 @@ ngx_http_track_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     ngx_conf_merge_uint_value(conf->response, prev->response,
                               NGX_HTTP_TRACK_RESPONSE_GIF);
+    ngx_conf_merge_uint_value(conf->ack, prev->ack,
+                              NGX_HTTP_TRACK_ACK_DURABLE);
     ngx_conf_merge_size_value(conf->max_body_size, prev->max_body_size,
                               64 * 1024);
     ngx_conf_merge_size_value(conf->max_event_size, prev->max_event_size,

@@ -19,6 +19,9 @@
 #define NGX_HTTP_TRACK_RESPONSE_GIF    0
 #define NGX_HTTP_TRACK_RESPONSE_EMPTY  1
 
+#define NGX_HTTP_TRACK_ACK_DURABLE     0
+#define NGX_HTTP_TRACK_ACK_IMMEDIATE   1
+
 /* fields track_drop_fields can remove at the edge */
 #define NGX_HTTP_TRACK_DROP_IP         0x02
 #define NGX_HTTP_TRACK_DROP_UA         0x04
@@ -83,6 +86,7 @@ typedef struct {
     ngx_flag_t                  track;
     ngx_flag_t                  metrics;
     ngx_uint_t                  response;
+    ngx_uint_t                  ack;
     size_t                      max_body_size;
     size_t                      max_event_size;
     size_t                      max_header_len;
@@ -99,7 +103,7 @@ typedef struct {
 
 
 typedef struct {
-    ngx_http_request_t         *request;     /* NULL once it went away */
+    ngx_http_request_t         *request;     /* NULL: answered already */
     ngx_queue_t                 link;        /* in a push's waiters */
     ngx_http_track_push_t      *push;        /* NULL while not queued */
 

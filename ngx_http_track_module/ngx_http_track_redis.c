@@ -703,7 +703,7 @@ ngx_http_track_redis_submit(ngx_http_track_ctx_t *ctx)
     }
 
     if (redis->npending + ctx->nevents > redis->conf->max_pending) {
-        ngx_log_error(NGX_LOG_WARN, ctx->request->connection->log, 0,
+        ngx_log_error(NGX_LOG_WARN, redis->log, 0,
                       "track: %ui events already wait for redis at %V",
                       redis->npending, &redis->addr);
         return NGX_DECLINED;

@@ -291,7 +291,7 @@ ngx_http_track_spool_close(ngx_http_track_spool_t *spool)
 ngx_int_t
 ngx_http_track_spool_write(ngx_http_track_ctx_t *ctx)
 {
-    u_char                  *h, *headers;
+    u_char                  *h;
     off_t                    total, chunk;
     size_t                   i, n, first;
     ssize_t                  written;
@@ -299,6 +299,8 @@ ngx_http_track_spool_write(ngx_http_track_ctx_t *ctx)
     ngx_log_t               *log;
     struct iovec             iov[NGX_HTTP_TRACK_SPOOL_IOV];
     ngx_http_track_spool_t  *spool;
+    u_char                   headers[NGX_HTTP_TRACK_SPOOL_IOV / 2
+                                     * NGX_HTTP_TRACK_SPOOL_HEADER];
 
     spool = ngx_http_track_spool;
 
@@ -306,7 +308,7 @@ ngx_http_track_spool_write(ngx_http_track_ctx_t *ctx)
         return NGX_DECLINED;
     }
 
-    log = ctx->request->connection->log;
+    log = ctx->request ? ctx->request->connection->log : spool->log;
     total = 0;
 
     for (i = 0; i < ctx->nevents; i++) {
@@ -332,12 +334,6 @@ ngx_http_track_spool_write(ngx_http_track_ctx_t *ctx)
         return NGX_ERROR;
     }
 
-    headers = ngx_pnalloc(ctx->request->pool,
-                          ctx->nevents * NGX_HTTP_TRACK_SPOOL_HEADER);
-    if (headers == NULL) {
-        return NGX_ERROR;
-    }
-
     for (first = 0; first < ctx->nevents; first += n / 2) {
         chunk = 0;
 
@@ -346,7 +342,7 @@ ngx_http_track_spool_write(ngx_http_track_ctx_t *ctx)
              n += 2)
         {
             i = first + n / 2;
-            h = headers + i * NGX_HTTP_TRACK_SPOOL_HEADER;
+            h = headers + n / 2 * NGX_HTTP_TRACK_SPOOL_HEADER;
             crc = ngx_crc32_long(ctx->events[i].data, ctx->events[i].len);
 
             ngx_http_track_spool_put32(h, (uint32_t) ctx->events[i].len);

@@ -21,6 +21,7 @@ my $port = start_nginx("$dir/nginx", <<"EOF", locations => <<'EOF2');
     track_redis_key it:load;
 EOF
         location = /t.gif { track; }
+        location = /now.gif { track; track_ack immediate; }
 EOF2
 
 # ab sends exactly -n requests over -c keep-alive connections
@@ -58,5 +59,17 @@ my $stats = redis_cli($redis_port, 'info', 'commandstats');
 my ($calls) = $stats =~ /cmdstat_rpush:calls=(\d+)/;
 ok($calls && $calls < $requests / 4,
    "events coalesced: $requests events in " . ($calls // 0) . ' RPUSHes');
+
+# track_ack immediate: answered before Redis has them, all there soon after
+redis_cli($redis_port, 'del', 'it:load');
+$url = "http://127.0.0.1:$port/now.gif?app=load&module=m&action=now";
+$ab = `ab -q -k -n $requests -c $concurrency '$url' 2>&1`;
+($complete) = $ab =~ /^Complete requests:\s+(\d+)/m;
+($non2xx) = $ab =~ /^Non-2xx responses:\s+(\d+)/m;
+is($complete, $requests, "immediate: $requests requests completed");
+ok(!$non2xx, 'immediate: every answer was 2xx');
+ok(wait_for(10, sub {
+       redis_cli($redis_port, 'llen', 'it:load') eq "(integer) $requests\n"
+   }), "immediate: exactly $requests events reach Redis");
 
 done_testing();
