@@ -4,7 +4,7 @@ BUILD      := build
 MODULE_SO  := $(BUILD)/nginx/ngx_http_track_module.so
 MODULE_SRC := config $(wildcard ngx_http_track_module/*.[ch])
 
-.PHONY: all deps module consumer run stop test clean
+.PHONY: all deps module consumer run stop test bench clean
 
 all: module consumer
 
@@ -27,6 +27,12 @@ stop:
 
 test: module consumer
 	t/harness.sh
+
+# benchmarks against the empty_gif ceiling and the peers (README,
+# "Performance"); about 10 minutes, not part of `make test`
+bench: module consumer
+	@scripts/deps.sh bench
+	bench/run.sh
 
 clean:
 	rm -rf $(BUILD) t/servroot* t/tmp

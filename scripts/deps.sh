@@ -13,6 +13,13 @@ packages=(
     clang libclang-rt-14-dev valgrind wrk apache2-utils
 )
 
+# `deps.sh bench` adds what bench/ needs: the OpenResty peer's modules and
+# Node.js with npm for the Node peer (unless a node and npm are there)
+if [ "${1:-}" = bench ]; then
+    packages+=(libnginx-mod-http-lua lua-nginx-redis)
+    command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
+fi
+
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' \

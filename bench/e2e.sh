@@ -1,0 +1,191 @@
+#!/usr/bin/env bash
+# End-to-end sustained rate: nginx + the module (2 workers), Redis, MariaDB
+# and track-consumer all on this machine, wrk offering a fixed rate of
+# events (bench/wrk.lua, BENCH_RATE) with varying objects and users.  The
+# rate is sustained when wrk gets it through with only 2xx answers and the
+# Redis queue stays flat: its least-squares slope stays under 2 % of the
+# rate and it grows by less than one second of traffic over the window.
+#
+# Search: probes of BENCH_E2E_PROBE seconds, upwards by x1.5 from
+# BENCH_E2E_START until one fails, then bisection, at most BENCH_E2E_PROBES
+# probes; then the best passing rate must hold for BENCH_E2E_HOLD seconds
+# (default 60), else 15 % less is tried once more.  At the end every event
+# the module acknowledged must be in MariaDB.
+#
+# Usage: bench/e2e.sh OUTDIR
+# env: BENCH_E2E_START (events/s, 40000), BENCH_E2E_PROBE (15),
+#      BENCH_E2E_PROBES (5), BENCH_E2E_HOLD (60), BENCH_E2E_MODE (pixel:
+#      GET, 1 event per request; beacon10: POST of 10 events),
+#      BENCH_E2E_CONSUMERS (1), BENCH_E2E_CONNS (64), BENCH_CONSUMER_ARGS
+# Writes OUTDIR/e2e.tsv: phase, offered events/s, achieved events/s,
+# non-2xx, slope (events/s), growth, verdict; and OUTDIR/e2e-check.tsv.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=lib.sh
+. "$here/lib.sh"
+
+out=$(mkdir -p "$1" && cd "$1" && pwd)
+START=${BENCH_E2E_START:-40000}
+PROBE=${BENCH_E2E_PROBE:-15}
+PROBES=${BENCH_E2E_PROBES:-5}
+HOLD=${BENCH_E2E_HOLD:-60}
+MODE=${BENCH_E2E_MODE:-pixel}
+NCONS=${BENCH_E2E_CONSUMERS:-1}
+CONNS=${BENCH_E2E_CONNS:-64}
+bin=${CONSUMER_BIN:-$bench_root/consumer/build/release/track-consumer}
+[ -x "$bin" ] || { echo "build track-consumer first: make consumer" >&2; exit 1; }
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/track-bench-e2e.XXXXXX")
+chmod 755 "$tmp"
+sampler=
+cleanup() {
+    set +e
+    [ -n "$sampler" ] && kill "$sampler" 2>/dev/null
+    for f in "$tmp"/consumer*.pid; do stop_pidfile "$f"; done
+    bench_nginx_stop "$tmp/nginx"
+    stop_redis "$tmp/redis"
+    stop_mariadb "$tmp/db"
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+BENCH_REDIS_PORT=$(free_port)
+start_redis "$tmp/redis" "$BENCH_REDIS_PORT"
+start_mariadb "$tmp/db" "$(free_port)" >/dev/null
+# shellcheck disable=SC1091
+. "$tmp/db/env"
+sql() { mariadb_client "$tmp/db" track "$@"; }
+
+port=$(free_port)
+bench_nginx_conf "$tmp/nginx" "$port" "load_module $BENCH_MODULE_SO;" \
+    "    track_redis 127.0.0.1:$BENCH_REDIS_PORT;" \
+    "        location = /t.gif { track; }
+        location = /collect { track; }
+        location = /metrics { track_metrics; }"
+bench_nginx_start "$tmp/nginx" "$port"
+
+case $MODE in
+    pixel)
+        per_req=1 body=
+        url="http://127.0.0.1:$port/t.gif?app=shop&module=home-feed&action=click&object=@OBJ@&uid=@UID@&p.pos=3"
+        ;;
+    beacon10)
+        per_req=10 body='['
+        url="http://127.0.0.1:$port/collect"
+        for i in 1 2 3 4 5 6 7 8 9 10; do
+            body+="{\"app\":\"shop\",\"module\":\"home-feed\",\"action\":\"a$((i % 4))\",\"object\":@OBJ@,\"uid\":@UID@,\"props\":{\"pos\":$i}}"
+            [ "$i" = 10 ] || body+=,
+        done
+        body+=']'
+        ;;
+    *) echo "BENCH_E2E_MODE: pixel or beacon10" >&2; exit 2 ;;
+esac
+
+cat >"$tmp/consumer.conf" <<EOF
+redis_port = $BENCH_REDIS_PORT
+mysql_socket = $MYSQL_SOCKET
+mysql_user = $MYSQL_USER
+mysql_password = $MYSQL_PASSWORD
+mysql_database = track
+timezone = UTC
+log_level = warn
+EOF
+for i in $(seq 1 "$NCONS"); do
+    # shellcheck disable=SC2086
+    "$bin" --config "$tmp/consumer.conf" --id "e2e$i" ${BENCH_CONSUMER_ARGS:-} \
+        2>>"$tmp/consumer.log" &
+    echo $! >"$tmp/consumer$i.pid"
+done
+
+qlen() { rcli llen track:events; }
+
+wait_drained() {
+    local deadline=$(( $(date +%s) + ${1:-60} ))
+    while [ "$(qlen)" -gt 2000 ]; do
+        [ "$(date +%s)" -ge "$deadline" ] && return 1
+        sleep 0.5
+    done
+}
+
+: >"$out/e2e.tsv"
+
+# probe PHASE RATE SECONDS: prints pass or fail, appends a line to e2e.tsv
+probe() {
+    local phase=$1 rate=$2 secs=$3 res reqs dur non2xx errs ach verdict
+    wait_drained 90 || log "e2e: the queue did not drain before this probe"
+    ( while :; do
+          printf '%s %s\n' "$(date +%s.%N)" "$(qlen)"
+          sleep 1
+      done ) >"$tmp/samples" &
+    sampler=$!
+    res=$(run_wrk "$url" "$CONNS" "$secs" BENCH_VARY=1 BENCH_BODY="$body" \
+        BENCH_RATE="$(( rate / per_req ))")
+    kill "$sampler"; wait "$sampler" 2>/dev/null || true; sampler=
+    reqs=$(field requests "$res") dur=$(field duration_us "$res")
+    non2xx=$(field non2xx "$res") errs=$(field errors "$res")
+    ach=$(awk -v n="$reqs" -v d="$dur" -v k="$per_req" 'BEGIN { printf "%.0f", n * k / d * 1e6 }')
+    # slope and growth of the queue after the first 3 s of the window
+    read -r slope growth < <(awk -v skip=3 '
+        NR == 1 { t0 = $1 }
+        $1 - t0 >= skip { n++; x = $1 - t0; y = $2; sx += x; sy += y;
+                          sxx += x * x; sxy += x * y;
+                          if (n == 1) first = y; last = y }
+        END { d = n * sxx - sx * sx;
+              printf "%.0f %d\n", (n > 2 && d > 0) ? (n * sxy - sx * sy) / d : 0,
+                     last - first }' "$tmp/samples")
+    verdict=pass
+    if [ "$non2xx" != 0 ] || [ "$errs" != 0 ]; then verdict=fail
+    elif [ "$ach" -lt $(( rate * 97 / 100 )) ]; then verdict=fail
+    elif [ "$slope" -gt $(( rate / 50 )) ] || [ "$growth" -gt "$rate" ]; then verdict=fail
+    fi
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$phase" "$rate" "$ach" "$non2xx" \
+        "$errs" "$slope" "$growth" "$verdict" >>"$out/e2e.tsv"
+    log "e2e: $phase $rate events/s offered: $ach achieved, queue slope $slope/s, grew $growth: $verdict"
+    echo "$verdict"
+}
+
+log "e2e: $MODE, $NCONS consumer(s), ${PROBE}s probes from $START events/s"
+lo=0 hi=0 rate=$START
+for i in $(seq 1 "$PROBES"); do
+    if [ "$(probe probe "$rate" "$PROBE")" = pass ]; then lo=$rate; else hi=$rate; fi
+    if [ "$hi" = 0 ]; then
+        rate=$(( rate * 3 / 2 ))
+    elif [ "$lo" = 0 ]; then
+        rate=$(( rate / 2 ))
+    else
+        [ $(( (hi - lo) * 10 )) -le "$lo" ] && break
+        rate=$(( (lo + hi) / 2 ))
+    fi
+    rate=$(( rate / 1000 * 1000 ))
+done
+
+held=0
+if [ "$lo" -gt 0 ]; then
+    for try in 1 2; do
+        if [ "$(probe hold "$lo" "$HOLD")" = pass ]; then held=$lo; break; fi
+        lo=$(( lo * 85 / 100 / 1000 * 1000 ))
+    done
+fi
+
+# every event the module acknowledged must reach MariaDB
+pushed=$(curl -s "http://127.0.0.1:$port/metrics" |
+    awk '$1 == "track_events_pushed_total" { print $2 }')
+deadline=$(( $(date +%s) + 120 ))
+while :; do
+    stored=0
+    for t in $(sql -N -e "SELECT table_name FROM information_schema.tables
+                          WHERE table_schema = 'track' AND table_name LIKE 'events\\_2%'"); do
+        stored=$(( stored + $(sql -N -e "SELECT COUNT(*) FROM \`$t\`") ))
+    done
+    [ "$stored" -ge "$pushed" ] && break
+    [ "$(date +%s)" -ge "$deadline" ] && break
+    sleep 2
+done
+printf 'held\t%s\nmode\t%s\nconsumers\t%s\npushed\t%s\nstored\t%s\n' \
+    "$held" "$MODE" "$NCONS" "$pushed" "$stored" >"$out/e2e-check.tsv"
+log "e2e: sustained $held events/s for ${HOLD}s; module pushed $pushed events, MariaDB holds $stored"
+if [ -s "$tmp/consumer.log" ]; then
+    log "e2e: the consumer logged:"; sort "$tmp/consumer.log" | uniq -c | sort -rn | head -n 5 >&2
+fi

@@ -1,0 +1,237 @@
+#!/usr/bin/perl
+# Turns the .tsv files that bench/ingest.sh, bench/drain.sh and bench/e2e.sh
+# wrote into OUTDIR into one markdown report (stdout): the tables, the
+# ratios, the targets, the machine and the command.
+#
+# Usage: bench/report.pl OUTDIR
+use strict;
+use warnings;
+
+my $dir = shift or die "usage: $0 OUTDIR\n";
+
+sub rows {
+    my ($f) = @_;
+    open my $fh, '<', "$dir/$f" or return ();
+    my @r = map { chomp; [ split /\t/, $_, -1 ] } <$fh>;
+    return @r;
+}
+
+sub median {
+    my @v = sort { $a <=> $b } grep { defined && $_ ne '' } @_;
+    return undef unless @v;
+    return @v % 2 ? $v[$#v / 2] : ($v[@v / 2 - 1] + $v[@v / 2]) / 2;
+}
+
+sub num {    # 155123 -> "155,123"
+    my $n = sprintf '%.0f', shift;
+    1 while $n =~ s/^(\d+)(\d{3})/$1,$2/;
+    return $n;
+}
+
+sub ms { my $us = shift; return defined $us ? sprintf('%.2f', $us / 1000) : '' }
+sub ratio { my ($a, $b) = @_; return ($a && $b) ? sprintf('%.2fx', $a / $b) : 'n/a' }
+
+my %meta = map { $_->[0] => $_->[1] } rows('meta.tsv');
+my $out = '';
+sub say { $out .= join('', @_) . "\n" }
+
+# --- ingest -------------------------------------------------------------
+my @paths = rows('paths.tsv');
+shift @paths if @paths && $paths[0][0] eq 'path';
+my %label = map { $_->[0] => $_->[1] } @paths;
+my %runs;           # path -> conns -> [runs]
+my %conns_seen;
+for my $r (rows('ingest.tsv')) {
+    my ($p, $c, $rep, $req, $dur, $non2xx, $err, $p50, $p99, $p999, $stored, $per) = @$r;
+    push @{ $runs{$p}{$c} }, {
+        rps => $req / $dur * 1e6, req => $req, non2xx => $non2xx, err => $err,
+        p50 => $p50, p99 => $p99, p999 => $p999, stored => $stored, per => $per,
+    };
+    $conns_seen{$c} = 1;
+}
+my @conns = sort { $a <=> $b } keys %conns_seen;
+my %med;            # path -> conns -> median req/s
+for my $p (keys %runs) {
+    for my $c (keys %{ $runs{$p} }) {
+        $med{$p}{$c} = median(map { $_->{rps} } @{ $runs{$p}{$c} });
+    }
+}
+my $head = $meta{headline_conns} && $med{ceiling}{ $meta{headline_conns} }
+    ? $meta{headline_conns} : $conns[ $#conns / 2 ];
+
+if (@paths) {
+    say '### Ingest';
+    say '';
+    say "wrk $meta{wrk_threads} threads, keep-alive, $meta{duration} s per run, ",
+        "median of $meta{repeat} interleaved runs; every server has ",
+        "$meta{workers} workers.  *events stored / acked*: what reached Redis ",
+        '(or the log file) against the 2xx answers wrk counted, summed over the runs; ',
+        'more stored than acked is normal (answers still in flight when wrk stopped), ',
+        'fewer means lost events.';
+    say '';
+    say '| path | conns | req/s | events/s | p50 ms | p99 ms | p99.9 ms | x ceiling | events stored / acked |';
+    say '|---|---:|---:|---:|---:|---:|---:|---:|---|';
+    for my $pr (@paths) {
+        my ($p, $label, $kind, undef, undef, $note) = @$pr;
+        if ($kind eq 'absent') {
+            say "| $label | | absent | | | | | | $note |";
+            next;
+        }
+        for my $c (@conns) {
+            my $rs = $runs{$p}{$c} or next;
+            my $per = $rs->[0]{per} || 1;
+            my $acked = 0; my $stored = 0; my $bad = 0;
+            for (@$rs) {
+                $acked += ($_->{req} - $_->{non2xx}) * $per;
+                $stored += $_->{stored};
+                $bad += $_->{non2xx} + $_->{err};
+            }
+            my $check;
+            if ($p eq 'ceiling') { $check = 'stores nothing' }
+            else {
+                $check = num($stored) . ' / ' . num($acked);
+                $check .= $stored >= $acked ? ' ok' : ' **LOST ' . num($acked - $stored) . '**';
+            }
+            $check .= " ($bad non-2xx or errors)" if $bad;
+            say join(' | ', '', $label, $c, num($med{$p}{$c}), num($med{$p}{$c} * $per),
+                ms(median(map { $_->{p50} } @$rs)), ms(median(map { $_->{p99} } @$rs)),
+                ms(median(map { $_->{p999} } @$rs)),
+                ratio($med{$p}{$c}, $med{ceiling}{$c}), $check, '') =~ s/^ //r =~ s/ $//r;
+        }
+    }
+    say '';
+
+    my @ours = grep { $med{$_} } qw(pixel beacon beacon10 async);
+    my @peers = grep { $med{$_} } qw(ceiling log lua node);
+    if (@ours && @peers) {
+        say '**Ratios** (req/s of ours / req/s of the other path, same connections; ',
+            'beacon10 counts events/s):';
+        say '';
+        say '| ours | against | ', join(' | ', map { "c=$_" } @conns), ' |';
+        say '|---|---|', join('|', map { '---:' } @conns), '|';
+        for my $o (@ours) {
+            my $per = $runs{$o}{ $conns[0] }[0]{per} || 1;
+            for my $q (@peers) {
+                say "| $o | $q | ", join(' | ',
+                    map { ratio(($med{$o}{$_} // 0) * $per, $med{$q}{$_}) } @conns), ' |';
+            }
+        }
+        say '';
+    }
+
+    say '**Worker memory** (summed RSS of the server\'s worker processes, before the first ',
+        'and after the last run):';
+    say '';
+    say '| path | RSS before | RSS after |';
+    say '|---|---:|---:|';
+    for my $pr (@paths) {
+        my ($p, $label, $kind, $b, $a) = @$pr;
+        next if $kind eq 'absent';
+        say sprintf '| %s | %.1f MB | %.1f MB |', $label, $b / 1024, $a / 1024;
+    }
+    say '';
+}
+
+# --- queue to database --------------------------------------------------
+my @drain = rows('drain.tsv');
+my %rate;
+if (@drain) {
+    my ($load) = grep { $_->[0] eq 'load_data' } @drain;
+    my $load_rate = $load ? $load->[1] / $load->[2] : 0;
+    my %what = (
+        load_data => 'LOAD DATA LOCAL INFILE (raw rows, no statistics)',
+        single    => 'one INSERT per event, autocommit (raw rows)',
+    );
+    say '### Queue to MariaDB';
+    say '';
+    say 'The same synthetic events (module format, objects Zipf-like over 10k, ',
+        'uids over 100k) into one MariaDB on this machine; the consumer pops a ',
+        'pre-filled Redis queue and stores day table rows plus hourly, daily and ',
+        'unique-user statistics, exactly once (verified: rows and statistics sums = events).';
+    say '';
+    say '| what | events | seconds | events/s | x LOAD DATA | verified |';
+    say '|---|---:|---:|---:|---:|---|';
+    for my $r (@drain) {
+        my ($w, $n, $s, $v) = @$r;
+        my $label = $what{$w}
+            // ($w =~ /^consumer_(\d+)$/ ? "track-consumer, $1 process" . ($1 > 1 ? 'es' : '') . ', with statistics' : $w);
+        my $r_ = $s > 0 ? $n / $s : 0;
+        $rate{$w} = $r_;
+        say "| $label | ", num($n), " | $s | ", num($r_), ' | ', ratio($r_, $load_rate), " | $v |";
+    }
+    $rate{load_data} = $load_rate;
+    say '';
+}
+
+# --- end to end ----------------------------------------------------------
+my @e2e = rows('e2e.tsv');
+my %chk = map { $_->[0] => $_->[1] } rows('e2e-check.tsv');
+if (@e2e) {
+    say '### End to end';
+    say '';
+    say "nginx + module, Redis, MariaDB, $chk{consumers} track-consumer and wrk on this ",
+        "machine; $chk{mode} requests at a fixed offered rate with varying objects and users. ",
+        'A rate passes when wrk gets only 2xx at >= 97 % of it and the queue stays flat ',
+        '(least-squares slope under 2 % of the rate, growth under one second of traffic).';
+    say '';
+    say '| phase | offered events/s | achieved | queue slope /s | queue growth | verdict |';
+    say '|---|---:|---:|---:|---:|---|';
+    for my $r (@e2e) {
+        my ($ph, $off, $ach, $n2, $er, $sl, $gr, $v) = @$r;
+        $v .= " ($n2 non-2xx, $er errors)" if $n2 || $er;
+        say "| $ph | ", num($off), ' | ', num($ach), " | $sl | $gr | $v |";
+    }
+    say '';
+    my $lost = ($chk{pushed} // 0) - ($chk{stored} // 0);
+    say "**Sustained for $meta{hold} s with a flat queue: ", num($chk{held} // 0),
+        ' events/s.** Events the module acknowledged: ', num($chk{pushed} // 0),
+        '; rows in MariaDB after the drain: ', num($chk{stored} // 0),
+        ($lost > 0 ? " (**$lost missing**)" : ' (none lost)'), '.';
+    say '';
+}
+
+# --- targets ---------------------------------------------------------------
+my @t;
+if ($med{pixel} && $med{ceiling}) {
+    my $r = $med{pixel}{$head} / $med{ceiling}{$head};
+    push @t, sprintf '| ingest, pixel GET durable >= 0.8x empty_gif (c=%s) | %.2fx | %s |',
+        $head, $r, $r >= 0.8 ? 'met' : '**missed**';
+}
+if ($rate{load_data}) {
+    my ($best) = sort { $b <=> $a } map { $rate{$_} } grep { /^consumer_/ } keys %rate;
+    if ($best) {
+        my $r = $best / $rate{load_data};
+        push @t, sprintf '| consumer >= 0.7x LOAD DATA | %.2fx (%s events/s) | %s |',
+            $r, num($best), $r >= 0.7 ? 'met' : '**missed**';
+    }
+}
+if (@e2e) {
+    my $h = $chk{held} // 0;
+    push @t, sprintf '| end to end >= 50,000 events/s, flat queue for %s s | %s events/s | %s |',
+        $meta{hold}, num($h), $h >= 50000 ? 'met' : '**missed**';
+}
+if (@t) {
+    say '### Targets';
+    say '';
+    say '| target | measured | |';
+    say '|---|---|---|';
+    say($_) for @t;
+    say '';
+}
+
+# --- machine ---------------------------------------------------------------
+say '### Machine and command';
+say '';
+say "$meta{date}: $meta{cpu}, $meta{cores} cores, $meta{mem} RAM, $meta{os}, ",
+    "kernel $meta{kernel}; nginx $meta{nginx}, Redis $meta{redis}, $meta{mariadb}, ",
+    "Node.js $meta{node}, $meta{wrk}.  Load generator and servers share the cores. ",
+    "Load average before / after: $meta{load_before} / $meta{load_after}",
+    ($meta{load_before} =~ /^(\d+\.\d+)/ && $1 > 0.5
+        ? ' (**other work was running: figures are lower and noisier than on an idle machine**)' : ''),
+    '.';
+say '';
+say '```sh';
+say $meta{command};
+say '```';
+
+print $out;
