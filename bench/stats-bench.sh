@@ -138,7 +138,7 @@ echo "== wrk: ${DURATION}s per query, $CONNS connections, track-stats" \
 printf '%-44s %10s %9s %9s %9s\n' query 'req/s' p50 p99 errors
 for i in "${!urls[@]}"; do
     curl -sf -o /dev/null "${urls[$i]}" || { echo "query failed: ${urls[$i]}" >&2; exit 1; }
-    out=$(wrk -t2 -c"$CONNS" -d"${DURATION}s" --latency "${urls[$i]}")
+    out=$(wrk -t2 -c"$CONNS" -d"${DURATION}s" --timeout 10s --latency "${urls[$i]}")
     rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
     p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
     p99=$(awk '$1 == "99%" {print $2}' <<<"$out")

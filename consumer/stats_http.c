@@ -295,11 +295,7 @@ collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
 static int
 is_closed(const struct st_request *req)
 {
-    if (req->endpoint == ST_EP_HEALTH) {
-        return 0;
-    }
-
-    return req->to < st_local_day(time(NULL) - (time_t) conf->settle);
+    return req->endpoint != ST_EP_HEALTH && req->to < req->closed_before;
 }
 
 
@@ -342,6 +338,9 @@ handle(struct MHD_Connection *conn, int endpoint)
     {
         return send_error(conn, &err);
     }
+
+    /* yesterday is closed --settle seconds after midnight */
+    req.closed_before = st_local_day(time(NULL) - (time_t) conf->settle);
 
     c = st_pool_acquire(db_pool, conf->acquire_timeout_ms);
     if (c == NULL) {

@@ -13,6 +13,7 @@
 
 #include <mysql.h>
 
+#include "stats_cache.h"
 #include "stats_http.h"
 #include "stats_log.h"
 #include "stats_pool.h"
@@ -68,6 +69,9 @@ static struct option_def  options[] = {
       "Cache-Control max-age for answers about closed days" },
     { "open-max-age", O_UINT, "SECONDS", "0", 0, 3600,
       "max-age for answers that include today (0: no-store)" },
+    { "day-cache", O_UINT, "N", "65536", 0, 16777216,
+      "closed days of series kept in memory (about 300 bytes each; 0: "
+      "off); an entry is used for at most --cache-max-age seconds" },
     { "settle", O_UINT, "SECONDS", "900", 0, 86400,
       "seconds after midnight before yesterday counts as closed" },
     { "max-days", O_UINT, "N", "366", 1, 100000, "longest range in days" },
@@ -489,6 +493,13 @@ main(int argc, char **argv)
 
     st_query_init();
 
+    if (st_cache_init(opt_uint("day-cache"), opt_uint("cache-max-age"))
+        != 0)
+    {
+        st_error("cannot allocate the day cache");
+        goto done;
+    }
+
     opened = st_pool_init(&pool, (int) opt_uint("mysql-pool"), &db);
     if (opened < 0) {
         st_error("out of memory");
@@ -557,6 +568,7 @@ pool_done:
 
 done:
     mysql_library_end();
+    st_cache_free();
     st_http_set_token(NULL);
     free(password);
 

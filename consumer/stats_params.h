@@ -47,6 +47,7 @@ struct st_request {
     int            hourly;          /* interval=hour */
     int            single_day;      /* given as day= */
     unsigned       limit;
+    int64_t        closed_before;   /* days before this one are closed */
 };
 
 struct st_error {

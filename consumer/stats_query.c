@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "stats_cache.h"
 #include "stats_date.h"
 #include "stats_log.h"
 #include "stats_query.h"
@@ -203,34 +204,49 @@ db_failed(int rc, struct st_error *err)
 }
 
 
-/* series and users: counts per point of a zero-filled range */
+/*
+ * series and users: counts per point of a zero-filled range, kept as whole
+ * days (slots: 24 hours, or 1) from req->from to req->to, so that a closed
+ * day can go to and come from the day cache as one piece.
+ */
 
 struct points {
     const struct st_request  *req;
     unsigned long long       *v;
-    long                      n;
+    long                      ndays;
+    int                       slots;
 };
+
+
+static int
+points_alloc(struct points *p, const struct st_request *req, int slots)
+{
+    p->req = req;
+    p->ndays = (long) (req->to - req->from + 1);
+    p->slots = slots;
+    p->v = calloc((size_t) (p->ndays * slots), sizeof(unsigned long long));
+
+    return p->v != NULL ? 0 : -1;
+}
 
 
 static int
 series_row(void *arg, const struct st_col *cols)
 {
-    struct points             *p = arg;
-    const struct st_request   *req = p->req;
-    long                       i;
+    struct points  *p = arg;
+    long            d;
 
-    if (req->hourly) {
-        i = (long) ((cols[0].day - req->from) * 24 + cols[1].u8
-                    - req->from_hour);
-        if (i >= 0 && i < p->n) {
-            p->v[i] += cols[2].u64;
+    d = (long) (cols[0].day - p->req->from);
+    if (d < 0 || d >= p->ndays) {
+        return 0;
+    }
+
+    if (p->slots == 24) {
+        if (cols[1].u8 < 24) {
+            p->v[d * 24 + cols[1].u8] += cols[2].u64;
         }
-
     } else {
-        i = (long) (cols[0].day - req->from);
-        if (i >= 0 && i < p->n) {
-            p->v[i] += cols[1].u64;
-        }
+        p->v[d] += cols[1].u64;
     }
 
     return 0;
@@ -241,10 +257,8 @@ static json_t *
 points_json(struct jb *jb, const struct points *p, const char *name,
     unsigned long long *total)
 {
-    long     i;
+    long     i, n, first;
     json_t  *arr, *pt;
-    int64_t  day;
-    int      hour;
 
     arr = json_array();
     if (arr == NULL) {
@@ -254,17 +268,23 @@ points_json(struct jb *jb, const struct points *p, const char *name,
 
     *total = 0;
 
-    for (i = 0; i < p->n; i++) {
+    if (p->slots == 24) {
+        first = p->req->from_hour;
+        n = (p->ndays - 1) * 24 + p->req->to_hour - first + 1;
+    } else {
+        first = 0;
+        n = p->ndays;
+    }
+
+    for (i = first; i < first + n; i++) {
         pt = json_object();
         if (pt == NULL) {
             jb->failed = 1;
             break;
         }
 
-        if (p->req->hourly) {
-            hour = p->req->from_hour + (int) i;
-            day = p->req->from + hour / 24;
-            jset(jb, pt, "t", jhour(day, hour % 24));
+        if (p->slots == 24) {
+            jset(jb, pt, "t", jhour(p->req->from + i / 24, (int) (i % 24)));
         } else {
             jset(jb, pt, "t", jday(p->req->from + i));
         }
@@ -278,12 +298,100 @@ points_json(struct jb *jb, const struct points *p, const char *name,
 }
 
 
+/* The cache key of one day of a series: every filter value with its length
+ * (absent and empty differ), the interval and the day. */
+static size_t
+series_key(char *buf, const struct st_request *req, int64_t day)
+{
+    size_t                i, n = 0;
+    long long             d = (long long) day;
+    const struct st_str  *f[4];
+
+    f[0] = &req->app;
+    f[1] = &req->module;
+    f[2] = &req->action;
+    f[3] = &req->object;
+
+    buf[n++] = req->hourly ? 'h' : 'd';
+
+    for (i = 0; i < 4; i++) {
+        if (f[i]->data == NULL) {
+            buf[n++] = '-';
+            continue;
+        }
+        buf[n++] = '+';
+        memcpy(buf + n, &f[i]->len, sizeof(size_t));
+        n += sizeof(size_t);
+        memcpy(buf + n, f[i]->data, f[i]->len);
+        n += f[i]->len;
+    }
+
+    memcpy(buf + n, &d, sizeof(d));
+    return n + sizeof(d);
+}
+
+#define SERIES_KEY_MAX  (1 + 4 * (1 + sizeof(size_t) + ST_FIELD_MAX) + 8)
+
+
+/* The first day that must come from the database: req->from, or the first
+ * open day when every closed day of the range was in the cache. */
+static int64_t
+series_from_cache(struct points *p, time_t now)
+{
+    char      key[SERIES_KEY_MAX];
+    size_t    klen;
+    int64_t   d, last_closed;
+
+    if (!st_cache_enabled()) {
+        return p->req->from;
+    }
+
+    last_closed = p->req->closed_before - 1;
+    if (last_closed > p->req->to) {
+        last_closed = p->req->to;
+    }
+
+    for (d = p->req->from; d <= last_closed; d++) {
+        klen = series_key(key, p->req, d);
+        if (!st_cache_get(key, klen, p->v + (d - p->req->from) * p->slots,
+                          p->slots, now))
+        {
+            memset(p->v, 0, sizeof(p->v[0]) * (size_t) (p->ndays * p->slots));
+            return p->req->from;
+        }
+    }
+
+    return d;
+}
+
+
+static void
+series_to_cache(const struct points *p, int64_t from, time_t now)
+{
+    char     key[SERIES_KEY_MAX];
+    size_t   klen;
+    int64_t  d;
+
+    if (!st_cache_enabled()) {
+        return;
+    }
+
+    for (d = from; d <= p->req->to && d < p->req->closed_before; d++) {
+        klen = series_key(key, p->req, d);
+        st_cache_put(key, klen, p->v + (d - p->req->from) * p->slots,
+                     p->slots, now);
+    }
+}
+
+
 static json_t *
 run_series(struct st_pool *pool, struct st_conn *c,
     const struct st_request *req, struct st_error *err)
 {
     int                 f = 0, np = 0, rc;
+    time_t              now;
     json_t             *o, *arr;
+    int64_t             query_from;
     struct jb           jb = { 0 };
     const char         *sql;
     struct points       p;
@@ -294,60 +402,61 @@ run_series(struct st_pool *pool, struct st_conn *c,
     memset(params, 0, sizeof(params));
     memset(cols, 0, sizeof(cols));
 
-    params[np].type = ST_T_STR;
-    params[np].str = req->app.data;
-    params[np++].len = req->app.len;
-
-    if (req->module.data != NULL) {
-        f |= F_MODULE;
-        params[np].type = ST_T_STR;
-        params[np].str = req->module.data;
-        params[np++].len = req->module.len;
-    }
-    if (req->action.data != NULL) {
-        f |= F_ACTION;
-        params[np].type = ST_T_STR;
-        params[np].str = req->action.data;
-        params[np++].len = req->action.len;
-    }
-    if (req->object.data != NULL) {
-        f |= F_OBJECT;
-        params[np].type = ST_T_STR;
-        params[np].str = req->object.data;
-        params[np++].len = req->object.len;
-    }
-
-    params[np].type = ST_T_DAY;
-    params[np++].day = req->from;
-    params[np].type = ST_T_DAY;
-    params[np++].day = req->to;
-
-    p.req = req;
-    if (req->hourly) {
-        sql = series_hourly_sql[f];
-        p.n = (long) ((req->to - req->from) * 24 + req->to_hour
-                      - req->from_hour + 1);
-        cols[0].type = ST_T_DAY;
-        cols[1].type = ST_T_U8;
-        cols[2].type = ST_T_U64;
-    } else {
-        sql = series_daily_sql[f];
-        p.n = (long) (req->to - req->from + 1);
-        cols[0].type = ST_T_DAY;
-        cols[1].type = ST_T_U64;
-    }
-
-    p.v = calloc((size_t) p.n, sizeof(unsigned long long));
-    if (p.v == NULL) {
+    if (points_alloc(&p, req, req->hourly ? 24 : 1) != 0) {
         st_set_error(err, 500, "internal_error", "out of memory");
         return NULL;
     }
 
-    rc = st_db_query(pool, c, sql, params, np, cols, req->hourly ? 3 : 2,
-                     series_row, &p);
-    if (db_failed(rc, err)) {
-        free(p.v);
-        return NULL;
+    now = time(NULL);
+    query_from = series_from_cache(&p, now);
+
+    if (query_from <= req->to) {
+        params[np].type = ST_T_STR;
+        params[np].str = req->app.data;
+        params[np++].len = req->app.len;
+
+        if (req->module.data != NULL) {
+            f |= F_MODULE;
+            params[np].type = ST_T_STR;
+            params[np].str = req->module.data;
+            params[np++].len = req->module.len;
+        }
+        if (req->action.data != NULL) {
+            f |= F_ACTION;
+            params[np].type = ST_T_STR;
+            params[np].str = req->action.data;
+            params[np++].len = req->action.len;
+        }
+        if (req->object.data != NULL) {
+            f |= F_OBJECT;
+            params[np].type = ST_T_STR;
+            params[np].str = req->object.data;
+            params[np++].len = req->object.len;
+        }
+
+        params[np].type = ST_T_DAY;
+        params[np++].day = query_from;
+        params[np].type = ST_T_DAY;
+        params[np++].day = req->to;
+
+        cols[0].type = ST_T_DAY;
+        if (req->hourly) {
+            sql = series_hourly_sql[f];
+            cols[1].type = ST_T_U8;
+            cols[2].type = ST_T_U64;
+        } else {
+            sql = series_daily_sql[f];
+            cols[1].type = ST_T_U64;
+        }
+
+        rc = st_db_query(pool, c, sql, params, np, cols, req->hourly ? 3 : 2,
+                         series_row, &p);
+        if (db_failed(rc, err)) {
+            free(p.v);
+            return NULL;
+        }
+
+        series_to_cache(&p, query_from, now);
     }
 
     o = json_object();
@@ -380,11 +489,11 @@ static int
 users_row(void *arg, const struct st_col *cols)
 {
     struct points  *p = arg;
-    long            i;
+    long            d;
 
-    i = (long) (cols[0].day - p->req->from);
-    if (i >= 0 && i < p->n) {
-        p->v[i] += cols[1].u64;
+    d = (long) (cols[0].day - p->req->from);
+    if (d >= 0 && d < p->ndays) {
+        p->v[d] += cols[1].u64;
     }
 
     return 0;
@@ -430,10 +539,7 @@ run_users(struct st_pool *pool, struct st_conn *c,
     cols[0].type = ST_T_DAY;
     cols[1].type = ST_T_U64;
 
-    p.req = req;
-    p.n = (long) (req->to - req->from + 1);
-    p.v = calloc((size_t) p.n, sizeof(unsigned long long));
-    if (p.v == NULL) {
+    if (points_alloc(&p, req, 1) != 0) {
         st_set_error(err, 500, "internal_error", "out of memory");
         return NULL;
     }

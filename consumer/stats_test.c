@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "stats_cache.h"
 #include "stats_date.h"
 #include "stats_http.h"
 #include "stats_params.h"
@@ -309,12 +310,62 @@ test_http_helpers(void)
 }
 
 
+static void
+test_cache(void)
+{
+    int                 i, hits;
+    char                key[32];
+    unsigned long long  v[24], w[24];
+
+    CHECK(!st_cache_enabled(), "off before init");
+    CHECK(!st_cache_get("k", 1, w, 1, 1000), "no hit while off");
+
+    CHECK(st_cache_init(16, 60) == 0 && st_cache_enabled(), "init");
+
+    for (i = 0; i < 24; i++) {
+        v[i] = (unsigned long long) i * 1000;
+    }
+    st_cache_put("hourly", 6, v, 24, 1000);
+    memset(w, 0, sizeof(w));
+    CHECK(st_cache_get("hourly", 6, w, 24, 1010)
+          && memcmp(v, w, sizeof(v)) == 0, "24 values back");
+    CHECK(!st_cache_get("hourly", 6, w, 1, 1010), "other width misses");
+    CHECK(!st_cache_get("hourl", 5, w, 24, 1010), "prefix misses");
+    CHECK(!st_cache_get("hourly", 6, w, 24, 1060), "expired after ttl");
+
+    v[0] = 7;
+    st_cache_put("hourly", 6, v, 24, 1100);
+    CHECK(st_cache_get("hourly", 6, w, 24, 1100) && w[0] == 7,
+          "replaced in place");
+
+    /* far more keys than entries: no crash, recent ones mostly kept */
+    for (i = 0; i < 1000; i++) {
+        snprintf(key, sizeof(key), "k%d", i);
+        v[0] = (unsigned long long) i;
+        st_cache_put(key, strlen(key), v, 1, 2000);
+    }
+    hits = 0;
+    for (i = 0; i < 1000; i++) {
+        snprintf(key, sizeof(key), "k%d", i);
+        if (st_cache_get(key, strlen(key), w, 1, 2000)) {
+            CHECK(w[0] == (unsigned long long) i, "value of %s", key);
+            hits++;
+        }
+    }
+    CHECK(hits > 0 && hits <= 16, "bounded: %d of 1000 kept", hits);
+
+    st_cache_free();
+    CHECK(!st_cache_enabled(), "off after free");
+}
+
+
 int
 main(void)
 {
     test_dates();
     test_params();
     test_http_helpers();
+    test_cache();
 
     printf("%d passed, %d failed\n", passed, failed);
 
