@@ -1004,6 +1004,17 @@ ngx_http_track_done(ngx_http_track_ctx_t *ctx, ngx_uint_t status)
 }
 
 
+/* at exit: the module is unloaded next, and its memory must not leak */
+
+void
+ngx_http_track_handler_exit(void)
+{
+    ngx_free(ngx_http_track_scratch);
+    ngx_http_track_scratch = NULL;
+    ngx_http_track_scratch_size = 0;
+}
+
+
 static void
 ngx_http_track_cleanup(void *data)
 {

@@ -1018,4 +1018,5 @@ ngx_http_track_exit_process(ngx_cycle_t *cycle)
     /* the spool first: closing its segment hands it to the next replayer */
     ngx_http_track_spool_exit_process(cycle);
     ngx_http_track_redis_exit_process(cycle);
+    ngx_http_track_handler_exit();
 }

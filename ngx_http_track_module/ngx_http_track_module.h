@@ -176,6 +176,7 @@ void ngx_http_track_spool_exit_process(ngx_cycle_t *cycle);
 ngx_int_t ngx_http_track_spool_write(ngx_http_track_ctx_t *ctx);
 
 void ngx_http_track_done(ngx_http_track_ctx_t *ctx, ngx_uint_t status);
+void ngx_http_track_handler_exit(void);
 
 
 #endif /* _NGX_HTTP_TRACK_MODULE_H_INCLUDED_ */
