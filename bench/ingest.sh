@@ -12,8 +12,9 @@
 #   pixel    ours, GET /t.gif, durable ack (2xx after Redis acknowledged)
 #   beacon   ours, POST /collect with one JSON event, durable ack
 #   beacon10 ours, POST /collect with a batch of 10 events, durable ack
-#   async    ours in a respond-at-once mode: only when BENCH_ASYNC_CONF holds
-#            the directive(s) that turn it on; otherwise reported absent
+#   async    ours, pixel GET in respond-at-once mode (BENCH_ASYNC_CONF, default
+#            "track_ack immediate;"); reported absent when this build of
+#            the module does not know the directive
 #
 # All servers run at once on their own loopback ports (idle ones cost
 # nothing); runs are interleaved (repeat, connections, path) so that drift
@@ -65,11 +66,10 @@ trap 'exit 130' INT TERM
 
 BENCH_REDIS_PORT=$(free_port)
 start_redis "$tmp/redis" "$BENCH_REDIS_PORT"
+redis_pid=$(cat "$tmp/redis/redis.pid")
 
 : >"$out/ingest.tsv"
 printf 'path\tlabel\tkind\trss_before_kb\trss_after_kb\tnote\n' >"$out/paths.tsv"
-
-absent=()
 
 setup_path() {
     local p=$1 dir=$tmp/$1 main='' http='' server=''
@@ -110,9 +110,10 @@ load_module $BENCH_NGINX_MODULES/ngx_http_lua_module.so;"
             http="    track_redis 127.0.0.1:$BENCH_REDIS_PORT;
     track_redis_key ${key[$p]};"
             local extra=''
-            [ "$p" = async ] && extra=${BENCH_ASYNC_CONF:-}
+            [ "$p" = async ] && extra=${BENCH_ASYNC_CONF:-track_ack immediate;}
             server="        location = /t.gif { track; $extra }
-        location = /collect { track; $extra }"
+        location = /collect { track; $extra }
+        location = /metrics { track_metrics; }"
             case $p in
                 pixel) label[$p]='ours: pixel GET, durable ack' ;;
                 beacon)
@@ -127,12 +128,7 @@ load_module $BENCH_NGINX_MODULES/ngx_http_lua_module.so;"
                     per_req[$p]=10
                     ;;
                 async)
-                    label[$p]='ours: pixel GET, respond-at-once'
-                    if [ -z "${BENCH_ASYNC_CONF:-}" ]; then
-                        kind[$p]=absent
-                        absent+=("$p")
-                        return 0
-                    fi
+                    label[$p]="ours: pixel GET, respond-at-once (${BENCH_ASYNC_CONF:-track_ack immediate;})"
                     ;;
             esac
             ;;
@@ -159,6 +155,11 @@ load_module $BENCH_NGINX_MODULES/ngx_http_lua_module.so;"
         pid_of[$p]=$(cat "$dir/node.pid")
     else
         bench_nginx_conf "$dir" "${port[$p]}" "$main" "$http" "$server"
+        if [ "$p" = async ] && ! bench_nginx "$dir" -t -q 2>"$dir/conftest"; then
+            log "ingest: no respond-at-once mode in this build: $(grep -o 'unknown directive[^ ]* "[^"]*"' "$dir/conftest" || tail -n 1 "$dir/conftest")"
+            kind[$p]=absent
+            return 0
+        fi
         bench_nginx_start "$dir" "${port[$p]}"
         pid_of[$p]=$(cat "$dir/nginx.pid")
     fi
@@ -203,17 +204,24 @@ reset_store() {
 }
 
 one_run() {
-    local p=$1 c=$2 secs=$3 rep=$4 res n
+    local p=$1 c=$2 secs=$3 rep=$4 res n workers srv0 srv1 rds0 rds1
     reset_store "$p"
+    # CPU time of the server's workers and of Redis: cost per request that
+    # does not depend on how busy the machine is
+    workers=$(pgrep -P "${pid_of[$p]}" | tr '\n' ' ')
+    # shellcheck disable=SC2086
+    srv0=$(cpu_ticks $workers) rds0=$(cpu_ticks "$redis_pid")
     res=$(run_wrk "${url[$p]}" "$c" "$secs" BENCH_BODY="${body[$p]}")
     sleep 0.3   # replies to requests still in flight when wrk stopped
+    # shellcheck disable=SC2086
+    srv1=$(cpu_ticks $workers) rds1=$(cpu_ticks "$redis_pid")
     n=$(stored "$p")
     [ "$rep" = warmup ] && return 0
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$p" "$c" "$rep" \
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$p" "$c" "$rep" \
         "$(field requests "$res")" "$(field duration_us "$res")" \
         "$(field non2xx "$res")" "$(field errors "$res")" \
         "$(field p50 "$res")" "$(field p99 "$res")" "$(field p999 "$res")" \
-        "$n" "${per_req[$p]}" >>"$out/ingest.tsv"
+        "$n" "${per_req[$p]}" $((srv1 - srv0)) $((rds1 - rds0)) >>"$out/ingest.tsv"
     log "  $p c=$c: $(awk -v n="$(field requests "$res")" -v d="$(field duration_us "$res")" \
         'BEGIN { printf "%.0f req/s", n / d * 1e6 }'), p99 $(field p99 "$res") us, stored $n"
 }
@@ -249,12 +257,20 @@ done
 for p in $PATHS; do
     if [ "${kind[$p]}" = absent ]; then
         printf '%s\t%s\tabsent\t\t\t%s\n' "$p" "${label[$p]}" \
-            'the module has no respond-at-once mode (set BENCH_ASYNC_CONF to its directive to measure it)' \
+            "this build of the module does not take \"${BENCH_ASYNC_CONF:-track_ack immediate;}\"" \
             >>"$out/paths.tsv"
         continue
     fi
-    printf '%s\t%s\t%s\t%s\t%s\t\n' "$p" "${label[$p]}" "${kind[$p]}" \
-        "${rss_before[$p]}" "$(children_rss_kb "${pid_of[$p]}")" >>"$out/paths.tsv"
+    note=
+    case $p in pixel|beacon|beacon10|async)
+        # how well requests were coalesced: events per RPUSH
+        note=$(curl -s "http://127.0.0.1:${port[$p]}/metrics" | awk '
+            $1 == "track_events_pushed_total" { e = $2 }
+            $1 == "track_redis_pushes_total" { n = $2 }
+            END { if (n > 0) printf "%.1f events per RPUSH", e / n }')
+    esac
+    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$p" "${label[$p]}" "${kind[$p]}" \
+        "${rss_before[$p]}" "$(children_rss_kb "${pid_of[$p]}")" "$note" >>"$out/paths.tsv"
 done
 
 # errors the servers logged during the runs (e.g. lost Redis connections)

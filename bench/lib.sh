@@ -83,6 +83,17 @@ children_rss_kb() {
     echo "$sum"
 }
 
+# cpu_ticks PID...: summed user + system CPU time (clock ticks) of the PIDs
+cpu_ticks() {
+    local pid sum=0 t
+    for pid in "$@"; do
+        # fields after the ")" that ends the command name: utime is the 12th
+        t=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | awk '{ print $12 + $13 }') || continue
+        sum=$((sum + ${t:-0}))
+    done
+    echo "$sum"
+}
+
 # run_wrk URL CONNS SECONDS [extra env assignments for wrk.lua...]
 # Prints wrk's BENCHRESULT line (see bench/wrk.lua) on stdout.
 run_wrk() {

@@ -31,7 +31,10 @@ sub num {    # 155123 -> "155,123"
 sub ms { my $us = shift; return defined $us ? sprintf('%.2f', $us / 1000) : '' }
 sub ratio { my ($a, $b) = @_; return ($a && $b) ? sprintf('%.2fx', $a / $b) : 'n/a' }
 
-my %meta = map { $_->[0] => $_->[1] } rows('meta.tsv');
+my %meta = ((map { $_ => '?' } qw(wrk_threads duration repeat workers hold date cpu
+                                   cores mem os kernel nginx redis mariadb node
+                                   wrk command load_before load_after)),
+            map { $_->[0] => $_->[1] } rows('meta.tsv'));
 my $out = '';
 sub say { $out .= join('', @_) . "\n" }
 
@@ -42,10 +45,14 @@ my %label = map { $_->[0] => $_->[1] } @paths;
 my %runs;           # path -> conns -> [runs]
 my %conns_seen;
 for my $r (rows('ingest.tsv')) {
-    my ($p, $c, $rep, $req, $dur, $non2xx, $err, $p50, $p99, $p999, $stored, $per) = @$r;
+    my ($p, $c, $rep, $req, $dur, $non2xx, $err, $p50, $p99, $p999, $stored, $per,
+        $srv, $rds) = @$r;
+    my $tick = 1e6 / ($meta{clk_tck} || 100);
     push @{ $runs{$p}{$c} }, {
         rps => $req / $dur * 1e6, req => $req, non2xx => $non2xx, err => $err,
         p50 => $p50, p99 => $p99, p999 => $p999, stored => $stored, per => $per,
+        cpu => defined $srv && $req ? $srv * $tick / $req : undef,
+        rcpu => defined $rds && $req ? $rds * $tick / $req : undef,
     };
     $conns_seen{$c} = 1;
 }
@@ -67,14 +74,15 @@ if (@paths) {
         "$meta{workers} workers.  *events stored / acked*: what reached Redis ",
         '(or the log file) against the 2xx answers wrk counted, summed over the runs; ',
         'more stored than acked is normal (answers still in flight when wrk stopped), ',
-        'fewer means lost events.';
+        'fewer means lost events.  *CPU us/req*: CPU time the server\'s workers and ',
+        'Redis spent per request (less sensitive to other load on the machine than req/s).';
     say '';
-    say '| path | conns | req/s | events/s | p50 ms | p99 ms | p99.9 ms | x ceiling | events stored / acked |';
-    say '|---|---:|---:|---:|---:|---:|---:|---:|---|';
+    say '| path | conns | req/s | events/s | p50 ms | p99 ms | p99.9 ms | x ceiling | CPU us/req: server + Redis | events stored / acked |';
+    say '|---|---:|---:|---:|---:|---:|---:|---:|---:|---|';
     for my $pr (@paths) {
         my ($p, $label, $kind, undef, undef, $note) = @$pr;
         if ($kind eq 'absent') {
-            say "| $label | | absent | | | | | | $note |";
+            say "| $label | | absent | | | | | | | $note |";
             next;
         }
         for my $c (@conns) {
@@ -96,7 +104,10 @@ if (@paths) {
             say join(' | ', '', $label, $c, num($med{$p}{$c}), num($med{$p}{$c} * $per),
                 ms(median(map { $_->{p50} } @$rs)), ms(median(map { $_->{p99} } @$rs)),
                 ms(median(map { $_->{p999} } @$rs)),
-                ratio($med{$p}{$c}, $med{ceiling}{$c}), $check, '') =~ s/^ //r =~ s/ $//r;
+                ratio($med{$p}{$c}, $med{ceiling}{$c}),
+                sprintf('%.1f + %.1f', median(map { $_->{cpu} // 0 } @$rs),
+                        median(map { $_->{rcpu} // 0 } @$rs)),
+                $check, '') =~ s/^ //r =~ s/ $//r;
         }
     }
     say '';
@@ -122,12 +133,12 @@ if (@paths) {
     say '**Worker memory** (summed RSS of the server\'s worker processes, before the first ',
         'and after the last run):';
     say '';
-    say '| path | RSS before | RSS after |';
-    say '|---|---:|---:|';
+    say '| path | RSS before | RSS after | |';
+    say '|---|---:|---:|---|';
     for my $pr (@paths) {
-        my ($p, $label, $kind, $b, $a) = @$pr;
+        my ($p, $label, $kind, $b, $a, $note) = @$pr;
         next if $kind eq 'absent';
-        say sprintf '| %s | %.1f MB | %.1f MB |', $label, $b / 1024, $a / 1024;
+        say sprintf '| %s | %.1f MB | %.1f MB | %s |', $label, $b / 1024, $a / 1024, $note // '';
     }
     say '';
 }

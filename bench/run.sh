@@ -66,6 +66,7 @@ version() { "$@" 2>&1 | head -n 1; }
     printf 'hold\t%s\n' "$BENCH_E2E_HOLD"
     printf 'headline_conns\t%s\n' "${BENCH_HEADLINE_CONNS:-64}"
     printf 'command\t%s\n' "$cmdline"
+    printf 'clk_tck\t%s\n' "$(getconf CLK_TCK)"
     printf 'load_before\t%s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
 } >"$out/meta.tsv"
 
