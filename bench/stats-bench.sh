@@ -5,9 +5,11 @@
 # A private mariadbd gets one raw day table of EVENTS events (default 1e6:
 # skewed objects, 5 actions, 20% of events without object), aggregated into
 # stats_hourly/stats_daily/stats_daily_users by SQL as track-consumer would;
-# the 29 days before it get stats_daily rows shaped like that day.
-# Then track-stats (the build in consumer/build, or STATS_BIN) is loaded with
-# wrk on loopback, one endpoint at a time.
+# the 29 days before it get stats_daily rows shaped like that day.  The day
+# is today (DAY=YYYY-MM-DD to change), so a 30-day series is "the last 30
+# days" of a dashboard: never cacheable as a whole.
+# Then track-stats (consumer/build/stats, or STATS_BIN) is loaded with wrk on
+# loopback, one endpoint at a time.
 #
 # Usage: bench/stats-bench.sh        (env: EVENTS OBJECTS DURATION CONNS
 #                                     THREADS POOL)
@@ -24,7 +26,7 @@ CONNS=${CONNS:-16}
 THREADS=${THREADS:-4}
 POOL=${POOL:-4}
 bin=${STATS_BIN:-$root/consumer/build/stats/track-stats}
-day=${DAY:-2024-06-30}
+day=${DAY:-$(date -u +%F)}    # today: the dashboard case, not cacheable
 
 [ -x "$bin" ] || { echo "build track-stats first: make -C consumer stats" >&2; exit 1; }
 command -v wrk >/dev/null || { echo "wrk is needed (apt-get install wrk)" >&2; exit 1; }
@@ -32,7 +34,11 @@ command -v wrk >/dev/null || { echo "wrk is needed (apt-get install wrk)" >&2; e
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/track-stats-bench.XXXXXX")
 stats_pid=
 cleanup() {
-    [ -n "$stats_pid" ] && kill -TERM "$stats_pid" 2>/dev/null && wait "$stats_pid" 2>/dev/null
+    if [ -n "$stats_pid" ]; then
+        # shellcheck disable=SC2086
+        kill -TERM $stats_pid 2>/dev/null || true
+        wait 2>/dev/null || true
+    fi
     stop_mariadb "$tmp/db" || true
     rm -rf "$tmp"
 }
@@ -103,45 +109,64 @@ sql -N -e "SELECT CONCAT('   raw events: ', COUNT(*)) FROM \`$table\`;
   FROM stats_daily WHERE day = '$day';
   SELECT CONCAT('   stats_daily rows in 30 days: ', COUNT(*)) FROM stats_daily;"
 
-port=$(free_port)
-TRACK_STATS_MYSQL_PASSWORD=$MYSQL_READER_PASSWORD \
-"$bin" --listen "127.0.0.1:$port" --mysql-host localhost \
-    --mysql-socket "$MYSQL_SOCKET" --mysql-user "$MYSQL_READER_USER" \
-    --threads "$THREADS" --mysql-pool "$POOL" --timezone UTC \
-    --log-level warn 2>"$tmp/stats.log" &
-stats_pid=$!
-wait_until 10 curl -sf "http://127.0.0.1:$port/stats/v1/health"
+# two instances: A without the day cache (every query reads the database),
+# B with it (closed days of series come from memory)
+stats_pids=()
+start_stats() {
+    local port=$1; shift
+    TRACK_STATS_MYSQL_PASSWORD=$MYSQL_READER_PASSWORD \
+    "$bin" --listen "127.0.0.1:$port" --mysql-host localhost \
+        --mysql-socket "$MYSQL_SOCKET" --mysql-user "$MYSQL_READER_USER" \
+        --threads "$THREADS" --mysql-pool "$POOL" --timezone UTC \
+        --settle 0 --log-level warn "$@" 2>>"$tmp/stats.log" &
+    stats_pids+=($!)
+    stats_pid="${stats_pids[*]}"
+    wait_until 10 curl -sf "http://127.0.0.1:$port/stats/v1/health"
+}
+port_a=$(free_port)
+start_stats "$port_a" --day-cache 0
+port_b=$(free_port)
+start_stats "$port_b"
 
 from=$(date -u -d "$day - 29 days" +%F)
-base="http://127.0.0.1:$port/stats/v1"
-top_object=$(curl -s "$base/top?app=shop&module=home-feed&action=click&day=$day&limit=1" \
+a="http://127.0.0.1:$port_a/stats/v1"
+b="http://127.0.0.1:$port_b/stats/v1"
+top_object=$(curl -s "$a/top?app=shop&module=home-feed&action=click&day=$day&limit=1" \
     | sed -n 's/.*"object":"\([^"]*\)".*/\1/p')
+f="app=shop&module=home-feed&action=click"
 
 declare -a names urls
-names+=("series, 30 days, one object");
-urls+=("$base/series?app=shop&module=home-feed&action=click&object=$top_object&from=$from&to=$day")
-names+=("series, 30 days, one action (all objects)")
-urls+=("$base/series?app=shop&module=home-feed&action=click&from=$from&to=$day")
+names+=("series 30 days, one object");
+urls+=("$a/series?$f&object=$top_object&from=$from&to=$day")
+names+=("series 30 days, one action (sums objects)")
+urls+=("$a/series?$f&from=$from&to=$day")
+names+=("  the same, day cache (B)")
+urls+=("$b/series?$f&from=$from&to=$day")
 names+=("top 10 on the 1e6-event day")
-urls+=("$base/top?app=shop&module=home-feed&action=click&day=$day&limit=10")
+urls+=("$a/top?$f&day=$day&limit=10")
 names+=("top 10 over 30 days")
-urls+=("$base/top?app=shop&module=home-feed&action=click&from=$from&to=$day&limit=10")
-names+=("series, 24 hours, one action")
-urls+=("$base/series?app=shop&module=home-feed&action=click&day=$day&interval=hour")
-names+=("users, 30 days")
-urls+=("$base/users?app=shop&module=home-feed&action=click&from=$from&to=$day")
-names+=("breakdown of the day")
-urls+=("$base/breakdown?app=shop&day=$day")
+urls+=("$a/top?$f&from=$from&to=$day&limit=10")
+names+=("series 24 hours, one action")
+urls+=("$a/series?$f&day=$day&interval=hour")
+names+=("users 30 days")
+urls+=("$a/users?$f&from=$from&to=$day")
+names+=("breakdown of the 1e6-event day")
+urls+=("$a/breakdown?app=shop&day=$day")
 
 echo "== wrk: ${DURATION}s per query, $CONNS connections, track-stats" \
-     "--threads $THREADS --mysql-pool $POOL, $(nproc) CPUs"
-printf '%-44s %10s %9s %9s %9s\n' query 'req/s' p50 p99 errors
+     "--threads $THREADS --mysql-pool $POOL, $(nproc) CPUs, load $(cut -d' ' -f1 /proc/loadavg)"
+echo "   (A: --day-cache 0; B: day cache on; $day is today, still open)"
+echo "   last column: p50 with a single connection (no queueing)"
+printf '%-42s %9s %9s %9s %9s %s\n' query 'req/s' p50 p99 'p50 c=1' errors
 for i in "${!urls[@]}"; do
     curl -sf -o /dev/null "${urls[$i]}" || { echo "query failed: ${urls[$i]}" >&2; exit 1; }
     out=$(wrk -t2 -c"$CONNS" -d"${DURATION}s" --timeout 10s --latency "${urls[$i]}")
+    one=$(wrk -t1 -c1 -d"$(( (DURATION + 1) / 2 ))s" --timeout 10s --latency "${urls[$i]}")
     rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
     p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
     p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
+    p50one=$(awk '$1 == "50%" {print $2}' <<<"$one")
     errs=$(awk '/Non-2xx|Socket errors/ {printf "%s ", $0}' <<<"$out")
-    printf '%-44s %10s %9s %9s %9s\n' "${names[$i]}" "$rps" "$p50" "$p99" "${errs:-0}"
+    printf '%-42s %9s %9s %9s %9s %s\n' "${names[$i]}" "$rps" "$p50" "$p99" \
+        "$p50one" "${errs:-0}"
 done

@@ -39,7 +39,7 @@ static struct option_def  options[] = {
     { "listen", O_STR, "HOST:PORT", "127.0.0.1:8090", 0, 0,
       "address to listen on: HOST:PORT, [IPv6]:PORT or PORT" },
     { "prefix", O_STR, "PATH", "/stats/v1", 0, 0,
-      "path prefix of the endpoints" },
+      "path prefix of the endpoints (nginx passes the URI unchanged)" },
     { "threads", O_UINT, "N", "4", 1, 256,
       "HTTP worker threads (epoll thread pool)" },
     { "max-connections", O_UINT, "N", "512", 1, 65536,
@@ -425,8 +425,11 @@ main(int argc, char **argv)
         return 2;
     }
 
-    if (opt_str("prefix")[0] != '/') {
-        fprintf(stderr, "track-stats: --prefix must start with '/'\n");
+    if (opt_str("prefix")[0] != '/'
+        || opt_str("prefix")[strlen(opt_str("prefix")) - 1] == '/')
+    {
+        fprintf(stderr, "track-stats: --prefix must start with '/' and not "
+                "end with one (e.g. /stats/v1)\n");
         return 2;
     }
 
