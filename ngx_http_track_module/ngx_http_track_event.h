@@ -22,7 +22,8 @@
 
 
 typedef struct {
-    size_t              max_field_len;     /* app, module, action, object, uid */
+    /* app, module, action, object, uid */
+    size_t              max_field_len;
     size_t              max_eid_len;
     size_t              max_props;
     size_t              max_prop_name_len;

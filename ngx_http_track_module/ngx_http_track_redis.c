@@ -294,18 +294,22 @@ static ngx_int_t
 ngx_http_track_redis_open(ngx_http_track_redis_t *redis, u_char *host,
     in_port_t port, ngx_http_track_redis_state_e state)
 {
+    u_char             *p, *last;
     redisAsyncContext  *ac;
     ngx_connection_t   *c;
 
+    p = redis->addr_buf;
+    last = p + sizeof(redis->addr_buf);
+
+    if (state == NGX_HTTP_TRACK_REDIS_DISCOVERING) {
+        p = ngx_slprintf(p, last, "sentinel ");
+    }
+
+    p = port ? ngx_slprintf(p, last, "%s:%d", host, (int) port)
+             : ngx_slprintf(p, last, "unix:%s", host);
+
     redis->addr.data = redis->addr_buf;
-    redis->addr.len = (port ? ngx_snprintf(redis->addr_buf,
-                                           sizeof(redis->addr_buf), "%s%s:%d",
-                                           state == NGX_HTTP_TRACK_REDIS_DISCOVERING
-                                           ? "sentinel " : "", host, port)
-                            : ngx_snprintf(redis->addr_buf,
-                                           sizeof(redis->addr_buf), "unix:%s",
-                                           host))
-                      - redis->addr_buf;
+    redis->addr.len = p - redis->addr_buf;
 
     /* the host is a numeric address or a path: nothing here resolves */
     if (port) {

@@ -29,7 +29,8 @@
 #define NGX_HTTP_TRACK_SPOOL_SUFFIX     ".trk"
 #define NGX_HTTP_TRACK_SPOOL_TICK       1000
 #define NGX_HTTP_TRACK_SPOOL_CHUNK      (1024 * 1024)
-#define NGX_HTTP_TRACK_SPOOL_MAX_RECORD (1024 * 1024)
+/* track_max_event_size is at most 256k: a record fits in a chunk */
+#define NGX_HTTP_TRACK_SPOOL_MAX_RECORD (256 * 1024)
 #define NGX_HTTP_TRACK_SPOOL_IOV        64
 /* a finished file's progress key is kept a week, then Redis drops it */
 #define NGX_HTTP_TRACK_SPOOL_KEY_TTL    "604800"
@@ -766,9 +767,7 @@ ngx_http_track_spool_send_chunk(ngx_http_track_spool_t *spool)
          * whole, so at the end of the file this is what a crash cut short;
          * anywhere else the file is damaged.
          */
-        if (n < (size_t) left
-            || left >= NGX_HTTP_TRACK_SPOOL_HEADER + NGX_HTTP_TRACK_SPOOL_MAX_RECORD)
-        {
+        if (n < (size_t) left) {
             ngx_log_error(NGX_LOG_ERR, spool->log, 0,
                           "track: spool file \"%s\" has a damaged record "
                           "at offset %O, %O bytes before its end; it is "
