@@ -46,6 +46,17 @@ tc_store_free(tc_store_t *s)
 void
 tc_store_close(tc_store_t *s)
 {
+    unsigned  i;
+
+    /* statements first: they belong to the connection */
+    for (i = 0; i < TC_DAY_STMTS; i++) {
+        tc_bulk_close(&s->events[i].bulk);
+        s->events[i].day = 0;
+    }
+    tc_bulk_close(&s->hourly);
+    tc_bulk_close(&s->daily);
+    s->bulk = 0;
+
     if (s->m != NULL) {
         mysql_close(s->m);
         s->m = NULL;
@@ -126,6 +137,115 @@ failed(tc_store_t *s, const char *what)
     }
 
     return rc;
+}
+
+
+static tc_rc_t
+stmt_failed(tc_store_t *s, MYSQL_STMT *stmt, const char *what)
+{
+    s->err = mysql_stmt_errno(stmt);
+
+    if (s->err == ER_DUP_ENTRY || s->err == ER_LOCK_DEADLOCK
+        || s->err == ER_LOCK_WAIT_TIMEOUT || s->err == ER_NO_SUCH_TABLE
+        || s->err == ER_NEED_REPREPARE)
+    {
+        tc_log_info("mysql: %s: (%u) %s", what, s->err,
+                    mysql_stmt_error(stmt));
+    } else {
+        tc_log_error("mysql: %s: (%u) %s", what, s->err,
+                     mysql_stmt_error(stmt));
+    }
+
+    return s->err ? classify(s->err) : TC_RETRY;
+}
+
+
+static const int  events_types[] = {
+    TC_BULK_STR, TC_BULK_INT, TC_BULK_STR, TC_BULK_STR, TC_BULK_STR,
+    TC_BULK_STR, TC_BULK_STR, TC_BULK_INT, TC_BULK_STR, TC_BULK_STR,
+    TC_BULK_STR, TC_BULK_STR, TC_BULK_STR
+};
+
+/* day, hour (hourly only), app, module, action, object, events */
+static const int  hourly_types[] = {
+    TC_BULK_INT, TC_BULK_INT, TC_BULK_STR, TC_BULK_STR, TC_BULK_STR,
+    TC_BULK_STR, TC_BULK_INT
+};
+
+static const int  daily_types[] = {
+    TC_BULK_INT, TC_BULK_STR, TC_BULK_STR, TC_BULK_STR, TC_BULK_STR,
+    TC_BULK_INT
+};
+
+
+static tc_rc_t
+bulk_prepare(tc_store_t *s, tc_bulk_t *b, const char *sql, unsigned ncols,
+    const int *types, const char *what)
+{
+    tc_rc_t  rc;
+
+    if (tc_bulk_prepare(b, s->m, sql, ncols, types) == 0) {
+        return TC_OK;
+    }
+
+    if (b->stmt == NULL) {
+        tc_log_error("out of memory preparing %s", what);
+        rc = TC_RETRY;
+    } else {
+        rc = stmt_failed(s, b->stmt, what);
+    }
+
+    tc_bulk_close(b);
+
+    return rc;
+}
+
+
+/* The prepared INSERT into a day table, prepared on first use. */
+static tc_bulk_t *
+events_stmt(tc_store_t *s, uint32_t day, tc_rc_t *rc)
+{
+    char            head[256], sql[512];
+    unsigned        i;
+    tc_day_stmt_t  *e;
+
+    for (i = 0; i < TC_DAY_STMTS; i++) {
+        if (s->events[i].day == day && s->events[i].bulk.stmt != NULL) {
+            return &s->events[i].bulk;
+        }
+    }
+
+    e = &s->events[s->events_next];
+    s->events_next = (s->events_next + 1) % TC_DAY_STMTS;
+    tc_bulk_close(&e->bulk);
+    e->day = 0;
+
+    tc_sql_events_head(head, day);
+    snprintf(sql, sizeof(sql), "%s(?,?,?,?,?,?,?,?,?,?,?,?,?)", head);
+
+    *rc = bulk_prepare(s, &e->bulk, sql, 13, events_types,
+                       "preparing the day table INSERT");
+    if (*rc != TC_OK) {
+        return NULL;
+    }
+
+    e->day = day;
+
+    return &e->bulk;
+}
+
+
+static void
+events_stmt_forget(tc_store_t *s, uint32_t day)
+{
+    unsigned  i;
+
+    for (i = 0; i < TC_DAY_STMTS; i++) {
+        if (s->events[i].day == day) {
+            tc_bulk_close(&s->events[i].bulk);
+            s->events[i].day = 0;
+        }
+    }
 }
 
 
@@ -346,9 +466,33 @@ tc_store_connect(tc_store_t *s)
                     "max_allowed_packet %" PRIu64, c->max_event_bytes, v);
     }
 
-    tc_log_info("mysql: connected to %s database \"%s\" as \"%s\"; "
+    s->bulk = tc_bulk_supported(s->m);
+    if (s->bulk) {
+        rc = bulk_prepare(s, &s->hourly,
+                          "INSERT INTO stats_hourly (day, hour, app, module,"
+                          " action, object, events) VALUES (?,?,?,?,?,?,?)"
+                          " ON DUPLICATE KEY UPDATE"
+                          " events = events + VALUES(events)",
+                          7, hourly_types, "preparing the stats_hourly upsert");
+        if (rc == TC_OK) {
+            rc = bulk_prepare(s, &s->daily,
+                              "INSERT INTO stats_daily (day, app, module,"
+                              " action, object, events) VALUES (?,?,?,?,?,?)"
+                              " ON DUPLICATE KEY UPDATE"
+                              " events = events + VALUES(events)",
+                              6, daily_types,
+                              "preparing the stats_daily upsert");
+        }
+        if (rc != TC_OK) {
+            goto fail;
+        }
+    }
+
+    tc_log_info("mysql: connected to %s database \"%s\" as \"%s\" (%s); "
                 "consumer \"%s\" last committed batch %" PRIu64,
-                addr, c->mysql_database, c->mysql_user, c->id, s->last_seq);
+                addr, c->mysql_database, c->mysql_user,
+                s->bulk ? "bulk statements" : "multi-row statements", c->id,
+                s->last_seq);
 
     return TC_OK;
 
@@ -595,6 +739,106 @@ insert_each(tc_store_t *s, tc_batch_t *b, uint32_t day, size_t *idx,
 }
 
 
+static void
+bind_event(tc_bulk_t *q, const tc_event_t *ev)
+{
+    tc_bulk_str(q, 0, ev->eid.data, ev->eid.len);
+    tc_bulk_int(q, 1, ev->recv_ts, 0);
+    tc_bulk_str(q, 2, ev->app.data, ev->app.len);
+    tc_bulk_str(q, 3, ev->module.data, ev->module.len);
+    tc_bulk_str(q, 4, ev->action.data, ev->action.len);
+    tc_bulk_str(q, 5, ev->object.data, ev->object.len);
+    tc_bulk_str(q, 6, ev->uid.data, ev->uid.len);
+    tc_bulk_int(q, 7, ev->ts, !ev->has_ts);
+    tc_bulk_str(q, 8, ev->ip.data, ev->ip.len);
+    tc_bulk_str(q, 9, ev->ua.data, ev->ua.len);
+    tc_bulk_str(q, 10, ev->referer.data, ev->referer.len);
+    tc_bulk_str(q, 11, ev->props.data, ev->props.len);
+    tc_bulk_str(q, 12, ev->fields.data, ev->fields.len);
+}
+
+
+static tc_rc_t insert_each(tc_store_t *s, tc_batch_t *b, uint32_t day,
+    size_t *idx, size_t n);
+static tc_rc_t filter_existing(tc_store_t *s, tc_batch_t *b, uint32_t day,
+    size_t *idx, size_t n);
+
+
+/* The bulk INSERT of the TC_EV_OK events among idx[0..n). */
+static tc_rc_t
+insert_chunk_bulk(tc_store_t *s, tc_batch_t *b, uint32_t day, size_t *idx,
+    size_t n)
+{
+    char        table[16];
+    size_t      i, round;
+    tc_rc_t     rc;
+    unsigned    err;
+    tc_bulk_t  *q;
+
+    tc_day_table(day, table);
+
+    for (round = 0; round < TC_DUP_ROUNDS; round++) {
+        q = events_stmt(s, day, &rc);
+        if (q == NULL) {
+            if (s->err == ER_NO_SUCH_TABLE) {
+                table_forget(s, day);
+            }
+            return rc;
+        }
+
+        for (i = 0; i < n; i++) {
+            if (b->ev[idx[i]].status == TC_EV_OK) {
+                if (tc_bulk_row(q) != 0) {
+                    tc_log_error("out of memory binding a batch");
+                    return TC_RETRY;
+                }
+                bind_event(q, &b->ev[idx[i]]);
+            }
+        }
+
+        if (q->rows == 0) {
+            return TC_OK;
+        }
+
+        if (tc_bulk_exec(q) == 0) {
+            return TC_OK;
+        }
+
+        err = mysql_stmt_errno(q->stmt);
+
+        if (err == ER_DUP_ENTRY) {
+            /* the statement was rolled back; the transaction goes on */
+            rc = filter_existing(s, b, day, idx, n);
+            if (rc != TC_OK) {
+                return rc;
+            }
+            continue;
+        }
+
+        if (data_error(err)) {
+            tc_log_warn("mysql refused a row of batch %" PRIu64 " in %s: "
+                        "(%u) %s; inserting its %zu rows one by one",
+                        b->seq, table, err, mysql_stmt_error(q->stmt), n);
+            return insert_each(s, b, day, idx, n);
+        }
+
+        rc = stmt_failed(s, q->stmt, table);
+        if (err == ER_NO_SUCH_TABLE || err == ER_NEED_REPREPARE) {
+            /* dropped by retention meanwhile, or changed */
+            table_forget(s, day);
+            events_stmt_forget(s, day);
+        }
+
+        return rc;
+    }
+
+    tc_log_info("batch %" PRIu64 ": eids in %s keep colliding with another "
+                "consumer's; retrying the batch", b->seq, table);
+
+    return TC_RETRY;
+}
+
+
 /* One multi-row INSERT of the TC_EV_OK events among idx[0..n). */
 static tc_rc_t
 insert_chunk(tc_store_t *s, tc_batch_t *b, uint32_t day, size_t *idx,
@@ -605,6 +849,10 @@ insert_chunk(tc_store_t *s, tc_batch_t *b, uint32_t day, size_t *idx,
     tc_rc_t      rc;
     unsigned     err;
     const char  *sql;
+
+    if (s->bulk) {
+        return insert_chunk_bulk(s, b, day, idx, n);
+    }
 
     tc_sql_events_head(head, day);
     tc_day_table(day, table);
@@ -698,11 +946,86 @@ insert_day(tc_store_t *s, tc_batch_t *b, uint32_t day)
 }
 
 
+#define TC_BULK_ROWS  5000
+
+
+static tc_rc_t
+bulk_flush(tc_store_t *s, tc_bulk_t *q, const char *what)
+{
+    if (tc_bulk_exec(q) == 0) {
+        return TC_OK;
+    }
+
+    return stmt_failed(s, q->stmt, what);
+}
+
+
+static tc_rc_t
+stats_counts_bulk(tc_store_t *s, tc_batch_t *b)
+{
+    size_t             i, rows;
+    tc_rc_t            rc;
+    tc_bulk_t         *q;
+    const tc_event_t  *ev;
+
+    rows = tc_batch_hourly(b, s->agg);
+    q = &s->hourly;
+    for (i = 0; i < rows; i++) {
+        ev = s->agg[i].ev;
+        if (tc_bulk_row(q) != 0) {
+            return TC_RETRY;
+        }
+        tc_bulk_int(q, 0, ev->day, 0);
+        tc_bulk_int(q, 1, ev->hour, 0);
+        tc_bulk_str(q, 2, ev->app.data, ev->app.len);
+        tc_bulk_str(q, 3, ev->module.data, ev->module.len);
+        tc_bulk_str(q, 4, ev->action.data, ev->action.len);
+        tc_bulk_str(q, 5, ev->object.data ? ev->object.data : "",
+                    ev->object.len);
+        tc_bulk_int(q, 6, (int64_t) s->agg[i].n, 0);
+        if (q->rows >= TC_BULK_ROWS || i + 1 == rows) {
+            rc = bulk_flush(s, q, "updating stats_hourly");
+            if (rc != TC_OK) {
+                return rc;
+            }
+        }
+    }
+
+    rows = tc_batch_daily(b, s->agg);
+    q = &s->daily;
+    for (i = 0; i < rows; i++) {
+        ev = s->agg[i].ev;
+        if (tc_bulk_row(q) != 0) {
+            return TC_RETRY;
+        }
+        tc_bulk_int(q, 0, ev->day, 0);
+        tc_bulk_str(q, 1, ev->app.data, ev->app.len);
+        tc_bulk_str(q, 2, ev->module.data, ev->module.len);
+        tc_bulk_str(q, 3, ev->action.data, ev->action.len);
+        tc_bulk_str(q, 4, ev->object.data ? ev->object.data : "",
+                    ev->object.len);
+        tc_bulk_int(q, 5, (int64_t) s->agg[i].n, 0);
+        if (q->rows >= TC_BULK_ROWS || i + 1 == rows) {
+            rc = bulk_flush(s, q, "updating stats_daily");
+            if (rc != TC_OK) {
+                return rc;
+            }
+        }
+    }
+
+    return TC_OK;
+}
+
+
 static tc_rc_t
 stats_counts(tc_store_t *s, tc_batch_t *b)
 {
     size_t   i, rows;
     tc_rc_t  rc;
+
+    if (s->bulk) {
+        return stats_counts_bulk(s, b);
+    }
 
     rows = tc_batch_hourly(b, s->agg);
     multi_start(s, tc_sql_hourly_head, tc_sql_count_tail);
@@ -1121,6 +1444,7 @@ tc_store_retention(tc_store_t *s)
     MYSQL_ROW   row;
     MYSQL_RES  *res;
     my_ulonglong  aff;
+    unsigned long *lens;
 
     if (s->conf->retention_days == 0 || s->m == NULL) {
         return TC_OK;
@@ -1170,25 +1494,51 @@ tc_store_retention(tc_store_t *s)
     }
     free(days);
 
-    /* user memberships of those days: only needed while days are open */
+    /*
+     * User memberships of those days: only needed while a day is open.
+     * stats_user_seen has no index on day: delete by primary-key range,
+     * one (app, module, action) at a time, found in stats_daily_users.
+     */
     tc_day_date(cutoff, date);
-    while (rc == TC_OK) {
+    res = NULL;
+    if (rc == TC_OK) {
         tc_buf_reset(&q);
-        tc_buf_addf(&q, "DELETE FROM stats_user_seen WHERE day < '%s'"
-                    " LIMIT 10000", date);
+        tc_buf_addf(&q, "SELECT DISTINCT app, module, action"
+                    " FROM stats_daily_users WHERE day < '%s'", date);
         if (tc_buf_cstr(&q) == NULL
-            || mysql_real_query(s->m, q.data, (unsigned long) q.len) != 0)
+            || mysql_real_query(s->m, q.data, (unsigned long) q.len) != 0
+            || (res = mysql_store_result(s->m)) == NULL)
         {
-            rc = failed(s, "deleting old user memberships");
-            break;
+            rc = failed(s, "listing old user memberships");
         }
-        aff = mysql_affected_rows(s->m);
-        if (aff > 0) {
-            tc_set_clear(&s->users);
-        }
-        if (aff < 10000) {
-            break;
-        }
+    }
+
+    while (rc == TC_OK && (row = mysql_fetch_row(res)) != NULL) {
+        lens = mysql_fetch_lengths(res);
+        do {
+            tc_buf_reset(&q);
+            tc_buf_adds(&q, "DELETE FROM stats_user_seen WHERE app = ");
+            tc_sql_quote(&q, s->m, row[0], lens[0]);
+            tc_buf_adds(&q, " AND module = ");
+            tc_sql_quote(&q, s->m, row[1], lens[1]);
+            tc_buf_adds(&q, " AND action = ");
+            tc_sql_quote(&q, s->m, row[2], lens[2]);
+            tc_buf_addf(&q, " AND day < '%s' LIMIT 10000", date);
+            if (tc_buf_cstr(&q) == NULL
+                || mysql_real_query(s->m, q.data, (unsigned long) q.len) != 0)
+            {
+                rc = failed(s, "deleting old user memberships");
+                break;
+            }
+            aff = mysql_affected_rows(s->m);
+            if (aff > 0) {
+                tc_set_clear(&s->users);
+            }
+        } while (aff == 10000);
+    }
+
+    if (res != NULL) {
+        mysql_free_result(res);
     }
     tc_buf_free(&q);
 

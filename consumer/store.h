@@ -8,6 +8,7 @@
 #include <mysql.h>
 
 #include "batch.h"
+#include "bulk.h"
 #include "config.h"
 #include "map.h"
 #include "sql.h"
@@ -30,9 +31,21 @@ typedef struct {
 /* called before COMMIT when MySQL rejected rows; nonzero aborts the batch */
 typedef int (*tc_before_commit_pt)(tc_batch_t *b, void *data);
 
+#define TC_DAY_STMTS  8
+
+typedef struct {
+    uint32_t              day;
+    tc_bulk_t             bulk;
+} tc_day_stmt_t;
+
 typedef struct {
     const tc_conf_t      *conf;
     MYSQL                *m;
+    int                   bulk;         /* server takes bulk statements */
+    tc_bulk_t             hourly;
+    tc_bulk_t             daily;
+    tc_day_stmt_t         events[TC_DAY_STMTS];   /* INSERT per day table */
+    unsigned              events_next;
     uint64_t              last_seq;     /* of this consumer, as committed */
     size_t                max_stmt;
 

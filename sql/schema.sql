@@ -50,16 +50,16 @@ CREATE TABLE IF NOT EXISTS stats_daily_users (
 ;
 -- Which uids were seen on a day for an action.  The consumer inserts a
 -- batch's uids with INSERT IGNORE; the affected row count is the number of new
--- users it adds to stats_daily_users in the same transaction.  by_day lets
--- retention delete old days.
+-- users it adds to stats_daily_users in the same transaction.  No index
+-- besides the key (one row per user and action and day makes every index
+-- costly); retention deletes old days by primary-key ranges, per action.
 CREATE TABLE IF NOT EXISTS stats_user_seen (
     day     DATE             NOT NULL,
     app     VARCHAR(128)     NOT NULL,
     module  VARCHAR(128)     NOT NULL,
     action  VARCHAR(128)     NOT NULL,
     uid     VARCHAR(128)     NOT NULL,
-    PRIMARY KEY (app, module, action, day, uid),
-    KEY by_day (day)
+    PRIMARY KEY (app, module, action, day, uid)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin
 ;
 -- Queue elements moved to the dead-letter list, per day (consumer's time

@@ -203,6 +203,7 @@ for my $d ('20000101', $keep) {
     $dbh->do($sql);
 }
 $dbh->do("INSERT INTO stats_user_seen VALUES ('2000-01-01','a','m','x','u')");
+$dbh->do("INSERT INTO stats_daily_users VALUES ('2000-01-01','a','m','x',1)");
 $c = start_consumer(db => 'tc_store', id => 'store', args => ['--retention-days=30']);
 ok(wait_for(10, sub { log_text($c) =~ /retention: dropped events_20000101/ }),
    'retention drops a day table older than 30 days');
