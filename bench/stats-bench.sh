@@ -28,8 +28,9 @@ POOL=${POOL:-4}
 bin=${STATS_BIN:-$root/consumer/build/stats/track-stats}
 day=${DAY:-$(date -u +%F)}    # today: the dashboard case, not cacheable
 
-[ -x "$bin" ] || { echo "build track-stats first: make -C consumer stats" >&2; exit 1; }
-command -v wrk >/dev/null || { echo "wrk is needed (apt-get install wrk)" >&2; exit 1; }
+die() { echo "$*" >&2; exit 1; }
+[ -x "$bin" ] || die "build track-stats first: make -C consumer stats"
+command -v wrk >/dev/null || die "wrk is needed (apt-get install wrk)"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/track-stats-bench.XXXXXX")
 stats_pid=
@@ -102,12 +103,14 @@ echo "   loaded in $(( $(date +%s) - t0 )) s"
 sql -N -e "SELECT CONCAT('   raw events: ', COUNT(*)) FROM \`$table\`;
   SELECT CONCAT('   stats_daily rows on $day: ', COUNT(*),
                 ', for shop/home-feed/click: ',
-                SUM(app = 'shop' AND module = 'home-feed' AND action = 'click'),
+                SUM(app = 'shop' AND module = 'home-feed'
+                    AND action = 'click'),
                 ' objects, ',
                 SUM(IF(app = 'shop' AND module = 'home-feed'
                        AND action = 'click', events, 0)), ' events')
   FROM stats_daily WHERE day = '$day';
-  SELECT CONCAT('   stats_daily rows in 30 days: ', COUNT(*)) FROM stats_daily;"
+  SELECT CONCAT('   stats_daily rows in 30 days: ', COUNT(*))
+  FROM stats_daily;"
 
 # two instances: A without the day cache (every query reads the database),
 # B with it (closed days of series come from memory)
@@ -131,7 +134,8 @@ start_stats "$port_b"
 from=$(date -u -d "$day - 29 days" +%F)
 a="http://127.0.0.1:$port_a/stats/v1"
 b="http://127.0.0.1:$port_b/stats/v1"
-top_object=$(curl -s "$a/top?app=shop&module=home-feed&action=click&day=$day&limit=1" \
+top_object=$(curl -s \
+    "$a/top?app=shop&module=home-feed&action=click&day=$day&limit=1" \
     | sed -n 's/.*"object":"\([^"]*\)".*/\1/p')
 f="app=shop&module=home-feed&action=click"
 
@@ -154,14 +158,17 @@ names+=("breakdown of the 1e6-event day")
 urls+=("$a/breakdown?app=shop&day=$day")
 
 echo "== wrk: ${DURATION}s per query, $CONNS connections, track-stats" \
-     "--threads $THREADS --mysql-pool $POOL, $(nproc) CPUs, load $(cut -d' ' -f1 /proc/loadavg)"
+     "--threads $THREADS --mysql-pool $POOL, $(nproc) CPUs," \
+     "load $(cut -d' ' -f1 /proc/loadavg)"
 echo "   (A: --day-cache 0; B: day cache on; $day is today, still open)"
 echo "   last column: p50 with a single connection (no queueing)"
 printf '%-42s %9s %9s %9s %9s %s\n' query 'req/s' p50 p99 'p50 c=1' errors
 for i in "${!urls[@]}"; do
-    curl -sf -o /dev/null "${urls[$i]}" || { echo "query failed: ${urls[$i]}" >&2; exit 1; }
-    out=$(wrk -t2 -c"$CONNS" -d"${DURATION}s" --timeout 10s --latency "${urls[$i]}")
-    one=$(wrk -t1 -c1 -d"$(( (DURATION + 1) / 2 ))s" --timeout 10s --latency "${urls[$i]}")
+    url=${urls[$i]}
+    curl -sf -o /dev/null "$url" || die "query failed: $url"
+    out=$(wrk -t2 -c"$CONNS" -d"${DURATION}s" --timeout 10s --latency "$url")
+    one=$(wrk -t1 -c1 -d"$(( (DURATION + 1) / 2 ))s" --timeout 10s \
+        --latency "$url")
     rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
     p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
     p99=$(awk '$1 == "99%" {print $2}' <<<"$out")

@@ -27,7 +27,10 @@ start() {
         echo "track-stats already running on port $port"
         return 0
     fi
-    [ -x "$bin" ] || { echo "missing $bin (make -C consumer stats)" >&2; return 1; }
+    [ -x "$bin" ] || {
+        echo "missing $bin (make -C consumer stats)" >&2
+        return 1
+    }
     (
         # shellcheck disable=SC1091
         . "$mariadb_dir/env"

@@ -24,12 +24,14 @@ my $OFFSET = 5.5 * 3600;
 
 my $module_so = $ENV{TEST_NGINX_LOAD_MODULES}
     || "$ROOT/build/nginx/ngx_http_track_module.so";
-my $consumer_bin = $ENV{TC_BIN} || "$ROOT/consumer/build/release/track-consumer";
+my $consumer_bin = $ENV{TC_BIN}
+    || "$ROOT/consumer/build/release/track-consumer";
 for my $f ($module_so, $consumer_bin,
            $ENV{STATS_BIN} || "$ROOT/consumer/build/stats/track-stats")
 {
     next if -e $f;
-    print "not ok - $f is missing (make module consumer)\n0 passed, 1 failed\n";
+    print "not ok - $f is missing (make module consumer)\n",
+          "0 passed, 1 failed\n";
     exit 1;
 }
 
@@ -150,7 +152,9 @@ sub random_event {
     my %e = (app => $apps[rand @apps], module => $modules[rand @modules],
              action => $actions[rand @actions]);
     my $r = rand;
-    $e{object} = $r < 0.15 ? undef : $r < 0.22 ? 'ä b' : int(1 + 20 * rand() ** 2);
+    $e{object} = $r < 0.15 ? undef
+               : $r < 0.22 ? 'ä b'
+               : int(1 + 20 * rand() ** 2);
     $e{uid} = int(1 + rand 40) if rand() < 0.8;
     delete $e{object} unless defined $e{object};
     return \%e;
