@@ -639,6 +639,13 @@ ngx_http_track_parse_json(const u_char *body, size_t len,
                                        "duplicate key in JSON object", NULL);
         }
 
+        /* well-formed JSON, but a number no field can hold (1e400, 2^64) */
+        if (json_error_code(&jerr) == json_error_numeric_overflow) {
+            return ngx_http_track_fail(err,
+                                       NGX_HTTP_TRACK_REJECT_INVALID_VALUE,
+                                       "number out of range", NULL);
+        }
+
         return ngx_http_track_fail(err, NGX_HTTP_TRACK_REJECT_INVALID_JSON,
                                    "body is not valid JSON", NULL);
     }
