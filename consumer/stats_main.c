@@ -493,6 +493,7 @@ main(int argc, char **argv)
 
     if (mysql_library_init(0, NULL, NULL) != 0) {
         st_error("mysql_library_init failed");
+        free(password);
         return 1;
     }
 

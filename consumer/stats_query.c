@@ -260,13 +260,13 @@ points_json(struct jb *jb, const struct points *p, const char *name,
     long     i, n, first;
     json_t  *arr, *pt;
 
+    *total = 0;
+
     arr = json_array();
     if (arr == NULL) {
         jb->failed = 1;
         return NULL;
     }
-
-    *total = 0;
 
     if (p->slots == 24) {
         first = p->req->from_hour;
