@@ -4,7 +4,7 @@ BUILD      := build
 MODULE_SO  := $(BUILD)/nginx/ngx_http_track_module.so
 MODULE_SRC := config $(wildcard ngx_http_track_module/*.[ch])
 
-.PHONY: all deps module consumer run stop test bench clean
+.PHONY: all deps module consumer run stop test bench fuzz clean
 
 all: module consumer
 
@@ -33,6 +33,11 @@ test: module consumer
 bench: module consumer
 	@scripts/deps.sh bench
 	bench/run.sh
+
+# libFuzzer + ASan + UBSan targets in fuzz/, FUZZ_SECONDS each (fuzz/Makefile)
+FUZZ_SECONDS ?= 60
+fuzz:
+	$(MAKE) -C fuzz run FUZZ_SECONDS=$(FUZZ_SECONDS)
 
 clean:
 	rm -rf $(BUILD) t/servroot* t/tmp
