@@ -359,6 +359,68 @@ test_cache(void)
 }
 
 
+/* Random parameter lists: every one is accepted or refused with a 400 and
+ * a reason, never anything else (and nothing for ASan to see). */
+static void
+test_random_params(void)
+{
+    int                 i, j, k, n, bad = 0;
+    char                vals[ST_MAX_ARGS + 2][64];
+    size_t              len;
+    unsigned            seed = 12345;
+    struct st_arg       args[ST_MAX_ARGS + 2];
+    struct st_error     err;
+    struct st_request   req;
+
+    static const char  *keys[] = { "app", "module", "action", "object", "day",
+                                   "from", "to", "interval", "limit", "x",
+                                   "" };
+    static const char  *pieces[] = { "2024-02-29", "2023-02-29", "T05", "T24",
+                                     "hour", "day", "10", "0", "\xc3\xa4",
+                                     "\xff", "a", "-", "", "1000",
+                                     "2024-01-01", "9999-12-31" };
+
+#define RND()  (seed = seed * 1103515245 + 12345, (seed >> 16) & 0x7fff)
+
+    for (i = 0; i < 200000; i++) {
+        n = (int) (RND() % (ST_MAX_ARGS + 2));
+        for (j = 0; j < n; j++) {
+            vals[j][0] = '\0';
+            len = 0;
+            for (k = (int) (RND() % 3); k >= 0; k--) {
+                const char  *p = pieces[RND() % (sizeof(pieces)
+                                                 / sizeof(pieces[0]))];
+                if (len + strlen(p) < sizeof(vals[j])) {
+                    strcat(vals[j], p);
+                    len += strlen(p);
+                }
+            }
+            args[j].key = keys[RND() % (sizeof(keys) / sizeof(keys[0]))];
+            args[j].value = RND() % 10 ? vals[j] : NULL;
+            args[j].len = args[j].value ? len : 0;
+        }
+
+        memset(&err, 0, sizeof(err));
+        if (st_parse_request((int) (RND() % ST_EP_COUNT), args, n, &limits,
+                             &req, &err) != 0
+            && (err.status != 400 || err.code == NULL
+                || err.message[0] == '\0'))
+        {
+            bad++;
+        }
+
+        if (err.status == 0 && req.endpoint != ST_EP_HEALTH
+            && req.endpoint != ST_EP_BREAKDOWN
+            && (req.from > req.to || req.limit < 1 || req.limit > 1000))
+        {
+            bad++;
+        }
+    }
+
+    CHECK(bad == 0, "%d of 200000 random requests broke a rule", bad);
+}
+
+
 int
 main(void)
 {
@@ -366,6 +428,7 @@ main(void)
     test_params();
     test_http_helpers();
     test_cache();
+    test_random_params();
 
     printf("%d passed, %d failed\n", passed, failed);
 
