@@ -3,8 +3,8 @@
  *
  * The client address, User-Agent, Referer and track_field values are not
  * validated (they are not the client's event): arbitrary bytes must come out
- * as clean UTF-8, invalid bytes and controls as U+FFFD, cut at
- * max_header_len on a character boundary.  The input is split at "@@" into:
+ * as clean UTF-8, invalid bytes and controls as U+FFFD, cut on a character
+ * boundary at max_header_len (the address: at the width of its column).  The input is split at "@@" into:
  * limits, ip, ua, referer, then up to 16 field values.
  */
 
@@ -145,7 +145,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     out = json_loadb(big, n, JSON_REJECT_DUPLICATES, NULL);
     FZ_CHECK(out != NULL, "re-parses: %.*s", (int) n, big);
 
-    expect(out, "ip", e.ip.data, e.ip.len, e.max_header_len);
+    expect(out, "ip", e.ip.data, e.ip.len, NGX_HTTP_TRACK_IP_MAX);
     expect(out, "ua", e.ua.data, e.ua.len, e.max_header_len);
     expect(out, "referer", e.referer.data, e.referer.len, e.max_header_len);
 

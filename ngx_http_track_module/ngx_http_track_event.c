@@ -781,8 +781,12 @@ ngx_http_track_serialize(json_t *event, const ngx_http_track_enrich_t *enrich,
         }
     }
 
+    /*
+     * the address is not a header: track_max_header_length does not apply
+     * (a small one would cut IPv6 addresses), the column's width does
+     */
     ngx_http_track_set_sanitised(out, "ip", enrich->ip.data, enrich->ip.len,
-                                 enrich->max_header_len);
+                                 NGX_HTTP_TRACK_IP_MAX);
     ngx_http_track_set_sanitised(out, "ua", enrich->ua.data, enrich->ua.len,
                                  enrich->max_header_len);
     ngx_http_track_set_sanitised(out, "referer", enrich->referer.data,

@@ -20,6 +20,9 @@
 
 #define NGX_HTTP_TRACK_EID_LEN  32
 
+/* the stored ip column: the longest textual IPv6 address with an IPv4 tail */
+#define NGX_HTTP_TRACK_IP_MAX   45
+
 
 typedef struct {
     /* app, module, action, object, uid */
@@ -74,7 +77,7 @@ typedef struct {
     ngx_http_track_kv_t referer;
     ngx_http_track_kv_t *fields;
     size_t              nfields;
-    size_t              max_header_len;
+    size_t              max_header_len;    /* ua, referer, fields */
 } ngx_http_track_enrich_t;
 
 

@@ -29,7 +29,9 @@ EOF
         location = /small { track; client_body_buffer_size 128; }
         location = /cors { track; track_cors_origin https://ok.example; }
         location = /h { track; track_response empty;
-                        track_max_header_length 16; }
+                        track_max_header_length 16;
+                        set_real_ip_from 127.0.0.1;
+                        real_ip_header X-Forwarded-For; }
 EOF2
 
 my $base = "http://127.0.0.1:$port";
@@ -191,10 +193,14 @@ is(encode('UTF-8', $ev->{referer}), clean($referer, 512),
 
 $out = raw("GET /h?app=shop&module=m&action=a HTTP/1.1\r\nHost: x\r\n"
            . "User-Agent: abcdefghijklmn\xe2\x82\xac\r\n"
-           . "Referer: \xff\xff\xff\xff\xff\xff\r\nConnection: close\r\n\r\n");
+           . "Referer: \xff\xff\xff\xff\xff\xff\r\n"
+           . "X-Forwarded-For: 2001:db8:ffff:ffff:ffff:ffff:ffff:ffff\r\n"
+           . "Connection: close\r\n\r\n");
 @got = take();
 like($got[0], qr/"ua":"abcdefghijklmn","referer":"(\xef\xbf\xbd){5}"/,
      'a character that does not fit the limit is left out whole');
+like($got[0], qr/"ip":"2001:db8:ffff:ffff:ffff:ffff:ffff:ffff"/,
+     'the client address is not cut at track_max_header_length');
 
 # 5: a rejected request's body is never read as the next request
 my $smuggled = "GET /t?app=smuggled&module=m&action=a HTTP/1.1\r\n"
