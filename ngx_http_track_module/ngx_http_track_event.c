@@ -759,7 +759,7 @@ size_t
 ngx_http_track_serialize(json_t *event, const ngx_http_track_enrich_t *enrich,
     char *buf, size_t size)
 {
-    size_t                         n, i;
+    size_t                         n, i, max;
     json_t                        *out, *v, *fields;
     const ngx_http_track_field_t  *f;
 
@@ -787,10 +787,15 @@ ngx_http_track_serialize(json_t *event, const ngx_http_track_enrich_t *enrich,
      */
     ngx_http_track_set_sanitised(out, "ip", enrich->ip.data, enrich->ip.len,
                                  NGX_HTTP_TRACK_IP_MAX);
+
+    /* a track_max_header_length over the width of their columns is cut */
+    max = enrich->max_header_len < NGX_HTTP_TRACK_TEXT_MAX
+          ? enrich->max_header_len : NGX_HTTP_TRACK_TEXT_MAX;
+
     ngx_http_track_set_sanitised(out, "ua", enrich->ua.data, enrich->ua.len,
-                                 enrich->max_header_len);
+                                 max);
     ngx_http_track_set_sanitised(out, "referer", enrich->referer.data,
-                                 enrich->referer.len, enrich->max_header_len);
+                                 enrich->referer.len, max);
 
     v = json_object_get(event, "props");
     if (v != NULL) {

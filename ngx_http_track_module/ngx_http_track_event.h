@@ -23,6 +23,9 @@
 /* the stored ip column: the longest textual IPv6 address with an IPv4 tail */
 #define NGX_HTTP_TRACK_IP_MAX   45
 
+/* the stored ua and referer columns (TEXT) */
+#define NGX_HTTP_TRACK_TEXT_MAX  65535
+
 
 typedef struct {
     /* app, module, action, object, uid */
