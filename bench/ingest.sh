@@ -12,6 +12,9 @@
 #   pixel    ours, GET /t.gif, durable ack (2xx after Redis acknowledged)
 #   beacon   ours, POST /collect with one JSON event, durable ack
 #   beacon10 ours, POST /collect with a batch of 10 events, durable ack
+#   X-b      (pixel-b, beacon-b, ...) path X with the module build in
+#            BENCH_MODULE_SO_B (default: the same build) and the http-level
+#            directives in BENCH_TRACK_CONF_B: A/B comparison in one run
 #   async    ours, pixel GET in respond-at-once mode (BENCH_ASYNC_CONF, default
 #            "track_ack immediate;"); reported absent when this build of
 #            the module does not know the directive
@@ -105,16 +108,23 @@ load_module $BENCH_NGINX_MODULES/ngx_http_lua_module.so;"
             label[$p]='Node.js cluster(2) + express + redis LPUSH (seed)'
             kind[$p]=node
             ;;
-        pixel|beacon|beacon10|async)
-            main="load_module $BENCH_MODULE_SO;"
+        pixel|beacon|beacon10|async|pixel-b|beacon-b|beacon10-b|async-b)
+            local so=$BENCH_MODULE_SO b= conf=
+            if [ "${p%-b}" != "$p" ]; then
+                so=${BENCH_MODULE_SO_B:-$BENCH_MODULE_SO}
+                conf=${BENCH_TRACK_CONF_B:-}
+                b=" [B]"
+            fi
+            main="load_module $so;"
             http="    track_redis 127.0.0.1:$BENCH_REDIS_PORT;
-    track_redis_key ${key[$p]};"
+    track_redis_key ${key[$p]};
+    $conf"
             local extra=''
-            [ "$p" = async ] && extra=${BENCH_ASYNC_CONF:-track_ack immediate;}
+            [ "${p%-b}" = async ] && extra=${BENCH_ASYNC_CONF:-track_ack immediate;}
             server="        location = /t.gif { track; $extra }
         location = /collect { track; $extra }
         location = /metrics { track_metrics; }"
-            case $p in
+            case ${p%-b} in
                 pixel) label[$p]='ours: pixel GET, durable ack' ;;
                 beacon)
                     label[$p]='ours: beacon POST (1 event), durable ack'
@@ -131,6 +141,7 @@ load_module $BENCH_NGINX_MODULES/ngx_http_lua_module.so;"
                     label[$p]="ours: pixel GET, respond-at-once (${BENCH_ASYNC_CONF:-track_ack immediate;})"
                     ;;
             esac
+            label[$p]+=$b
             ;;
         *) echo "unknown path $p" >&2; exit 2 ;;
     esac
@@ -155,7 +166,7 @@ load_module $BENCH_NGINX_MODULES/ngx_http_lua_module.so;"
         pid_of[$p]=$(cat "$dir/node.pid")
     else
         bench_nginx_conf "$dir" "${port[$p]}" "$main" "$http" "$server"
-        if [ "$p" = async ] && ! bench_nginx "$dir" -t -q 2>"$dir/conftest"; then
+        if [ "${p%-b}" = async ] && ! bench_nginx "$dir" -t -q 2>"$dir/conftest"; then
             log "ingest: no respond-at-once mode in this build: $(grep -o 'unknown directive[^ ]* "[^"]*"' "$dir/conftest" || tail -n 1 "$dir/conftest")"
             kind[$p]=absent
             return 0
@@ -262,7 +273,7 @@ for p in $PATHS; do
         continue
     fi
     note=
-    case $p in pixel|beacon|beacon10|async)
+    case ${p%-b} in pixel|beacon|beacon10|async)
         # how well requests were coalesced: events per RPUSH
         note=$(curl -s "http://127.0.0.1:${port[$p]}/metrics" | awk '
             $1 == "track_events_pushed_total" { e = $2 }

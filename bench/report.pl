@@ -203,7 +203,7 @@ if (@e2e) {
 
 # --- targets ---------------------------------------------------------------
 my @t;
-if ($med{pixel} && $med{ceiling}) {
+if ($med{pixel}{$head} && $med{ceiling}{$head}) {
     my $r = $med{pixel}{$head} / $med{ceiling}{$head};
     push @t, sprintf '| ingest, pixel GET durable >= 0.8x empty_gif (c=%s) | %.2fx | %s |',
         $head, $r, $r >= 0.8 ? 'met' : '**missed**';
