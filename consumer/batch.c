@@ -306,6 +306,25 @@ tc_batch_daily(tc_batch_t *b, tc_agg_t *out)
 
 
 size_t
+tc_agg_daily(tc_agg_t *a, size_t n)
+{
+    size_t  r, w;
+
+    /* sorted by (group, object, day, hour): a day's hours are adjacent */
+    w = 0;
+    for (r = 0; r < n; r++) {
+        if (w > 0 && cmp_hourly_key(a[w - 1].ev, a[r].ev, 0) == 0) {
+            a[w - 1].n += a[r].n;
+            continue;
+        }
+        a[w++] = a[r];
+    }
+
+    return w;
+}
+
+
+size_t
 tc_batch_users(tc_batch_t *b, const tc_event_t **out)
 {
     size_t             k, m, rows;

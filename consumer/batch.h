@@ -49,6 +49,9 @@ size_t tc_batch_count(const tc_batch_t *b, tc_ev_status_t status);
 size_t tc_batch_hourly(tc_batch_t *b, tc_agg_t *out);
 size_t tc_batch_daily(tc_batch_t *b, tc_agg_t *out);
 
+/* Daily rows from hourly rows (as tc_batch_hourly made them), in place. */
+size_t tc_agg_daily(tc_agg_t *a, size_t n);
+
 /*
  * Distinct (app, module, action, day, uid) of TC_EV_OK events with a
  * non-empty uid, in primary-key order; events of one (app, module, action,

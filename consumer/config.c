@@ -57,7 +57,7 @@ static const tc_opt_t  options[] = {
     { "dead_max", TC_OPT_LONG, OFF(dead_max), "100000", 0, LONG_MAX,
       "keep at most this many dead letters, the newest (0: no limit)" },
 
-    { "batch_size", TC_OPT_LONG, OFF(batch_size), "1000", 1, 50000,
+    { "batch_size", TC_OPT_LONG, OFF(batch_size), "2000", 1, 50000,
       "events per batch (one MySQL transaction)" },
     { "linger_ms", TC_OPT_LONG, OFF(linger_ms), "200", 0, 60000,
       "how long a batch that is not full waits for more events" },

@@ -298,19 +298,35 @@ query_u64(tc_store_t *s, const char *sql, size_t len, const char *what,
     MYSQL_ROW   row;
     MYSQL_RES  *res;
 
+    int         st;
+
     if (mysql_real_query(s->m, sql, (unsigned long) len) != 0) {
         return failed(s, what);
     }
 
-    res = mysql_store_result(s->m);
-    if (res == NULL) {
-        return failed(s, what);
-    }
+    /* the value is in the first result set; statements before it have none */
+    *isnull = 1;
+    *out = 0;
+    res = NULL;
+    do {
+        if (mysql_field_count(s->m) != 0) {
+            res = mysql_store_result(s->m);
+            if (res == NULL) {
+                return failed(s, what);
+            }
+            row = mysql_fetch_row(res);
+            if (*isnull && row != NULL && row[0] != NULL) {
+                *isnull = 0;
+                *out = strtoull(row[0], NULL, 10);
+            }
+            mysql_free_result(res);
+        }
 
-    row = mysql_fetch_row(res);
-    *isnull = (row == NULL || row[0] == NULL);
-    *out = *isnull ? 0 : strtoull(row[0], NULL, 10);
-    mysql_free_result(res);
+        st = mysql_next_result(s->m);
+        if (st > 0) {
+            return failed(s, what);
+        }
+    } while (st == 0);
 
     return TC_OK;
 }
@@ -991,7 +1007,8 @@ stats_counts_bulk(tc_store_t *s, tc_batch_t *b)
         }
     }
 
-    rows = tc_batch_daily(b, s->agg);
+    /* the hourly rows are bound by value and sent: fold them into days */
+    rows = tc_agg_daily(s->agg, rows);
     q = &s->daily;
     for (i = 0; i < rows; i++) {
         ev = s->agg[i].ev;
@@ -1044,7 +1061,7 @@ stats_counts(tc_store_t *s, tc_batch_t *b)
         return rc;
     }
 
-    rows = tc_batch_daily(b, s->agg);
+    rows = tc_agg_daily(s->agg, rows);
     multi_start(s, tc_sql_daily_head, tc_sql_count_tail);
     for (i = 0; i < rows; i++) {
         tc_sql_row(&s->sql);
@@ -1130,7 +1147,7 @@ seen_flush(tc_store_t *s, tc_buf_t *q, size_t *gidx, size_t nstmt)
 
 
 static tc_rc_t
-stats_users(tc_store_t *s, tc_batch_t *b, size_t *nseen)
+stats_users(tc_store_t *s, tc_batch_t *b, size_t *nseen, tc_buf_t *tail)
 {
     size_t              i, j, n, g, nstmt, rows;
     tc_rc_t             rc;
@@ -1209,7 +1226,14 @@ stats_users(tc_store_t *s, tc_batch_t *b, size_t *nseen)
             tc_sql_users_row(&s->sql.buf, s->m, first, s->seen_new[i]);
         }
     }
-    rc = multi_run(s, "updating stats_daily_users");
+
+    /* sent with the batch marker and COMMIT, in one round trip */
+    if (s->sql.rows > 0) {
+        tc_buf_add(tail, s->sql.buf.data, s->sql.buf.len);
+        tc_buf_adds(tail, s->sql.tail);
+        tc_buf_add(tail, ";", 1);
+    }
+    rc = TC_OK;
 
 done:
 
@@ -1220,8 +1244,8 @@ done:
 }
 
 
-static tc_rc_t
-stats_dead(tc_store_t *s, tc_batch_t *b)
+static void
+stats_dead(tc_store_t *s, tc_batch_t *b, tc_buf_t *tail)
 {
     size_t       i, j;
     uint32_t     today;
@@ -1266,7 +1290,11 @@ stats_dead(tc_store_t *s, tc_batch_t *b)
         tc_sql_dead_row(&s->sql.buf, s->m, today, code, n);
     }
 
-    return multi_run(s, "updating stats_dead_letters");
+    if (s->sql.rows > 0) {
+        tc_buf_add(tail, s->sql.buf.data, s->sql.buf.len);
+        tc_buf_adds(tail, s->sql.tail);
+        tc_buf_add(tail, ";", 1);
+    }
 }
 
 
@@ -1295,7 +1323,7 @@ remember_users(tc_store_t *s, size_t nseen)
 tc_rc_t
 tc_store_apply(tc_store_t *s, tc_batch_t *b)
 {
-    int        isnull;
+    int        isnull, rejected;
     size_t     i, nseen;
     tc_rc_t    rc;
     uint64_t   last;
@@ -1329,18 +1357,14 @@ tc_store_apply(tc_store_t *s, tc_batch_t *b)
         }
     }
 
-    rc = run_str(s, "START TRANSACTION", "START TRANSACTION");
-    if (rc != TC_OK) {
-        return rc;
-    }
-
     /* the batch marker: locks this consumer's row until COMMIT */
     tc_buf_init(&q);
-    tc_buf_adds(&q, "SELECT last_seq FROM consumer_state WHERE consumer_id = ");
+    tc_buf_adds(&q, "START TRANSACTION;"
+                "SELECT last_seq FROM consumer_state WHERE consumer_id = ");
     tc_sql_quote(&q, s->m, s->conf->id, strlen(s->conf->id));
     tc_buf_adds(&q, " FOR UPDATE");
-    rc = query_u64(s, q.data, q.len, "reading the batch marker", &last,
-                   &isnull);
+    rc = query_u64(s, tc_buf_cstr(&q), q.len, "reading the batch marker",
+                   &last, &isnull);
     tc_buf_free(&q);
     if (rc != TC_OK) {
         goto rollback;
@@ -1371,15 +1395,14 @@ tc_store_apply(tc_store_t *s, tc_batch_t *b)
         goto rollback;
     }
 
-    rc = stats_users(s, b, &nseen);
+    tc_buf_init(&q);
+    rc = stats_users(s, b, &nseen, &q);
     if (rc != TC_OK) {
+        tc_buf_free(&q);
         goto rollback;
     }
 
-    rc = stats_dead(s, b);
-    if (rc != TC_OK) {
-        goto rollback;
-    }
+    stats_dead(s, b, &q);
 
     s->stats.stored = tc_batch_count(b, TC_EV_OK);
     s->stats.duplicates = tc_batch_count(b, TC_EV_DUP)
@@ -1387,32 +1410,46 @@ tc_store_apply(tc_store_t *s, tc_batch_t *b)
     s->stats.dead = tc_batch_count(b, TC_EV_DEAD)
                     + tc_batch_count(b, TC_EV_REJECTED);
 
-    tc_buf_init(&q);
+    /* daily users, dead letters, the marker, COMMIT: one round trip */
     tc_buf_addf(&q, "UPDATE consumer_state SET last_seq = %" PRIu64
                 ", batches = batches + 1, events = events + %zu,"
                 " duplicates = duplicates + %zu, dead = dead + %zu"
                 " WHERE consumer_id = ", b->seq, s->stats.stored,
                 s->stats.duplicates, s->stats.dead);
     tc_sql_quote(&q, s->m, s->conf->id, strlen(s->conf->id));
-    rc = run(s, tc_buf_cstr(&q), q.len, "writing the batch marker");
-    tc_buf_free(&q);
-    if (rc != TC_OK) {
-        goto rollback;
-    }
 
-    if (tc_batch_count(b, TC_EV_REJECTED) > 0 && s->before_commit != NULL
-        && s->before_commit(b, s->before_commit_data) != 0)
-    {
-        rc = TC_RETRY;
-        goto rollback;
-    }
+    rejected = tc_batch_count(b, TC_EV_REJECTED) > 0
+               && s->before_commit != NULL;
+    if (rejected) {
+        /* rows MySQL refused go to the dead letters before COMMIT */
+        rc = run(s, tc_buf_cstr(&q), q.len, "writing the batch marker");
+        tc_buf_free(&q);
+        if (rc == TC_OK && s->before_commit(b, s->before_commit_data) != 0) {
+            rc = TC_RETRY;
+        }
+        if (rc != TC_OK) {
+            goto rollback;
+        }
+        tc_fault_point("before_commit");
+        if (mysql_commit(s->m) != 0) {
+            rc = failed(s, "COMMIT");
+            return rc == TC_OK ? TC_DOWN : rc;
+        }
 
-    tc_fault_point("before_commit");
-
-    if (mysql_commit(s->m) != 0) {
-        /* committed or not: the marker tells after reconnecting */
-        rc = failed(s, "COMMIT");
-        return rc == TC_OK ? TC_DOWN : rc;
+    } else {
+        tc_fault_point("before_commit");
+        tc_buf_adds(&q, ";COMMIT");
+        rc = run(s, tc_buf_cstr(&q), q.len,
+                 "writing the batch marker and COMMIT");
+        tc_buf_free(&q);
+        if (rc != TC_OK) {
+            /*
+             * A statement before COMMIT failed (roll back), or the
+             * connection did, committed or not: the marker tells after
+             * reconnecting.
+             */
+            goto rollback;
+        }
     }
 
     s->last_seq = b->seq;

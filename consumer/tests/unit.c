@@ -625,6 +625,27 @@ test_batch(void)
     CHECK(n == 3 && agg[0].n == 2 && agg[1].n == 4 && agg[2].n == 1,
           "daily rows");
 
+    {
+        const char  *hj[] = {
+            EV("h1", "1732540000000", "a", ",\"object\":\"o\"", ""),
+            EV("h2", "1732543600000", "a", ",\"object\":\"o\"", ""),
+            EV("h3", "1732543600001", "a", ",\"object\":\"o\"", ""),
+            EV("h4", "1732543600000", "a", ",\"object\":\"p\"", ""),
+            EV("h5", "1732626400000", "a", ",\"object\":\"o\"", ""),
+        };
+        tc_batch_t  hb;
+
+        mk_batch(&hb, hj, 5);
+        n = tc_batch_hourly(&hb, agg);
+        CHECK(n == 4 && agg[0].n == 1 && agg[1].n == 2, "hourly o: 13h, 14h");
+        n = tc_agg_daily(agg, n);
+        CHECK(n == 3 && agg[0].n == 3 && agg[0].ev->day == 20241125
+              && agg[1].n == 1 && agg[1].ev->day == 20241126
+              && agg[2].n == 1 && STR_IS(agg[2].ev->object, "p"),
+              "days folded from hours");
+        tc_batch_free(&hb);
+    }
+
     /*
      * users: (a, 25): u1 (e3 has '' and is not a user);
      * (b, 25): U1 u1 u2 (byte order: 'U' < 'u'); (b, 26): u1
@@ -727,7 +748,7 @@ test_config(void)
           && strcmp(c.dead_key, "track:dead") == 0
           && strcmp(c.mysql_database, "track") == 0
           && strcmp(c.mysql_user, "track_writer") == 0
-          && c.batch_size == 1000 && c.retention_days == 0
+          && c.batch_size == 2000 && c.retention_days == 0
           && c.log_level == TC_LOG_INFO, "defaults");
     tc_conf_free(&c);
 
