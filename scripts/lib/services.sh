@@ -144,3 +144,27 @@ SQL
 stop_mariadb() {
     stop_pidfile "$1/mariadbd.pid"
 }
+
+# start_consumer DIR BINARY CONFIG: track-consumer in the background, its pid
+# in DIR/consumer.pid, its log in DIR/consumer.log (reopened on SIGHUP).
+# Waits until it has connected to MariaDB and Redis.
+start_consumer() {
+    local dir=$1 bin=$2 conf=$3 size
+    mkdir -p "$dir"
+    dir=$(cd "$dir" && pwd)
+    touch "$dir/consumer.log"
+    size=$(stat -c %s "$dir/consumer.log")
+    (setsid "$bin" --config "$conf" --log-file "$dir/consumer.log" \
+        </dev/null >>"$dir/consumer.log" 2>&1 &
+     echo $! >"$dir/consumer.pid")
+    wait_until 30 bash -c "tail -c +$((size + 1)) '$dir/consumer.log' |
+                           grep -q 'redis: connected'" || {
+        echo "track-consumer did not start; see $dir/consumer.log" >&2
+        return 1
+    }
+}
+
+# stop_consumer DIR: SIGTERM (it finishes the batch in hand), then waits.
+stop_consumer() {
+    stop_pidfile "$1/consumer.pid"
+}
