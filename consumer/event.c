@@ -9,6 +9,58 @@
 #include "event.h"
 
 
+/*
+ * Replaces every byte that does not start a valid UTF-8 sequence with '?':
+ * a reason may quote the element (jansson's "near '...'", a MySQL error)
+ * cut inside a character, and a dead letter must stay valid JSON.
+ */
+static void
+utf8_clean(char *s)
+{
+    size_t          i, k, n;
+    uint32_t        c;
+    unsigned char  *p;
+
+    p = (unsigned char *) s;
+
+    for (i = 0; p[i] != '\0'; i += n) {
+        if (p[i] < 0x80) {
+            n = 1;
+            continue;
+        }
+
+        if (p[i] >= 0xc2 && p[i] <= 0xdf) {
+            n = 2;
+            c = p[i] & 0x1f;
+        } else if (p[i] >= 0xe0 && p[i] <= 0xef) {
+            n = 3;
+            c = p[i] & 0x0f;
+        } else if (p[i] >= 0xf0 && p[i] <= 0xf4) {
+            n = 4;
+            c = p[i] & 0x07;
+        } else {
+            p[i] = '?';
+            n = 1;
+            continue;
+        }
+
+        for (k = 1; k < n; k++) {
+            if ((p[i + k] & 0xc0) != 0x80) {
+                break;
+            }
+            c = (c << 6) | (p[i + k] & 0x3f);
+        }
+
+        if (k < n || (n == 3 && c < 0x800) || (n == 4 && c < 0x10000)
+            || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+        {
+            p[i] = '?';
+            n = 1;
+        }
+    }
+}
+
+
 void
 tc_event_reject(tc_event_t *ev, tc_ev_status_t status, const char *code,
     const char *fmt, ...)
@@ -19,6 +71,8 @@ tc_event_reject(tc_event_t *ev, tc_ev_status_t status, const char *code,
     va_start(ap, fmt);
     vsnprintf(buf, sizeof(buf), fmt, ap);
     va_end(ap);
+
+    utf8_clean(buf);
 
     free(ev->reason);
     ev->reason = strdup(buf);
@@ -259,7 +313,7 @@ get_object(tc_event_t *ev, const char *raw, size_t len, const char *name,
     tc_str_t *out)
 {
     json_t  *v;
-    char    *text;
+    char    *text, key[16];
 
     v = json_object_get(ev->json, name);
     if (v == NULL || json_is_null(v)) {
@@ -278,11 +332,14 @@ get_object(tc_event_t *ev, const char *raw, size_t len, const char *name,
 
     /*
      * The key was written with escapes ("pr\u006fps"): store jansson's
-     * compact form instead, kept alive as a string member of ev->json.
+     * compact form instead, kept alive as a string member of ev->json
+     * under a key of its own per field (" props", " fields"; a member of
+     * that name in the element is replaced, nothing reads it).
      */
+    snprintf(key, sizeof(key), " %s", name);
     text = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER);
     if (text == NULL
-        || json_object_set_new(ev->json, " text", json_string(text)) != 0)
+        || json_object_set_new(ev->json, key, json_string(text)) != 0)
     {
         free(text);
         tc_event_reject(ev, TC_EV_DEAD, "internal", "out of memory");
@@ -290,7 +347,7 @@ get_object(tc_event_t *ev, const char *raw, size_t len, const char *name,
     }
     free(text);
 
-    v = json_object_get(ev->json, " text");
+    v = json_object_get(ev->json, key);
     out->data = json_string_value(v);
     out->len = json_string_length(v);
 

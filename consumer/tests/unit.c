@@ -132,6 +132,17 @@ test_event_valid(void)
     CHECK(STR_IS(ev.props, "{\"k\":\"v\"}"), "escaped key props: %.*s",
           (int) ev.props.len, ev.props.data);
     tc_event_clear(&ev);
+
+    /* both keys escaped: each keeps its own text (found by fuzzing) */
+    json = "{\"eid\":\"e\",\"recv_ts\":5,\"app\":\"a\",\"module\":\"m\","
+           "\"action\":\"x\",\"pr\\u006fps\":{\"k\": \"v\"},"
+           "\"f\\u0069elds\":{\"f\": \"w\"}}";
+    CHECK(decode(&ev, json) == 0, "escaped keys");
+    CHECK(STR_IS(ev.props, "{\"k\":\"v\"}")
+          && STR_IS(ev.fields, "{\"f\":\"w\"}"), "escaped keys: %.*s %.*s",
+          (int) ev.props.len, ev.props.data, (int) ev.fields.len,
+          ev.fields.data);
+    tc_event_clear(&ev);
 }
 
 
@@ -296,6 +307,18 @@ test_dead_letter(void)
                     "c1") == 0
           && strstr(json_string_value(json_object_get(j, "reason")),
                     "eid") != NULL, "dead letter fields: %s", out);
+    json_decref(j);
+    free(out);
+    tc_event_clear(&ev);
+
+    /* jansson quotes the element in its error, cut inside a character */
+    decode(&ev, "{\"a\":\"\xc3");
+    out = tc_event_dead_letter(&ev, "{\"a\":\"\xc3", 7, "c1", &len);
+    j = out ? json_loads(out, 0, NULL) : NULL;
+    CHECK(j != NULL && json_is_string(json_object_get(j, "reason"))
+          && json_is_string(json_object_get(j, "raw_hex")),
+          "a reason quoting a cut character stays valid: %s",
+          out ? out : "(null)");
     json_decref(j);
     free(out);
     tc_event_clear(&ev);
