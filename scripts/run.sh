@@ -56,6 +56,10 @@ http {
         location = /metrics {
             track_metrics;
         }
+
+        location /stats/ {
+            proxy_pass http://127.0.0.1:$STATS_PORT;
+        }
     }
 }
 EOF
@@ -70,6 +74,7 @@ start() {
     REDIS_PORT=${REDIS_PORT:-$(free_port)}
     NGINX_PORT=${NGINX_PORT:-$(free_port)}
     MYSQL_PORT=${MYSQL_PORT:-$(free_port)}
+    STATS_PORT=${STATS_PORT:-$(free_port)}
 
     mkdir -p "$run"
 
@@ -80,6 +85,8 @@ start() {
     fi
 
     start_store
+    "$root/consumer/stats-run.sh" start "$run/stats" "$run/mariadb" \
+        "$STATS_PORT"
 
     write_nginx_conf
     if running "$run/nginx/nginx.pid"; then
@@ -93,6 +100,8 @@ start() {
 NGINX_URL=$NGINX_URL
 NGINX_PORT=$NGINX_PORT
 REDIS_PORT=$REDIS_PORT
+STATS_PORT=$STATS_PORT
+STATS_URL=$NGINX_URL/stats/v1
 EOF
     # MYSQL_SOCKET, MYSQL_PORT, MYSQL_DATABASE, MYSQL_USER (track_writer),
     # MYSQL_PASSWORD, MYSQL_READER_USER (track_reader, SELECT only), ...
@@ -116,6 +125,11 @@ the stored rows of today:
      -p"\$MYSQL_READER_PASSWORD" "\$MYSQL_DATABASE" \\
      -e 'SELECT * FROM events_$(date +%Y%m%d) ORDER BY id DESC LIMIT 3\G
          SELECT * FROM stats_daily ORDER BY day DESC, events DESC LIMIT 5')
+
+and the statistics API (STATS_URL in run/env):
+
+  curl -s '$NGINX_URL/stats/v1/series?app=shop&day=$(date +%Y-%m-%d)&interval=hour'
+  curl -s '$NGINX_URL/stats/v1/top?app=shop&module=home-feed&action=click&day=$(date +%Y-%m-%d)'
 
 Stop it with: make stop
 EOF
@@ -158,6 +172,7 @@ stop() {
         wait_until 10 bash -c "! [ -f '$run/nginx/nginx.pid' ]" || true
     fi
     stop_pidfile "$run/nginx/nginx.pid"
+    "$root/consumer/stats-run.sh" stop "$run/stats"
     stop_consumer "$run/consumer"
     stop_mariadb "$run/mariadb"
     stop_redis "$run/redis"
