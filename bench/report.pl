@@ -147,30 +147,41 @@ if (@paths) {
 my @drain = rows('drain.tsv');
 my %rate;
 if (@drain) {
-    my ($load) = grep { $_->[0] eq 'load_data' } @drain;
-    my $load_rate = $load ? $load->[1] / $load->[2] : 0;
+    my %load = map { ($_->[4] // '') => $_->[1] / $_->[2] }
+               grep { $_->[0] eq 'load_data' && $_->[2] > 0 } @drain;
     my %what = (
         load_data => 'LOAD DATA LOCAL INFILE (raw rows, no statistics)',
         single    => 'one INSERT per event, autocommit (raw rows)',
     );
     say '### Queue to MariaDB';
     say '';
-    say 'The same synthetic events (module format, objects Zipf-like over 10k, ',
-        'uids over 100k) into one MariaDB on this machine; the consumer pops a ',
-        'pre-filled Redis queue and stores day table rows plus hourly, daily and ',
-        'unique-user statistics, exactly once (verified: rows and statistics sums = events).';
+    if (-s "$dir/consumer-bench.txt") {
+        say 'bench/consumer-bench.sh (the consumer\'s own benchmark): a pre-filled Redis ',
+            'queue drained by track-consumer into day table rows plus hourly, daily and ',
+            'unique-user statistics, exactly once, against LOAD DATA of the same rows and ',
+            'one INSERT per event on the same MariaDB.  Profiles: *typical* (Zipf-like ',
+            'objects and users), *wide* (nearly every event a new counter and user row).';
+    } else {
+        say 'The same synthetic events (module format, objects Zipf-like over 10k, ',
+            'uids over 100k) into one MariaDB on this machine; the consumer pops a ',
+            'pre-filled Redis queue and stores day table rows plus hourly, daily and ',
+            'unique-user statistics, exactly once (verified: rows and statistics sums = events).';
+    }
     say '';
-    say '| what | events | seconds | events/s | x LOAD DATA | verified |';
-    say '|---|---:|---:|---:|---:|---|';
+    say '| what | profile | events | seconds | events/s | x LOAD DATA | verified |';
+    say '|---|---|---:|---:|---:|---:|---|';
     for my $r (@drain) {
-        my ($w, $n, $s, $v) = @$r;
+        my ($w, $n, $s, $v, $prof) = @$r;
+        $prof //= '';
         my $label = $what{$w}
             // ($w =~ /^consumer_(\d+)$/ ? "track-consumer, $1 process" . ($1 > 1 ? 'es' : '') . ', with statistics' : $w);
         my $r_ = $s > 0 ? $n / $s : 0;
-        $rate{$w} = $r_;
-        say "| $label | ", num($n), " | $s | ", num($r_), ' | ', ratio($r_, $load_rate), " | $v |";
+        $rate{$w} = $r_ if $w =~ /^consumer_/ && (!$rate{$w} || $prof eq 'typical' || $prof eq '');
+        say "| $label | $prof | ", num($n), " | $s | ", num($r_), ' | ',
+            ratio($r_, $load{$prof}), " | $v |";
     }
-    $rate{load_data} = $load_rate;
+    my ($lp) = grep { $_ eq 'typical' || $_ eq '' } keys %load;
+    $rate{load_data} = $load{ $lp // (keys %load)[0] };
     say '';
 }
 

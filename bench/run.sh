@@ -22,6 +22,7 @@ if [ "${BENCH_QUICK:-0}" = 1 ]; then
     export BENCH_DURATION=${BENCH_DURATION:-2} BENCH_REPEAT=${BENCH_REPEAT:-1}
     export BENCH_CONNS=${BENCH_CONNS:-64} BENCH_WARMUP=${BENCH_WARMUP:-1}
     export BENCH_EVENTS=${BENCH_EVENTS:-50000} BENCH_SINGLE=${BENCH_SINGLE:-2000}
+    export BENCH_EVENTS_PROFILES=${BENCH_EVENTS_PROFILES:-typical}
     export BENCH_CONSUMERS=${BENCH_CONSUMERS:-1}
     export BENCH_E2E_PROBE=${BENCH_E2E_PROBE:-5} BENCH_E2E_PROBES=${BENCH_E2E_PROBES:-3}
     export BENCH_E2E_HOLD=${BENCH_E2E_HOLD:-10}
@@ -30,6 +31,7 @@ export BENCH_DURATION=${BENCH_DURATION:-4} BENCH_REPEAT=${BENCH_REPEAT:-3}
 export BENCH_CONNS=${BENCH_CONNS:-16 64 256} BENCH_THREADS=${BENCH_THREADS:-2}
 export BENCH_WORKERS=${BENCH_WORKERS:-2} BENCH_EVENTS=${BENCH_EVENTS:-200000}
 export BENCH_E2E_HOLD=${BENCH_E2E_HOLD:-60}
+export BENCH_E2E_CONSUMERS=${BENCH_E2E_CONSUMERS:-2}
 
 parts=("$@")
 [ ${#parts[@]} -gt 0 ] || parts=(ingest drain e2e)
@@ -79,7 +81,23 @@ start=$(date +%s)
 for part in "${parts[@]}"; do
     case $part in
         ingest) "$here/ingest.sh" "$out" ;;
-        drain) "$here/drain.sh" "$out" ;;
+        drain)
+            # the consumer engineer's bench when it is there (two event
+            # profiles, best of BENCH_ROUNDS), else bench/drain.sh
+            if [ -x "$here/consumer-bench.sh" ]; then
+                BENCH_ROUNDS=${BENCH_ROUNDS:-$([ "${BENCH_QUICK:-0}" = 1 ] && echo 1 || echo 2)} \
+                    "$here/consumer-bench.sh" ${BENCH_EVENTS_PROFILES:-} | tee "$out/consumer-bench.txt"
+                # its table: profile events consumer/s LOAD-DATA/s INSERT/s ...
+                awk -v single="${BENCH_SINGLE:-5000}" '
+                    NF >= 6 && $2 ~ /^[0-9]+$/ && $3 ~ /^[0-9.]+$/ {
+                        printf "load_data\t%d\t%.3f\tok\t%s\n", $2, $2 / $4, $1
+                        printf "consumer_1\t%d\t%.3f\tok\t%s\n", $2, $2 / $3, $1
+                        printf "single\t%d\t%.3f\tok\t%s\n", single, single / $5, $1
+                    }' "$out/consumer-bench.txt" >"$out/drain.tsv"
+            else
+                "$here/drain.sh" "$out"
+            fi
+            ;;
         e2e)
             # start the search near what the consumer managed alone
             if [ -z "${BENCH_E2E_START:-}" ] && [ -s "$out/drain.tsv" ]; then
