@@ -32,7 +32,7 @@ for t in "$@"; do
     if "$out/$t" "${dict[@]}" -artifact_prefix="$out/crashes/$t-" \
         "${args[@]}" >"$log" 2>&1; then
         printf 'fuzz %-16s ok    %4ss  %s\n' "$t" "$((SECONDS - t0))" \
-            "$(grep -Eo 'cov: [0-9]+ ft: [0-9]+ corp: [0-9]+' "$log" |
+            "$(grep -aEo 'cov: [0-9]+ ft: [0-9]+ corp: [0-9]+' "$log" |
                tail -n 1)"
     else
         failed=1
