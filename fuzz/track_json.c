@@ -55,7 +55,7 @@ ref_event(json_t *in, const ngx_http_track_limits_t *lim, int *reason)
 
     for (i = 0; rc < 0 && ref_fields[i]; i++) {
         v = json_object_get(in, ref_fields[i]);
-        if (v == NULL) {
+        if (v == NULL || json_is_null(v)) {
             continue;
         }
 

@@ -502,7 +502,9 @@ ngx_http_track_normalise_event(json_t *in,
 
     for (f = ngx_http_track_fields; f->name; f++) {
         v = json_object_get(in, f->name);
-        if (v == NULL) {
+
+        /* scripts send null for "none", e.g. the uid of a logged-out user */
+        if (v == NULL || json_is_null(v)) {
             continue;
         }
 

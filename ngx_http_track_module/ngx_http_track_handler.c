@@ -16,7 +16,8 @@ static ngx_int_t ngx_http_track_add_header(ngx_http_request_t *r,
     const char *key, ngx_str_t *value);
 static ngx_int_t ngx_http_track_origin_failed(ngx_http_request_t *r,
     ngx_int_t rc);
-static ngx_int_t ngx_http_track_add_cors(ngx_http_request_t *r);
+static ngx_int_t ngx_http_track_add_cors(ngx_http_request_t *r,
+    ngx_uint_t credentials);
 static ngx_int_t ngx_http_track_post(ngx_http_request_t *r,
     ngx_http_track_loc_conf_t *tlcf);
 static void ngx_http_track_body_handler(ngx_http_request_t *r);
@@ -177,7 +178,7 @@ ngx_http_track_check_origin(ngx_http_request_t *r,
     ngx_http_track_loc_conf_t *tlcf, ngx_str_t *origin)
 {
     ngx_str_t   *allowed;
-    ngx_uint_t   i;
+    ngx_uint_t   i, any;
 
     static ngx_str_t  origin_header = ngx_string("Origin");
 
@@ -190,7 +191,9 @@ ngx_http_track_check_origin(ngx_http_request_t *r,
     allowed = tlcf->cors_origins->elts;
 
     for (i = 0; i < tlcf->cors_origins->nelts; i++) {
-        if ((allowed[i].len == 1 && allowed[i].data[0] == '*')
+        any = (allowed[i].len == 1 && allowed[i].data[0] == '*');
+
+        if (any
             || (allowed[i].len == origin->len
                 && ngx_strncasecmp(allowed[i].data, origin->data,
                                    origin->len) == 0))
@@ -202,7 +205,8 @@ ngx_http_track_check_origin(ngx_http_request_t *r,
                 return NGX_ERROR;
             }
 
-            return ngx_http_track_add_cors(r);
+            /* credentials only for origins named one by one */
+            return ngx_http_track_add_cors(r, !any);
         }
     }
 
@@ -228,13 +232,15 @@ ngx_http_track_origin_failed(ngx_http_request_t *r, ngx_int_t rc)
 
 
 static ngx_int_t
-ngx_http_track_add_cors(ngx_http_request_t *r)
+ngx_http_track_add_cors(ngx_http_request_t *r, ngx_uint_t credentials)
 {
     static ngx_str_t  yes = ngx_string("true");
     static ngx_str_t  vary = ngx_string("Origin");
 
-    if (ngx_http_track_add_header(r, "Access-Control-Allow-Credentials", &yes)
-        != NGX_OK
+    if ((credentials
+         && ngx_http_track_add_header(r, "Access-Control-Allow-Credentials",
+                                      &yes)
+            != NGX_OK)
         || ngx_http_track_add_header(r, "Vary", &vary) != NGX_OK)
     {
         return NGX_ERROR;

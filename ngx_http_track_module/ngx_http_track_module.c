@@ -582,6 +582,14 @@ ngx_http_track_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
 
+    /* ua and referer are TEXT columns */
+    if (conf->max_header_len > 65535) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"track_max_header_length\" may not exceed "
+                           "65535, the size of the stored columns");
+        return NGX_CONF_ERROR;
+    }
+
     /* a spool record must fit the replay's read buffer */
     if (conf->max_event_size > 256 * 1024) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,

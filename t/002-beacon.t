@@ -58,13 +58,13 @@ X-Events: 2
 
 
 
-=== TEST 3: a body without a content type (a Blob beacon)
+=== TEST 3: a body without a content type (a Blob beacon); null is "none"
 --- http_config eval: $::HttpConfig
 --- config
     location = /t { track; add_header X-Events $track_events; }
 --- request
 POST /t
-{"app":"shop","module":"m","action":"a"}
+{"app":"shop","module":"m","action":"a","uid":null,"object":null}
 --- error_code: 204
 --- response_body
 --- response_headers

@@ -67,7 +67,31 @@ Cache-Control: no-store
 
 
 
-=== TEST 3: a beacon from an allowed origin gets the CORS headers
+=== TEST 3: a beacon from a listed origin gets the CORS headers
+--- http_config eval: $::HttpConfig
+--- config
+    location = /t {
+        track;
+        track_cors_origin https://shop.example;
+    }
+--- more_headers
+Origin: https://shop.example
+Content-Type: text/plain
+--- request
+POST /t
+{"app":"shop","module":"m","action":"a"}
+--- error_code: 204
+--- response_body
+--- response_headers
+Access-Control-Allow-Origin: https://shop.example
+Access-Control-Allow-Credentials: true
+Vary: Origin
+--- no_error_log
+[error]
+
+
+
+=== TEST 4: any origin with "*", but never with credentials
 --- http_config eval: $::HttpConfig
 --- config
     location = /t {
@@ -84,14 +108,14 @@ POST /t
 --- response_body
 --- response_headers
 Access-Control-Allow-Origin: https://anything.example
-Access-Control-Allow-Credentials: true
+Access-Control-Allow-Credentials:
 Vary: Origin
 --- no_error_log
 [error]
 
 
 
-=== TEST 4: a pixel from another origin is refused when origins are listed
+=== TEST 5: a pixel from another origin is refused when origins are listed
 --- http_config eval: $::HttpConfig
 --- config
     location = /t {
@@ -114,7 +138,7 @@ Cache-Control: no-store
 
 
 
-=== TEST 5: without track_cors_origin, OPTIONS lists the methods only
+=== TEST 6: without track_cors_origin, OPTIONS lists the methods only
 --- http_config eval: $::HttpConfig
 --- config
     location = /t {
