@@ -175,8 +175,10 @@ run_valgrind() {
 }
 
 run_consumer() {
+    # (a grep, not `make -n test`: make -n still runs $(MAKE) lines)
     if [ ! -f consumer/Makefile ] ||
-       ! make -s -C consumer -n test >/dev/null 2>&1; then
+       ! grep -Eq '^([^#:=]*[[:space:]])?test([[:space:]][^#:=]*)?:([^=]|$)' \
+            consumer/Makefile; then
         skip "consumer/Makefile has no test target"
         return 0
     fi
