@@ -17,28 +17,7 @@ start_redis("$dir/master", $master);
 start_redis("$dir/replica1", $replica1, "--replicaof 127.0.0.1 $master");
 start_redis("$dir/replica2", $replica2, "--replicaof 127.0.0.1 $master");
 
-mkdir "$dir/sentinel";
-open(my $fh, '>', "$dir/sentinel/sentinel.conf") or die $!;
-print $fh <<"EOF";
-port $sentinel
-bind 127.0.0.1
-daemonize yes
-pidfile $dir/sentinel/sentinel.pid
-logfile $dir/sentinel/sentinel.log
-dir $dir/sentinel
-sentinel monitor mymaster 127.0.0.1 $master 1
-sentinel down-after-milliseconds mymaster 500
-sentinel failover-timeout mymaster 5000
-EOF
-close $fh;
-system('redis-sentinel', "$dir/sentinel/sentinel.conf") == 0 or die;
-END { sh("stop_pidfile '$dir/sentinel/sentinel.pid'") if $dir }
-
-sub role_of {
-    my ($port) = @_;
-    my $out = redis_cli($port, 'role') // '';
-    return $out =~ /^1\) "(\w+)"/ ? $1 : '';
-}
+start_sentinel("$dir/sentinel", $sentinel, 'mymaster', $master);
 
 ok(wait_for(30, sub {
        redis_cli($master, 'info', 'replication') =~ /connected_slaves:2/ }),

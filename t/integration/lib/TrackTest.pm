@@ -1,5 +1,8 @@
-# Shared by the integration tests: throwaway redis and nginx instances (through
-# scripts/lib/services.sh), redis-cli calls and HTTP requests.
+# Shared by the integration tests: throwaway redis, sentinel, nginx, MariaDB
+# and track-consumer instances (through scripts/lib/services.sh), redis-cli
+# calls, HTTP requests, and the end-to-end checks (every accepted event once
+# in MariaDB, statistics equal to the raw tables).  Every process started
+# here is stopped when the test exits, passed or not.
 package TrackTest;
 
 use strict;
@@ -12,16 +15,23 @@ use File::Path qw(make_path remove_tree);
 use File::Temp qw(tempdir);
 use POSIX ();
 use HTTP::Tiny;
+use Test::More ();
 use Time::HiRes qw(sleep time);
 
 our @EXPORT = qw(sh free_port start_redis stop_redis redis_cli
                  start_nginx stop_nginx reload_nginx http wait_for
                  scratch_dir send_events start_sending finish_sending
-                 stored_eids metric $ROOT $MODULE_SO);
+                 stored_eids metric $ROOT $MODULE_SO
+                 kill_redis role_of start_sentinel sentinel_master
+                 sentinel_settled
+                 start_db start_consumer stop_consumer consumer_log
+                 db_eids exactly_once stats_consistent accepted);
 
 our $ROOT = abs_path(dirname(__FILE__) . '/../../..');
 our $MODULE_SO = $ENV{TEST_NGINX_LOAD_MODULES}
                  || "$ROOT/build/nginx/ngx_http_track_module.so";
+our $CONSUMER = $ENV{TC_BIN}
+                || "$ROOT/consumer/build/release/track-consumer";
 
 my @cleanups;
 
@@ -147,7 +157,9 @@ sub reload_nginx {
 
 # start_sending($dir, $url, $procs, $per_proc, $tag): $procs processes each
 # send $per_proc pixel requests over keep-alive, every event with its own
-# client eid "$tag-<proc>-<n>"; returns a handle for finish_sending.
+# client eid "$tag-<proc>-<n>"; returns a handle for finish_sending.  In
+# $url, {p} is the process number, {n} the request number and {n%K} n
+# modulo K (varied objects and users).
 sub start_sending {
     my ($dir, $url, $procs, $per_proc, $tag) = @_;
     my @pids;
@@ -159,7 +171,10 @@ sub start_sending {
             open(my $out, '>', "$dir/sent-$tag-$p") or die $!;
             for my $n (1 .. $per_proc) {
                 my $eid = "$tag-$p-$n";
-                my $res = $ua->get("$url&eid=$eid");
+                (my $u = "$url&eid=$eid") =~ s/\{p\}/$p/g;
+                $u =~ s/\{n\}/$n/g;
+                $u =~ s/\{n%(\d+)\}/$n % $1/ge;
+                my $res = $ua->get($u);
                 print $out "$eid $res->{status}\n";
             }
             close $out;
@@ -167,13 +182,21 @@ sub start_sending {
         }
         push @pids, $pid;
     }
-    return { dir => $dir, tag => $tag, pids => \@pids };
+    my $h = { dir => $dir, tag => $tag, pids => \@pids };
+    # a test that dies before finish_sending leaves no sender behind
+    push @cleanups, sub {
+        return if $h->{done};
+        kill 'KILL', @pids;
+        waitpid($_, 0) for @pids;
+    };
+    return $h;
 }
 
 # -> { eid => status }
 sub finish_sending {
     my ($h) = @_;
     waitpid($_, 0) for @{ $h->{pids} };
+    $h->{done} = 1;
     my %status;
     for my $p (1 .. scalar @{ $h->{pids} }) {
         open(my $in, '<', "$h->{dir}/sent-$h->{tag}-$p") or die $!;
@@ -200,6 +223,294 @@ sub stored_eids {
     }
     close $fh;
     return \%n;
+}
+
+# --- redis and sentinel ------------------------------------------------------
+
+# kill_redis($dir): SIGKILL the redis-server started in $dir, wait until it
+# is gone; returns its pid.
+sub kill_redis {
+    my ($dir) = @_;
+    open(my $fh, '<', "$dir/redis.pid") or die "$dir/redis.pid: $!";
+    my $pid = <$fh>;
+    close $fh;
+    chomp $pid;
+    kill 'KILL', $pid;
+    wait_for(10, sub { !kill(0, $pid) }) or die "redis $pid survived KILL\n";
+    unlink "$dir/redis.pid";
+    return $pid;
+}
+
+# role_of($port): "master", "slave", or '' when it does not answer
+sub role_of {
+    my ($port) = @_;
+    my $out = redis_cli($port, 'role') // '';
+    return $out =~ /^1\) "(\w+)"/ ? $1 : '';
+}
+
+# start_sentinel($dir, $port, $name, $master_port, %opt): one redis-sentinel
+# monitoring the master on $master_port as $name, quorum 1; opt down_after
+# (ms, default 500), failover_timeout (ms, default 5000).  Stopped at exit.
+sub start_sentinel {
+    my ($dir, $port, $name, $master_port, %opt) = @_;
+    make_path($dir);
+    my $down = $opt{down_after} // 500;
+    my $timeout = $opt{failover_timeout} // 5000;
+    open(my $fh, '>', "$dir/sentinel.conf") or die $!;
+    print $fh <<"EOF";
+port $port
+bind 127.0.0.1
+daemonize yes
+pidfile $dir/sentinel.pid
+logfile $dir/sentinel.log
+dir $dir
+sentinel monitor $name 127.0.0.1 $master_port 1
+sentinel down-after-milliseconds $name $down
+sentinel failover-timeout $name $timeout
+EOF
+    close $fh;
+    system('redis-sentinel', "$dir/sentinel.conf") == 0
+        or die "redis-sentinel did not start on $port\n";
+    push @cleanups, sub { sh("stop_pidfile '$dir/sentinel.pid'") };
+    wait_for(10, sub { sentinel_master($port, $name) })
+        or die "sentinel on $port does not answer\n";
+}
+
+# sentinel_master($port, $name): the port of the master the sentinel names
+# (every test server is on 127.0.0.1), undef when it does not answer
+sub sentinel_master {
+    my ($port, $name) = @_;
+    my $out = redis_cli($port, 'sentinel', 'get-master-addr-by-name', $name)
+              // '';
+    return $out =~ /^2\) "(\d+)"/m ? $1 : undef;
+}
+
+# sentinel_settled($port, $name, $master_port): no failover in progress, and
+# the sentinel names the master on $master_port (its failover finished:
+# killing the master now starts a new one)
+sub sentinel_settled {
+    my ($port, $name, $master_port) = @_;
+    open(my $fh, '-|', 'redis-cli', '-p', $port, '--raw', 'sentinel',
+         'master', $name) or die "redis-cli: $!";
+    chomp(my @kv = <$fh>);
+    close $fh;
+    my %m = @kv % 2 ? () : @kv;
+    return ($m{flags} // '') eq 'master' && ($m{port} // 0) == $master_port;
+}
+
+# --- MariaDB and track-consumer ----------------------------------------------
+
+# start_db($dir, $name): a fresh database $name that track_writer may write,
+# and a root DBI handle on it (session time zone UTC).  On the MariaDB of
+# t/harness.sh (MARIADB_DIR) when there is one (the database is dropped at
+# exit when the test passed), else on a private mariadbd under $dir.
+# Returns { socket, password (the writer's), database, dbh }.
+sub start_db {
+    my ($dir, $name) = @_;
+    require DBI;
+    my $mdir = $ENV{MARIADB_DIR};
+    my $own = !($mdir && -f "$mdir/root.cnf");
+    if ($own) {
+        $mdir = "$dir/mariadb";
+        make_path("$mdir/tmp");
+        my $port = free_port();
+        push @cleanups, sub { sh("stop_mariadb '$mdir'") };
+        sh("start_mariadb '$mdir' $port --tmpdir='$mdir/tmp'")
+            or die "mariadbd did not start; see $mdir/mariadbd.log\n";
+    }
+    my %env;
+    for my $file ("$mdir/env", "$mdir/root.cnf") {
+        open(my $fh, '<', $file) or die "$file: $!";
+        while (<$fh>) {
+            $env{$1} = $2 if /^(\w+)=(.*)$/;
+        }
+        close $fh;
+    }
+    my $dsn = "DBI:MariaDB:mariadb_socket=$env{MYSQL_SOCKET}";
+    my $root = DBI->connect($dsn, 'root', $env{password},
+                            { RaiseError => 1, PrintError => 0 })
+        or die "cannot connect to mariadbd\n";
+    $root->do("DROP DATABASE IF EXISTS `$name`");
+    $root->do("CREATE DATABASE `$name` CHARACTER SET utf8mb4");
+    $root->do("GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, INDEX, "
+              . "ALTER ON `$name`.* TO 'track_writer'\@'localhost', "
+              . "'track_writer'\@'127.0.0.1'");
+    $root->disconnect;
+    my $dbh = DBI->connect("$dsn;database=$name", 'root', $env{password},
+                           { RaiseError => 1, PrintError => 0 });
+    $dbh->do("SET time_zone = '+00:00'");
+    unless ($own) {
+        push @cleanups, sub {
+            return unless Test::More->builder->is_passing;
+            eval { $dbh->do("DROP DATABASE IF EXISTS `$name`") };
+        };
+    }
+    return { socket => $env{MYSQL_SOCKET}, password => $env{MYSQL_PASSWORD},
+             database => $name, dbh => $dbh };
+}
+
+# start_consumer($dir, db => $db, id => $id, redis_port => $port | sentinel
+# => 'host:port ...', master => $name, key => $queue, args => [...],
+# env => {...}): track-consumer with its settings in $dir/consumer.conf and
+# its log in $dir/consumer.log (time zone UTC, batches of 500, backoff 50 ms
+# doubling up to 800 ms); returns { pid, log }.  Stopped at exit.
+sub start_consumer {
+    my ($dir, %o) = @_;
+    make_path($dir);
+    my $db = $o{db};
+    open(my $fh, '>', "$dir/consumer.conf") or die $!;
+    print $fh "id = $o{id}\n" if $o{id};
+    print $fh "redis_port = $o{redis_port}\n" if $o{redis_port};
+    print $fh "redis_sentinel = $o{sentinel}\n" if $o{sentinel};
+    print $fh "redis_master = $o{master}\n" if $o{master};
+    print $fh "queue_key = $o{key}\n" if $o{key};
+    print $fh <<"EOF";
+mysql_socket = $db->{socket}
+mysql_password = $db->{password}
+mysql_database = $db->{database}
+timezone = UTC
+log_file = $dir/consumer.log
+backoff_min_ms = 50
+backoff_max_ms = 800
+redis_timeout_ms = 2000
+block_ms = 200
+linger_ms = 50
+batch_size = 500
+EOF
+    close $fh;
+    my $pid = fork();
+    die "fork: $!" unless defined $pid;
+    if ($pid == 0) {
+        $ENV{$_} = $o{env}{$_} for keys %{ $o{env} || {} };
+        open(STDIN, '<', '/dev/null');
+        open(STDOUT, '>>', "$dir/consumer.out");
+        open(STDERR, '>&', \*STDOUT);
+        exec($CONSUMER, '--config', "$dir/consumer.conf",
+             @{ $o{args} || [] }) or POSIX::_exit(127);
+    }
+    my $c = { pid => $pid, log => "$dir/consumer.log" };
+    push @cleanups, sub { stop_consumer($c) };
+    return $c;
+}
+
+# stop_consumer($c): SIGTERM (it finishes the batch in hand) and waits; KILL
+# after 10 s.  The exit status, undef when it had to be killed.
+sub stop_consumer {
+    my ($c) = @_;
+    return $c->{status} if exists $c->{status};
+    kill 'TERM', $c->{pid};
+    kill 'CONT', $c->{pid};
+    my $status;
+    wait_for(10, sub {
+        my $r = waitpid($c->{pid}, POSIX::WNOHANG());
+        $status = $? if $r == $c->{pid};
+        return $r != 0;
+    }) or do {
+        kill 'KILL', $c->{pid};
+        waitpid($c->{pid}, 0);
+    };
+    $c->{status} = $status;
+    return $status;
+}
+
+sub consumer_log {
+    my ($c) = @_;
+    open(my $fh, '<', $c->{log}) or return '';
+    local $/;
+    return <$fh>;
+}
+
+# --- end-to-end checks -------------------------------------------------------
+
+# the eids answered 2xx
+sub accepted {
+    my ($sent) = @_;
+    return [grep { $sent->{$_} =~ /^2\d\d$/ } keys %$sent];
+}
+
+# -> { eid => rows } over every day table
+sub db_eids {
+    my ($dbh) = @_;
+    my %n;
+    my $tables = $dbh->selectcol_arrayref("SHOW TABLES LIKE 'events\\_%'");
+    for my $t (@$tables) {
+        $n{$_}++ for @{ $dbh->selectcol_arrayref("SELECT eid FROM `$t`") };
+    }
+    return \%n;
+}
+
+# exactly_once($dbh, \%sent, $label): every event answered 2xx is in a day
+# table, none twice, and nothing is there that was not sent (an event whose
+# request failed may be there once: a 503 or a client timeout promises
+# nothing either way)
+sub exactly_once {
+    my ($dbh, $sent, $label) = @_;
+    my $got = db_eids($dbh);
+    my $ok = accepted($sent);
+    my @missing = grep { !$got->{$_} } @$ok;
+    my @twice = grep { $got->{$_} > 1 } keys %$got;
+    my @foreign = grep { !exists $sent->{$_} } keys %$got;
+    my $some = sub { my @l = @_; "@l[0 .. ($#l < 9 ? $#l : 9)]" };
+    Test::More::is(scalar @missing, 0, "$label: all " . scalar(@$ok)
+                   . ' accepted events are in MariaDB')
+        or Test::More::diag('missing: ' . $some->(@missing));
+    Test::More::is(scalar @twice, 0, "$label: none of them twice")
+        or Test::More::diag('twice: ' . $some->(@twice));
+    Test::More::is(scalar @foreign, 0,
+                   "$label: nothing that was not sent")
+        or Test::More::diag('not sent: ' . $some->(@foreign));
+}
+
+# stats_consistent($dbh, $label): every statistics table equals SQL over
+# the raw day tables (start_consumer's consumers run in UTC)
+sub stats_consistent {
+    my ($dbh, $label) = @_;
+    my (@hourly, @daily, @users);
+    my $rows = sub {
+        my ($sql) = @_;
+        return [map { join("\t", map { $_ // 'NULL' } @$_) }
+                @{ $dbh->selectall_arrayref($sql) }];
+    };
+    my $tables = $dbh->selectcol_arrayref("SHOW TABLES LIKE 'events\\_%'");
+    for my $t (@$tables) {
+        my ($y, $m, $d) = $t =~ /^events_(\d{4})(\d{2})(\d{2})$/ or next;
+        my $day = "'$y-$m-$d'";
+        push @hourly, @{ $rows->(
+            "SELECT $day, FLOOR(MOD(recv_ts DIV 1000, 86400) / 3600) h, app,"
+            . " module, action, COALESCE(object, '') o, COUNT(*) FROM `$t`"
+            . " GROUP BY h, app, module, action, o") };
+        push @daily, @{ $rows->(
+            "SELECT $day, app, module, action, COALESCE(object, '') o,"
+            . " COUNT(*) FROM `$t` GROUP BY app, module, action, o") };
+        push @users, @{ $rows->(
+            "SELECT $day, app, module, action, COUNT(DISTINCT uid) FROM `$t`"
+            . " WHERE uid IS NOT NULL AND uid <> ''"
+            . " GROUP BY app, module, action") };
+    }
+    my @cmp = (
+        [ 'stats_hourly', \@hourly, 'SELECT day, hour, app, module, action,'
+          . ' object, events FROM stats_hourly' ],
+        [ 'stats_daily', \@daily, 'SELECT day, app, module, action, object,'
+          . ' events FROM stats_daily' ],
+        [ 'stats_daily_users', \@users, 'SELECT day, app, module, action,'
+          . ' users FROM stats_daily_users' ],
+    );
+    for my $c (@cmp) {
+        my ($table, $raw, $sql) = @$c;
+        my @a = sort @{ $rows->($sql) };
+        my @b = sort @$raw;
+        my %a = map { $_ => 1 } @a;
+        my %b = map { $_ => 1 } @b;
+        my @only_stats = grep { !$b{$_} } @a;
+        my @only_raw = grep { !$a{$_} } @b;
+        Test::More::ok(@a == @b && !@only_stats && !@only_raw,
+                       "$label: $table equals the raw tables ("
+                       . scalar(@a) . ' rows)')
+            or Test::More::diag("only in $table: "
+                                . join(' | ', splice(@only_stats, 0, 5))
+                                . "\nonly in the raw tables: "
+                                . join(' | ', splice(@only_raw, 0, 5)));
+    }
 }
 
 # the value of a counter on a track_metrics location, -1 when absent
