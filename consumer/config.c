@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "sentinel.h"
 
 #define TC_VERSION  "0.1.0"
 
@@ -46,6 +47,21 @@ static const tc_opt_t  options[] = {
       "Redis AUTH password (empty: no AUTH)" },
     { "redis_timeout_ms", TC_OPT_LONG, OFF(redis_timeout_ms), "5000", 100,
       600000, "Redis connect and command timeout" },
+    { "redis_sentinel", TC_OPT_STR, OFF(redis_sentinel), "", 0, 0,
+      "find the master through these Redis Sentinels: host[:port] (port\n"
+      "26379 by default), [ipv6]:port or unix:path, separated by spaces or\n"
+      "commas; asked in turn at every (re)connect, which then ignores\n"
+      "redis_host, redis_port and redis_socket.  A lost connection, a\n"
+      "timeout or a READONLY reply makes the consumer ask again, so it\n"
+      "follows a failover (the module's track_redis_sentinel)" },
+    { "redis_master", TC_OPT_STR, OFF(redis_master), "mymaster", 0, 0,
+      "the sentinels' name of the master (track_redis_master)" },
+    { "redis_sentinel_check_ms", TC_OPT_LONG, OFF(redis_sentinel_check_ms),
+      "1000", 0, 3600000,
+      "with redis_sentinel: between batches, ask the sentinels this often\n"
+      "whether they name another master now, and move to it without\n"
+      "waiting for an error (a promoted replica is followed at once, not\n"
+      "when the old master is demoted; 0: on errors only)" },
     { "queue_key", TC_OPT_STR, OFF(queue_key), "track:events", 0, 0,
       "the list the nginx module pushes events onto" },
     { "processing_prefix", TC_OPT_STR, OFF(processing_prefix),
@@ -221,6 +237,10 @@ void
 tc_conf_free(tc_conf_t *conf)
 {
     size_t  i;
+
+    tc_addr_list_free(conf->sentinels, conf->nsentinels);
+    conf->sentinels = NULL;
+    conf->nsentinels = 0;
 
     for (i = 0; i < NOPTIONS; i++) {
         if (options[i].type == TC_OPT_STR) {
@@ -495,7 +515,7 @@ id_valid(const char *id)
 int
 tc_conf_check(tc_conf_t *conf, char *err, size_t err_size)
 {
-    char   host[256], *p;
+    char   host[256], msg[200], *p;
 
     if (conf->id[0] == '\0') {
         if (gethostname(host, sizeof(host)) != 0) {
@@ -546,6 +566,25 @@ tc_conf_check(tc_conf_t *conf, char *err, size_t err_size)
     if (conf->mysql_database[0] == '\0') {
         snprintf(err, err_size, "mysql_database must not be empty");
         return -1;
+    }
+
+    tc_addr_list_free(conf->sentinels, conf->nsentinels);
+    conf->sentinels = NULL;
+    conf->nsentinels = 0;
+
+    if (conf->redis_sentinel[0] != '\0') {
+        if (tc_addr_list_parse(conf->redis_sentinel, 26379, &conf->sentinels,
+                               &conf->nsentinels, msg, sizeof(msg))
+            != 0)
+        {
+            snprintf(err, err_size, "redis_sentinel: %s", msg);
+            return -1;
+        }
+
+        if (conf->redis_master[0] == '\0') {
+            snprintf(err, err_size, "redis_master must not be empty");
+            return -1;
+        }
     }
 
     return 0;

@@ -13,6 +13,9 @@ typedef struct {
     char    *redis_socket;
     char    *redis_password;
     long     redis_timeout_ms;
+    char    *redis_sentinel;        /* addresses, as given */
+    char    *redis_master;          /* the sentinels' name of the master */
+    long     redis_sentinel_check_ms;
     char    *queue_key;
     char    *processing_prefix;
     char    *dead_key;
@@ -41,6 +44,10 @@ typedef struct {
     char    *log_file;
     long     log_level;
     long     drain;                 /* exit 0 once the queue is empty */
+
+    /* derived by tc_conf_check() */
+    struct tc_addr_s  *sentinels;   /* redis_sentinel parsed; NULL: none */
+    size_t             nsentinels;
 } tc_conf_t;
 
 /* Fills conf with the defaults. */

@@ -1,4 +1,4 @@
-/* track-consumer: test hook: SIGKILL itself at a named point on request. */
+/* track-consumer: test hooks: SIGKILL or SIGSTOP itself at a named point. */
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,27 +8,40 @@
 #include "log.h"
 
 
-void
-tc_fault_point(const char *point)
+/* spec is "point:N": the Nth pass through point */
+static int
+hit(const char *spec, const char *point, long *count)
 {
-    size_t       n;
-    const char  *spec;
+    size_t  n;
 
-    static long  count;
-
-    spec = getenv("TRACK_CONSUMER_CRASH");
     if (spec == NULL) {
-        return;
+        return 0;
     }
 
     n = strlen(point);
     if (strncmp(spec, point, n) != 0 || spec[n] != ':') {
-        return;
+        return 0;
     }
 
-    if (++count == strtol(spec + n + 1, NULL, 10)) {
+    return ++*count == strtol(spec + n + 1, NULL, 10);
+}
+
+
+void
+tc_fault_point(const char *point)
+{
+    static long  killed, stopped;
+
+    if (hit(getenv("TRACK_CONSUMER_CRASH"), point, &killed)) {
         tc_log_warn("TRACK_CONSUMER_CRASH: killing myself at %s", point);
         kill(getpid(), SIGKILL);
         pause();
+    }
+
+    if (hit(getenv("TRACK_CONSUMER_PAUSE"), point, &stopped)) {
+        tc_log_warn("TRACK_CONSUMER_PAUSE: stopping myself at %s until "
+                    "SIGCONT", point);
+        kill(getpid(), SIGSTOP);
+        tc_log_info("TRACK_CONSUMER_PAUSE: continuing after %s", point);
     }
 }

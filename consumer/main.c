@@ -359,16 +359,33 @@ ack_batch(tc_ctx_t *ctx)
         return -1;
     }
 
-    r = tc_queue_ack(&ctx->queue, b->seq, dead, len, n);
+    tc_fault_point("before_ack");
+
+    r = tc_queue_ack(&ctx->queue, b->seq, b->n, dead, len, n);
     dead_free(dead, len, n);
 
     if (r == -2) {
-        /* not ours to delete; MySQL has the batch and its eids */
-        tc_log_error("batch %" PRIu64 " is committed but the processing list "
-                     "was renumbered (another process with id \"%s\"?); "
-                     "leaving the list alone", b->seq, ctx->conf.id);
+        /*
+         * Not ours to delete: Redis went back in time (a failover to a
+         * replica that missed writes), or another process has this id.
+         * MySQL has the batch; a list numbered below the marker is stored
+         * again by the next fill, its duplicates skipped.
+         */
+        tc_log_error("batch %" PRIu64 " is committed but Redis numbers the "
+                     "processing list otherwise (writes lost in a failover "
+                     "or restart, or another process with id \"%s\"?); "
+                     "leaving the list to be stored again", b->seq,
+                     ctx->conf.id);
         batch_drop(ctx);
         return 0;
+    }
+
+    if (r == 2) {
+        tc_log_warn("batch %" PRIu64 " is committed (%zu events) but the "
+                    "processing list in Redis holds %zu (writes lost or "
+                    "replayed in a failover or restart?): kept as batch %"
+                    PRIu64 ", stored again, duplicates skipped", b->seq,
+                    b->n, ctx->queue.ack_len, b->seq + 1);
     }
 
     if (r < 0) {
@@ -488,6 +505,10 @@ run(tc_ctx_t *ctx)
         }
 
         if (!ctx->have) {
+            if (tc_queue_check_master(&ctx->queue) != 0) {
+                continue;       /* a failover: connect to the new master */
+            }
+
             if (time(NULL) >= ctx->next_retention) {
                 if (tc_store_retention(&ctx->store) == TC_DOWN) {
                     tc_store_close(&ctx->store);
@@ -618,6 +639,12 @@ main(int argc, char **argv)
                 ctx->conf.linger_ms,
                 ctx->conf.timezone[0] ? ctx->conf.timezone : "(system)",
                 ctx->conf.retention_days);
+
+    if (ctx->conf.nsentinels > 0) {
+        tc_log_info("redis: master \"%s\" through %zu sentinel(s): %s",
+                    ctx->conf.redis_master, ctx->conf.nsentinels,
+                    ctx->conf.redis_sentinel);
+    }
 
     rc = run(ctx);
 

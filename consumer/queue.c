@@ -5,23 +5,77 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <time.h>
 
 #include "log.h"
 #include "queue.h"
+#include "sentinel.h"
+
+
+/*
+ * Exactly once across a Redis failover (or a restart from an append-only
+ * file that lost its last writes).
+ *
+ * Replication is asynchronous: the master a failover promotes holds the old
+ * master's data as it was some moments before (a prefix of its writes: a
+ * script is replicated whole or not at all), plus what was written to it
+ * since.  So the move of a batch may be missing there (the events are back
+ * in the queue), or present with the acknowledgement missing (the list is
+ * still there), or the processing list may be a batch or more behind
+ * MySQL's marker.  Two things keep MySQL exactly once whatever Redis says:
+ *
+ * 1. No event is stored twice: a batch commits its rows, its statistics
+ *    (counted from the rows actually inserted) and the marker in one
+ *    transaction; a batch numbered at or below the marker is not applied;
+ *    and an eid already in its day table is skipped (its UNIQUE key).  An
+ *    event Redis hands out again, in whatever batch, is a duplicate.
+ *
+ * 2. No event is lost: events leave Redis only when an acknowledgement
+ *    deletes a processing list, and a list is deleted only when it holds
+ *    nothing but (a part of) a committed batch:
+ *    - on one Redis history the list is never numbered below the marker
+ *      (acknowledging batch n numbers it n + 1 before batch n + 1 can
+ *      move), and nothing joins a list numbered at or below the marker
+ *      (fill_script): a list numbered the marker is the committed batch;
+ *    - on a Redis that went back in time, a list numbered the marker is
+ *      an earlier state of that same list (it only grew, by atomic moves,
+ *      until the batch was taken): a part of the committed batch;
+ *    - a list numbered below the marker exists only on a Redis that went
+ *      back in time; it is not trusted: the fill renumbers it above the
+ *      marker, so it is stored again (what MySQL has is skipped);
+ *    - the batch in hand is deleted only if the list holds as many
+ *      elements as were committed; otherwise (Redis lost or gained writes
+ *      under the consumer) it is kept, renumbered and stored again.
+ *
+ * What Redis itself loses in a failover (writes the old master acknowledged
+ * but never replicated) is outside this: the module's
+ * track_redis_wait_replicas makes an acknowledged event a replicated one,
+ * and events that do not make it are spooled and replayed, at worst twice,
+ * and then skipped by the eid key.  In a split brain (an old master still
+ * taking writes on the consumer's side of a partition) Redis loses writes
+ * when the partition heals; min-replicas-to-write on the Redis side bounds
+ * that.  The consumer needs no WAIT of its own: a move or acknowledgement a
+ * failover loses only makes it see events again.  What can be doubled is a
+ * dead letter: an invalid element handed out again is dead-lettered (and
+ * counted in stats_dead_letters) again.
+ */
 
 
 /*
  * KEYS: queue, processing list, its batch number.  ARGV: max elements in the
  * processing list, lowest acceptable batch number (last committed + 1).
- * A list numbered below that holds a committed batch that was not
- * acknowledged: nothing may join it.  Elements keep their order: the module
+ * A list numbered min - 1 holds the committed batch that was not
+ * acknowledged: nothing may join it.  A list numbered lower than that
+ * cannot exist unless Redis went back in time: it is renumbered min and
+ * stored again (see above).  Elements keep their order: the module
  * RPUSHes, so the oldest is on the left.
  */
 static const char  fill_script[] =
     "local len = redis.call('LLEN', KEYS[2])\n"
     "local cur = redis.call('GET', KEYS[3])\n"
     "local min = tonumber(ARGV[2])\n"
-    "if (not cur) or (len == 0 and tonumber(cur) < min) then\n"
+    "if (not cur) or tonumber(cur) < min - 1\n"
+    "   or (len == 0 and tonumber(cur) < min) then\n"
     "  cur = ARGV[2]\n"
     "  redis.call('SET', KEYS[3], cur)\n"
     "end\n"
@@ -41,27 +95,34 @@ static const char  fill_script[] =
 
 /*
  * KEYS: processing list, its batch number, dead-letter list.  ARGV: batch
- * number acknowledged, the next one, dead-letter list limit, dead letters.
+ * number acknowledged, the next one, dead-letter list limit, the number of
+ * elements committed, dead letters.  Returns {code, list length}: 1
+ * deleted, 0 acknowledged before, 2 kept (it is not the committed batch)
+ * and numbered next, to be stored again.
  */
 static const char  ack_script[] =
     "local cur = redis.call('GET', KEYS[2])\n"
-    "if cur == ARGV[2] then return 0 end\n"
+    "if cur == ARGV[2] then return {0, 0} end\n"
     "if cur and cur ~= ARGV[1] then\n"
     "  return redis.error_reply('the processing list holds batch ' .. cur\n"
     "                           .. ', not ' .. ARGV[1])\n"
     "end\n"
     "local n = #ARGV\n"
-    "if n > 3 then\n"
-    "  for i = 4, n, 1000 do\n"
+    "if n > 4 then\n"
+    "  for i = 5, n, 1000 do\n"
     "    redis.call('RPUSH', KEYS[3], unpack(ARGV, i, math.min(i + 999, n)))\n"
     "  end\n"
     "  if tonumber(ARGV[3]) > 0 then\n"
     "    redis.call('LTRIM', KEYS[3], -tonumber(ARGV[3]), -1)\n"
     "  end\n"
     "end\n"
-    "redis.call('DEL', KEYS[1])\n"
+    "local len = redis.call('LLEN', KEYS[1])\n"
     "redis.call('SET', KEYS[2], ARGV[2])\n"
-    "return 1\n";
+    "if len == 0 or len == tonumber(ARGV[4]) then\n"
+    "  redis.call('DEL', KEYS[1])\n"
+    "  return {1, len}\n"
+    "end\n"
+    "return {2, len}\n";
 
 /* KEYS: dead-letter list.  ARGV: its limit, dead letters. */
 static const char  dead_script[] =
@@ -133,25 +194,79 @@ tc_queue_close(tc_queue_t *q)
 }
 
 
-static const char *
-where(const tc_conf_t *c, char *buf, size_t size)
+static void
+set_timeout(redisContext *c, long ms)
 {
-    if (c->redis_socket[0]) {
-        return c->redis_socket;
-    }
+    struct timeval  tv;
 
-    snprintf(buf, size, "%s:%ld", c->redis_host, c->redis_port);
-
-    return buf;
+    tv.tv_sec = ms / 1000;
+    tv.tv_usec = (ms % 1000) * 1000;
+    redisSetTimeout(c, tv);
 }
 
 
-/* Logs a failed command; the context is dropped when it is unusable. */
+/* A blocking connection with a connect and command timeout of ms. */
+static redisContext *
+open_context(const char *host, long port, long ms)
+{
+    redisContext    *c;
+    struct timeval   tv;
+
+    tv.tv_sec = ms / 1000;
+    tv.tv_usec = (ms % 1000) * 1000;
+
+    if (port == 0) {
+        c = redisConnectUnixWithTimeout(host, tv);
+    } else {
+        c = redisConnectWithTimeout(host, (int) port, tv);
+    }
+
+    if (c != NULL && !c->err) {
+        set_timeout(c, ms);
+    }
+
+    return c;
+}
+
+
+static const char *
+context_error(redisContext *c)
+{
+    if (c == NULL) {
+        return "out of memory";
+    }
+
+    if (c->err == REDIS_ERR_IO && strstr(c->errstr, "temporarily") != NULL) {
+        return "no reply in time";
+    }
+
+    return c->errstr[0] ? c->errstr : "connection lost";
+}
+
+
+/*
+ * Logs a failed command.  The context is dropped when it is unusable, or
+ * when the reply says this server is not the master any more, so that the
+ * next connect finds the master again.
+ */
 static void
 failed(tc_queue_t *q, const char *what, redisReply *r)
 {
+    const char  *why, *next;
+
+    next = q->conf->nsentinels ? "asking the sentinels for the master"
+                               : "reconnecting";
+
     if (r != NULL && r->type == REDIS_REPLY_ERROR) {
-        tc_log_error("redis: %s: %s", what, r->str);
+        why = tc_redis_failover_error(r->str, r->len);
+        if (why == NULL) {
+            tc_log_error("redis: %s: %s", what, r->str);
+            return;
+        }
+
+        tc_log_warn("redis: %s at %s: %s: %s; %s", what, q->addr, r->str,
+                    why, next);
+        tc_queue_close(q);
         return;
     }
 
@@ -160,47 +275,191 @@ failed(tc_queue_t *q, const char *what, redisReply *r)
         return;
     }
 
-    tc_log_error("redis: %s: %s", what,
-                 q->c->errstr[0] ? q->c->errstr : "connection lost");
+    tc_log_error("redis: %s at %s: %s; %s", what, q->addr,
+                 context_error(q->c), next);
     tc_queue_close(q);
+}
+
+
+/*
+ * Asks the sentinels in turn, starting after the one that answered last,
+ * for the master's address; 0 or -1.  quiet: a sentinel that does not
+ * answer is logged at debug level only (the periodic check).
+ */
+static int
+discover(tc_queue_t *q, char *host, size_t size, long *port, int quiet)
+{
+    int               level;
+    int               rc;
+    char              saddr[300], maddr[300];
+    size_t            i, k;
+    redisReply       *r;
+    redisContext     *c;
+    const char       *why;
+    const tc_addr_t  *s;
+    const tc_conf_t  *conf;
+
+    conf = q->conf;
+    level = quiet ? TC_LOG_DEBUG : TC_LOG_WARN;
+
+    for (i = 0; i < conf->nsentinels; i++) {
+        k = (q->sentinel + i) % conf->nsentinels;
+        s = &conf->sentinels[k];
+        tc_addr_text(s->host, s->port, saddr, sizeof(saddr));
+
+        c = open_context(s->host, s->port, conf->redis_timeout_ms);
+        if (c == NULL || c->err) {
+            tc_log(level, "redis: sentinel %s: cannot connect: %s", saddr,
+                   context_error(c));
+            if (c != NULL) {
+                redisFree(c);
+            }
+            continue;
+        }
+
+        r = redisCommand(c, "SENTINEL get-master-addr-by-name %s",
+                         conf->redis_master);
+        rc = tc_sentinel_master(r, host, size, port, &why);
+
+        if (rc == 1) {
+            tc_log(level, "redis: sentinel %s knows no master named \"%s\"",
+                   saddr, conf->redis_master);
+
+        } else if (rc < 0) {
+            tc_log(level, "redis: sentinel %s: %s", saddr,
+                   r == NULL ? context_error(c) : why);
+        }
+
+        if (r != NULL) {
+            freeReplyObject(r);
+        }
+        redisFree(c);
+
+        if (rc != 0) {
+            continue;
+        }
+
+        /* the next attempt asks the next one first: one may be stale */
+        q->sentinel = k + 1;
+
+        tc_addr_text(host, *port, maddr, sizeof(maddr));
+
+        if (strcmp(maddr, q->master) != 0) {
+            if (q->master[0] == '\0') {
+                tc_log_info("redis: sentinel %s names %s as master \"%s\"",
+                            saddr, maddr, conf->redis_master);
+            } else {
+                tc_log_warn("redis: sentinel %s names %s as master \"%s\" "
+                            "(it was %s: failover)", saddr, maddr,
+                            conf->redis_master, q->master);
+            }
+            snprintf(q->master, sizeof(q->master), "%s", maddr);
+
+        } else {
+            tc_log_debug("redis: sentinel %s names %s as master \"%s\"",
+                         saddr, maddr, conf->redis_master);
+        }
+
+        return 0;
+    }
+
+    tc_log(quiet ? TC_LOG_DEBUG : TC_LOG_ERROR, "redis: none of the %zu "
+           "sentinel(s) named a master \"%s\"", conf->nsentinels,
+           conf->redis_master);
+
+    return -1;
+}
+
+
+static int64_t
+now_ms(void)
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+
+int
+tc_queue_check_master(tc_queue_t *q)
+{
+    char              host[256], addr[300];
+    long              port;
+    int64_t           now;
+    const tc_conf_t  *c;
+
+    c = q->conf;
+
+    if (c->nsentinels == 0 || c->redis_sentinel_check_ms == 0 || q->c == NULL)
+    {
+        return 0;
+    }
+
+    now = now_ms();
+    if (now < q->next_check) {
+        return 0;
+    }
+    q->next_check = now + c->redis_sentinel_check_ms;
+
+    /* no answer: keep the master in hand, errors will tell */
+    if (discover(q, host, sizeof(host), &port, 1) != 0) {
+        return 0;
+    }
+
+    tc_addr_text(host, port, addr, sizeof(addr));
+    if (strcmp(addr, q->addr) == 0) {
+        return 0;
+    }
+
+    tc_log_warn("redis: leaving %s for %s, the master the sentinels name now",
+                q->addr, addr);
+    tc_queue_close(q);
+
+    return -1;
 }
 
 
 int
 tc_queue_connect(tc_queue_t *q)
 {
-    char             addr[300];
-    long             ms;
-    struct timeval   tv;
-    redisReply      *r;
-    const tc_conf_t *c;
+    char              host[256];
+    long              port;
+    redisReply       *r;
+    const char       *h, *role;
+    const tc_conf_t  *c;
 
     c = q->conf;
     tc_queue_close(q);
 
-    ms = c->redis_timeout_ms;
-    tv.tv_sec = ms / 1000;
-    tv.tv_usec = (ms % 1000) * 1000;
+    if (c->nsentinels > 0) {
+        if (discover(q, host, sizeof(host), &port, 0) != 0) {
+            return -1;
+        }
+        h = host;
 
-    if (c->redis_socket[0]) {
-        q->c = redisConnectUnixWithTimeout(c->redis_socket, tv);
+    } else if (c->redis_socket[0]) {
+        h = c->redis_socket;
+        port = 0;
+
     } else {
-        q->c = redisConnectWithTimeout(c->redis_host, (int) c->redis_port, tv);
+        h = c->redis_host;
+        port = c->redis_port;
     }
 
+    tc_addr_text(h, port, q->addr, sizeof(q->addr));
+
+    q->c = open_context(h, port, c->redis_timeout_ms);
+
     if (q->c == NULL || q->c->err) {
-        tc_log_error("redis: cannot connect to %s: %s",
-                     where(c, addr, sizeof(addr)),
-                     q->c ? q->c->errstr : "out of memory");
+        tc_log_error("redis: cannot connect to %s%s: %s", q->addr,
+                     c->nsentinels ? " (the sentinels' master)" : "",
+                     context_error(q->c));
         tc_queue_close(q);
         return -1;
     }
 
-    /* blocking pops wait up to block_ms on top of the command timeout */
-    ms = c->redis_timeout_ms + c->block_ms;
-    tv.tv_sec = ms / 1000;
-    tv.tv_usec = (ms % 1000) * 1000;
-    redisSetTimeout(q->c, tv);
     redisEnableKeepAlive(q->c);
 
     if (c->redis_password[0]) {
@@ -216,9 +475,37 @@ tc_queue_connect(tc_queue_t *q)
         freeReplyObject(r);
     }
 
-    tc_log_info("redis: connected to %s; queue \"%s\", processing list "
-                "\"%s\"", where(c, addr, sizeof(addr)), c->queue_key,
-                q->proc_key);
+    if (c->nsentinels > 0) {
+        /* right after a failover the sentinels may still name the old one */
+        r = redisCommand(q->c, "ROLE");
+        if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+            failed(q, "ROLE", r);
+            if (r != NULL) {
+                freeReplyObject(r);
+            }
+            tc_queue_close(q);
+            return -1;
+        }
+
+        if (!tc_role_is_master(r, &role)) {
+            tc_log_warn("redis: %s is a %s, not the master (yet): asking the "
+                        "sentinels again", q->addr, role);
+            freeReplyObject(r);
+            tc_queue_close(q);
+            return -1;
+        }
+        freeReplyObject(r);
+    }
+
+    /* blocking pops wait up to block_ms on top of the command timeout */
+    set_timeout(q->c, c->redis_timeout_ms + c->block_ms);
+    q->next_check = now_ms() + c->redis_sentinel_check_ms;
+
+    tc_log_info("redis: connected to %s%s%s%s; queue \"%s\", processing "
+                "list \"%s\"", q->addr,
+                c->nsentinels ? " (master \"" : "",
+                c->nsentinels ? c->redis_master : "",
+                c->nsentinels ? "\")" : "", c->queue_key, q->proc_key);
 
     return 0;
 }
@@ -366,13 +653,13 @@ eval_with_letters(tc_queue_t *q, const char **head, size_t nhead,
 
 
 int
-tc_queue_ack(tc_queue_t *q, uint64_t seq, char **dead, size_t *dead_len,
-    size_t ndead)
+tc_queue_ack(tc_queue_t *q, uint64_t seq, size_t count, char **dead,
+    size_t *dead_len, size_t ndead)
 {
     int          rc;
-    char         s0[24], s1[24], smax[24];
+    char         s0[24], s1[24], smax[24], scount[24];
     redisReply  *r;
-    const char  *head[9];
+    const char  *head[10];
 
     if (q->c == NULL) {
         return -1;
@@ -381,6 +668,7 @@ tc_queue_ack(tc_queue_t *q, uint64_t seq, char **dead, size_t *dead_len,
     snprintf(s0, sizeof(s0), "%" PRIu64, seq);
     snprintf(s1, sizeof(s1), "%" PRIu64, seq + 1);
     snprintf(smax, sizeof(smax), "%ld", q->conf->dead_max);
+    snprintf(scount, sizeof(scount), "%zu", count);
 
     head[0] = "EVAL";
     head[1] = ack_script;
@@ -391,14 +679,21 @@ tc_queue_ack(tc_queue_t *q, uint64_t seq, char **dead, size_t *dead_len,
     head[6] = s0;
     head[7] = s1;
     head[8] = smax;
+    head[9] = scount;
 
-    r = eval_with_letters(q, head, 9, dead, dead_len, ndead);
+    r = eval_with_letters(q, head, 10, dead, dead_len, ndead);
 
-    if (r == NULL || r->type != REDIS_REPLY_INTEGER) {
-        failed(q, "acknowledging a batch", r);
-        rc = (r != NULL && r->type == REDIS_REPLY_ERROR) ? -2 : -1;
+    if (r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 2
+        && r->element[0]->type == REDIS_REPLY_INTEGER
+        && r->element[1]->type == REDIS_REPLY_INTEGER)
+    {
+        rc = (int) r->element[0]->integer;
+        q->ack_len = (size_t) r->element[1]->integer;
+
     } else {
-        rc = (int) r->integer;
+        failed(q, "acknowledging a batch", r);
+        rc = (r != NULL && r->type == REDIS_REPLY_ERROR && q->c != NULL)
+             ? -2 : -1;
     }
 
     if (r != NULL) {

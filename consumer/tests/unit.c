@@ -20,6 +20,8 @@
 static int     passed, failed;
 static MYSQL  *my;
 
+void tc_unit_sentinel(int *passed, int *failed);   /* unit_sentinel.c */
+
 #define CHECK(cond, ...)                                                      \
     do {                                                                      \
         if (cond) {                                                           \
@@ -883,6 +885,7 @@ main(int argc, char **argv)
     test_batch();
     test_set();
     test_config();
+    tc_unit_sentinel(&passed, &failed);
 
     mysql_close(my);
     mysql_library_end();
