@@ -17,7 +17,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=lib.sh
+# shellcheck source=bench/lib.sh
 . "$here/lib.sh"
 
 out=$(mkdir -p "$1" && cd "$1" && pwd)

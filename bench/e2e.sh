@@ -22,7 +22,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=lib.sh
+# shellcheck source=bench/lib.sh
 . "$here/lib.sh"
 
 out=$(mkdir -p "$1" && cd "$1" && pwd)
@@ -163,7 +163,7 @@ done
 
 held=0
 if [ "$lo" -gt 0 ]; then
-    for try in 1 2; do
+    for _ in 1 2; do
         if [ "$(probe hold "$lo" "$HOLD")" = pass ]; then held=$lo; break; fi
         lo=$(( lo * 85 / 100 / 1000 * 1000 ))
     done

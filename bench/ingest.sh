@@ -32,7 +32,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=lib.sh
+# shellcheck source=bench/lib.sh
 . "$here/lib.sh"
 
 out=$(mkdir -p "$1" && cd "$1" && pwd)
@@ -109,7 +109,7 @@ load_module $BENCH_NGINX_MODULES/ngx_http_lua_module.so;"
             kind[$p]=node
             ;;
         pixel|beacon|beacon10|async|pixel-b|beacon-b|beacon10-b|async-b)
-            local so=$BENCH_MODULE_SO b= conf=
+            local so=$BENCH_MODULE_SO b='' conf=''
             if [ "${p%-b}" != "$p" ]; then
                 so=${BENCH_MODULE_SO_B:-$BENCH_MODULE_SO}
                 conf=${BENCH_TRACK_CONF_B:-}

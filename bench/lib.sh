@@ -1,9 +1,10 @@
+# shellcheck shell=bash
 # Helpers shared by the benchmark scripts (sourced by bash).  Everything
 # listens on 127.0.0.1 only; every process started here is stopped by the
 # caller's cleanup through its pid file.
 
 bench_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-# shellcheck source=../scripts/lib/services.sh
+# shellcheck source=scripts/lib/services.sh
 . "$bench_root/scripts/lib/services.sh"
 
 BENCH_MODULE_SO=${BENCH_MODULE_SO:-$bench_root/build/nginx/ngx_http_track_module.so}

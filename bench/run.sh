@@ -85,6 +85,7 @@ for part in "${parts[@]}"; do
             # the consumer engineer's bench when it is there (two event
             # profiles, best of BENCH_ROUNDS), else bench/drain.sh
             if [ -x "$here/consumer-bench.sh" ]; then
+                # shellcheck disable=SC2086 # profiles are words
                 BENCH_ROUNDS=${BENCH_ROUNDS:-$([ "${BENCH_QUICK:-0}" = 1 ] && echo 1 || echo 2)} \
                     "$here/consumer-bench.sh" ${BENCH_EVENTS_PROFILES:-} | tee "$out/consumer-bench.txt"
                 # its table: profile events consumer/s LOAD-DATA/s INSERT/s ...
