@@ -94,8 +94,11 @@ $stats = start_stats(db => $db, log => "$tmp/stats.log",
 
 my $nginx_port = free_port();
 open my $nf, '>', "$tmp/nginx/nginx.conf" or die $!;
+# as root, workers would run as nobody, who may not enter the checkout
+my $user = $> == 0 ? 'user root;' : '';
 print $nf <<"EOF";
 load_module $module_so;
+$user
 worker_processes 2;
 error_log $tmp/nginx/logs/error.log info;
 pid $tmp/nginx/nginx.pid;
