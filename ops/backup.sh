@@ -1,0 +1,335 @@
+#!/usr/bin/env bash
+# ops/backup.sh: back up the closed days of the track database and prove
+# that the backup restores.
+#
+# For each chosen day (a day before today in the consumer's time zone) it
+# dumps, with mariadb-dump, the raw table events_YYYYMMDD and the rows of that
+# day of the statistics tables (stats_hourly, stats_daily, stats_daily_users,
+# stats_user_seen, stats_dead_letters).  Then it computes, on the source, a
+# row count and a checksum of every dumped table (only the chosen days' rows
+# of the statistics tables), writes them to a manifest, restores the dump
+# into a scratch schema on the same server, computes the same figures there
+# and compares.  One verdict line per table goes to stderr ("OK" or "FAIL");
+# any failure makes the exit status 1.
+#
+# The checksum is computed by SQL: every row becomes the MD5 of its columns'
+# HEX values (NULL marked), and the table's checksum is the BIT_XOR of those
+# hashes (in 32-bit pieces) and the SUM of their first piece, so it does not depend on row order or on the storage format.
+#
+# Output: OUT/<database>-<first day>-<last day>/ holds events.sql,
+# stats.sql and MANIFEST (one "table rows checksum" line per table, the
+# sha256 of both dump files, the days, the time zone).  Running again for the
+# same days rewrites the same directory (files are written beside and
+# renamed), so the job is idempotent; mariadb-dump runs with
+# --skip-dump-date and --order-by-primary, so an unchanged day gives the same
+# bytes.
+#
+# --verify DIR checks an existing backup directory instead: the sha256 of the
+# dump files against its MANIFEST, then restores it into the scratch schema
+# and compares every table with the MANIFEST (not with the source, which
+# retention may have dropped since).
+#
+# Exit status: 0 every check passed, 1 a check failed, 2 usage or
+# connection error.
+#
+# Usage: ops/backup.sh [options]
+#   --defaults-file FILE   client options file ([client] user, password,
+#                          socket or host/port) for dumping and reading
+#   --socket PATH          (default $MYSQL_SOCKET)
+#   --host HOST            (default $MYSQL_HOST, else localhost)
+#   --port PORT            (default $MYSQL_PORT)
+#   --user USER            (default $MYSQL_USER)
+#                          the password comes from $MYSQL_PASSWORD (never a
+#                          flag: flags show in ps)
+#   --restore-defaults-file FILE
+#                          client options of the account that creates and
+#                          drops the scratch schema (track_writer may only
+#                          touch track.*); default: the connection above
+#   --database NAME        (default $MYSQL_DATABASE, else track)
+#   --scratch NAME         scratch schema (default <database>_restore_check);
+#                          dropped and recreated every run
+#   --keep-scratch         leave the scratch schema after the run
+#                          (default: drop it when all checks pass; it is
+#                          always kept after a failure, for inspection)
+#   --drop-scratch         drop it even after a failure
+#   --out DIR              output directory (default ./backups)
+#   --days N               the N closed days before today (default 1:
+#                          yesterday)
+#   --day YYYY-MM-DD       this closed day (repeatable; replaces --days)
+#   --timezone TZ          the consumer's time zone (its `timezone`
+#                          setting; default the system's)
+#   --verify DIR           check an existing backup directory (see above)
+#   -h, --help
+set -euo pipefail
+
+prog=ops/backup.sh
+die() { echo "$prog: $*" >&2; exit 2; }
+usage() { sed -n '/^# Usage:/,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
+
+defaults_file=
+restore_defaults=
+socket=
+host=
+port=
+user=
+database=${MYSQL_DATABASE:-track}
+scratch=
+keep=auto
+out=./backups
+ndays=1
+explicit_days=()
+tz=${TZ:-}
+verify=
+
+while [ $# -gt 0 ]; do
+    case $1 in
+        --defaults-file) defaults_file=$2; shift ;;
+        --defaults-file=*) defaults_file=${1#*=} ;;
+        --restore-defaults-file) restore_defaults=$2; shift ;;
+        --restore-defaults-file=*) restore_defaults=${1#*=} ;;
+        --socket) socket=$2; shift ;;
+        --socket=*) socket=${1#*=} ;;
+        --host) host=$2; shift ;;
+        --host=*) host=${1#*=} ;;
+        --port) port=$2; shift ;;
+        --port=*) port=${1#*=} ;;
+        --user) user=$2; shift ;;
+        --user=*) user=${1#*=} ;;
+        --database) database=$2; shift ;;
+        --database=*) database=${1#*=} ;;
+        --scratch) scratch=$2; shift ;;
+        --scratch=*) scratch=${1#*=} ;;
+        --keep-scratch) keep=yes ;;
+        --drop-scratch) keep=no ;;
+        --out) out=$2; shift ;;
+        --out=*) out=${1#*=} ;;
+        --days) ndays=$2; shift ;;
+        --days=*) ndays=${1#*=} ;;
+        --day) explicit_days+=("$2"); shift ;;
+        --day=*) explicit_days+=("${1#*=}") ;;
+        --timezone) tz=$2; shift ;;
+        --timezone=*) tz=${1#*=} ;;
+        --verify) verify=$2; shift ;;
+        --verify=*) verify=${1#*=} ;;
+        -h|--help) usage; exit 0 ;;
+        *) die "unknown option $1 (see --help)" ;;
+    esac
+    shift
+done
+
+# Without --defaults-file the consumer's MYSQL_* variables (run/env) are the
+# connection; with it, only flags given here override the file.
+password=
+if [ -z "$defaults_file" ]; then
+    socket=${socket:-${MYSQL_SOCKET:-}}
+    host=${host:-${MYSQL_HOST:-}}
+    port=${port:-${MYSQL_PORT:-}}
+    user=${user:-${MYSQL_USER:-}}
+    password=${MYSQL_PASSWORD:-}
+    # a port alone means TCP; a socket alone (or both, as in run/env) means
+    # the socket on localhost
+    [ -z "$host" ] && [ -z "$socket" ] && [ -n "$port" ] && host=127.0.0.1
+fi
+
+ident='^[A-Za-z0-9_]+$'
+[[ $database =~ $ident ]] || die "bad database name: $database"
+scratch=${scratch:-${database}_restore_check}
+[[ $scratch =~ $ident ]] || die "bad scratch schema name: $scratch"
+[ "$scratch" != "$database" ] || die "the scratch schema must not be the database"
+[[ $ndays =~ ^[1-9][0-9]*$ ]] || die "--days wants a positive number"
+command -v mariadb >/dev/null || die "mariadb client not found (apt-get install mariadb-client)"
+command -v mariadb-dump >/dev/null || die "mariadb-dump not found (apt-get install mariadb-client)"
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/track-backup.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+# Client options: a private defaults file, so the password is not a flag.
+cnf=$work/client.cnf
+(
+    umask 077
+    if [ -n "$defaults_file" ]; then
+        [ -r "$defaults_file" ] || die "cannot read $defaults_file"
+        cat "$defaults_file"
+        echo
+    fi
+    echo "[client]"
+    [ -n "$user" ] && echo "user=$user"
+    [ -n "$password" ] && echo "password=$password"
+    [ -n "$socket" ] && echo "socket=$socket"
+    [ -n "$host" ] && echo "host=$host"
+    [ -n "$port" ] && echo "port=$port"
+    echo "default-character-set=utf8mb4"
+) >"$cnf"
+src_opts=(--defaults-file="$cnf")
+if [ -n "$restore_defaults" ]; then
+    [ -r "$restore_defaults" ] || die "cannot read $restore_defaults"
+    rst_opts=(--defaults-file="$restore_defaults")
+else
+    rst_opts=("${src_opts[@]}")
+fi
+
+q() { mariadb "${src_opts[@]}" --batch --skip-column-names "$@"; }
+qr() { mariadb "${rst_opts[@]}" --batch --skip-column-names "$@"; }
+
+q -e 'SELECT 1' >/dev/null 2>"$work/err" ||
+    die "cannot connect: $(tr '\n' ' ' <"$work/err")"
+
+stats_tables=(stats_hourly stats_daily stats_daily_users stats_user_seen stats_dead_letters)
+
+# checksum DB TABLE WHERE OPTS...: prints "rows checksum" of TABLE's rows
+# matching WHERE, columns in the source's order.
+checksum() {
+    local db=$1 table=$2 where=$3; shift 3
+    local cols
+    cols=$("$@" -e "SELECT GROUP_CONCAT(CONCAT('IFNULL(HEX(\`', COLUMN_NAME, '\`),''N'')')
+                   ORDER BY ORDINAL_POSITION SEPARATOR ',')
+                 FROM information_schema.COLUMNS
+                 WHERE TABLE_SCHEMA='$db' AND TABLE_NAME='$table'" 2>/dev/null)
+    [ -n "$cols" ] && [ "$cols" != NULL ] || { echo "missing -"; return; }
+    "$@" -e "SELECT COUNT(*), CONCAT_WS('-',
+               LPAD(HEX(IFNULL(BIT_XOR(CAST(CONV(SUBSTR(h,  1, 8), 16, 10) AS UNSIGNED)), 0)), 8, '0'),
+               LPAD(HEX(IFNULL(BIT_XOR(CAST(CONV(SUBSTR(h,  9, 8), 16, 10) AS UNSIGNED)), 0)), 8, '0'),
+               LPAD(HEX(IFNULL(BIT_XOR(CAST(CONV(SUBSTR(h, 17, 8), 16, 10) AS UNSIGNED)), 0)), 8, '0'),
+               LPAD(HEX(IFNULL(BIT_XOR(CAST(CONV(SUBSTR(h, 25, 8), 16, 10) AS UNSIGNED)), 0)), 8, '0'),
+               IFNULL(SUM(CAST(CONV(SUBSTR(h, 1, 8), 16, 10) AS UNSIGNED)), 0))
+             FROM (SELECT MD5(CONCAT_WS('|', $cols)) AS h
+                     FROM \`$db\`.\`$table\` WHERE $where) r" 2>>"$work/err" ||
+        echo "error -"
+}
+
+# --- which days --------------------------------------------------------------
+
+if [ -n "$verify" ]; then
+    [ -f "$verify/MANIFEST" ] || die "no MANIFEST in $verify"
+    dir=$verify
+    read -r -a days <<<"$(sed -n 's/^days //p' "$dir/MANIFEST")"
+    [ "${#days[@]}" -gt 0 ] || die "$dir/MANIFEST names no days"
+else
+    if [ -n "$tz" ]; then today=$(TZ=$tz date +%F); else today=$(date +%F); fi
+    days=()
+    if [ "${#explicit_days[@]}" -gt 0 ]; then
+        for d in "${explicit_days[@]}"; do
+            [[ $d =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}$ ]] && date -d "$d" >/dev/null 2>&1 ||
+                die "bad day: $d"
+            [[ $d < $today ]] || die "$d is not closed yet (today is $today${tz:+ in $tz})"
+            days+=("$d")
+        done
+        mapfile -t days < <(printf '%s\n' "${days[@]}" | sort -u)
+    else
+        for ((i = ndays; i >= 1; i--)); do
+            days+=("$(date -d "$today -$i day" +%F)")
+        done
+    fi
+    dir=$out/$database-${days[0]//-/}-${days[-1]//-/}
+    mkdir -p "$dir"
+fi
+dir=$(cd "$dir" && pwd)
+day_list=$(printf "'%s'," "${days[@]}"); day_list=${day_list%,}
+
+# --- dump ----------------------------------------------------------------------
+
+if [ -z "$verify" ]; then
+    day_tables=()
+    for d in "${days[@]}"; do
+        t=events_${d//-/}
+        n=$(q -e "SELECT COUNT(*) FROM information_schema.TABLES
+                  WHERE TABLE_SCHEMA='$database' AND TABLE_NAME='$t'")
+        if [ "$n" = 1 ]; then
+            day_tables+=("$t")
+        else
+            echo "$prog: note: no table $t (no events that day)" >&2
+        fi
+    done
+    dump_opts=(--single-transaction --skip-dump-date --order-by-primary
+               --hex-blob --no-tablespaces --skip-triggers
+               --default-character-set=utf8mb4)
+    if [ "${#day_tables[@]}" -gt 0 ]; then
+        mariadb-dump "${src_opts[@]}" "${dump_opts[@]}" "$database" \
+            "${day_tables[@]}" >"$dir/events.sql.tmp" 2>"$work/err" ||
+            die "mariadb-dump of the day tables failed: $(tr '\n' ' ' <"$work/err")"
+    else
+        : >"$dir/events.sql.tmp"
+    fi
+    mariadb-dump "${src_opts[@]}" "${dump_opts[@]}" --where="day IN ($day_list)" \
+        "$database" "${stats_tables[@]}" >"$dir/stats.sql.tmp" 2>"$work/err" ||
+        die "mariadb-dump of the statistics tables failed: $(tr '\n' ' ' <"$work/err")"
+    mv "$dir/events.sql.tmp" "$dir/events.sql"
+    mv "$dir/stats.sql.tmp" "$dir/stats.sql"
+
+    {
+        echo "# track backup manifest; written by $prog"
+        echo "database $database"
+        echo "days ${days[*]}"
+        echo "timezone ${tz:-system}"
+        echo "created $(date -u +%FT%TZ)"
+        (cd "$dir" && sha256sum events.sql stats.sql) | sed 's/^/sha256 /'
+        for t in "${day_tables[@]}"; do
+            echo "table $t $(checksum "$database" "$t" 1 q)"
+        done
+        for t in "${stats_tables[@]}"; do
+            echo "table $t $(checksum "$database" "$t" "day IN ($day_list)" q)"
+        done
+    } >"$dir/MANIFEST.tmp"
+    mv "$dir/MANIFEST.tmp" "$dir/MANIFEST"
+fi
+
+# --- restore and compare -----------------------------------------------------
+
+fail=0
+verdict() { # STATUS TABLE TEXT
+    if [ "$1" = OK ]; then
+        echo "OK   $2: $3" >&2
+    else
+        echo "FAIL $2: $3" >&2
+        fail=1
+    fi
+}
+
+while read -r _ sum file; do
+    actual=$(cd "$dir" && sha256sum "$file" 2>/dev/null | cut -d' ' -f1) || actual=missing
+    if [ "$sum" = "$actual" ]; then
+        verdict OK "$file" "sha256 matches the manifest"
+    else
+        verdict FAIL "$file" "sha256 ${actual:-missing} differs from the manifest's $sum (dump file changed or damaged)"
+    fi
+done < <(grep '^sha256 ' "$dir/MANIFEST")
+
+qr -e "DROP DATABASE IF EXISTS \`$scratch\`; CREATE DATABASE \`$scratch\` CHARACTER SET utf8mb4" \
+    2>"$work/err" || die "cannot create the scratch schema $scratch: $(tr '\n' ' ' <"$work/err")"
+restored=1
+for f in events.sql stats.sql; do
+    [ -f "$dir/$f" ] || continue
+    if ! qr "$scratch" <"$dir/$f" 2>"$work/err"; then
+        verdict FAIL "$f" "restore into $scratch failed: $(tr '\n' ' ' <"$work/err")"
+        restored=0
+    fi
+done
+
+# the scratch copy is read with the restore account
+while read -r _ t rows sum; do
+    where=1
+    case $t in stats_*) where="day IN ($day_list)" ;; esac
+    read -r grows gsum <<<"$(checksum "$scratch" "$t" "$where" qr)"
+    if [ "$rows" = missing ] || [ "$rows" = error ]; then
+        verdict FAIL "$t" "the source could not be read when the manifest was written"
+    elif [ "$grows" != "$rows" ]; then
+        verdict FAIL "$t" "restored copy has $grows rows, the source had $rows"
+    elif [ "$gsum" != "$sum" ]; then
+        verdict FAIL "$t" "restored copy's checksum $gsum differs from the source's $sum ($rows rows)"
+    else
+        verdict OK "$t" "$rows rows, checksum $sum"
+    fi
+done < <(grep '^table ' "$dir/MANIFEST")
+
+if [ "$keep" = no ] || { [ "$keep" = auto ] && [ "$fail" = 0 ]; }; then
+    qr -e "DROP DATABASE IF EXISTS \`$scratch\`" || true
+else
+    echo "$prog: scratch schema $scratch kept" >&2
+fi
+
+if [ "$fail" != 0 ]; then
+    echo "$prog: BACKUP CHECK FAILED for $database days ${days[*]} in $dir (see FAIL lines above)" >&2
+    exit 1
+fi
+[ "$restored" = 1 ] || exit 1
+echo "$prog: backup of $database days ${days[*]} verified: $dir" >&2
