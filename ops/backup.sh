@@ -185,7 +185,10 @@ checksum() {
                    ORDER BY ORDINAL_POSITION SEPARATOR ',')
                  FROM information_schema.COLUMNS
                  WHERE TABLE_SCHEMA='$db' AND TABLE_NAME='$table'" 2>/dev/null)
-    [ -n "$cols" ] && [ "$cols" != NULL ] || { echo "missing -"; return; }
+    if [ -z "$cols" ] || [ "$cols" = NULL ]; then
+        echo "missing -"
+        return
+    fi
     "$@" -e "SELECT COUNT(*), CONCAT_WS('-',
                LPAD(HEX(IFNULL(BIT_XOR(CAST(CONV(SUBSTR(h,  1, 8), 16, 10) AS UNSIGNED)), 0)), 8, '0'),
                LPAD(HEX(IFNULL(BIT_XOR(CAST(CONV(SUBSTR(h,  9, 8), 16, 10) AS UNSIGNED)), 0)), 8, '0'),
@@ -209,8 +212,9 @@ else
     days=()
     if [ "${#explicit_days[@]}" -gt 0 ]; then
         for d in "${explicit_days[@]}"; do
-            [[ $d =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}$ ]] && date -d "$d" >/dev/null 2>&1 ||
+            if ! [[ $d =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}$ ]] || ! date -d "$d" >/dev/null 2>&1; then
                 die "bad day: $d"
+            fi
             [[ $d < $today ]] || die "$d is not closed yet (today is $today${tz:+ in $tz})"
             days+=("$d")
         done
