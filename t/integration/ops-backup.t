@@ -109,6 +109,7 @@ sub run_backup {
     if (!$pid) {
         open STDERR, '>&', \*STDOUT or die;
         %ENV = (%ENV, %job_env);
+        delete $ENV{MYSQL_HOST};   # a harness's own MariaDB must not leak in
         exec $BACKUP, @args or die "exec: $!";
     }
     my $text = do { local $/; <$fh> };
