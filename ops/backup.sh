@@ -171,8 +171,13 @@ fi
 q() { mariadb "${src_opts[@]}" --batch --skip-column-names "$@"; }
 qr() { mariadb "${rst_opts[@]}" --batch --skip-column-names "$@"; }
 
-q -e 'SELECT 1' >/dev/null 2>"$work/err" ||
-    die "cannot connect: $(tr '\n' ' ' <"$work/err")"
+# --verify reads only the backup and the scratch schema: no source needed
+if [ -z "$verify" ]; then
+    q -e 'SELECT 1' >/dev/null 2>"$work/err" ||
+        die "cannot connect: $(tr '\n' ' ' <"$work/err")"
+fi
+qr -e 'SELECT 1' >/dev/null 2>"$work/err" ||
+    die "cannot connect with the restore account: $(tr '\n' ' ' <"$work/err")"
 
 stats_tables=(stats_hourly stats_daily stats_daily_users stats_user_seen stats_dead_letters)
 
