@@ -10,7 +10,7 @@ packages=(
     mariadb-server mariadb-client libdbd-mariadb-perl
     libtest-base-perl libtext-diff-perl libwww-perl libipc-run-perl
     liblist-moreutils-perl libtest-longstring-perl
-    clang libclang-rt-14-dev valgrind wrk apache2-utils
+    clang libclang-rt-14-dev valgrind wrk apache2-utils prometheus
 )
 
 # `deps.sh bench` adds what bench/ needs: the OpenResty peer's modules and
