@@ -11,6 +11,8 @@
 #include "queue.h"
 #include "sentinel.h"
 
+#define TC_CHECK_TIMEOUT  500       /* ms, for a sentinel between batches */
+
 
 /*
  * Exactly once across a Redis failover (or a restart from an append-only
@@ -143,6 +145,7 @@ tc_queue_init(tc_queue_t *q, const tc_conf_t *conf)
 
     memset(q, 0, sizeof(*q));
     q->conf = conf;
+    q->answered = (size_t) -1;      /* the first connect asks the first */
 
     n = strlen(conf->processing_prefix) + strlen(conf->id) + 1;
     q->proc_key = malloc(n);
@@ -282,14 +285,17 @@ failed(tc_queue_t *q, const char *what, redisReply *r)
 
 
 /*
- * Asks the sentinels in turn, starting after the one that answered last,
- * for the master's address; 0 or -1.  quiet: a sentinel that does not
- * answer is logged at debug level only (the periodic check).
+ * Asks the sentinels in turn for the master's address; 0 or -1.  After a
+ * failure (connect) it starts after the one that answered last, which may
+ * be stale; the periodic check (quiet) starts with that one, waits at most
+ * TC_CHECK_TIMEOUT for each, and logs a sentinel that does not answer at
+ * debug level only.
  */
 static int
 discover(tc_queue_t *q, char *host, size_t size, long *port, int quiet)
 {
     int               level;
+    long              timeout;
     int               rc;
     char              saddr[300], maddr[300];
     size_t            i, k;
@@ -301,13 +307,17 @@ discover(tc_queue_t *q, char *host, size_t size, long *port, int quiet)
 
     conf = q->conf;
     level = quiet ? TC_LOG_DEBUG : TC_LOG_WARN;
+    timeout = conf->redis_timeout_ms;
+    if (quiet && timeout > TC_CHECK_TIMEOUT) {
+        timeout = TC_CHECK_TIMEOUT;
+    }
 
     for (i = 0; i < conf->nsentinels; i++) {
-        k = (q->sentinel + i) % conf->nsentinels;
+        k = (q->answered + (quiet ? 0 : 1) + i) % conf->nsentinels;
         s = &conf->sentinels[k];
         tc_addr_text(s->host, s->port, saddr, sizeof(saddr));
 
-        c = open_context(s->host, s->port, conf->redis_timeout_ms);
+        c = open_context(s->host, s->port, timeout);
         if (c == NULL || c->err) {
             tc_log(level, "redis: sentinel %s: cannot connect: %s", saddr,
                    context_error(c));
@@ -339,8 +349,7 @@ discover(tc_queue_t *q, char *host, size_t size, long *port, int quiet)
             continue;
         }
 
-        /* the next attempt asks the next one first: one may be stale */
-        q->sentinel = k + 1;
+        q->answered = k;
 
         tc_addr_text(host, *port, maddr, sizeof(maddr));
 

@@ -16,7 +16,7 @@ typedef struct {
     char             *seq_key;      /* proc_key + ":seq" */
 
     /* with sentinels */
-    size_t            sentinel;     /* the one to ask first */
+    size_t            answered;     /* the sentinel that answered last */
     char              master[300];  /* the master they named last, as text */
     int64_t           next_check;   /* of the master, ms (monotonic clock) */
 

@@ -102,6 +102,7 @@ sub stopped {
 my $s = $ENV{TC_SCRATCH};
 my ($a, $b, $m, $r1, $r2, $sport, $fport, $dead) = map { free_port() } 1 .. 8;
 my $sync = '--repl-diskless-sync-delay 0';
+my $name = "tc$$";      # sentinels of other runs on this machine ignore it
 
 # --- discovery, and a master demoted under the batch in hand ---------------
 
@@ -114,18 +115,18 @@ fake_answer('nil');
 $fake_pid = fake_sentinel($fport);
 my $c = consumer(db => fresh_db('tc_sentinel_disc'), id => 'disc',
                  args => ["--redis-sentinel=127.0.0.1:$dead, 127.0.0.1:$fport",
-                          '--redis-master=tc', '--batch-size=300'],
+                          "--redis-master=$name", '--batch-size=300'],
                  env => { TRACK_CONSUMER_PAUSE => 'after_move:1' });
 ok(log_has($c, qr/sentinel 127\.0\.0\.1:$dead: cannot connect/),
    'a dead sentinel is logged and skipped');
-ok(log_has($c, qr/sentinel 127\.0\.0\.1:$fport knows no master named "tc"/),
+ok(log_has($c, qr/sentinel 127\.0\.0\.1:$fport knows no master named "$name"/),
    'a sentinel that knows no such master is logged');
 fake_answer("127.0.0.1 $b");
 ok(log_has($c, qr/:$b is a replica, not the master \(yet\): asking the/),
    'a replica named as master is refused after ROLE');
 ok(log_text($c) !~ /redis: connected/, '... and not used');
 fake_answer("127.0.0.1 $a");
-ok(log_has($c, qr/redis: connected to 127\.0\.0\.1:$a \(master "tc"\)/),
+ok(log_has($c, qr/redis: connected to 127\.0\.0\.1:$a \(master "$name"\)/),
    'connected to the master the sentinel names');
 my $ev = gen_events(n => 1000, seed => 41, prefix => 'disc', dup => 0.05);
 push @all, @$ev;
@@ -138,7 +139,7 @@ fake_answer("127.0.0.1 $b");
 kill 'CONT', $c->{pid};
 ok(log_has($c, qr/a batch at 127\.0\.0\.1:$a: READONLY [^\n]*asking the sent/),
    'demoted: READONLY sends the consumer to the sentinels');
-ok(log_has($c, qr/names 127\.0\.0\.1:$b as master "tc" \(it was [^\n]*:$a:/),
+ok(log_has($c, qr/names [\d.]+:$b as master "$name" \(it was [\d.]+:$a:/),
    'demoted: it follows the promoted replica');
 ok(wait_for(30, sub {
        rp($b, 'LLEN', 'track:events') == 0
@@ -160,9 +161,9 @@ start_redis("$s/sr2", $r2, "$sync --replicaof 127.0.0.1 $m");
 ok(wait_for(20, sub {
        rp($m, 'INFO', 'replication') =~ /connected_slaves:2/ }),
    'a master and two replicas');
-start_sentinel("$s/sentinel", $sport, 'tc', $m);
+start_sentinel("$s/sentinel", $sport, $name, $m, down_after => 2000);
 
-sub master_now { return sentinel_master($sport, 'tc') }
+sub master_now { return sentinel_master($sport, $name) }
 
 # events on every replica before the failover: whichever is promoted has
 # them, so the expected set is exact
@@ -180,7 +181,8 @@ sub follows {
            $to = master_now();
            defined $to && $to != $from && role_of($to) eq 'master' }),
        "$label: the sentinel promoted a replica");
-    ok(log_has($c, qr/names [^\n]*:$to as master "tc" \(it was [^\n]*:$from:/,
+    ok(log_has($c,
+               qr/names [\d.]+:$to as master "$name" \(it was [\d.]+:$from:/,
                30),
        "$label: the consumer follows the new master");
     ok(wait_for(60, sub {
@@ -194,8 +196,8 @@ sub follows {
 
 $c = consumer(db => fresh_db('tc_sentinel_fo'), id => 'fo',
               args => ["--redis-sentinel=127.0.0.1:$dead 127.0.0.1:$sport",
-                       '--redis-master=tc', '--batch-size=300']);
-ok(log_has($c, qr/redis: connected to 127\.0\.0\.1:$m \(master "tc"\)/),
+                       "--redis-master=$name", '--batch-size=300']);
+ok(log_has($c, qr/redis: connected to 127\.0\.0\.1:$m \(master "$name"\)/),
    'the consumer finds the master through the live sentinel');
 
 # graceful: the replica is promoted first; the old master, demoted later,
@@ -206,14 +208,14 @@ push_everywhere(gen_events(n => 4000, seed => 42, prefix => 'fa'), $m,
 kill 'CONT', $c->{pid};
 ok(wait_for(10, sub { rp($m, 'LLEN', 'track:events') < 4000 }),
    'graceful: consuming');
-ok(rp($sport, 'SENTINEL', 'FAILOVER', 'tc') eq 'OK',
+ok(rp($sport, 'SENTINEL', 'FAILOVER', $name) eq 'OK',
    'graceful: SENTINEL FAILOVER');
 my $new = follows($c, $m, 'graceful');
 # the sentinel demotes the old master when it next looks (10 s): now
 rp($m, 'REPLICAOF', '127.0.0.1', $new) if role_of($m) eq 'master';
 ok(wait_for(30, sub {
        rp($new, 'INFO', 'replication') =~ /connected_slaves:2/
-       && sentinel_settled($sport, 'tc', $new) }),
+       && sentinel_settled($sport, $name, $new) }),
    'graceful: the other two replicate the new master, the failover is over');
 
 # hard: the master is killed with SIGKILL mid-batch
