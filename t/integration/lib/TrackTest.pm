@@ -9,6 +9,7 @@ use strict;
 use warnings;
 
 use Cwd qw(abs_path);
+use DBI ();      # loaded first: its END (disconnect all) must run after ours
 use Exporter qw(import);
 use File::Basename qw(dirname);
 use File::Path qw(make_path remove_tree);
@@ -25,6 +26,7 @@ our @EXPORT = qw(sh free_port start_redis stop_redis redis_cli
                  kill_redis role_of start_sentinel sentinel_master
                  sentinel_settled
                  start_db start_consumer stop_consumer consumer_log
+                 consumer_alive
                  db_eids exactly_once stats_consistent accepted);
 
 our $ROOT = abs_path(dirname(__FILE__) . '/../../..');
@@ -47,15 +49,32 @@ sub sh {
                   ". '$ROOT/scripts/lib/services.sh'; set -e; $cmd") == 0;
 }
 
+# a port nobody listens on now, and not handed out before by this process
+# (the kernel may offer the same free port twice before anything binds it)
+my %ports_given;
+
 sub free_port {
-    my $p = `bash -c ". '$ROOT/scripts/lib/services.sh'; free_port"`;
-    chomp $p;
-    return $p;
+    for (1 .. 100) {
+        my $p = `bash -c ". '$ROOT/scripts/lib/services.sh'; free_port"`;
+        chomp $p;
+        return $p if !$ports_given{$p}++;
+    }
+    die "free_port: no new port in 100 tries\n";
 }
 
+# a directory under t/tmp, removed at exit once everything started in it
+# has stopped; kept (and named) when a test failed
 sub scratch_dir {
     make_path("$ROOT/t/tmp");
-    return tempdir('it-XXXXXX', DIR => "$ROOT/t/tmp", CLEANUP => 1);
+    my $dir = tempdir('it-XXXXXX', DIR => "$ROOT/t/tmp");
+    push @cleanups, sub {
+        if (Test::More->builder->is_passing) {
+            remove_tree($dir);
+        } else {
+            print STDERR "# logs kept in $dir\n";
+        }
+    };
+    return $dir;
 }
 
 # polls $cond every 20 ms for up to $secs seconds; true when it held
@@ -307,7 +326,6 @@ sub sentinel_settled {
 # Returns { socket, password (the writer's), database, dbh }.
 sub start_db {
     my ($dir, $name) = @_;
-    require DBI;
     my $mdir = $ENV{MARIADB_DIR};
     my $own = !($mdir && -f "$mdir/root.cnf");
     if ($own) {
@@ -413,6 +431,18 @@ sub stop_consumer {
     return $status;
 }
 
+# consumer_alive($c): it has not exited (an exit is reaped and remembered)
+sub consumer_alive {
+    my ($c) = @_;
+    return 0 if exists $c->{status};
+    my $r = waitpid($c->{pid}, POSIX::WNOHANG());
+    if ($r == $c->{pid}) {
+        $c->{status} = $?;
+        return 0;
+    }
+    return $r == 0;
+}
+
 sub consumer_log {
     my ($c) = @_;
     open(my $fh, '<', $c->{log}) or return '';
@@ -459,6 +489,7 @@ sub exactly_once {
     Test::More::is(scalar @foreign, 0,
                    "$label: nothing that was not sent")
         or Test::More::diag('not sent: ' . $some->(@foreign));
+    return !@missing && !@twice && !@foreign;
 }
 
 # stats_consistent($dbh, $label): every statistics table equals SQL over
