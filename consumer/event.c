@@ -87,7 +87,6 @@ tc_event_clear(tc_event_t *ev)
     if (ev->json != NULL) {
         json_decref(ev->json);
     }
-    free(ev->own);
     free(ev->reason);
     memset(ev, 0, sizeof(*ev));
 }
@@ -358,18 +357,6 @@ get_object(tc_event_t *ev, const char *raw, size_t len, const char *name,
 
 int
 tc_event_decode(tc_event_t *ev, const char *raw, size_t len, size_t max_bytes)
-{
-    if (len <= max_bytes && tc_event_decode_fast(ev, raw, len) == 0) {
-        return 0;
-    }
-
-    return tc_event_decode_full(ev, raw, len, max_bytes);
-}
-
-
-int
-tc_event_decode_full(tc_event_t *ev, const char *raw, size_t len,
-    size_t max_bytes)
 {
     int           r;
     json_error_t  jerr;

@@ -51,8 +51,7 @@ typedef struct {
     const char      *code;      /* dead letters: short reason code */
     char            *reason;    /* dead letters: malloc'ed text */
 
-    json_t          *json;      /* owns the decoded strings (full path) */
-    char            *own;       /* unescaped strings (fast path) */
+    json_t          *json;      /* owns the decoded strings */
     char             num[2][24]; /* object, uid sent as JSON integers */
 } tc_event_t;
 
@@ -62,16 +61,6 @@ typedef struct {
  * TC_EV_DEAD, ev->code and ev->reason set.  tc_event_clear() frees either.
  */
 int tc_event_decode(tc_event_t *ev, const char *raw, size_t len,
-    size_t max_bytes);
-
-/*
- * The two ways tc_event_decode() takes.  The fast path (event_fast.c) decodes
- * the usual element in one pass or gives up (-1, ev cleared) on anything
- * unusual; whatever it decodes, the full path (jansson) decodes the same.
- * The full path decides every element and words the dead letters.
- */
-int tc_event_decode_fast(tc_event_t *ev, const char *raw, size_t len);
-int tc_event_decode_full(tc_event_t *ev, const char *raw, size_t len,
     size_t max_bytes);
 
 void tc_event_clear(tc_event_t *ev);

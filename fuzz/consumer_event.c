@@ -5,8 +5,7 @@
  * consumer would write is built (sql.c) and read back.  Checks: a decoded
  * event holds the element's values byte for byte within the column limits;
  * props and fields are the element's own text; a dead letter is JSON that
- * carries the element; every SQL value reads back as the bytes it quotes;
- * whatever the fast path decodes, the full path (jansson) decodes the same.
+ * carries the element; every SQL value reads back as the bytes it quotes.
  */
 
 #include <inttypes.h>
@@ -330,60 +329,6 @@ check_stats_rows(tc_batch_t *b)
 }
 
 
-static void
-check_same_str(const tc_str_t *a, const tc_str_t *b, const char *name)
-{
-    FZ_CHECK((a->data == NULL) == (b->data == NULL) && a->len == b->len
-             && (a->len == 0 || memcmp(a->data, b->data, a->len) == 0),
-             "fast and full path: same %s", name);
-}
-
-
-/* the fast path decodes an element only as the full path would */
-static void
-check_fast_path(const char *raw, size_t len)
-{
-    char        *copy;
-    tc_event_t   f, s;
-
-    /* a copy of its own, so ASan sees any read past the element */
-    copy = malloc(len ? len : 1);
-    FZ_CHECK(copy != NULL, "malloc");
-    memcpy(copy, raw, len);
-
-    if (tc_event_decode_fast(&f, copy, len) != 0) {
-        FZ_CHECK(f.status == TC_EV_OK && f.own == NULL && f.json == NULL,
-                 "a fast path that gives up leaves nothing behind");
-        free(copy);
-        return;
-    }
-
-    FZ_CHECK(tc_event_decode_full(&s, copy, len, len) == 0
-             && s.status == TC_EV_OK,
-             "the full path accepts what the fast path decoded: %s",
-             s.reason ? s.reason : "");
-
-    check_same_str(&f.eid, &s.eid, "eid");
-    check_same_str(&f.app, &s.app, "app");
-    check_same_str(&f.module, &s.module, "module");
-    check_same_str(&f.action, &s.action, "action");
-    check_same_str(&f.object, &s.object, "object");
-    check_same_str(&f.uid, &s.uid, "uid");
-    check_same_str(&f.ip, &s.ip, "ip");
-    check_same_str(&f.ua, &s.ua, "ua");
-    check_same_str(&f.referer, &s.referer, "referer");
-    check_same_str(&f.props, &s.props, "props");
-    check_same_str(&f.fields, &s.fields, "fields");
-    FZ_CHECK(f.recv_ts == s.recv_ts && f.has_ts == s.has_ts
-             && (!f.has_ts || f.ts == s.ts) && f.day == s.day
-             && f.hour == s.hour, "fast and full path: same numbers");
-
-    tc_event_clear(&f);
-    tc_event_clear(&s);
-    free(copy);
-}
-
-
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -413,10 +358,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     for (i = 0; i < n; i++) {
         const tc_event_t  *ev = &b.ev[i];
-
-        if (raw_len[i] <= max_bytes) {
-            check_fast_path(raw[i], raw_len[i]);
-        }
 
         doc = raw_len[i] <= max_bytes
               ? json_loadb(raw[i], raw_len[i], JSON_REJECT_DUPLICATES, NULL)

@@ -148,131 +148,6 @@ test_event_valid(void)
 }
 
 
-/* the fast path decodes exactly what the full path decodes, or gives up */
-static int
-same_str(const tc_str_t *a, const tc_str_t *b)
-{
-    return (a->data == NULL) == (b->data == NULL) && a->len == b->len
-           && (a->len == 0 || memcmp(a->data, b->data, a->len) == 0);
-}
-
-
-static int
-fast_is_full(const char *json, int *fast_ok)
-{
-    int         same;
-    size_t      len;
-    tc_event_t  f, s;
-
-    len = strlen(json);
-    *fast_ok = tc_event_decode_fast(&f, json, len) == 0;
-    if (!*fast_ok) {
-        tc_event_clear(&f);
-        return 1;
-    }
-
-    same = tc_event_decode_full(&s, json, len, 1 << 20) == 0
-           && s.status == TC_EV_OK && f.status == TC_EV_OK
-           && same_str(&f.eid, &s.eid) && same_str(&f.app, &s.app)
-           && same_str(&f.module, &s.module)
-           && same_str(&f.action, &s.action)
-           && same_str(&f.object, &s.object) && same_str(&f.uid, &s.uid)
-           && same_str(&f.ip, &s.ip) && same_str(&f.ua, &s.ua)
-           && same_str(&f.referer, &s.referer)
-           && same_str(&f.props, &s.props)
-           && same_str(&f.fields, &s.fields) && f.recv_ts == s.recv_ts
-           && f.has_ts == s.has_ts && (!f.has_ts || f.ts == s.ts)
-           && f.day == s.day && f.hour == s.hour;
-
-    tc_event_clear(&f);
-    tc_event_clear(&s);
-
-    return same;
-}
-
-
-static void
-test_event_fast(void)
-{
-    int     ok;
-    size_t  i;
-
-    /* what the module sends: decoded on the fast path */
-    static const char  *fast[] = {
-        "{\"eid\":\"0193a1b2c3d4000a00312f0000000001\",\"recv_ts\":1732540000123,"
-        "\"app\":\"shop\",\"module\":\"home-feed\",\"action\":\"click\","
-        "\"object\":\"991\",\"uid\":\"42\",\"ip\":\"127.0.0.1\","
-        "\"ua\":\"curl/7.88.1\",\"props\":{\"pos\":\"3\"}}",
-        "{\"eid\":\"e\",\"recv_ts\":0,\"app\":\"a\",\"module\":\"m\","
-        "\"action\":\"x\",\"object\":-0,\"uid\":-42,\"ts\":null,"
-        "\"props\":{\"n\":-1.5e+10,\"a\":[1,{\"b\":[]},\"\\u00e9\"],"
-        "\"t\":true,\"f\":false,\"z\":null},\"fields\":{}}",
-        " {\"eid\":\"\\\"q\\\\\\/\\b\\f\\n\\r\\t\",\"recv_ts\":5,"
-        "\"app\":\"\\ud83d\\ude00\",\"module\":\"\xc3\xa9\xe4\xb8\xad"
-        "\xf0\x9f\x98\x80\",\"action\":\"a\",\"other\":[],\"x\":{}}\r\n",
-    };
-    /* what it leaves to jansson (which may accept or refuse it) */
-    static const char  *slow[] = {
-        "{\"eid\":\"e\",\"recv_ts\":5,\"app\":\"a\",\"module\":\"m\","
-        "\"action\":\"x\",\"pr\\u006fps\":{}}",
-        "{\"eid\":\"e\",\"recv_ts\":5,\"app\":\"a\",\"module\":\"m\","
-        "\"action\":\"x\",\"props\":{\"k\":1,\"k\":2}}",
-        "{\"eid\":\"e\",\"recv_ts\":5,\"app\":\"a\",\"module\":\"m\","
-        "\"action\":\"x\",\"q\":1,\"q\":1}",
-        "{\"eid\":\"e\",\"eid\":\"e\",\"recv_ts\":5,\"app\":\"a\","
-        "\"module\":\"m\",\"action\":\"x\"}",
-        "{\"eid\":\"e\",\"recv_ts\":5,\"app\":\"a\",\"module\":\"m\","
-        "\"action\":\"x\",\"n\":12345678901234567890123}",
-        "{\"eid\":\"e\",\"recv_ts\":5,\"app\":\"a\",\"module\":\"m\","
-        "\"action\":\"x\",\"n\":1e999}",
-        "{\"eid\":\"e\",\"recv_ts\":5,\"app\":\"a\",\"module\":\"m\","
-        "\"action\":\"x\",\"s\":\"\\u0000\"}",
-        "{\"eid\":\"e\",\"recv_ts\":5,\"app\":\"a\",\"module\":\"m\","
-        "\"action\":\"x\",\"s\":\"\\ud800\"}",
-        "{\"eid\":\"e\",\"recv_ts\":5,\"app\":\"a\",\"module\":\"m\","
-        "\"action\":\"x\",\"s\":\"\xed\xa0\x80\"}",
-        "{\"eid\":\"e\",\"recv_ts\":5,\"app\":\"a\",\"module\":\"m\","
-        "\"action\":\"x\",\"s\":\"\xc0\xaf\"}",
-        "{\"eid\":\"e\",\"recv_ts\":5,\"app\":\"a\",\"module\":\"m\","
-        "\"action\":\"x\",\"s\":\"tab\there\"}",
-        "{\"eid\":\"e\",\"recv_ts\":5,\"app\":\"a\",\"module\":\"m\","
-        "\"action\":\"x\",}",
-        "{\"eid\":\"e\",\"recv_ts\":5,\"app\":\"a\",\"module\":\"m\","
-        "\"action\":\"x\"} x",
-        "{\"eid\":\"e\",\"recv_ts\":05,\"app\":\"a\",\"module\":\"m\","
-        "\"action\":\"x\"}",
-        "{\"eid\":\"e\",\"recv_ts\":5.0,\"app\":\"a\",\"module\":\"m\","
-        "\"action\":\"x\"}",
-        "{\"eid\":\"e\",\"recv_ts\":5,\"app\":\"a\",\"module\":\"m\","
-        "\"action\":\"x\",\"object\":1.5}",
-        "{\"eid\":\"e\",\"recv_ts\":5,\"app\":\"a\",\"module\":\"m\","
-        "\"action\":null}",
-        "{\"eid\":\"e\",\"recv_ts\":5,\"app\":\"a\",\"module\":\"m\","
-        "\"action\":\"x\",\"props\":[]}",
-        "{\"eid\":\"e\",\"recv_ts\":5,\"app\":\"a\",\"module\":\"m\","
-        "\"action\":\"x\",\"t\":tru}",
-        "{\"eid\":\"e\",\"recv_ts\":5,\"app\":\"a\",\"module\":\"m\","
-        "\"action\":\"x\",\"t\":truex}",
-        "{\"eid\":\"\",\"recv_ts\":5,\"app\":\"a\",\"module\":\"m\","
-        "\"action\":\"x\"}",
-        "{\"eid\":\"e\",\"recv_ts\":-1,\"app\":\"a\",\"module\":\"m\","
-        "\"action\":\"x\"}",
-        "{\"eid\":\"e\",\"app\":\"a\",\"module\":\"m\",\"action\":\"x\"}",
-        "[{\"eid\":\"e\"}]", "{}", "", "{", "\xef\xbb\xbf{}",
-    };
-
-    for (i = 0; i < sizeof(fast) / sizeof(fast[0]); i++) {
-        CHECK(fast_is_full(fast[i], &ok) && ok,
-              "fast path decodes as the full path: %s", fast[i]);
-    }
-
-    for (i = 0; i < sizeof(slow) / sizeof(slow[0]); i++) {
-        CHECK(fast_is_full(slow[i], &ok) && !ok,
-              "fast path leaves it to the full path: %s", slow[i]);
-    }
-}
-
-
 static void
 test_event_bytes(void)
 {
@@ -1002,7 +877,6 @@ main(int argc, char **argv)
 
     test_event_valid();
     test_event_bytes();
-    test_event_fast();
     test_event_invalid();
     test_dead_letter();
     test_member_span();
