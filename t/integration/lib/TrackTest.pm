@@ -269,11 +269,13 @@ sub role_of {
 
 # start_sentinel($dir, $port, $name, $master_port, %opt): one redis-sentinel
 # monitoring the master on $master_port as $name, quorum 1; opt down_after
-# (ms, default 500), failover_timeout (ms, default 5000).  Stopped at exit.
+# (ms, default 2000: less, and a starved sentinel on a loaded machine
+# declares healthy masters down), failover_timeout (ms, default 5000).
+# Stopped at exit.
 sub start_sentinel {
     my ($dir, $port, $name, $master_port, %opt) = @_;
     make_path($dir);
-    my $down = $opt{down_after} // 500;
+    my $down = $opt{down_after} // 2000;
     my $timeout = $opt{failover_timeout} // 5000;
     open(my $fh, '>', "$dir/sentinel.conf") or die $!;
     print $fh <<"EOF";
