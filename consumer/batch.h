@@ -18,7 +18,21 @@ typedef struct {
     size_t         ndays;
 
     size_t        *order;       /* scratch: n indexes */
+
+    /* scratch of the ranking of values and of the sorts */
+    void          *keys;        /* n sort keys */
+    uint32_t      *rank_tmp;
+    size_t        *rank_reps;
+    size_t        *rank_ids;
+    size_t        *rank_table;
+    size_t         rank_tsize;  /* a power of two, at least 2n */
 } tc_batch_t;
+
+/* a sort key: an event's ranks packed into 64 bits, and its index */
+typedef struct {
+    uint64_t       key;
+    size_t         idx;
+} tc_sortkey_t;
 
 /* one aggregated statistics row: its key fields are those of ev */
 typedef struct {
@@ -31,7 +45,8 @@ void tc_batch_free(tc_batch_t *b);
 
 /*
  * Decodes every element; marks a repeated (day, eid) TC_EV_DUP, keeping the
- * first; collects the days of the events to store.
+ * first; ranks the values of the statistics keys (see tc_event_t); collects
+ * the days of the events to store.
  */
 void tc_batch_decode(tc_batch_t *b, size_t max_bytes);
 

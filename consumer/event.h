@@ -46,6 +46,16 @@ typedef struct {
 
     uint32_t         day;       /* YYYYMMDD of recv_ts, configured zone */
     unsigned         hour;
+
+    /*
+     * Ranks among the batch's distinct values (tc_batch_decode): equal
+     * ranks, equal values; rank order, byte order.  The statistics keys
+     * sort and compare as integers.
+     */
+    uint32_t         group_rank;    /* (app, module, action) */
+    uint32_t         object_rank;   /* object, absent as '' */
+    uint32_t         uid_rank;
+    uint32_t         day_rank;
     tc_ev_status_t   status;
 
     const char      *code;      /* dead letters: short reason code */

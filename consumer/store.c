@@ -36,10 +36,12 @@ tc_store_free(tc_store_t *s)
     free(s->agg);
     free(s->seen);
     free(s->seen_new);
+    free(s->seen_known);
     s->tables = NULL;
     s->agg = NULL;
     s->seen = NULL;
     s->seen_new = NULL;
+    s->seen_known = NULL;
 }
 
 
@@ -593,7 +595,7 @@ ensure_table(tc_store_t *s, uint32_t day)
 static int
 scratch(tc_store_t *s, size_t n)
 {
-    void  *a, *b, *c;
+    void  *a, *b, *c, *d;
 
     if (n <= s->scratch) {
         return 0;
@@ -611,8 +613,12 @@ scratch(tc_store_t *s, size_t n)
     if (c != NULL) {
         s->seen_new = c;
     }
+    d = realloc(s->seen_known, n);
+    if (d != NULL) {
+        s->seen_known = d;
+    }
 
-    if (a == NULL || b == NULL || c == NULL) {
+    if (a == NULL || b == NULL || c == NULL || d == NULL) {
         return -1;
     }
 
@@ -1078,23 +1084,34 @@ stats_counts(tc_store_t *s, tc_batch_t *b)
 }
 
 
-/* day, app, module, action, uid as one byte string */
-static void
-user_key(tc_buf_t *k, const tc_event_t *ev)
+/* day, app, module, action, uid (each at most TC_NAME_MAX bytes) */
+#define TC_USER_KEY_MAX  (sizeof(uint32_t) + 4 * (sizeof(uint32_t)         \
+                                                  + TC_NAME_MAX))
+
+/* day, app, module, action, uid as one byte string in k; its length */
+static size_t
+user_key(char *k, const tc_event_t *ev)
 {
+    size_t    n;
     uint32_t  len;
 
-    tc_buf_reset(k);
-    tc_buf_add(k, &ev->day, sizeof(ev->day));
+    memcpy(k, &ev->day, sizeof(ev->day));
+    n = sizeof(ev->day);
 #define KEY_PART(f)                                                           \
     len = (uint32_t) ev->f.len;                                               \
-    tc_buf_add(k, &len, sizeof(len));                                         \
-    tc_buf_add(k, ev->f.data ? ev->f.data : "", ev->f.len)
+    memcpy(k + n, &len, sizeof(len));                                         \
+    n += sizeof(len);                                                         \
+    if (len > 0) {                                                            \
+        memcpy(k + n, ev->f.data, len);                                       \
+        n += len;                                                             \
+    }
     KEY_PART(app);
     KEY_PART(module);
     KEY_PART(action);
     KEY_PART(uid);
 #undef KEY_PART
+
+    return n;
 }
 
 
@@ -1149,18 +1166,18 @@ seen_flush(tc_store_t *s, tc_buf_t *q, size_t *gidx, size_t nstmt)
 static tc_rc_t
 stats_users(tc_store_t *s, tc_batch_t *b, size_t *nseen, tc_buf_t *tail)
 {
-    size_t              i, j, n, g, nstmt, rows;
+    size_t              i, j, n, g, nstmt, rows, klen;
     tc_rc_t             rc;
-    tc_buf_t            q, key;
+    tc_buf_t            q;
     size_t             *gidx;
     const tc_event_t   *ev, *first;
+    char                key[TC_USER_KEY_MAX];
 
     n = tc_batch_users(b, s->seen);
     *nseen = n;
 
     /* groups: runs of equal (app, module, action, day); seen_new per run */
     tc_buf_init(&q);
-    tc_buf_init(&key);
     gidx = b->order;            /* statement -> index of the group's first */
     nstmt = 0;
     rc = TC_OK;
@@ -1178,9 +1195,11 @@ stats_users(tc_store_t *s, tc_batch_t *b, size_t *nseen, tc_buf_t *tail)
         for (g = i; g < j; g++) {
             ev = s->seen[g];
 
+            s->seen_known[g] = 0;
             if (s->users.count > 0) {
-                user_key(&key, ev);
-                if (tc_set_has(&s->users, key.data, key.len)) {
+                klen = user_key(key, ev);
+                if (tc_set_has(&s->users, key, klen)) {
+                    s->seen_known[g] = 1;
                     continue;       /* committed before: not a new user */
                 }
             }
@@ -1238,7 +1257,6 @@ stats_users(tc_store_t *s, tc_batch_t *b, size_t *nseen, tc_buf_t *tail)
 done:
 
     tc_buf_free(&q);
-    tc_buf_free(&key);
 
     return rc;
 }
@@ -1301,22 +1319,23 @@ stats_dead(tc_store_t *s, tc_batch_t *b, tc_buf_t *tail)
 static void
 remember_users(tc_store_t *s, size_t nseen)
 {
-    size_t    i;
-    tc_buf_t  key;
+    char    key[TC_USER_KEY_MAX];
+    size_t  i, klen;
 
     if (s->users.max == 0) {
         return;
     }
 
-    tc_buf_init(&key);
     for (i = 0; i < nseen; i++) {
-        user_key(&key, s->seen[i]);
-        if (key.failed || tc_set_add(&s->users, key.data, key.len) != 0) {
+        if (s->seen_known[i]) {
+            continue;
+        }
+        klen = user_key(key, s->seen[i]);
+        if (tc_set_add(&s->users, key, klen) != 0) {
             tc_set_clear(&s->users);    /* never keep a partial truth */
             break;
         }
     }
-    tc_buf_free(&key);
 }
 
 

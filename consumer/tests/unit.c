@@ -694,6 +694,77 @@ test_batch(void)
 }
 
 
+/* a batch of 2^16 events or more sorts by comparing ranks, not packed keys */
+static void
+test_batch_large(void)
+{
+    int                 r;
+    size_t              i, n, rows, total, bad;
+    char              **json;
+    tc_batch_t          b;
+    tc_agg_t           *agg;
+    const tc_event_t   *a, *e, **seen;
+
+    n = 70000;
+    json = calloc(n, sizeof(char *));
+    agg = calloc(n, sizeof(tc_agg_t));
+    seen = calloc(n, sizeof(tc_event_t *));
+    for (i = 0; i < n; i++) {
+        json[i] = malloc(160);
+        snprintf(json[i], 160, "{\"eid\":\"e%zu\",\"recv_ts\":%zu,\"app\":\"a\","
+                 "\"module\":\"m%zu\",\"action\":\"x\",\"object\":\"o%zu\","
+                 "\"uid\":\"u%zu\"}", i, (size_t) 1732540000000 + i * 1000,
+                 i % 3, i % 7, i % 11);
+    }
+
+    tc_tz_set("UTC");
+    mk_batch(&b, (const char **) json, n);
+
+    /* 3 modules x 7 objects, and hours of the 70000 seconds (20 hours) */
+    rows = tc_batch_hourly(&b, agg);
+    total = 0;
+    bad = 0;
+    for (i = 0; i < rows; i++) {
+        total += agg[i].n;
+        if (i > 0) {
+            a = agg[i - 1].ev;
+            e = agg[i].ev;
+            r = tc_str_cmp(&a->module, &e->module);
+            if (r == 0) {
+                r = tc_str_cmp(&a->object, &e->object);
+            }
+            if (r == 0) {
+                r = a->day != e->day ? (a->day < e->day ? -1 : 1)
+                                     : (int) a->hour - (int) e->hour;
+            }
+            bad += r >= 0;
+        }
+    }
+    CHECK(bad == 0, "large batch: hourly rows in key order (%zu not)", bad);
+    CHECK(total == n, "large batch: every event counted once: %zu", total);
+    CHECK(tc_batch_daily(&b, agg) == 2 * 21, "large batch: daily rows");
+
+    /* 3 modules x 2 days x 11 uids, each once */
+    rows = tc_batch_users(&b, seen);
+    CHECK(rows == 3 * 2 * 11, "large batch: user rows: %zu", rows);
+    bad = 0;
+    for (i = 1; i < rows; i++) {
+        bad += tc_event_group_cmp(seen[i - 1], seen[i]) == 0
+               && tc_str_cmp(&seen[i - 1]->uid, &seen[i]->uid) >= 0;
+    }
+    CHECK(bad == 0, "large batch: users distinct and in order (%zu not)",
+          bad);
+
+    tc_batch_free(&b);
+    for (i = 0; i < n; i++) {
+        free(json[i]);
+    }
+    free(json);
+    free(agg);
+    free(seen);
+}
+
+
 static void
 test_set(void)
 {
@@ -883,6 +954,7 @@ main(int argc, char **argv)
     test_days();
     test_sql();
     test_batch();
+    test_batch_large();
     test_set();
     test_config();
     tc_unit_sentinel(&passed, &failed);
