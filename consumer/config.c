@@ -75,6 +75,10 @@ static const tc_opt_t  options[] = {
 
     { "batch_size", TC_OPT_LONG, OFF(batch_size), "2000", 1, 50000,
       "events per batch (one MySQL transaction)" },
+    { "lanes", TC_OPT_LONG, OFF(lanes), "2", 1, 16,
+      "consumers in this process group, each with its own processing\n"
+      "list (id, then id/1, id/2...) and MySQL transaction: while one\n"
+      "lane's transaction runs, the next decodes and stores its batch" },
     { "linger_ms", TC_OPT_LONG, OFF(linger_ms), "200", 0, 60000,
       "how long a batch that is not full waits for more events" },
     { "block_ms", TC_OPT_LONG, OFF(block_ms), "2000", 10, 600000,

@@ -22,6 +22,7 @@ typedef struct {
     long     dead_max;
 
     long     batch_size;
+    long     lanes;                 /* consumers in this process group */
     long     linger_ms;
     long     block_ms;
     long     max_event_bytes;

@@ -14,6 +14,7 @@
 #include "config.h"
 #include "day.h"
 #include "fault.h"
+#include "lanes.h"
 #include "log.h"
 #include "queue.h"
 #include "store.h"
@@ -613,6 +614,9 @@ main(int argc, char **argv)
     sigaddset(&tc_signals, SIGHUP);
     sigprocmask(SIG_BLOCK, &tc_signals, NULL);
     signal(SIGPIPE, SIG_IGN);
+
+    /* with several lanes, this process supervises and each lane goes on */
+    tc_lanes_start(&ctx->conf);
 
     srand((unsigned) (time(NULL) ^ getpid()));
 

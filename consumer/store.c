@@ -1409,13 +1409,20 @@ tc_store_apply(tc_store_t *s, tc_batch_t *b)
         }
     }
 
-    rc = stats_counts(s, b);
+    /*
+     * Memberships first, then the counters, whose hot rows (the popular
+     * objects, every action's users) other consumers also update: locked
+     * last, they are held for the shortest time, until the round trip that
+     * writes the daily users, the marker and COMMITs.
+     */
+    tc_buf_init(&q);
+    rc = stats_users(s, b, &nseen, &q);
     if (rc != TC_OK) {
+        tc_buf_free(&q);
         goto rollback;
     }
 
-    tc_buf_init(&q);
-    rc = stats_users(s, b, &nseen, &q);
+    rc = stats_counts(s, b);
     if (rc != TC_OK) {
         tc_buf_free(&q);
         goto rollback;

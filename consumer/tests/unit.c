@@ -844,7 +844,7 @@ test_config(void)
           && strcmp(c.dead_key, "track:dead") == 0
           && strcmp(c.mysql_database, "track") == 0
           && strcmp(c.mysql_user, "track_writer") == 0
-          && c.batch_size == 2000 && c.retention_days == 0
+          && c.batch_size == 2000 && c.lanes == 2 && c.retention_days == 0
           && c.log_level == TC_LOG_INFO, "defaults");
     tc_conf_free(&c);
 

@@ -1,6 +1,6 @@
-# Two consumers on one queue at once, with resent eids that reach both of
-# them, one of them SIGKILLed and restarted now and then: every event once,
-# statistics equal to the raw tables.
+# Two consumers of two lanes each on one queue at once, with resent eids
+# that reach all of them, one of them SIGKILLed and restarted now and then:
+# every event once, statistics equal to the raw tables.
 use strict;
 use warnings;
 use FindBin;
@@ -16,7 +16,7 @@ my $events = gen_events(n => $N, seed => 77, prefix => 'y', dup => 0.15,
                         near => 400);
 
 my @args = ('--batch-size=200', '--linger-ms=20');
-my %o = (db => 'tc_two', args => \@args, level => 'debug');
+my %o = (db => 'tc_two', args => \@args, level => 'debug', lanes => 2);
 my $c1 = start_consumer(%o, id => 'one');
 my $c2 = start_consumer(%o, id => 'two');
 my $kills = 0;
@@ -37,8 +37,10 @@ is_eq(stop($c2, 'TERM', 20), 0, 'consumer two: exit 0');
 
 my %by = map { $_->[0] => $_->[1] } @{rows($dbh,
     "SELECT consumer_id, events FROM consumer_state")};
-ok(($by{one} || 0) > 0 && ($by{two} || 0) > 0,
-   "both stored events (one: $by{one}, two: $by{two}; two killed $kills times)");
+ok(($by{one} || 0) > 0 && ($by{'one/1'} || 0) > 0 && ($by{two} || 0) > 0
+   && ($by{'two/1'} || 0) > 0,
+   "every lane stored events (" . join(', ', map { "$_: $by{$_}" } sort keys %by)
+   . "; two killed $kills times)");
 
 my ($collided, $rolled) = (0, 0);
 for my $log (glob("$ENV{TC_SCRATCH}/consumer-*.log")) {

@@ -1,6 +1,8 @@
 # Crash test: tens of thousands of events while the consumer is killed with
-# SIGKILL at random moments and restarted, many times; then every event
-# must be stored exactly once and the statistics must equal the raw tables.
+# SIGKILL at random moments and restarted, many times, with 1 to 3 lanes (so
+# a restart with fewer lanes finishes the batches the others left); then
+# every event must be stored exactly once and the statistics must equal the
+# raw tables.
 use strict;
 use warnings;
 use FindBin;
@@ -22,9 +24,10 @@ for my $i (0 .. $CHUNKS - 1) {
     push_events([@{$events}[$i * $per .. $hi]]);
     my $batch = (50, 100, 200, 500)[int(rand(4))];
     my $c = start_consumer(db => 'tc_crash', id => 'crash',
+                           lanes => 1 + int(rand(3)),
                            args => ["--batch-size=$batch", '--linger-ms=0']);
-    sleep(0.005 + rand(0.15));
-    $killed_busy++ if r('LLEN', 'track:processing:crash') > 0;
+    sleep(0.005 + rand(0.1));   # lanes drain a chunk in about 0.1 s
+    $killed_busy++ if processing_len('crash') > 0;
     kill 'KILL', $c->{pid};
     my $st = reap($c, 10);
     $kills++ if defined $st && ($st & 127) == 9;
@@ -33,7 +36,7 @@ ok($kills == $CHUNKS, "$kills SIGKILLs at random moments");
 print "# $killed_busy of them with a batch in the processing list\n";
 ok($killed_busy >= $CHUNKS / 4, 'many kills hit a batch in hand');
 
-my $c = start_consumer(db => 'tc_crash', id => 'crash');
+my $c = start_consumer(db => 'tc_crash', id => 'crash', lanes => 1);
 # up before the queue is judged: a fast consumer may have drained it before
 # the last SIGKILL, and a SIGTERM before start-up kills the process outright
 ok(wait_for(30, sub { log_text($c) =~ /redis: connected/ })
@@ -48,10 +51,17 @@ for my $log (glob("$ENV{TC_SCRATCH}/consumer-crash-*.log")) {
 print "# $replayed restarts found their batch committed and only acknowledged it\n";
 
 verify($dbh, $events, "after $kills SIGKILLs");
-my $st = rows($dbh, "SELECT events, duplicates FROM consumer_state WHERE consumer_id = 'crash'");
+my $st = lane_state($dbh, 'crash', ['events', 'duplicates']);
 my $rows = 0;
 $rows += rows($dbh, "SELECT COUNT(*) FROM `$_`")->[0][0] for @{day_tables($dbh)};
-is_eq($st->[0][0], $rows, 'consumer_state.events equals the rows stored');
-is_eq($st->[0][0] + $st->[0][1], $N, 'stored + duplicates = events queued');
+is_eq($st->[0], $rows, 'consumer_state.events (all lanes) equals the rows stored');
+is_eq($st->[0] + $st->[1], $N, 'stored + duplicates = events queued');
+my $finished = 0;
+for my $log (glob("$ENV{TC_SCRATCH}/consumer-crash-*.log")) {
+    my $text = slurp($log);
+    $finished++ while $text =~ /is no longer configured/g;
+}
+ok($finished > 0, "restarts with fewer lanes finished the others' lists "
+   . "($finished lanes)");
 
 done();

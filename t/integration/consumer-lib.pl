@@ -184,8 +184,10 @@ sub day_tables {
 
 my $serial = 0;
 
-# start_consumer(db => NAME, id => ID, args => [...], env => {...}):
-# returns { pid, log }.
+# start_consumer(db => NAME, id => ID, lanes => N, args => [...],
+# env => {...}): returns { pid, log }.  One lane unless lanes is given: the
+# tests that follow one processing list step by step see it whole; the
+# lane tests (crash, concurrent, lanes) run several.
 sub start_consumer {
     my (%o) = @_;
     mysql_init() unless $SOCK;
@@ -204,7 +206,8 @@ sub start_consumer {
              "log_level = ", ($o{level} || 'info'), "\n",
              "backoff_min_ms = 20\n",
              "backoff_max_ms = 500\n",
-             "block_ms = 200\n";
+             "block_ms = 200\n",
+             "lanes = ", ($o{lanes} || 1), "\n";
     close $f;
     my @cmd = ($BIN, '--config', $conf, @{$o{args} || []});
     my $pid = fork;
@@ -247,14 +250,39 @@ sub log_text {
     return -f $c->{log} ? slurp($c->{log}) : '';
 }
 
-# drained(IDS...): queue and processing lists empty.
+# processing_lists(ID): the processing lists of every lane of ID (ID,
+# ID/1, ID/2...) that exist.
+sub processing_lists {
+    my ($id) = @_;
+    return [grep { !/:seq$/ } "track:processing:$id",
+            @{r('KEYS', "track:processing:$id/*") || []}];
+}
+
+# processing_len(ID): elements in the processing lists of ID's lanes.
+sub processing_len {
+    my ($id) = @_;
+    my $n = 0;
+    $n += r('LLEN', $_) for @{processing_lists($id)};
+    return $n;
+}
+
+# drained(IDS...): queue and processing lists (of every lane) empty.
 sub drained {
     my (@ids) = @_;
     return 0 if r('LLEN', 'track:events') != 0;
     for my $id (@ids) {
-        return 0 if r('LLEN', "track:processing:$id") != 0;
+        return 0 if processing_len($id) != 0;
     }
     return 1;
+}
+
+# lane_state(DBH, ID, COLUMNS): consumer_state summed over ID's lanes.
+sub lane_state {
+    my ($dbh, $id, $cols) = @_;
+    (my $like = $id) =~ s/_/\\_/g;
+    return rows($dbh, "SELECT " . join(', ', map { "SUM($_)" } @$cols)
+                . " FROM consumer_state WHERE consumer_id = ?"
+                . " OR consumer_id LIKE ?", $id, "$like/%")->[0];
 }
 
 # --- events ----------------------------------------------------------------

@@ -39,10 +39,14 @@ is(scalar(grep { $_ !~ /^2/ } values %$sent), 0,
 is(metric("$url/metrics", 'track_events_spooled_total'), 3000,
    'Redis down: all 3000 events in the spool');
 
+# one lane's retries (each lane of the consumer backs off on its own)
 my @delays;
 ok(wait_for(20, sub {
-       @delays = consumer_log($c)
-                 =~ /redis unavailable: retrying in (\d+) ms/g;
+       my $log = consumer_log($c);
+       my ($pid) = $log =~ /track-consumer\[(\d+)\]: redis unavailable: retrying/;
+       @delays = defined $pid ? $log
+           =~ /track-consumer\[$pid\]: redis unavailable: retrying in (\d+) ms/g
+           : ();
        @delays >= 7 }),
    'the consumer waits for Redis, saying so');
 my $doubling = 1;
