@@ -1,8 +1,83 @@
 /* track-consumer: a batch of queue elements: decoding, dedupe, aggregation. */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "batch.h"
+
+
+/* a bump allocator for jansson: blocks of at least TC_ARENA_BLOCK bytes */
+
+#define TC_ARENA_BLOCK  (1024 * 1024)
+
+typedef struct tc_arena_block_s  tc_arena_block_t;
+
+struct tc_arena_block_s {
+    tc_arena_block_t  *next;
+    size_t             size;
+    size_t             used;
+    max_align_t        data[];
+};
+
+typedef struct tc_arena_s {
+    tc_arena_block_t  *head;
+} tc_arena_t;
+
+static tc_arena_t  *arena_now;      /* while a batch decodes */
+
+
+static void *
+arena_malloc(size_t n)
+{
+    size_t             size;
+    tc_arena_block_t  *bl;
+
+    n = (n + sizeof(max_align_t) - 1) & ~(sizeof(max_align_t) - 1);
+    bl = arena_now->head;
+
+    if (bl == NULL || bl->size - bl->used < n) {
+        size = n > TC_ARENA_BLOCK ? n : TC_ARENA_BLOCK;
+        bl = malloc(sizeof(tc_arena_block_t) + size);
+        if (bl == NULL) {
+            return NULL;
+        }
+        bl->next = arena_now->head;
+        bl->size = size;
+        bl->used = 0;
+        arena_now->head = bl;
+    }
+
+    bl->used += n;
+
+    return (char *) bl->data + bl->used - n;
+}
+
+
+static void
+arena_free(void *p)
+{
+    (void) p;                   /* everything goes with the batch */
+}
+
+
+static void
+arena_destroy(tc_arena_t *a)
+{
+    tc_arena_block_t  *bl, *next;
+
+    if (a == NULL) {
+        return;
+    }
+
+    for (bl = a->head; bl != NULL; bl = next) {
+        next = bl->next;
+        free(bl);
+    }
+
+    free(a);
+}
 
 
 int
@@ -46,9 +121,14 @@ tc_batch_free(tc_batch_t *b)
 
     if (b->ev != NULL) {
         for (i = 0; i < b->n; i++) {
+            if (b->arena != NULL) {
+                b->ev[i].json = NULL;   /* the arena's */
+            }
             tc_event_clear(&b->ev[i]);
         }
     }
+
+    arena_destroy(b->arena);
 
     free(b->raw);
     free(b->raw_len);
@@ -449,7 +529,18 @@ void
 tc_batch_decode(tc_batch_t *b, size_t max_bytes)
 {
     size_t             i, k, m;
+    json_free_t        old_free;
+    json_malloc_t      old_malloc;
     const tc_event_t  *prev, *cur;
+
+    if (b->arena == NULL) {
+        b->arena = calloc(1, sizeof(tc_arena_t));
+    }
+    if (b->arena != NULL) {
+        json_get_alloc_funcs(&old_malloc, &old_free);
+        arena_now = b->arena;
+        json_set_alloc_funcs(arena_malloc, arena_free);
+    }
 
     m = 0;
     for (i = 0; i < b->n; i++) {
@@ -458,6 +549,11 @@ tc_batch_decode(tc_batch_t *b, size_t max_bytes)
         {
             b->order[m++] = i;
         }
+    }
+
+    if (b->arena != NULL) {
+        json_set_alloc_funcs(old_malloc, old_free);
+        arena_now = NULL;
     }
 
     /* the first of equal (day, eid) in queue order is kept */

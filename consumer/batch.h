@@ -19,6 +19,13 @@ typedef struct {
 
     size_t        *order;       /* scratch: n indexes */
 
+    /*
+     * What jansson allocates while the batch decodes comes from here, and
+     * goes all at once with the batch: no malloc() and free() per string
+     * and hash table of every event.
+     */
+    struct tc_arena_s  *arena;
+
     /* scratch of the ranking of values and of the sorts */
     void          *keys;        /* n sort keys */
     uint32_t      *rank_tmp;

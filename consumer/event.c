@@ -312,8 +312,9 @@ static int
 get_object(tc_event_t *ev, const char *raw, size_t len, const char *name,
     tc_str_t *out)
 {
-    json_t  *v;
-    char    *text, key[16];
+    json_t       *v;
+    char         *text, key[16];
+    json_free_t   json_free;
 
     v = json_object_get(ev->json, name);
     if (v == NULL || json_is_null(v)) {
@@ -337,15 +338,18 @@ get_object(tc_event_t *ev, const char *raw, size_t len, const char *name,
      * that name in the element is replaced, nothing reads it).
      */
     snprintf(key, sizeof(key), " %s", name);
+    json_get_alloc_funcs(NULL, &json_free);     /* json_dumps() allocated */
     text = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER);
     if (text == NULL
         || json_object_set_new(ev->json, key, json_string(text)) != 0)
     {
-        free(text);
+        if (text != NULL) {
+            json_free(text);
+        }
         tc_event_reject(ev, TC_EV_DEAD, "internal", "out of memory");
         return -1;
     }
-    free(text);
+    json_free(text);
 
     v = json_object_get(ev->json, key);
     out->data = json_string_value(v);
