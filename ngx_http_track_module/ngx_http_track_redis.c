@@ -1074,9 +1074,9 @@ ngx_http_track_redis_replicated(redisAsyncContext *ac, void *reply,
         } else {
             ngx_http_track_stat_add(NGX_HTTP_TRACK_STAT_REDIS_ERRORS, 1);
             ngx_log_error(NGX_LOG_WARN, redis->log, 0,
-                          "track: %ui events reached %lld of %ui replicas "
+                          "track: %ui events reached %L of %ui replicas "
                           "of %V in time; they are spooled as well",
-                          push->nevents, rr->integer,
+                          push->nevents, (int64_t) rr->integer,
                           redis->conf->wait_replicas, &redis->addr);
         }
     }

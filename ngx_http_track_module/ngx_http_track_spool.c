@@ -76,6 +76,7 @@ static void ngx_http_track_spool_continue(ngx_http_track_spool_t *spool);
 static void ngx_http_track_spool_progress(redisReply *reply, void *data);
 static void ngx_http_track_spool_send_chunk(ngx_http_track_spool_t *spool);
 static void ngx_http_track_spool_pushed(redisReply *reply, void *data);
+static void ngx_http_track_spool_replicated(redisReply *reply, void *data);
 static void ngx_http_track_spool_finish_file(ngx_http_track_spool_t *spool,
     ngx_uint_t remove);
 static void ngx_http_track_spool_stop(ngx_http_track_spool_t *spool);
@@ -710,8 +711,43 @@ ngx_http_track_spool_send_chunk(ngx_http_track_spool_t *spool)
     left = spool->replay_size - spool->replay_offset;
 
     if (left == 0) {
-        ngx_http_track_spool_finish_file(spool, 1);
-        ngx_http_track_spool_continue(spool);
+        if (spool->conf->wait_replicas == 0) {
+            ngx_http_track_spool_finish_file(spool, 1);
+            ngx_http_track_spool_continue(spool);
+            return;
+        }
+
+        /*
+         * The file goes only once the replicas have its events: a master
+         * that dies before replicating them takes them and the progress
+         * key along, and the file is replayed again to its successor.
+         */
+        argv = ngx_http_track_redis_argv(3, &argvlen);
+        if (argv == NULL) {
+            ngx_http_track_spool_stop(spool);
+            return;
+        }
+
+        argv[0] = "WAIT";
+        argvlen[0] = sizeof("WAIT") - 1;
+        argv[1] = (const char *) spool->start;
+        argvlen[1] = ngx_sprintf(spool->start, "%ui",
+                                 spool->conf->wait_replicas)
+                     - spool->start;
+        argv[2] = (const char *) spool->end;
+        argvlen[2] = ngx_sprintf(spool->end, "%M", spool->conf->wait_timeout)
+                     - spool->end;
+
+        if (ngx_http_track_redis_command(3, argv, argvlen,
+                                         ngx_http_track_spool_replicated,
+                                         spool)
+            != NGX_OK)
+        {
+            ngx_http_track_spool_stop(spool);
+            return;
+        }
+
+        spool->busy = 1;
         return;
     }
 
@@ -865,6 +901,30 @@ ngx_http_track_spool_pushed(redisReply *reply, void *data)
     }
 
     ngx_http_track_spool_send_chunk(spool);
+}
+
+
+static void
+ngx_http_track_spool_replicated(redisReply *reply, void *data)
+{
+    ngx_http_track_spool_t  *spool = data;
+
+    spool->busy = 0;
+
+    if (reply == NULL || reply->type != REDIS_REPLY_INTEGER
+        || (ngx_uint_t) reply->integer < spool->conf->wait_replicas)
+    {
+        /* kept: the next tick reads the progress key and asks again */
+        ngx_log_error(NGX_LOG_WARN, spool->log, 0,
+                      "track: replicas did not confirm the replay of "
+                      "\"%s\" in time; the file is kept",
+                      spool->replay_path);
+        ngx_http_track_spool_stop(spool);
+        return;
+    }
+
+    ngx_http_track_spool_finish_file(spool, 1);
+    ngx_http_track_spool_continue(spool);
 }
 
 
