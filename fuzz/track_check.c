@@ -201,8 +201,80 @@ fz_check_consumer(const char *buf, size_t n, json_t *stored)
 }
 
 
+json_t *
+fz_event_json(const ngx_http_track_event_t *ev)
+{
+    size_t                        i;
+    json_t                       *out, *props;
+    const ngx_http_track_text_t  *t;
+
+    static const char  *names[NGX_HTTP_TRACK_NTEXT] = {
+        "app", "module", "action", "object", "uid", "eid"
+    };
+
+    out = json_object();
+
+    for (i = 0; i < NGX_HTTP_TRACK_NTEXT; i++) {
+        t = &ev->text[i];
+        if (t->data) {
+            json_object_set_new(out, names[i],
+                                json_stringn((const char *) t->data, t->len));
+        }
+    }
+
+    if (ev->ts >= 0) {
+        json_object_set_new(out, "ts", json_integer(ev->ts));
+    }
+
+    if (ev->props_json) {
+        FZ_CHECK(ev->nprops == 0, "props from a body or a query, not both");
+        json_object_set(out, "props", ev->props_json);
+
+    } else if (ev->nprops) {
+        props = json_object();
+
+        for (i = 0; i < ev->nprops; i++) {
+            t = &ev->props[2 * i];
+            json_object_setn_new(props, (const char *) t[0].data, t[0].len,
+                                 json_stringn((const char *) t[1].data,
+                                              t[1].len));
+        }
+
+        json_object_set_new(out, "props", props);
+    }
+
+    return out;
+}
+
+
+size_t
+fz_escape(u_char *dst, const u_char *src, size_t len)
+{
+    char    *s;
+    size_t   n;
+    json_t  *v;
+
+    /* the serialiser escapes validated or sanitised text only */
+    v = json_stringn((const char *) src, len);
+    FZ_CHECK(v != NULL && fz_utf8_clean(src, len),
+             "escaping clean UTF-8 only");
+
+    s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+    FZ_CHECK(s != NULL, "jansson encodes it");
+    json_decref(v);
+
+    n = strlen(s) - 2;
+    if (dst) {
+        memcpy(dst, s + 1, n);
+    }
+    free(s);
+
+    return n;
+}
+
+
 void
-fz_check_stored(json_t *event)
+fz_check_stored(const ngx_http_track_event_t *ev, json_t *event)
 {
     char                    *buf, *exact;
     size_t                   n, m, i;
@@ -241,20 +313,22 @@ fz_check_stored(json_t *event)
     enrich.fields = fields;
     enrich.nfields = 2;
     enrich.max_header_len = 512;
+    enrich.escape = fz_escape;
 
-    n = ngx_http_track_serialize(event, &enrich, big, sizeof(big));
+    n = ngx_http_track_serialize(ev, &enrich, (u_char *) big,
+                                 sizeof(big));
     FZ_CHECK(n > 0 && n < sizeof(big), "serialised: %zu", n);
 
     /* exactly n bytes are enough; n - 1 are not, and nothing spills */
     exact = malloc(n);
     FZ_CHECK(exact != NULL, "malloc");
-    m = ngx_http_track_serialize(event, &enrich, exact, n);
+    m = ngx_http_track_serialize(ev, &enrich, (u_char *) exact, n);
     FZ_CHECK(m == n && memcmp(exact, big, n) == 0, "same bytes in %zu", n);
     free(exact);
 
     buf = malloc(n - 1 ? n - 1 : 1);
     FZ_CHECK(buf != NULL, "malloc");
-    m = ngx_http_track_serialize(event, &enrich, buf, n - 1);
+    m = ngx_http_track_serialize(ev, &enrich, (u_char *) buf, n - 1);
     FZ_CHECK(m == 0, "%zu bytes do not fit in %zu", n, n - 1);
     free(buf);
 

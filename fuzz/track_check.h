@@ -22,11 +22,21 @@ void fz_check_event(json_t *event, const ngx_http_track_limits_t *limits);
 void fz_check_error(const ngx_http_track_error_t *err);
 
 /*
- * Serialises event with a fixed enrichment, checks buffer bounds, that the
- * output is compact JSON jansson parses back with the documented key order
- * and the event's values byte for byte, and that the consumer decodes it.
+ * A validated event as a JSON object, the way the README documents it
+ * (strings, integer ts, flat props): what the references build.
  */
-void fz_check_stored(json_t *event);
+json_t *fz_event_json(const ngx_http_track_event_t *ev);
+
+/* the serialiser's escaping callback, by jansson's encoder */
+size_t fz_escape(u_char *dst, const u_char *src, size_t len);
+
+/*
+ * Serialises ev with a fixed enrichment, checks buffer bounds, that the
+ * output is compact JSON jansson parses back with the documented key order
+ * and the values of event (ev as JSON) byte for byte, and that the consumer
+ * decodes it.
+ */
+void fz_check_stored(const ngx_http_track_event_t *ev, json_t *event);
 
 /* one-time setup (time zone of the consumer's day computation) */
 void fz_track_init(void);

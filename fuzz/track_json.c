@@ -212,19 +212,21 @@ failed:
 static void
 check(const uint8_t *data, size_t size, const ngx_http_track_limits_t *lim)
 {
-    int                     reason;
-    char                   *a, *b;
-    size_t                  i;
-    json_t                 *events, *expected, *event;
-    ngx_http_track_error_t  err;
+    int                      reason;
+    char                    *a, *b;
+    size_t                   i;
+    json_t                  *got, *expected, *event;
+    ngx_http_track_error_t   err;
+    ngx_http_track_events_t  events;
 
     memset(&err, 0, sizeof(err));
     reason = -1;
 
-    events = ngx_http_track_parse_json(data, size, lim, &err);
     expected = ref_parse(data, size, lim, &reason);
 
-    if (events == NULL) {
+    if (ngx_http_track_parse_json(data, size, lim, &events, &err) != 0) {
+        FZ_CHECK(events.events == NULL && events.root == NULL,
+                 "nothing left to free after a rejection");
         fz_check_error(&err);
         FZ_CHECK(expected == NULL, "rejected (%s: %s) what the reference "
                  "accepts", ngx_http_track_reject_names[err.reason],
@@ -237,24 +239,29 @@ check(const uint8_t *data, size_t size, const ngx_http_track_limits_t *lim)
 
     FZ_CHECK(expected != NULL, "accepted what the reference rejects (%s)",
              ngx_http_track_reject_names[reason]);
-    FZ_CHECK(json_is_array(events) && json_array_size(events) >= 1
-             && json_array_size(events) <= lim->max_events,
+    FZ_CHECK(events.nevents >= 1 && events.nevents <= lim->max_events,
              "1..%zu events", lim->max_events);
 
-    if (!json_equal(events, expected)) {
-        a = json_dumps(events, JSON_COMPACT);
+    got = json_array();
+    for (i = 0; i < events.nevents; i++) {
+        json_array_append_new(got, fz_event_json(&events.events[i]));
+    }
+
+    if (!json_equal(got, expected)) {
+        a = json_dumps(got, JSON_COMPACT);
         b = json_dumps(expected, JSON_COMPACT);
         FZ_CHECK(0, "events %s, reference %s", a, b);
     }
 
-    for (i = 0; i < json_array_size(events); i++) {
-        event = json_array_get(events, i);
+    for (i = 0; i < events.nevents; i++) {
+        event = json_array_get(got, i);
         fz_check_event(event, lim);
-        fz_check_stored(event);
+        fz_check_stored(&events.events[i], event);
     }
 
+    json_decref(got);
     json_decref(expected);
-    json_decref(events);
+    ngx_http_track_events_free(&events);
 }
 
 

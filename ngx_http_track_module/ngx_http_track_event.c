@@ -45,22 +45,23 @@ typedef enum {
 typedef struct {
     const char                  *name;
     ngx_http_track_field_kind_e  kind;
+    ngx_http_track_text_e        text;    /* the event's slot (not ts) */
 } ngx_http_track_field_t;
 
 
 static const ngx_http_track_field_t  ngx_http_track_fields[] = {
-    { "app",    NGX_HTTP_TRACK_FIELD_REQUIRED },
-    { "module", NGX_HTTP_TRACK_FIELD_REQUIRED },
-    { "action", NGX_HTTP_TRACK_FIELD_REQUIRED },
-    { "object", NGX_HTTP_TRACK_FIELD_OPTIONAL },
-    { "uid",    NGX_HTTP_TRACK_FIELD_OPTIONAL },
-    { "ts",     NGX_HTTP_TRACK_FIELD_TS },
-    { "eid",    NGX_HTTP_TRACK_FIELD_ID },
-    { NULL, 0 }
+    { "app",    NGX_HTTP_TRACK_FIELD_REQUIRED, NGX_HTTP_TRACK_APP },
+    { "module", NGX_HTTP_TRACK_FIELD_REQUIRED, NGX_HTTP_TRACK_MODULE },
+    { "action", NGX_HTTP_TRACK_FIELD_REQUIRED, NGX_HTTP_TRACK_ACTION },
+    { "object", NGX_HTTP_TRACK_FIELD_OPTIONAL, NGX_HTTP_TRACK_OBJECT },
+    { "uid",    NGX_HTTP_TRACK_FIELD_OPTIONAL, NGX_HTTP_TRACK_UID },
+    { "ts",     NGX_HTTP_TRACK_FIELD_TS,       NGX_HTTP_TRACK_NTEXT },
+    { "eid",    NGX_HTTP_TRACK_FIELD_ID,       NGX_HTTP_TRACK_EID },
+    { NULL, 0, 0 }
 };
 
 
-static json_t *ngx_http_track_fail(ngx_http_track_error_t *err,
+static void ngx_http_track_fail(ngx_http_track_error_t *err,
     ngx_http_track_reject_e reason, const char *message, const char *field);
 static const ngx_http_track_field_t *ngx_http_track_find_field(
     const u_char *name, size_t len);
@@ -69,24 +70,18 @@ static int ngx_http_track_check_text(const u_char *s, size_t len, size_t max,
 static int ngx_http_track_unescape(const u_char *src, size_t len, u_char *dst,
     size_t *dst_len);
 static int ngx_http_track_parse_ts(const u_char *s, size_t len,
-    json_int_t *ts);
-static int ngx_http_track_check_event(json_t *event,
-    const ngx_http_track_limits_t *limits, ngx_http_track_error_t *err);
-static json_t *ngx_http_track_normalise_event(json_t *in,
-    const ngx_http_track_limits_t *limits, ngx_http_track_error_t *err);
-static int ngx_http_track_set_sanitised(json_t *obj, const char *key,
-    const u_char *data, size_t len, size_t max);
+    int64_t *ts);
+static int ngx_http_track_check_event(ngx_http_track_event_t *ev,
+    ngx_http_track_error_t *err);
 
 
-static json_t *
+static void
 ngx_http_track_fail(ngx_http_track_error_t *err,
     ngx_http_track_reject_e reason, const char *message, const char *field)
 {
     err->reason = reason;
     err->message = message;
     err->field = field;
-
-    return NULL;
 }
 
 
@@ -250,9 +245,9 @@ ngx_http_track_unescape(const u_char *src, size_t len, u_char *dst,
 
 
 static int
-ngx_http_track_parse_ts(const u_char *s, size_t len, json_int_t *ts)
+ngx_http_track_parse_ts(const u_char *s, size_t len, int64_t *ts)
 {
-    json_int_t  v;
+    int64_t     v;
     size_t      i;
 
     if (len == 0 || len > 16) {
@@ -276,30 +271,26 @@ ngx_http_track_parse_ts(const u_char *s, size_t len, json_int_t *ts)
 }
 
 
-json_t *
+int
 ngx_http_track_parse_args(const u_char *args, size_t len,
-    const ngx_http_track_limits_t *limits, ngx_http_track_error_t *err)
+    const ngx_http_track_limits_t *limits, ngx_http_track_event_t *ev,
+    u_char *buf, ngx_http_track_text_t *props, ngx_http_track_error_t *err)
 {
-    u_char                        *buf, *key, *val;
-    size_t                         klen, vlen, nparams;
-    json_int_t                     ts;
+    u_char                        *key, *val;
+    size_t                         klen, vlen, nparams, i;
+    int64_t                        ts;
     const u_char                  *p, *end, *amp, *eq;
-    json_t                        *event, *props, *events;
+    ngx_http_track_text_t         *t;
     const ngx_http_track_field_t  *f;
 
-    /*
-     * a decoded key and value are never longer than the query string; one
-     * byte between them holds the key's terminating NUL
-     */
-    buf = malloc(len + 2);
-    if (buf == NULL) {
-        return ngx_http_track_fail(err, NGX_HTTP_TRACK_REJECT_TOO_LONG,
-                                   "out of memory", NULL);
-    }
+    memset(ev, 0, sizeof(ngx_http_track_event_t));
+    ev->ts = -1;
+    ev->props = props;
 
-    event = json_object();
-    props = json_object();
     nparams = 0;
+
+    /* decoded keys and values follow each other in buf: never longer */
+    key = buf;
 
     for (p = args, end = args + len; p < end; p = amp + 1) {
 
@@ -315,7 +306,7 @@ ngx_http_track_parse_args(const u_char *args, size_t len,
         if (++nparams > limits->max_params) {
             ngx_http_track_fail(err, NGX_HTTP_TRACK_REJECT_TOO_MANY_FIELDS,
                                 "too many query arguments", NULL);
-            goto failed;
+            return -1;
         }
 
         eq = memchr(p, '=', amp - p);
@@ -323,12 +314,11 @@ ngx_http_track_parse_args(const u_char *args, size_t len,
             eq = amp;
         }
 
-        key = buf;
         if (ngx_http_track_unescape(p, eq - p, key, &klen) != 0) {
             goto bad_encoding;
         }
 
-        val = key + klen + 1;
+        val = key + klen;
         vlen = 0;
         if (eq < amp
             && ngx_http_track_unescape(eq + 1, amp - eq - 1, val, &vlen) != 0)
@@ -339,10 +329,12 @@ ngx_http_track_parse_args(const u_char *args, size_t len,
         f = ngx_http_track_find_field(key, klen);
 
         if (f != NULL) {
-            if (json_object_get(event, f->name) != NULL) {
+            if (f->kind == NGX_HTTP_TRACK_FIELD_TS
+                ? ev->ts >= 0 : ev->text[f->text].data != NULL)
+            {
                 ngx_http_track_fail(err, NGX_HTTP_TRACK_REJECT_DUPLICATE_FIELD,
                                     "field given more than once", f->name);
-                goto failed;
+                return -1;
             }
 
             if (f->kind == NGX_HTTP_TRACK_FIELD_TS) {
@@ -351,9 +343,10 @@ ngx_http_track_parse_args(const u_char *args, size_t len,
                                         NGX_HTTP_TRACK_REJECT_INVALID_VALUE,
                                         "ts must be an integer of "
                                         "milliseconds below 2^53", "ts");
-                    goto failed;
+                    return -1;
                 }
-                json_object_set_new(event, "ts", json_integer(ts));
+
+                ev->ts = ts;
                 continue;
             }
 
@@ -364,11 +357,13 @@ ngx_http_track_parse_args(const u_char *args, size_t len,
                                           f->name, err)
                 != 0)
             {
-                goto failed;
+                return -1;
             }
 
-            json_object_set_new(event, f->name,
-                                json_stringn((char *) val, vlen));
+            /* present, even when empty: a second one is a duplicate */
+            ev->text[f->text].data = val;
+            ev->text[f->text].len = vlen;
+            key = val + vlen;
             continue;
         }
 
@@ -380,10 +375,9 @@ ngx_http_track_parse_args(const u_char *args, size_t len,
             continue;
         }
 
-        key += NGX_HTTP_TRACK_PROP_PREFIX_LEN;
-        klen -= NGX_HTTP_TRACK_PROP_PREFIX_LEN;
-
-        if (ngx_http_track_check_text(key, klen, limits->max_prop_name_len,
+        if (ngx_http_track_check_text(key + NGX_HTTP_TRACK_PROP_PREFIX_LEN,
+                                      klen - NGX_HTTP_TRACK_PROP_PREFIX_LEN,
+                                      limits->max_prop_name_len,
                                       "props", err)
             != 0
             || ngx_http_track_check_text(val, vlen,
@@ -391,87 +385,76 @@ ngx_http_track_parse_args(const u_char *args, size_t len,
                                          "props", err)
                != 0)
         {
-            goto failed;
+            return -1;
         }
 
-        /* jansson keys are NUL-terminated; check_text refused NUL bytes */
-        key[klen] = '\0';
+        klen -= NGX_HTTP_TRACK_PROP_PREFIX_LEN;
+        key += NGX_HTTP_TRACK_PROP_PREFIX_LEN;
 
-        if (json_object_get(props, (char *) key) != NULL) {
-            ngx_http_track_fail(err, NGX_HTTP_TRACK_REJECT_DUPLICATE_FIELD,
-                                "property given more than once", "props");
-            goto failed;
+        for (i = 0; i < ev->nprops; i++) {
+            t = &props[2 * i];
+
+            if (t->len == klen && memcmp(t->data, key, klen) == 0) {
+                ngx_http_track_fail(err,
+                                    NGX_HTTP_TRACK_REJECT_DUPLICATE_FIELD,
+                                    "property given more than once", "props");
+                return -1;
+            }
         }
 
-        if (json_object_size(props) >= limits->max_props) {
+        if (ev->nprops >= limits->max_props) {
             ngx_http_track_fail(err, NGX_HTTP_TRACK_REJECT_TOO_MANY_FIELDS,
                                 "too many properties", "props");
-            goto failed;
+            return -1;
         }
 
-        json_object_set_new(props, (char *) key,
-                            json_stringn((char *) val, vlen));
+        t = &props[2 * ev->nprops++];
+        t[0].data = key;
+        t[0].len = klen;
+        t[1].data = val;
+        t[1].len = vlen;
+
+        key = val + vlen;
     }
 
-    free(buf);
-
-    if (json_object_size(props)) {
-        json_object_set(event, "props", props);
-    }
-
-    json_decref(props);
-
-    if (ngx_http_track_check_event(event, limits, err) != 0) {
-        json_decref(event);
-        return NULL;
-    }
-
-    events = json_array();
-    json_array_append_new(events, event);
-
-    return events;
+    return ngx_http_track_check_event(ev, err);
 
 bad_encoding:
 
     ngx_http_track_fail(err, NGX_HTTP_TRACK_REJECT_BAD_ENCODING,
                         "invalid percent-encoding in query string", NULL);
-
-failed:
-
-    free(buf);
-    json_decref(props);
-    json_decref(event);
-
-    return NULL;
+    return -1;
 }
 
 
 /* required fields present and not empty; empty optional ones dropped */
 
 static int
-ngx_http_track_check_event(json_t *event,
-    const ngx_http_track_limits_t *limits, ngx_http_track_error_t *err)
+ngx_http_track_check_event(ngx_http_track_event_t *ev,
+    ngx_http_track_error_t *err)
 {
-    json_t                        *v;
+    ngx_http_track_text_t         *t;
     const ngx_http_track_field_t  *f;
 
-    (void) limits;
-
     for (f = ngx_http_track_fields; f->name; f++) {
-        v = json_object_get(event, f->name);
+        if (f->kind == NGX_HTTP_TRACK_FIELD_TS) {
+            continue;
+        }
 
-        if (v != NULL && json_is_string(v) && json_string_length(v) == 0) {
+        t = &ev->text[f->text];
+
+        if (t->data != NULL && t->len == 0) {
             if (f->kind == NGX_HTTP_TRACK_FIELD_REQUIRED) {
                 ngx_http_track_fail(err, NGX_HTTP_TRACK_REJECT_MISSING_FIELD,
                                     "required field is empty", f->name);
                 return -1;
             }
 
-            json_object_del(event, f->name);
+            t->data = NULL;
             continue;
         }
 
-        if (v == NULL && f->kind == NGX_HTTP_TRACK_FIELD_REQUIRED) {
+        if (t->data == NULL && f->kind == NGX_HTTP_TRACK_FIELD_REQUIRED) {
             ngx_http_track_fail(err, NGX_HTTP_TRACK_REJECT_MISSING_FIELD,
                                 "required field is missing", f->name);
             return -1;
@@ -482,23 +465,25 @@ ngx_http_track_check_event(json_t *event,
 }
 
 
-static json_t *
-ngx_http_track_normalise_event(json_t *in,
+static int
+ngx_http_track_json_event(json_t *in, ngx_http_track_event_t *ev,
     const ngx_http_track_limits_t *limits, ngx_http_track_error_t *err)
 {
-    char                           num[24];
+    char                          *num;
     size_t                         len;
-    json_t                        *event, *v, *props, *pv;
-    json_int_t                     n;
+    json_t                        *v, *props, *pv;
     const char                    *key;
+    ngx_http_track_text_t         *t;
     const ngx_http_track_field_t  *f;
 
     if (!json_is_object(in)) {
-        return ngx_http_track_fail(err, NGX_HTTP_TRACK_REJECT_INVALID_JSON,
-                                   "an event must be a JSON object", NULL);
+        ngx_http_track_fail(err, NGX_HTTP_TRACK_REJECT_INVALID_JSON,
+                            "an event must be a JSON object", NULL);
+        return -1;
     }
 
-    event = json_object();
+    memset(ev, 0, sizeof(ngx_http_track_event_t));
+    ev->ts = -1;
 
     for (f = ngx_http_track_fields; f->name; f++) {
         v = json_object_get(in, f->name);
@@ -515,12 +500,14 @@ ngx_http_track_normalise_event(json_t *in,
                 ngx_http_track_fail(err, NGX_HTTP_TRACK_REJECT_INVALID_VALUE,
                                     "ts must be an integer of milliseconds "
                                     "below 2^53", "ts");
-                goto failed;
+                return -1;
             }
 
-            json_object_set(event, "ts", v);
+            ev->ts = json_integer_value(v);
             continue;
         }
+
+        t = &ev->text[f->text];
 
         if (json_is_integer(v) && f->kind == NGX_HTTP_TRACK_FIELD_OPTIONAL) {
             /*
@@ -528,37 +515,39 @@ ngx_http_track_normalise_event(json_t *in,
              * which must respect the limit like any other value (up to 20
              * bytes, over a track_max_field_length below that)
              */
-            n = json_integer_value(v);
-            len = snprintf(num, sizeof(num), "%lld", (long long) n);
+            num = ev->num[f->text == NGX_HTTP_TRACK_UID];
+            len = snprintf(num, sizeof(ev->num[0]), "%lld",
+                           (long long) json_integer_value(v));
 
             if (len > limits->max_field_len) {
                 ngx_http_track_fail(err, NGX_HTTP_TRACK_REJECT_TOO_LONG,
                                     "value too long", f->name);
-                goto failed;
+                return -1;
             }
 
-            json_object_set_new(event, f->name, json_stringn(num, len));
+            t->data = (u_char *) num;
+            t->len = len;
             continue;
         }
 
         if (!json_is_string(v)) {
             ngx_http_track_fail(err, NGX_HTTP_TRACK_REJECT_INVALID_VALUE,
                                 "field must be a string", f->name);
-            goto failed;
+            return -1;
         }
 
-        if (ngx_http_track_check_text((u_char *) json_string_value(v),
-                                      json_string_length(v),
+        t->data = (u_char *) json_string_value(v);
+        t->len = json_string_length(v);
+
+        if (ngx_http_track_check_text(t->data, t->len,
                                       f->kind == NGX_HTTP_TRACK_FIELD_ID
                                       ? limits->max_eid_len
                                       : limits->max_field_len,
                                       f->name, err)
             != 0)
         {
-            goto failed;
+            return -1;
         }
-
-        json_object_set(event, f->name, v);
     }
 
     props = json_object_get(in, "props");
@@ -568,13 +557,13 @@ ngx_http_track_normalise_event(json_t *in,
         if (!json_is_object(props)) {
             ngx_http_track_fail(err, NGX_HTTP_TRACK_REJECT_INVALID_VALUE,
                                 "props must be a flat JSON object", "props");
-            goto failed;
+            return -1;
         }
 
         if (json_object_size(props) > limits->max_props) {
             ngx_http_track_fail(err, NGX_HTTP_TRACK_REJECT_TOO_MANY_FIELDS,
                                 "too many properties", "props");
-            goto failed;
+            return -1;
         }
 
         json_object_foreach(props, key, pv) {
@@ -584,7 +573,7 @@ ngx_http_track_normalise_event(json_t *in,
                                           "props", err)
                 != 0)
             {
-                goto failed;
+                return -1;
             }
 
             if (json_is_string(pv)) {
@@ -594,116 +583,178 @@ ngx_http_track_normalise_event(json_t *in,
                                               "props", err)
                     != 0)
                 {
-                    goto failed;
+                    return -1;
                 }
 
             } else if (json_is_object(pv) || json_is_array(pv)) {
                 ngx_http_track_fail(err, NGX_HTTP_TRACK_REJECT_INVALID_VALUE,
                                     "property values must be strings, "
                                     "numbers, booleans or null", "props");
-                goto failed;
+                return -1;
             }
         }
 
         if (json_object_size(props)) {
-            json_object_set(event, "props", props);
+            ev->props_json = props;
         }
     }
 
-    if (ngx_http_track_check_event(event, limits, err) != 0) {
-        goto failed;
-    }
-
-    return event;
-
-failed:
-
-    json_decref(event);
-
-    return NULL;
+    return ngx_http_track_check_event(ev, err);
 }
 
 
-json_t *
+int
 ngx_http_track_parse_json(const u_char *body, size_t len,
-    const ngx_http_track_limits_t *limits, ngx_http_track_error_t *err)
+    const ngx_http_track_limits_t *limits, ngx_http_track_events_t *out,
+    ngx_http_track_error_t *err)
 {
-    size_t        i;
-    json_t       *root, *events, *event;
+    size_t        i, n;
+    json_t       *root;
     json_error_t  jerr;
 
+    out->events = NULL;
+    out->nevents = 0;
+
     root = json_loadb((const char *) body, len, JSON_REJECT_DUPLICATES, &jerr);
+    out->root = root;
 
     if (root == NULL) {
         if (json_error_code(&jerr) == json_error_duplicate_key) {
-            return ngx_http_track_fail(err,
-                                       NGX_HTTP_TRACK_REJECT_DUPLICATE_FIELD,
-                                       "duplicate key in JSON object", NULL);
+            ngx_http_track_fail(err, NGX_HTTP_TRACK_REJECT_DUPLICATE_FIELD,
+                                "duplicate key in JSON object", NULL);
+            return -1;
         }
 
         /* well-formed JSON, but a number no field can hold (1e400, 2^64) */
         if (json_error_code(&jerr) == json_error_numeric_overflow) {
-            return ngx_http_track_fail(err,
-                                       NGX_HTTP_TRACK_REJECT_INVALID_VALUE,
-                                       "number out of range", NULL);
+            ngx_http_track_fail(err, NGX_HTTP_TRACK_REJECT_INVALID_VALUE,
+                                "number out of range", NULL);
+            return -1;
         }
 
-        return ngx_http_track_fail(err, NGX_HTTP_TRACK_REJECT_INVALID_JSON,
-                                   "body is not valid JSON", NULL);
+        ngx_http_track_fail(err, NGX_HTTP_TRACK_REJECT_INVALID_JSON,
+                            "body is not valid JSON", NULL);
+        return -1;
     }
 
-    events = json_array();
+    n = json_is_array(root) ? json_array_size(root) : 1;
 
-    if (json_is_array(root)) {
-
-        if (json_array_size(root) == 0) {
-            ngx_http_track_fail(err, NGX_HTTP_TRACK_REJECT_INVALID_JSON,
-                                "empty array of events", NULL);
-            goto failed;
-        }
-
-        if (json_array_size(root) > limits->max_events) {
-            ngx_http_track_fail(err, NGX_HTTP_TRACK_REJECT_TOO_MANY_EVENTS,
-                                "too many events in one request", NULL);
-            goto failed;
-        }
-
-        for (i = 0; i < json_array_size(root); i++) {
-            event = ngx_http_track_normalise_event(json_array_get(root, i),
-                                                   limits, err);
-            if (event == NULL) {
-                goto failed;
-            }
-
-            json_array_append_new(events, event);
-        }
-
-    } else {
-        event = ngx_http_track_normalise_event(root, limits, err);
-        if (event == NULL) {
-            goto failed;
-        }
-
-        json_array_append_new(events, event);
+    if (n == 0) {
+        ngx_http_track_fail(err, NGX_HTTP_TRACK_REJECT_INVALID_JSON,
+                            "empty array of events", NULL);
+        goto failed;
     }
 
-    json_decref(root);
+    if (n > limits->max_events) {
+        ngx_http_track_fail(err, NGX_HTTP_TRACK_REJECT_TOO_MANY_EVENTS,
+                            "too many events in one request", NULL);
+        goto failed;
+    }
 
-    return events;
+    out->events = malloc(n * sizeof(ngx_http_track_event_t));
+    if (out->events == NULL) {
+        ngx_http_track_fail(err, NGX_HTTP_TRACK_REJECT_TOO_MANY_EVENTS,
+                            "out of memory", NULL);
+        goto failed;
+    }
+
+    for (i = 0; i < n; i++) {
+        if (ngx_http_track_json_event(json_is_array(root)
+                                      ? json_array_get(root, i) : root,
+                                      &out->events[i], limits, err)
+            != 0)
+        {
+            goto failed;
+        }
+    }
+
+    out->nevents = n;
+
+    return 0;
 
 failed:
 
-    json_decref(root);
-    json_decref(events);
+    ngx_http_track_events_free(out);
 
-    return NULL;
+    return -1;
 }
 
 
-const char *
-ngx_http_track_event_eid(json_t *event)
+void
+ngx_http_track_events_free(ngx_http_track_events_t *events)
 {
-    return json_string_value(json_object_get(event, "eid"));
+    free(events->events);
+    json_decref(events->root);
+
+    events->events = NULL;
+    events->nevents = 0;
+    events->root = NULL;
+}
+
+
+/* the stored form is written through this: it stops at the buffer's end */
+
+typedef struct {
+    u_char                         *p;
+    u_char                         *end;
+    const ngx_http_track_enrich_t  *enrich;
+    int                             full;
+} ngx_http_track_writer_t;
+
+
+static void
+ngx_http_track_put(ngx_http_track_writer_t *w, const void *data, size_t len)
+{
+    if (w->full || (size_t) (w->end - w->p) < len) {
+        w->full = 1;
+        return;
+    }
+
+    memcpy(w->p, data, len);
+    w->p += len;
+}
+
+
+/* bytes that are valid, control-free UTF-8, escaped for a JSON string */
+
+static void
+ngx_http_track_put_escaped(ngx_http_track_writer_t *w, const u_char *s,
+    size_t len)
+{
+    size_t  n;
+
+    /* escaping at most doubles text without control characters */
+    n = (size_t) (w->end - w->p) >= 2 * len
+        ? 2 * len : w->enrich->escape(NULL, s, len);
+
+    if (w->full || (size_t) (w->end - w->p) < n) {
+        w->full = 1;
+        return;
+    }
+
+    w->p += w->enrich->escape(w->p, s, len);
+}
+
+
+static void
+ngx_http_track_put_string(ngx_http_track_writer_t *w, const u_char *s,
+    size_t len)
+{
+    ngx_http_track_put(w, "\"", 1);
+    ngx_http_track_put_escaped(w, s, len);
+    ngx_http_track_put(w, "\"", 1);
+}
+
+
+/* sep "name": where sep is ',' or the '{' opening a nested object */
+
+static void
+ngx_http_track_put_key(ngx_http_track_writer_t *w, const char *sep,
+    const char *name, size_t len)
+{
+    ngx_http_track_put(w, sep, 1);
+    ngx_http_track_put_string(w, (const u_char *) name, len);
+    ngx_http_track_put(w, ":", 1);
 }
 
 
@@ -713,73 +764,113 @@ ngx_http_track_event_eid(json_t *event)
  * bytes on a character boundary.
  */
 
-static int
-ngx_http_track_set_sanitised(json_t *obj, const char *key, const u_char *data,
-    size_t len, size_t max)
+static void
+ngx_http_track_put_sanitised(ngx_http_track_writer_t *w, const char *sep,
+    const char *name, const u_char *data, size_t len, size_t max)
 {
-    u_char  *out;
-    size_t   i, n, o;
-    int      rc;
+    size_t  i, n, run, kept;
+
+    static const u_char  replacement[] = "\xef\xbf\xbd";
 
     if (data == NULL || len == 0) {
-        return 0;
+        return;
     }
 
-    out = malloc(max + 1);
-    if (out == NULL) {
-        return -1;
-    }
+    ngx_http_track_put_key(w, sep, name, strlen(name));
+    ngx_http_track_put(w, "\"", 1);
 
-    for (i = 0, o = 0; i < len; i += n) {
-        n = ngx_http_track_utf8_char(data + i, len - i);
+    /* runs of valid characters go out escaped, each bad byte replaced */
+    kept = 0;
+    i = 0;
 
-        if (n == 0) {
-            if (o + 3 > max) {
+    for ( ;; ) {
+        run = i;
+
+        while (i < len) {
+            n = ngx_http_track_utf8_char(data + i, len - i);
+            if (n == 0 || kept + (i - run) + n > max) {
                 break;
             }
-            out[o++] = 0xef; out[o++] = 0xbf; out[o++] = 0xbd;
-            n = 1;
-            continue;
+            i += n;
         }
 
-        if (o + n > max) {
+        ngx_http_track_put_escaped(w, data + run, i - run);
+        kept += i - run;
+
+        if (i == len || ngx_http_track_utf8_char(data + i, len - i) != 0
+            || kept + sizeof(replacement) - 1 > max)
+        {
+            /* the end, or the next character is over the limit */
             break;
         }
 
-        memcpy(out + o, data + i, n);
-        o += n;
+        ngx_http_track_put(w, replacement, sizeof(replacement) - 1);
+        kept += sizeof(replacement) - 1;
+        i++;
     }
 
-    rc = json_object_set_new(obj, key, json_stringn((char *) out, o));
-    free(out);
+    ngx_http_track_put(w, "\"", 1);
+}
 
-    return rc;
+
+static void
+ngx_http_track_put_int(ngx_http_track_writer_t *w, int64_t n)
+{
+    char  num[24];
+
+    ngx_http_track_put(w, num, snprintf(num, sizeof(num), "%lld",
+                                        (long long) n));
 }
 
 
 size_t
-ngx_http_track_serialize(json_t *event, const ngx_http_track_enrich_t *enrich,
-    char *buf, size_t size)
+ngx_http_track_serialize(const ngx_http_track_event_t *ev,
+    const ngx_http_track_enrich_t *enrich, u_char *buf, size_t size)
 {
-    size_t                         n, i, max;
-    json_t                        *out, *v, *fields;
+    size_t                         i, n, max;
+    const ngx_http_track_text_t   *t;
     const ngx_http_track_field_t  *f;
+    ngx_http_track_writer_t        w;
 
-    out = json_object();
+    w.p = buf;
+    w.end = buf + size;
+    w.enrich = enrich;
+    w.full = 0;
 
-    v = json_object_get(event, "eid");
-    json_object_set_new(out, "eid", v ? json_copy(v)
-                                      : json_string(enrich->eid));
-    json_object_set_new(out, "recv_ts", json_integer(enrich->recv_ts));
+    t = &ev->text[NGX_HTTP_TRACK_EID];
+
+    ngx_http_track_put(&w, "{\"eid\":", sizeof("{\"eid\":") - 1);
+
+    if (t->data) {
+        ngx_http_track_put_string(&w, t->data, t->len);
+
+    } else {
+        ngx_http_track_put_string(&w, (const u_char *) enrich->eid,
+                                  strlen(enrich->eid));
+    }
+
+    ngx_http_track_put_key(&w, ",", "recv_ts", sizeof("recv_ts") - 1);
+    ngx_http_track_put_int(&w, enrich->recv_ts);
 
     for (f = ngx_http_track_fields; f->name; f++) {
         if (f->kind == NGX_HTTP_TRACK_FIELD_ID) {
             continue;
         }
 
-        v = json_object_get(event, f->name);
-        if (v != NULL) {
-            json_object_set(out, f->name, v);
+        if (f->kind == NGX_HTTP_TRACK_FIELD_TS) {
+            if (ev->ts >= 0) {
+                ngx_http_track_put_key(&w, ",", "ts", sizeof("ts") - 1);
+                ngx_http_track_put_int(&w, ev->ts);
+            }
+
+            continue;
+        }
+
+        t = &ev->text[f->text];
+
+        if (t->data) {
+            ngx_http_track_put_key(&w, ",", f->name, strlen(f->name));
+            ngx_http_track_put_string(&w, t->data, t->len);
         }
     }
 
@@ -787,42 +878,66 @@ ngx_http_track_serialize(json_t *event, const ngx_http_track_enrich_t *enrich,
      * the address is not a header: track_max_header_length does not apply
      * (a small one would cut IPv6 addresses), the column's width does
      */
-    ngx_http_track_set_sanitised(out, "ip", enrich->ip.data, enrich->ip.len,
+    ngx_http_track_put_sanitised(&w, ",", "ip", enrich->ip.data, enrich->ip.len,
                                  NGX_HTTP_TRACK_IP_MAX);
 
     /* a track_max_header_length over the width of their columns is cut */
     max = enrich->max_header_len < NGX_HTTP_TRACK_TEXT_MAX
           ? enrich->max_header_len : NGX_HTTP_TRACK_TEXT_MAX;
 
-    ngx_http_track_set_sanitised(out, "ua", enrich->ua.data, enrich->ua.len,
+    ngx_http_track_put_sanitised(&w, ",", "ua", enrich->ua.data, enrich->ua.len,
                                  max);
-    ngx_http_track_set_sanitised(out, "referer", enrich->referer.data,
+    ngx_http_track_put_sanitised(&w, ",", "referer", enrich->referer.data,
                                  enrich->referer.len, max);
 
-    v = json_object_get(event, "props");
-    if (v != NULL) {
-        json_object_set(out, "props", v);
-    }
+    if (ev->nprops) {
+        ngx_http_track_put_key(&w, ",", "props", sizeof("props") - 1);
 
-    if (enrich->nfields) {
-        fields = json_object();
-
-        for (i = 0; i < enrich->nfields; i++) {
-            ngx_http_track_set_sanitised(fields, enrich->fields[i].name,
-                                         enrich->fields[i].data,
-                                         enrich->fields[i].len,
-                                         enrich->max_header_len);
+        for (i = 0; i < ev->nprops; i++) {
+            t = &ev->props[2 * i];
+            ngx_http_track_put(&w, i ? "," : "{", 1);
+            ngx_http_track_put_string(&w, t[0].data, t[0].len);
+            ngx_http_track_put(&w, ":", 1);
+            ngx_http_track_put_string(&w, t[1].data, t[1].len);
         }
 
-        if (json_object_size(fields)) {
-            json_object_set(out, "fields", fields);
-        }
+        ngx_http_track_put(&w, "}", 1);
 
-        json_decref(fields);
+    } else if (ev->props_json) {
+        ngx_http_track_put_key(&w, ",", "props", sizeof("props") - 1);
+
+        /* numbers, booleans and null as the client sent them */
+        n = w.full ? 0 : json_dumpb(ev->props_json, (char *) w.p,
+                                    w.end - w.p, JSON_COMPACT);
+        if (n == 0 || n > (size_t) (w.end - w.p)) {
+            w.full = 1;
+
+        } else {
+            w.p += n;
+        }
     }
 
-    n = json_dumpb(out, buf, size, JSON_COMPACT);
-    json_decref(out);
+    for (i = 0, n = 0; i < enrich->nfields; i++) {
+        if (enrich->fields[i].len == 0) {
+            continue;
+        }
 
-    return n > size ? 0 : n;
+        if (n++ == 0) {
+            ngx_http_track_put_key(&w, ",", "fields", sizeof("fields") - 1);
+        }
+
+        ngx_http_track_put_sanitised(&w, n == 1 ? "{" : ",",
+                                     enrich->fields[i].name,
+                                     enrich->fields[i].data,
+                                     enrich->fields[i].len,
+                                     enrich->max_header_len);
+    }
+
+    if (n) {
+        ngx_http_track_put(&w, "}", 1);
+    }
+
+    ngx_http_track_put(&w, "}", 1);
+
+    return w.full ? 0 : (size_t) (w.p - buf);
 }

@@ -72,6 +72,16 @@ typedef struct {
 } ngx_http_track_kv_t;
 
 
+/*
+ * Writes src as the inside of a JSON string to dst and returns the length
+ * written; with dst NULL, returns that length only.  The module passes
+ * nginx's ngx_escape_json(), the fuzzers jansson's encoder: the escaping is
+ * never this file's.
+ */
+typedef size_t (*ngx_http_track_escape_pt)(u_char *dst, const u_char *src,
+    size_t len);
+
+
 typedef struct {
     const char         *eid;          /* used when the event has none */
     int64_t             recv_ts;      /* ms since the epoch */
@@ -81,32 +91,80 @@ typedef struct {
     ngx_http_track_kv_t *fields;
     size_t              nfields;
     size_t              max_header_len;    /* ua, referer, fields */
+    ngx_http_track_escape_pt  escape;
 } ngx_http_track_enrich_t;
+
+
+/* a validated text value; data NULL when absent */
+typedef struct {
+    const u_char       *data;
+    size_t              len;
+} ngx_http_track_text_t;
+
+
+/* the text fields of an event, in stored order */
+typedef enum {
+    NGX_HTTP_TRACK_APP = 0,
+    NGX_HTTP_TRACK_MODULE,
+    NGX_HTTP_TRACK_ACTION,
+    NGX_HTTP_TRACK_OBJECT,
+    NGX_HTTP_TRACK_UID,
+    NGX_HTTP_TRACK_EID,
+    NGX_HTTP_TRACK_NTEXT
+} ngx_http_track_text_e;
+
+
+/*
+ * A validated event.  Its texts point into the request (a query string's
+ * decoded copy, or the JSON document the body parsed into), so it lives as
+ * long as they do.  Properties are name/value pairs of a query string, or a
+ * flat JSON object of a body.
+ */
+typedef struct {
+    ngx_http_track_text_t   text[NGX_HTTP_TRACK_NTEXT];
+    int64_t                 ts;           /* -1: none */
+    ngx_http_track_text_t  *props;        /* props[2i] name, props[2i+1] */
+    size_t                  nprops;
+    json_t                 *props_json;   /* borrowed */
+    char                    num[2][24];   /* object, uid sent as numbers */
+} ngx_http_track_event_t;
+
+
+/* the events of a JSON body, and the document their values point into */
+typedef struct {
+    ngx_http_track_event_t *events;
+    size_t                  nevents;
+    json_t                 *root;
+} ngx_http_track_events_t;
 
 
 extern const char *ngx_http_track_reject_names[];
 
 
 /*
- * Both parsers return a JSON array of validated events (each an object with
- * string app, module, action and optional object, uid, eid, integer ts and a
- * flat props object), or NULL with err filled in.  The caller owns the array.
+ * The query string's event into ev: 0, or -1 with err filled in.  Values are
+ * decoded into buf (len + 1 bytes), properties go to props (room for
+ * 2 * limits->max_props entries).
  */
-json_t *ngx_http_track_parse_args(const u_char *args, size_t len,
-    const ngx_http_track_limits_t *limits, ngx_http_track_error_t *err);
-json_t *ngx_http_track_parse_json(const u_char *body, size_t len,
-    const ngx_http_track_limits_t *limits, ngx_http_track_error_t *err);
+int ngx_http_track_parse_args(const u_char *args, size_t len,
+    const ngx_http_track_limits_t *limits, ngx_http_track_event_t *ev,
+    u_char *buf, ngx_http_track_text_t *props, ngx_http_track_error_t *err);
+
+/*
+ * A body of one JSON event or an array of them: 0 and out filled in (free
+ * it with ngx_http_track_events_free()), or -1 with err filled in.
+ */
+int ngx_http_track_parse_json(const u_char *body, size_t len,
+    const ngx_http_track_limits_t *limits, ngx_http_track_events_t *out,
+    ngx_http_track_error_t *err);
+void ngx_http_track_events_free(ngx_http_track_events_t *events);
 
 /*
  * Writes the stored form of a validated event into buf (compact JSON, keys
- * in the documented order).  Returns its length, or 0 when it does not fit
- * or cannot be encoded.
+ * in the documented order).  Returns its length, or 0 when it does not fit.
  */
-size_t ngx_http_track_serialize(json_t *event,
-    const ngx_http_track_enrich_t *enrich, char *buf, size_t size);
-
-/* the event's client-chosen eid or NULL */
-const char *ngx_http_track_event_eid(json_t *event);
+size_t ngx_http_track_serialize(const ngx_http_track_event_t *ev,
+    const ngx_http_track_enrich_t *enrich, u_char *buf, size_t size);
 
 /* length of the longest prefix of s that is valid, control-free UTF-8 */
 size_t ngx_http_track_utf8_valid_prefix(const u_char *s, size_t len);

@@ -24,12 +24,14 @@ static void ngx_http_track_body_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_track_read_body(ngx_http_request_t *r,
     size_t max, ngx_str_t *body);
 static ngx_int_t ngx_http_track_accept(ngx_http_request_t *r,
-    json_t *events);
+    ngx_http_track_event_t *events, size_t nevents);
 static ngx_int_t ngx_http_track_recordable(ngx_http_request_t *r);
 static ngx_int_t ngx_http_track_anonymize_ip(ngx_http_request_t *r,
     ngx_str_t *ip);
 static ngx_int_t ngx_http_track_serialize_events(ngx_http_request_t *r,
-    ngx_http_track_ctx_t *ctx, json_t *events);
+    ngx_http_track_ctx_t *ctx, ngx_http_track_event_t *events);
+static size_t ngx_http_track_escape(u_char *dst, const u_char *src,
+    size_t len);
 static ngx_int_t ngx_http_track_reject(ngx_http_request_t *r,
     ngx_uint_t status, ngx_http_track_error_t *err);
 static ngx_int_t ngx_http_track_send_error(ngx_http_request_t *r,
@@ -69,10 +71,12 @@ static uint64_t ngx_http_track_seq;
 ngx_int_t
 ngx_http_track_handler(ngx_http_request_t *r)
 {
+    u_char                     *buf;
     ngx_int_t                   rc;
     ngx_str_t                   origin;
-    json_t                     *events;
+    ngx_http_track_text_t      *props;
     ngx_http_track_error_t      err;
+    ngx_http_track_event_t      event;
     ngx_http_track_loc_conf_t  *tlcf;
 
     tlcf = ngx_http_get_module_loc_conf(r, ngx_http_track_module);
@@ -111,20 +115,27 @@ ngx_http_track_handler(ngx_http_request_t *r)
         return rc;
     }
 
-    events = ngx_http_track_parse_args(r->args.data, r->args.len,
-                                       &tlcf->limits, &err);
-    if (events == NULL) {
+    /* the decoded values, and the properties' names and values */
+    buf = ngx_pnalloc(r->pool, r->args.len + 1);
+    props = ngx_palloc(r->pool, 2 * tlcf->limits.max_props
+                                * sizeof(ngx_http_track_text_t));
+    if (buf == NULL || props == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_http_track_parse_args(r->args.data, r->args.len, &tlcf->limits,
+                                  &event, buf, props, &err)
+        != 0)
+    {
         return ngx_http_track_reject(r, NGX_HTTP_BAD_REQUEST, &err);
     }
 
     if (r->method == NGX_HTTP_HEAD) {
         /* HEAD is safe by definition: it validates but records nothing */
-        json_decref(events);
         return ngx_http_track_send_ok(r);
     }
 
-    rc = ngx_http_track_accept(r, events);
-    json_decref(events);
+    rc = ngx_http_track_accept(r, &event, 1);
 
     if (rc == NGX_DONE) {
         r->main->count++;
@@ -373,8 +384,8 @@ ngx_http_track_body_handler(ngx_http_request_t *r)
 {
     ngx_int_t                   rc;
     ngx_str_t                   body;
-    json_t                     *events;
     ngx_http_track_error_t      err;
+    ngx_http_track_events_t     events;
     ngx_http_track_loc_conf_t  *tlcf;
 
     tlcf = ngx_http_get_module_loc_conf(r, ngx_http_track_module);
@@ -396,16 +407,17 @@ ngx_http_track_body_handler(ngx_http_request_t *r)
         return;
     }
 
-    events = ngx_http_track_parse_json(body.data, body.len, &tlcf->limits,
-                                       &err);
-    if (events == NULL) {
+    if (ngx_http_track_parse_json(body.data, body.len, &tlcf->limits,
+                                  &events, &err)
+        != 0)
+    {
         ngx_http_finalize_request(r,
             ngx_http_track_reject(r, NGX_HTTP_BAD_REQUEST, &err));
         return;
     }
 
-    rc = ngx_http_track_accept(r, events);
-    json_decref(events);
+    rc = ngx_http_track_accept(r, events.events, events.nevents);
+    ngx_http_track_events_free(&events);
 
     /* NGX_DONE: the count taken by reading the body now waits for Redis */
     if (rc != NGX_DONE) {
@@ -494,7 +506,8 @@ ngx_http_track_read_body(ngx_http_request_t *r, size_t max, ngx_str_t *body)
  */
 
 static ngx_int_t
-ngx_http_track_accept(ngx_http_request_t *r, json_t *events)
+ngx_http_track_accept(ngx_http_request_t *r, ngx_http_track_event_t *events,
+    size_t nevents)
 {
     ngx_int_t                   rc;
     ngx_pool_cleanup_t         *cln;
@@ -516,12 +529,14 @@ ngx_http_track_accept(ngx_http_request_t *r, json_t *events)
         if (rc == NGX_DECLINED) {
             /* the client said no: a normal answer, nothing kept */
             ngx_http_track_stat_add(NGX_HTTP_TRACK_STAT_EVENTS_NOT_RECORDED,
-                                    json_array_size(events));
+                                    nevents);
             return ngx_http_track_send_ok(r);
         }
 
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+
+    ctx->nevents = nevents;
 
     rc = ngx_http_track_serialize_events(r, ctx, events);
 
@@ -689,14 +704,14 @@ ngx_http_track_anonymize_ip(ngx_http_request_t *r, ngx_str_t *ip)
 
 static ngx_int_t
 ngx_http_track_serialize_events(ngx_http_request_t *r,
-    ngx_http_track_ctx_t *ctx, json_t *events)
+    ngx_http_track_ctx_t *ctx, ngx_http_track_event_t *events)
 {
     u_char                      *p;
     size_t                       i, n, nfields;
     ngx_str_t                    value;
     ngx_time_t                  *tp;
-    const char                  *eid;
     ngx_http_track_kv_t          fields[16];
+    ngx_http_track_text_t       *eid;
     ngx_http_track_enrich_t      enrich;
     ngx_http_track_loc_conf_t   *tlcf;
     ngx_http_track_main_conf_t  *tmcf;
@@ -722,6 +737,7 @@ ngx_http_track_serialize_events(ngx_http_request_t *r,
     ngx_memzero(&enrich, sizeof(ngx_http_track_enrich_t));
     enrich.recv_ts = (int64_t) tp->sec * 1000 + tp->msec;
     enrich.max_header_len = tlcf->max_header_len;
+    enrich.escape = ngx_http_track_escape;
     value = r->connection->addr_text;
 
     if (tlcf->anonymize_ip
@@ -765,7 +781,6 @@ ngx_http_track_serialize_events(ngx_http_request_t *r,
     enrich.fields = fields;
     enrich.nfields = nfields;
 
-    ctx->nevents = json_array_size(events);
     ctx->events = ngx_palloc(r->pool, ctx->nevents * sizeof(ngx_str_t));
     if (ctx->events == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -774,11 +789,12 @@ ngx_http_track_serialize_events(ngx_http_request_t *r,
     for (i = 0; i < ctx->nevents; i++) {
 
         if (tlcf->drop & NGX_HTTP_TRACK_DROP_UID) {
-            json_object_del(json_array_get(events, i), "uid");
+            events[i].text[NGX_HTTP_TRACK_UID].data = NULL;
         }
 
         if (tlcf->drop & NGX_HTTP_TRACK_DROP_PROPS) {
-            json_object_del(json_array_get(events, i), "props");
+            events[i].nprops = 0;
+            events[i].props_json = NULL;
         }
 
         /* time-ordered and unique across hosts, workers and requests */
@@ -788,8 +804,8 @@ ngx_http_track_serialize_events(ngx_http_request_t *r,
                     ngx_http_track_seq++ & 0xffffffffffULL);
         enrich.eid = id;
 
-        n = ngx_http_track_serialize(json_array_get(events, i), &enrich,
-                                     (char *) ngx_http_track_scratch,
+        n = ngx_http_track_serialize(&events[i], &enrich,
+                                     ngx_http_track_scratch,
                                      tlcf->max_event_size);
         if (n == 0) {
             return NGX_DECLINED;
@@ -805,22 +821,37 @@ ngx_http_track_serialize_events(ngx_http_request_t *r,
         ctx->events[i].len = n;
 
         if (i == 0) {
-            eid = ngx_http_track_event_eid(json_array_get(events, 0));
-            if (eid == NULL) {
-                eid = id;
+            eid = &events[0].text[NGX_HTTP_TRACK_EID];
+
+            if (eid->data == NULL) {
+                eid->data = (u_char *) id;
+                eid->len = ngx_strlen(id);
             }
 
-            ctx->event_id.len = ngx_strlen(eid);
-            ctx->event_id.data = ngx_pnalloc(r->pool, ctx->event_id.len);
+            ctx->event_id.len = eid->len;
+            ctx->event_id.data = ngx_pnalloc(r->pool, eid->len);
             if (ctx->event_id.data == NULL) {
                 return NGX_HTTP_INTERNAL_SERVER_ERROR;
             }
 
-            ngx_memcpy(ctx->event_id.data, eid, ctx->event_id.len);
+            ngx_memcpy(ctx->event_id.data, eid->data, eid->len);
         }
     }
 
     return NGX_OK;
+}
+
+
+/* the serialiser's escaping is nginx's own */
+
+static size_t
+ngx_http_track_escape(u_char *dst, const u_char *src, size_t len)
+{
+    if (dst == NULL) {
+        return len + ngx_escape_json(NULL, (u_char *) src, len);
+    }
+
+    return (u_char *) ngx_escape_json(dst, (u_char *) src, len) - dst;
 }
 
 

@@ -770,7 +770,9 @@ ngx_http_track_field(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_track_loc_conf_t  *tlcf = conf;
 
+    u_char                             c;
     ngx_str_t                         *value;
+    ngx_uint_t                         i;
     ngx_http_track_field_conf_t       *field;
     ngx_http_compile_complex_value_t   ccv;
 
@@ -784,11 +786,36 @@ ngx_http_track_field(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
     }
 
-    if (value[1].len == 0 || value[1].len > 64) {
+    /* a name is a JSON key and a column in queries: a plain word, once */
+    for (i = 0; i < value[1].len; i++) {
+        c = value[1].data[i];
+
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+              || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.'))
+        {
+            break;
+        }
+    }
+
+    if (value[1].len == 0 || value[1].len > 64 || i < value[1].len) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid field name \"%V\" in \"%V\" directive",
                            &value[1], &cmd->name);
         return NGX_CONF_ERROR;
+    }
+
+    field = tlcf->fields->elts;
+
+    for (i = 0; i < tlcf->fields->nelts; i++) {
+        if (field[i].name.len == value[1].len
+            && ngx_strncmp(field[i].name.data, value[1].data, value[1].len)
+               == 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "duplicate field name \"%V\" in \"%V\" "
+                               "directive", &value[1], &cmd->name);
+            return NGX_CONF_ERROR;
+        }
     }
 
     field = ngx_array_push(tlcf->fields);
