@@ -82,6 +82,7 @@ struct ngx_http_track_redis_s {
     ngx_uint_t                    nargv;
 
     unsigned                      exiting:1;
+    unsigned                      writing:1; /* in redisAsyncHandleWrite */
 };
 
 
@@ -1299,14 +1300,31 @@ ngx_http_track_redis_del_read(void *privdata)
 }
 
 
+/*
+ * A connected socket is nearly always writable: new commands are written
+ * by a posted event in this loop iteration, without asking epoll (which
+ * cost two epoll_ctl calls per push).  Only the connect and a write that
+ * did not go out whole wait for writability.
+ */
+
 static void
 ngx_http_track_redis_add_write(void *privdata)
 {
-    ngx_connection_t  *c = privdata;
+    ngx_connection_t        *c = privdata;
+    ngx_http_track_redis_t  *redis = c->data;
 
-    if (!c->write->active) {
-        (void) ngx_add_event(c->write, NGX_WRITE_EVENT, 0);
+    if (c->write->active) {
+        return;
     }
+
+    if (!redis->writing && redis->ac != NULL
+        && (redis->ac->c.flags & REDIS_CONNECTED))
+    {
+        ngx_post_event(c->write, &ngx_posted_events);
+        return;
+    }
+
+    (void) ngx_add_event(c->write, NGX_WRITE_EVENT, 0);
 }
 
 
@@ -1371,6 +1389,8 @@ ngx_http_track_redis_write_handler(ngx_event_t *ev)
     ngx_http_track_redis_t  *redis = c->data;
 
     if (redis->ac) {
+        redis->writing = 1;
         redisAsyncHandleWrite(redis->ac);
+        redis->writing = 0;
     }
 }
