@@ -156,6 +156,12 @@ ngx_http_track_utf8_valid_prefix(const u_char *s, size_t len)
     size_t  i, n;
 
     for (i = 0; i < len; i += n) {
+        /* printable ASCII, nearly all of it, without the call */
+        if (s[i] >= 0x20 && s[i] < 0x7f) {
+            n = 1;
+            continue;
+        }
+
         n = ngx_http_track_utf8_char(s + i, len - i);
         if (n == 0) {
             break;
@@ -786,13 +792,9 @@ ngx_http_track_put_sanitised(ngx_http_track_writer_t *w, const char *sep,
     for ( ;; ) {
         run = i;
 
-        while (i < len) {
-            n = ngx_http_track_utf8_char(data + i, len - i);
-            if (n == 0 || kept + (i - run) + n > max) {
-                break;
-            }
-            i += n;
-        }
+        /* the longest valid run that fits */
+        n = len - i < max - kept ? len - i : max - kept;
+        i += ngx_http_track_utf8_valid_prefix(data + i, n);
 
         ngx_http_track_put_escaped(w, data + run, i - run);
         kept += i - run;
