@@ -174,7 +174,7 @@ if (@drain) {
         my ($w, $n, $s, $v, $prof) = @$r;
         $prof //= '';
         my $label = $what{$w}
-            // ($w =~ /^consumer_(\d+)$/ ? "track-consumer, $1 process" . ($1 > 1 ? 'es' : '') . ', with statistics' : $w);
+            // ($w =~ /^consumer_(\d+)$/ ? "track-consumer x$1 (default 2 lanes each), with statistics" : $w);
         my $r_ = $s > 0 ? $n / $s : 0;
         $rate{$w} = $r_ if $w =~ /^consumer_/ && (!$rate{$w} || $prof eq 'typical' || $prof eq '');
         say "| $label | $prof | ", num($n), " | $s | ", num($r_), ' | ',
