@@ -729,9 +729,9 @@ ngx_http_track_put_escaped(ngx_http_track_writer_t *w, const u_char *s,
 {
     size_t  n;
 
-    /* escaping at most doubles text without control characters */
-    n = (size_t) (w->end - w->p) >= 2 * len
-        ? 2 * len : w->enrich->escape(NULL, s, len);
+    /* a byte escapes to six at most ("\u001f"): count near the end only */
+    n = (size_t) (w->end - w->p) / 6 >= len
+        ? len : w->enrich->escape(NULL, s, len);
 
     if (w->full || (size_t) (w->end - w->p) < n) {
         w->full = 1;
