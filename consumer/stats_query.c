@@ -205,6 +205,36 @@ db_failed(int rc, struct st_error *err)
 
 
 /*
+ * The object a query's rows were put into, or NULL with err set: a row
+ * jansson could not take (out of memory, invalid UTF-8 stored) stops the
+ * query with ST_DB_ERROR, so that is told apart from the database failing.
+ */
+static json_t *
+finish_object(json_t *o, int rc, const struct jb *jb, struct st_error *err)
+{
+    if (rc == ST_DB_ERROR && jb->failed) {
+        st_set_error(err, 500, "internal_error",
+                     "out of memory or invalid UTF-8 in the database");
+        json_decref(o);
+        return NULL;
+    }
+
+    if (db_failed(rc, err)) {
+        json_decref(o);
+        return NULL;
+    }
+
+    if (jb->failed) {
+        json_decref(o);
+        st_set_error(err, 500, "internal_error", "out of memory");
+        return NULL;
+    }
+
+    return o;
+}
+
+
+/*
  * series and users: counts per point of a zero-filled range, kept as whole
  * days (slots: 24 hours, or 1) from req->from to req->to, so that a closed
  * day can go to and come from the day cache as one piece.
@@ -653,25 +683,7 @@ run_top(struct st_pool *pool, struct st_conn *c,
     rc = st_db_query(pool, c, sql, params, np, cols, 2, top_row, &r);
     jset(&jb, o, "objects", r.arr);
 
-    if (rc == ST_DB_ERROR && jb.failed) {
-        st_set_error(err, 500, "internal_error",
-                     "out of memory or invalid UTF-8 in the database");
-        json_decref(o);
-        return NULL;
-    }
-
-    if (db_failed(rc, err)) {
-        json_decref(o);
-        return NULL;
-    }
-
-    if (jb.failed) {
-        json_decref(o);
-        st_set_error(err, 500, "internal_error", "out of memory");
-        return NULL;
-    }
-
-    return o;
+    return finish_object(o, rc, &jb, err);
 }
 
 
@@ -904,25 +916,7 @@ run_breakdown(struct st_pool *pool, struct st_conn *c,
     jset(&jb, o, "events", jint(b.total));
     jset(&jb, o, "modules", b.modules);
 
-    if (rc == ST_DB_ERROR && jb.failed) {
-        st_set_error(err, 500, "internal_error",
-                     "out of memory or invalid UTF-8 in the database");
-        json_decref(o);
-        return NULL;
-    }
-
-    if (db_failed(rc, err)) {
-        json_decref(o);
-        return NULL;
-    }
-
-    if (jb.failed) {
-        json_decref(o);
-        st_set_error(err, 500, "internal_error", "out of memory");
-        return NULL;
-    }
-
-    return o;
+    return finish_object(o, rc, &jb, err);
 }
 
 

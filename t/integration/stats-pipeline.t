@@ -31,7 +31,7 @@ for my $f ($module_so, $consumer_bin,
 {
     next if -e $f;
     print "not ok - $f is missing (make module consumer)\n",
-          "0 passed, 1 failed\n";
+          "1..1\n0 passed, 1 failed\n";
     exit 1;
 }
 
