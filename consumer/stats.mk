@@ -26,7 +26,7 @@ STATS_LDFLAGS += -pthread $(if $(SANITIZER),-fsanitize=$(SANITIZER))
 STATS_LIBS    := -lmicrohttpd -ljansson -lmariadb
 
 STATS_COMMON  := stats_date stats_params stats_log stats_pool stats_query \
-                 stats_http stats_cache
+                 stats_http stats_cache stats_metrics
 STATS_OBJS    := $(STATS_COMMON:%=$(STATS_BUILD)/%.o)
 STATS_BIN     := $(STATS_BUILD)/track-stats
 STATS_TEST    := $(STATS_BUILD)/stats_test

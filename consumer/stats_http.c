@@ -13,6 +13,7 @@
 #include "stats_date.h"
 #include "stats_http.h"
 #include "stats_log.h"
+#include "stats_metrics.h"
 #include "stats_query.h"
 
 
@@ -152,17 +153,16 @@ st_etag_matches(const char *inm, const char *etag)
 
 
 static void
-add_common_headers(struct MHD_Response *r)
+add_common_headers(struct MHD_Response *r, const char *type)
 {
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
-                            "application/json; charset=utf-8");
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
     MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
 }
 
 
 static enum MHD_Result
-send_body(struct MHD_Connection *conn, unsigned status, char *body,
-    size_t len, const char *cache_control, const char *etag)
+send_typed(struct MHD_Connection *conn, unsigned status, const char *type,
+    char *body, size_t len, const char *cache_control, const char *etag)
 {
     enum MHD_Result       ret;
     struct MHD_Response  *r;
@@ -173,7 +173,7 @@ send_body(struct MHD_Connection *conn, unsigned status, char *body,
         return MHD_NO;
     }
 
-    add_common_headers(r);
+    add_common_headers(r, type);
     MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, cache_control);
     if (etag != NULL) {
         MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, etag);
@@ -194,6 +194,15 @@ send_body(struct MHD_Connection *conn, unsigned status, char *body,
     st_debug("-> %u, %zu bytes", status, len);
 
     return ret;
+}
+
+
+static enum MHD_Result
+send_body(struct MHD_Connection *conn, unsigned status, char *body,
+    size_t len, const char *cache_control, const char *etag)
+{
+    return send_typed(conn, status, "application/json; charset=utf-8", body,
+                      len, cache_control, etag);
 }
 
 
@@ -348,6 +357,20 @@ handle(struct MHD_Connection *conn, int endpoint)
                 conf->acquire_timeout_ms);
         st_set_error(&err, 503, "unavailable", "the service is overloaded");
         return send_error(conn, &err);
+    }
+
+    if (endpoint == ST_EP_METRICS) {
+        body = st_metrics_run(db_pool, c, &len, &err);
+        st_pool_release(db_pool, c);
+
+        if (body == NULL) {
+            return send_error(conn, &err);
+        }
+
+        /* Prometheus' text exposition format */
+        return send_typed(conn, MHD_HTTP_OK,
+                          "text/plain; version=0.0.4; charset=utf-8", body,
+                          len, "no-store", NULL);
     }
 
     o = st_query_run(db_pool, c, &req, &err);

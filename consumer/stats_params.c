@@ -48,6 +48,7 @@ static const struct {
       B(P_APP) | B(P_DAY),
       B(P_APP) | B(P_DAY), 1 },
     { "health", 0, 0, 0 },
+    { "metrics", 0, 0, 0 },
 };
 
 #define DEFAULT_LIMIT  10

@@ -14,6 +14,7 @@ enum st_endpoint {
     ST_EP_USERS,
     ST_EP_BREAKDOWN,
     ST_EP_HEALTH,
+    ST_EP_METRICS,
     ST_EP_COUNT
 };
 

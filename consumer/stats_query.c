@@ -183,8 +183,8 @@ put_range(struct jb *jb, json_t *o, const struct st_request *req)
 }
 
 
-static int
-db_failed(int rc, struct st_error *err)
+int
+st_db_failed(int rc, struct st_error *err)
 {
     switch (rc) {
     case ST_DB_OK:
@@ -219,7 +219,7 @@ finish_object(json_t *o, int rc, const struct jb *jb, struct st_error *err)
         return NULL;
     }
 
-    if (db_failed(rc, err)) {
+    if (st_db_failed(rc, err)) {
         json_decref(o);
         return NULL;
     }
@@ -481,7 +481,7 @@ run_series(struct st_pool *pool, struct st_conn *c,
 
         rc = st_db_query(pool, c, sql, params, np, cols, req->hourly ? 3 : 2,
                          series_row, &p);
-        if (db_failed(rc, err)) {
+        if (st_db_failed(rc, err)) {
             free(p.v);
             return NULL;
         }
@@ -575,7 +575,7 @@ run_users(struct st_pool *pool, struct st_conn *c,
     }
 
     rc = st_db_query(pool, c, users_sql, params, 5, cols, 2, users_row, &p);
-    if (db_failed(rc, err)) {
+    if (st_db_failed(rc, err)) {
         free(p.v);
         return NULL;
     }
@@ -940,7 +940,7 @@ run_health(struct st_pool *pool, struct st_conn *c, struct st_error *err)
 
     rc = st_db_query(pool, c, health_sql, NULL, 0, &col, 1, health_row,
                      NULL);
-    if (db_failed(rc, err)) {
+    if (st_db_failed(rc, err)) {
         return NULL;
     }
 

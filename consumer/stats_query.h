@@ -14,4 +14,8 @@ void st_query_init(void);
 json_t *st_query_run(struct st_pool *pool, struct st_conn *c,
     const struct st_request *req, struct st_error *err);
 
+/* rc of st_db_query(): 0 when ST_DB_OK, else 1 with err set (503 for an
+ * unavailable or slow database, 500 otherwise) */
+int st_db_failed(int rc, struct st_error *err);
+
 #endif

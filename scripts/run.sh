@@ -132,6 +132,7 @@ and the statistics API (STATS_URL in run/env):
 
   curl -s '$NGINX_URL/stats/v1/series?app=shop&day=$(date +%Y-%m-%d)&interval=hour'
   curl -s '$NGINX_URL/stats/v1/top?app=shop&module=home-feed&action=click&day=$(date +%Y-%m-%d)'
+  curl -s $NGINX_URL/stats/v1/metrics        # the consumers, for Prometheus
 
 Stop it with: make stop
 EOF

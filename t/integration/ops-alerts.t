@@ -105,6 +105,41 @@ tests:
       - eval_time: 4m
         alertname: TrackSpoolErrors
         exp_alerts: []
+  # events wait, the last commit was at time 0: stalled after 5 + 5 minutes
+  - interval: 1m
+    input_series:
+      - series: 'track_queue_length{instance="a"}'
+        values: '500+0x20'
+      - series: 'track_consumer_last_commit_seconds{consumer="c1"}'
+        values: '0+0x20'
+      - series: 'track_consumer_dead_letters_total{consumer="c1"}'
+        values: '0 0 0 3 3 3'
+    alert_rule_test:
+      - eval_time: 8m
+        alertname: TrackConsumerStalled
+        exp_alerts: []
+      - eval_time: 12m
+        alertname: TrackConsumerStalled
+        exp_alerts:
+          - exp_labels: {severity: critical}
+      - eval_time: 2m
+        alertname: TrackDeadLetters
+        exp_alerts: []
+      - eval_time: 5m
+        alertname: TrackDeadLetters
+        exp_alerts:
+          - exp_labels: {severity: warning, consumer: c1}
+  # a consumer that commits every minute is not stalled
+  - interval: 1m
+    input_series:
+      - series: 'track_queue_length{instance="a"}'
+        values: '500+0x20'
+      - series: 'track_consumer_last_commit_seconds{consumer="c1"}'
+        values: '0+60x20'
+    alert_rule_test:
+      - eval_time: 15m
+        alertname: TrackConsumerStalled
+        exp_alerts: []
 EOF
 close $t;
 $out = `promtool test rules '$tmp/test.yml' 2>&1`;

@@ -110,6 +110,30 @@ my $r = http_get($stats, '/stats/v1/health');
 is_eq($r->{status}, 200, 'health answers 200');
 is_eq($r->{json}, { status => 'ok' }, 'health body');
 
+# the consumers' progress, from consumer_state; a label value is escaped
+$r = http_get($stats, '/stats/v1/metrics');
+is_eq([$r->{status}, $r->{content} =~ /^track_consumer_\w+\{/m ? 1 : 0],
+      [200, 0], 'metrics without consumers: no samples');
+ok($r->{content} =~ /^# TYPE track_consumer_events_total counter$/m,
+   'metrics without consumers: the families are declared');
+$dbh->do('INSERT INTO consumer_state (consumer_id, last_seq, batches,'
+         . ' events, duplicates, dead) VALUES (?, 7, 7, 700, 3, 1),'
+         . ' (?, 1, 1, 10, 0, 0)', undef, 'host-1', 'we"ird\\id');
+$r = http_get($stats, '/stats/v1/metrics');
+is_eq($r->{headers}{'content-type'},
+      'text/plain; version=0.0.4; charset=utf-8', 'metrics content type');
+is_eq([grep { /^track_consumer_(events|dead_letters)_total/ }
+       split /\n/, $r->{content}],
+      ['track_consumer_events_total{consumer="host-1"} 700',
+       'track_consumer_events_total{consumer="we\\"ird\\\\id"} 10',
+       'track_consumer_dead_letters_total{consumer="host-1"} 1',
+       'track_consumer_dead_letters_total{consumer="we\\"ird\\\\id"} 0'],
+      'metrics: one sample per consumer, label values escaped');
+$r = http_get($stats, '/stats/v1/metrics?x=1');
+is_eq([$r->{status}, $r->{json}{error}], [400, 'unknown_parameter'],
+      'metrics take no parameters');
+$dbh->do('DELETE FROM consumer_state');
+
 # twice: the second time closed days of series come from the day cache
 check_all_endpoints($stats, $dbh, $days[0], $days[-1]);
 check_all_endpoints($stats, $dbh, $days[0], $days[-1]);
@@ -326,6 +350,11 @@ is_eq($r->{headers}{'cache-control'}, 'private, max-age=60',
       . 'yesterday closed with --settle 0');
 $r = http_get($tstats, '/stats/v1/health');
 is_eq($r->{status}, 200, 'health needs no token');
+$r = http_get($tstats, '/stats/v1/metrics');
+is_eq($r->{status}, 401, 'metrics need the token');
+$r = http_get($tstats, '/stats/v1/metrics',
+              { Authorization => 'Bearer s3cret-token' });
+is_eq($r->{status}, 200, 'metrics with the token: 200');
 $r = http_get($tstats, '/stats/v1/nope');
 is_eq($r->{status}, 404, 'unknown path: 404 before the token check');
 

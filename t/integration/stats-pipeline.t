@@ -251,6 +251,41 @@ $r = http_get($nginx, '/stats/v1/series?app=shop&day=2024-02-30');
 is_eq([$r->{status}, $r->{json}{error}], [400, 'invalid_date'],
       '400 through nginx');
 
+# --- the consumers' metrics: what consumer_state holds ----------------------
+
+$r = http_get($nginx, '/stats/v1/metrics');
+is_eq([$r->{status}, $r->{headers}{'content-type'},
+       $r->{headers}{'cache-control'}],
+      [200, 'text/plain; version=0.0.4; charset=utf-8', 'no-store'],
+      'metrics through nginx, Prometheus text, not cached');
+my (%metric, %typed);
+for (split /\n/, $r->{content}) {
+    $typed{$1} = $2 if /^# TYPE (\S+) (counter|gauge)$/;
+    $metric{$1}{$2} = $3 if /^(track_consumer_\w+)\{consumer="([^"]+)"\} (\d+)$/;
+}
+my @names = qw(track_consumer_batches_total track_consumer_events_total
+               track_consumer_duplicates_total
+               track_consumer_dead_letters_total
+               track_consumer_last_commit_seconds);
+is_eq([map { $typed{$_} // 'none' } @names],
+      [qw(counter counter counter counter gauge)], 'metric types');
+my $state = $dbh->selectall_arrayref(
+    'SELECT consumer_id, batches, events, duplicates, dead,'
+    . ' UNIX_TIMESTAMP(updated_at) FROM consumer_state ORDER BY 1');
+ok(@$state >= 1, 'consumer_state has the consumer\'s rows');
+for my $row (@$state) {
+    my ($id, @want) = @$row;
+    is_eq([map { ($metric{$_}{$id} // -1) + 0 } @names],
+          [map { $_ + 0 } @want],
+          "metrics of consumer $id are its consumer_state row");
+}
+my $events_total = 0;
+$events_total += $_ for values %{ $metric{track_consumer_events_total} };
+is_eq($events_total, $stored, 'events_total adds up to the stored events');
+my $dups = 0;
+$dups += $_ for values %{ $metric{track_consumer_duplicates_total} };
+is_eq($dups, $sent - $distinct, 'duplicates_total counts the resent events');
+
 is_eq(stop_stats($stats), 0, 'track-stats: SIGTERM exits 0');
 ok(!sanitizer_reports("$tmp/stats.log"), 'no sanitizer reports');
 undef $stats;
