@@ -92,134 +92,6 @@ tc_event_clear(tc_event_t *ev)
 }
 
 
-static const char *
-skip_ws(const char *p, const char *end)
-{
-    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) {
-        p++;
-    }
-
-    return p;
-}
-
-
-/* p at the opening quote of a valid string: returns past the closing one */
-static const char *
-skip_string(const char *p, const char *end, int *escaped)
-{
-    for (p++; p < end; p++) {
-        if (*p == '\\') {
-            *escaped = 1;
-            p++;
-
-        } else if (*p == '"') {
-            return p + 1;
-        }
-    }
-
-    return NULL;
-}
-
-
-/* p at the start of a valid value: returns past its end */
-static const char *
-skip_value(const char *p, const char *end)
-{
-    int  depth, esc;
-
-    if (p < end && *p == '"') {
-        return skip_string(p, end, &esc);
-    }
-
-    if (p < end && (*p == '{' || *p == '[')) {
-        depth = 0;
-        while (p < end) {
-            if (*p == '"') {
-                p = skip_string(p, end, &esc);
-                if (p == NULL) {
-                    return NULL;
-                }
-                continue;
-            }
-            if (*p == '{' || *p == '[') {
-                depth++;
-            } else if (*p == '}' || *p == ']') {
-                if (--depth == 0) {
-                    return p + 1;
-                }
-            }
-            p++;
-        }
-        return NULL;
-    }
-
-    /* number, true, false, null */
-    while (p < end && *p != ',' && *p != '}' && *p != ']' && *p != ' '
-           && *p != '\t' && *p != '\n' && *p != '\r')
-    {
-        p++;
-    }
-
-    return p;
-}
-
-
-int
-tc_json_member_span(const char *raw, size_t len, const char *key,
-    const char **value, size_t *value_len)
-{
-    int          esc;
-    size_t       klen;
-    const char  *p, *end, *k, *v;
-
-    p = raw;
-    end = raw + len;
-    klen = strlen(key);
-
-    p = skip_ws(p, end);
-    if (p == end || *p != '{') {
-        return -1;
-    }
-
-    p = skip_ws(p + 1, end);
-
-    while (p < end && *p == '"') {
-        esc = 0;
-        k = p + 1;
-        p = skip_string(p, end, &esc);
-        if (p == NULL) {
-            return -1;
-        }
-
-        p = skip_ws(p, end);
-        if (p == end || *p != ':') {
-            return -1;
-        }
-
-        v = skip_ws(p + 1, end);
-        p = skip_value(v, end);
-        if (p == NULL) {
-            return -1;
-        }
-
-        if (!esc && (size_t) (p - v) > 0 && (size_t) (v - k) > klen
-            && memcmp(k, key, klen) == 0 && k[klen] == '"')
-        {
-            *value = v;
-            *value_len = (size_t) (p - v);
-            return 0;
-        }
-
-        p = skip_ws(p, end);
-        if (p < end && *p == ',') {
-            p = skip_ws(p + 1, end);
-        }
-    }
-
-    return -1;
-}
-
-
 /* A string member: required or optional, 1 or 0 .. max bytes. */
 static int
 get_string(tc_event_t *ev, const char *name, tc_str_t *out, int required,
@@ -309,8 +181,7 @@ get_integer(tc_event_t *ev, const char *name, int64_t *out, int required,
 
 
 static int
-get_object(tc_event_t *ev, const char *raw, size_t len, const char *name,
-    tc_str_t *out)
+get_object(tc_event_t *ev, const char *name, tc_str_t *out)
 {
     json_t       *v;
     char         *text, key[16];
@@ -327,15 +198,11 @@ get_object(tc_event_t *ev, const char *raw, size_t len, const char *name,
         return -1;
     }
 
-    if (tc_json_member_span(raw, len, name, &out->data, &out->len) == 0) {
-        return 0;
-    }
-
     /*
-     * The key was written with escapes ("pr\u006fps"): store jansson's
-     * compact form instead, kept alive as a string member of ev->json
-     * under a key of its own per field (" props", " fields"; a member of
-     * that name in the element is replaced, nothing reads it).
+     * Stored as jansson's compact form, kept alive as a string member of
+     * ev->json under a key of its own per field (" props", " fields"; a
+     * member of that name in the element is replaced, nothing reads it).
+     * What the module wrote comes out byte for byte: it writes this form.
      */
     snprintf(key, sizeof(key), " %s", name);
     json_get_alloc_funcs(NULL, &json_free);     /* json_dumps() allocated */
@@ -408,8 +275,8 @@ tc_event_decode(tc_event_t *ev, const char *raw, size_t len, size_t max_bytes)
     }
     ev->has_ts = r;
 
-    if (get_object(ev, raw, len, "props", &ev->props)
-        || get_object(ev, raw, len, "fields", &ev->fields))
+    if (get_object(ev, "props", &ev->props)
+        || get_object(ev, "fields", &ev->fields))
     {
         return -1;
     }

@@ -38,7 +38,7 @@ typedef struct {
     tc_str_t         ip;
     tc_str_t         ua;
     tc_str_t         referer;
-    tc_str_t         props;     /* JSON text exactly as it arrived */
+    tc_str_t         props;     /* compact JSON text, by jansson */
     tc_str_t         fields;
     int64_t          recv_ts;
     int64_t          ts;
@@ -78,14 +78,6 @@ void tc_event_clear(tc_event_t *ev);
 /* Sets status TC_EV_DEAD or TC_EV_REJECTED with a code and a reason. */
 void tc_event_reject(tc_event_t *ev, tc_ev_status_t status, const char *code,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-/*
- * Finds the member named key of the top-level object in valid JSON text and
- * returns the span of its value.  Returns 0 when found, -1 otherwise (also
- * when key is written with escapes in the text).
- */
-int tc_json_member_span(const char *raw, size_t len, const char *key,
-    const char **value, size_t *value_len);
 
 /* The dead-letter element: {"reason":..,"code":..,"consumer":..,"raw":..}. */
 char *tc_event_dead_letter(const tc_event_t *ev, const char *raw, size_t len,

@@ -2,7 +2,7 @@
 -- events_YYYYMMDD (the day of recv_ts in its configured time zone) and runs
 -- it before the first insert into that day.  One column per field of the
 -- README's event format; absent optional fields are NULL.  props and fields
--- hold the JSON text of the object exactly as it arrived.
+-- hold the object as compact JSON text (jansson's form, the module's too).
 CREATE TABLE IF NOT EXISTS `@TABLE@` (
     id       BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
     eid      VARCHAR(64)     NOT NULL,
