@@ -40,7 +40,7 @@ ok(wait_for(30, sub {
 start_sentinel("$dir/sentinel", $sentinel, $name, $master,
                down_after => 2000);
 
-my $port = start_nginx("$dir/nginx", <<"EOF", locations => <<'EOF2');
+my $url = start_pixel_nginx("$dir/nginx", <<"EOF");
     track_redis_sentinel 127.0.0.1:$sentinel;
     track_redis_master $name;
     track_redis_key $key;
@@ -49,12 +49,7 @@ my $port = start_nginx("$dir/nginx", <<"EOF", locations => <<'EOF2');
     track_redis_max_backoff 200ms;
     track_spool $dir/nginx/spool;
 EOF
-        location = /t.gif { track; }
-        location = /metrics { track_metrics; }
-EOF2
-my $url = "http://127.0.0.1:$port";
-ok(wait_for(10, sub {
-       metric("$url/metrics", 'track_redis_connected_workers') == 2 }),
+ok(workers_connected($url),
    'nginx found the master through the sentinel');
 
 my $c = start_consumer("$dir/consumer", db => $db, id => 'e2e',

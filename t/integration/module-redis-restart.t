@@ -17,16 +17,11 @@ my $redis_port = free_port();
 my @redis_args = "--appendonly yes --appendfsync always";
 sh("start_redis '$dir/redis' $redis_port @redis_args") or die "redis\n";
 
-my $port = start_nginx("$dir/nginx", <<"EOF", locations => <<'EOF2');
+my $base = start_pixel_nginx("$dir/nginx", <<"EOF");
     track_redis 127.0.0.1:$redis_port;
     track_redis_key it:restart;
     track_redis_max_backoff 200ms;
 EOF
-        location = /t.gif { track; }
-        location = /metrics { track_metrics; }
-EOF2
-
-my $base = "http://127.0.0.1:$port";
 
 sub metric {
     my ($name) = @_;

@@ -32,8 +32,7 @@ EOF
 EOF2
 my $url = "http://127.0.0.1:$port";
 
-ok(wait_for(10, sub {
-       metric("$url/metrics", 'track_redis_connected_workers') == 2 }),
+ok(workers_connected($url),
    'both workers are connected');
 
 my $pid = do { local (@ARGV) = "$dir/redis/redis.pid"; <> };

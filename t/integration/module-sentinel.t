@@ -23,7 +23,7 @@ ok(wait_for(30, sub {
        redis_cli($master, 'info', 'replication') =~ /connected_slaves:2/ }),
    'both replicas follow the master');
 
-my $port = start_nginx("$dir/nginx", <<"EOF", locations => <<'EOF2');
+my $url = start_pixel_nginx("$dir/nginx", <<"EOF");
     track_redis_sentinel 127.0.0.1:$sentinel;
     track_redis_master mymaster;
     track_redis_key $key;
@@ -32,13 +32,8 @@ my $port = start_nginx("$dir/nginx", <<"EOF", locations => <<'EOF2');
     track_redis_max_backoff 200ms;
     track_spool $dir/nginx/spool;
 EOF
-        location = /t.gif { track; }
-        location = /metrics { track_metrics; }
-EOF2
-my $url = "http://127.0.0.1:$port";
 
-ok(wait_for(10, sub {
-       metric("$url/metrics", 'track_redis_connected_workers') == 2 }),
+ok(workers_connected($url),
    'both workers found the master through the sentinel');
 
 my $h = start_sending($dir, "$url/t.gif?app=a&module=m&action=failover",

@@ -20,7 +20,8 @@ use Test::More ();
 use Time::HiRes qw(sleep time);
 
 our @EXPORT = qw(sh free_port start_redis stop_redis redis_cli
-                 start_nginx stop_nginx reload_nginx http wait_for
+                 start_nginx start_pixel_nginx workers_connected stop_nginx
+                 reload_nginx http wait_for
                  scratch_dir send_events start_sending finish_sending
                  stored_eids metric $ROOT $MODULE_SO
                  kill_redis role_of start_sentinel sentinel_master
@@ -157,6 +158,25 @@ EOF
                        == 200 })
         or die "nginx on $port does not answer\n";
     return $port;
+}
+
+# start_pixel_nginx($dir, $http): start_nginx with the pixel at /t.gif and
+# the module's metrics at /metrics; returns the base URL
+sub start_pixel_nginx {
+    my ($dir, $http) = @_;
+    my $port = start_nginx($dir, $http, locations => <<'EOF');
+        location = /t.gif { track; }
+        location = /metrics { track_metrics; }
+EOF
+    return "http://127.0.0.1:$port";
+}
+
+# workers_connected($url): true once both workers of the nginx at $url have
+# their Redis connection (within 10 s)
+sub workers_connected {
+    my ($url) = @_;
+    return wait_for(10, sub {
+        metric("$url/metrics", 'track_redis_connected_workers') == 2 });
 }
 
 sub stop_nginx {
