@@ -167,6 +167,8 @@ ngx_uint_t ngx_http_track_redis_writable(void);
 const char **ngx_http_track_redis_argv(ngx_uint_t n, size_t **argvlen);
 ngx_int_t ngx_http_track_redis_command(ngx_uint_t argc, const char **argv,
     size_t *argvlen, ngx_http_track_reply_pt handler, void *data);
+ngx_int_t ngx_http_track_redis_wait(ngx_http_track_reply_pt handler,
+    void *data);
 
 ngx_int_t ngx_http_track_spool_init_module(ngx_cycle_t *cycle,
     ngx_http_track_main_conf_t *tmcf);

@@ -988,6 +988,38 @@ ngx_http_track_redis_command_in(ngx_http_track_redis_t *redis,
 }
 
 
+/*
+ * WAIT for track_redis_wait_replicas replicas, pipelined like any command:
+ * the handler gets its reply (the number of replicas that have everything
+ * written before it), or NULL.
+ */
+
+ngx_int_t
+ngx_http_track_redis_wait(ngx_http_track_reply_pt handler, void *data)
+{
+    u_char                   replicas[NGX_INT_T_LEN], timeout[NGX_INT_T_LEN];
+    size_t                   argvlen[3];
+    const char              *argv[3];
+    ngx_http_track_redis_t  *redis = ngx_http_track_redis;
+
+    if (redis == NULL) {
+        return NGX_ERROR;
+    }
+
+    argv[0] = "WAIT";
+    argvlen[0] = sizeof("WAIT") - 1;
+    argv[1] = (const char *) replicas;
+    argvlen[1] = ngx_sprintf(replicas, "%ui", redis->conf->wait_replicas)
+                 - replicas;
+    argv[2] = (const char *) timeout;
+    argvlen[2] = ngx_sprintf(timeout, "%M", redis->conf->wait_timeout)
+                 - timeout;
+
+    /* hiredis copies the arguments: the buffers may go with this frame */
+    return ngx_http_track_redis_command(3, argv, argvlen, handler, data);
+}
+
+
 /* Redis can take events: connected, and the queue below its ceiling */
 
 ngx_uint_t

@@ -722,25 +722,7 @@ ngx_http_track_spool_send_chunk(ngx_http_track_spool_t *spool)
          * that dies before replicating them takes them and the progress
          * key along, and the file is replayed again to its successor.
          */
-        argv = ngx_http_track_redis_argv(3, &argvlen);
-        if (argv == NULL) {
-            ngx_http_track_spool_stop(spool);
-            return;
-        }
-
-        argv[0] = "WAIT";
-        argvlen[0] = sizeof("WAIT") - 1;
-        argv[1] = (const char *) spool->start;
-        argvlen[1] = ngx_sprintf(spool->start, "%ui",
-                                 spool->conf->wait_replicas)
-                     - spool->start;
-        argv[2] = (const char *) spool->end;
-        argvlen[2] = ngx_sprintf(spool->end, "%M", spool->conf->wait_timeout)
-                     - spool->end;
-
-        if (ngx_http_track_redis_command(3, argv, argvlen,
-                                         ngx_http_track_spool_replicated,
-                                         spool)
+        if (ngx_http_track_redis_wait(ngx_http_track_spool_replicated, spool)
             != NGX_OK)
         {
             ngx_http_track_spool_stop(spool);
