@@ -43,7 +43,7 @@ static const char  users_sql[] =
  * breakdown: MariaDB has no skip scan, and "WHERE app = ? AND day = ?" would
  * read every day of the app.  So the (module, action) pairs of the app are
  * walked one index dive at a time (a loose index scan done by hand), and
- * each pair's day is one tight range of the top_objects index.
+ * each pair's day is one tight range of the primary key.
  */
 static const char  pair_first_sql[] =
     "SELECT module, action FROM stats_daily WHERE app = ?"

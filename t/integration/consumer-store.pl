@@ -221,6 +221,38 @@ ok(wait_for(10, sub { log_text($c) =~ /redis: connected/ }), 'started without re
 stop($c, 'TERM', 10);
 ok(grep({ $_ eq 'events_20000102' } @{day_tables($dbh)}), 'retention is off by default');
 
+# --- schema migration: stats_daily of the first layout -----------------------
+
+my $old = new_db('tc_migrate');
+$old->do(q~CREATE TABLE stats_daily (
+    day DATE NOT NULL, app VARCHAR(128) NOT NULL, module VARCHAR(128) NOT NULL,
+    action VARCHAR(128) NOT NULL, object VARCHAR(128) NOT NULL DEFAULT '',
+    events BIGINT UNSIGNED NOT NULL,
+    PRIMARY KEY (app, module, action, object, day),
+    KEY top_objects (app, module, action, day, events)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin~);
+my @kept = @{gen_events(n => 200, seed => 11, prefix => 'm')};
+my $mig = start_consumer(db => 'tc_migrate', id => 'mig');
+push_events([@kept[0 .. 99]]);
+ok(wait_for(30, sub { drained('mig') }), 'first half drained');
+stop($mig, 'TERM', 10);
+$old->do('ALTER TABLE stats_daily DROP PRIMARY KEY,'
+         . ' ADD PRIMARY KEY (app, module, action, object, day),'
+         . ' DROP INDEX by_object,'
+         . ' ADD INDEX top_objects (app, module, action, day, events)');
+$mig = start_consumer(db => 'tc_migrate', id => 'mig');
+push_events([@kept[100 .. 199]]);
+ok(wait_for(30, sub { drained('mig') }), 'second half drained after the migration');
+is_eq(stop($mig, 'TERM', 10), 0, 'exit 0');
+is_eq(join('|', map { "$_->[0]:$_->[1]" } @{rows($old,
+      "SELECT index_name, GROUP_CONCAT(column_name ORDER BY seq_in_index)"
+      . " FROM information_schema.statistics WHERE table_schema = 'tc_migrate'"
+      . " AND table_name = 'stats_daily' GROUP BY index_name"
+      . " ORDER BY index_name")}),
+      'by_object:app,module,action,object,day|PRIMARY:app,module,action,day,object',
+      'stats_daily migrated to the day-first primary key, top_objects dropped');
+verify($old, \@kept, 'counts kept across the migration');
+
 # --- one process per consumer id ----------------------------------------------------
 
 my $one = start_consumer(db => 'tc_store', id => 'same');
