@@ -70,7 +70,9 @@
  * acknowledged: nothing may join it.  A list numbered lower than that
  * cannot exist unless Redis went back in time: it is renumbered min and
  * stored again (see above).  Elements keep their order: the module
- * RPUSHes, so the oldest is on the left.
+ * RPUSHes, so the oldest is on the left.  Returns the list's batch number;
+ * the list itself is read by an LRANGE sent in the same round trip (a Lua
+ * table of the batch would copy every element twice more in Redis).
  */
 static const char  fill_script[] =
     "local len = redis.call('LLEN', KEYS[2])\n"
@@ -93,7 +95,7 @@ static const char  fill_script[] =
     "    end\n"
     "  end\n"
     "end\n"
-    "return {cur, redis.call('LRANGE', KEYS[2], 0, -1)}\n";
+    "return cur\n";
 
 /*
  * KEYS: processing list, its batch number, dead-letter list.  ARGV: batch
@@ -525,7 +527,7 @@ tc_queue_fill(tc_queue_t *q, uint64_t min_seq, long max)
 {
     char         smax[24], smin[24];
     size_t       i;
-    redisReply  *r, *list;
+    redisReply  *seq, *list;
     const char  *argv[8];
     size_t       argl[8];
 
@@ -550,34 +552,56 @@ tc_queue_fill(tc_queue_t *q, uint64_t min_seq, long max)
         argl[i] = strlen(argv[i]);
     }
 
-    r = redisCommandArgv(q->c, 8, argv, argl);
-
-    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2
-        || r->element[0]->type != REDIS_REPLY_STRING
-        || r->element[1]->type != REDIS_REPLY_ARRAY)
+    /* the script and the LRANGE run back to back on this connection */
+    if (redisAppendCommandArgv(q->c, 8, argv, argl) != REDIS_OK
+        || redisAppendCommand(q->c, "LRANGE %s 0 -1", q->proc_key)
+           != REDIS_OK)
     {
-        failed(q, "moving a batch to the processing list", r);
-        if (r != NULL) {
-            freeReplyObject(r);
-        }
+        failed(q, "moving a batch to the processing list", NULL);
         return -1;
     }
 
-    list = r->element[1];
+    seq = NULL;
+    list = NULL;
+    if (redisGetReply(q->c, (void **) &seq) != REDIS_OK
+        || seq == NULL || seq->type != REDIS_REPLY_STRING)
+    {
+        failed(q, "moving a batch to the processing list", seq);
+        goto fail;
+    }
+
+    if (redisGetReply(q->c, (void **) &list) != REDIS_OK
+        || list == NULL || list->type != REDIS_REPLY_ARRAY)
+    {
+        failed(q, "reading the processing list", list);
+        goto fail;
+    }
+
     for (i = 0; i < list->elements; i++) {
         if (list->element[i]->type != REDIS_REPLY_STRING) {
             failed(q, "reading the processing list", list->element[i]);
-            freeReplyObject(r);
-            return -1;
+            goto fail;
         }
     }
 
-    q->reply = r;
-    q->seq = strtoull(r->element[0]->str, NULL, 10);
+    q->reply = list;
+    q->seq = strtoull(seq->str, NULL, 10);
     q->n = list->elements;
     q->items = list->element;
+    freeReplyObject(seq);
 
     return 0;
+
+fail:
+
+    if (seq != NULL) {
+        freeReplyObject(seq);
+    }
+    if (list != NULL) {
+        freeReplyObject(list);
+    }
+
+    return -1;
 }
 
 
