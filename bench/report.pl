@@ -185,20 +185,30 @@ if (@drain) {
     say '';
 }
 
-# --- end to end ----------------------------------------------------------
-my @e2e = rows('e2e.tsv');
-my %chk = map { $_->[0] => $_->[1] } rows('e2e-check.tsv');
-if (@e2e) {
-    say '### End to end';
+# --- end to end: one run per request mode (e2e-MODE/), or an older single one
+my %mode_label = (pixel => 'pixel GET, 1 event per request',
+                  beacon10 => 'beacon POST, 10 events per request');
+my @e2e_runs;
+for my $sub ((map { "e2e-$_" } qw(pixel beacon10)), '.') {
+    my @r = rows("$sub/e2e.tsv");
+    next unless @r;
+    my %c = map { $_->[0] => $_->[1] } rows("$sub/e2e-check.tsv");
+    push @e2e_runs, { rows => \@r, chk => \%c };
+    last if $sub eq '.';
+}
+for my $run (@e2e_runs) {
+    my %chk = %{ $run->{chk} };
+    my $mode = $chk{mode} // '?';
+    say '### End to end: ', $mode_label{$mode} // $mode;
     say '';
     say "nginx + module, Redis, MariaDB, $chk{consumers} track-consumer and wrk on this ",
-        "machine; $chk{mode} requests at a fixed offered rate with varying objects and users. ",
+        "machine; $mode requests at a fixed offered rate with varying objects and users. ",
         'A rate passes when wrk gets only 2xx at >= 97 % of it and the queue stays flat ',
         '(least-squares slope under 2 % of the rate, growth under one second of traffic).';
     say '';
     say '| phase | offered events/s | achieved | queue slope /s | queue growth | verdict |';
     say '|---|---:|---:|---:|---:|---|';
-    for my $r (@e2e) {
+    for my $r (@{ $run->{rows} }) {
         my ($ph, $off, $ach, $n2, $er, $sl, $gr, $v) = @$r;
         $v .= " ($n2 non-2xx, $er errors)" if $n2 || $er;
         say "| $ph | ", num($off), ' | ', num($ach), " | $sl | $gr | $v |";
@@ -227,10 +237,11 @@ if ($rate{load_data}) {
             $r, num($best), $r >= 0.7 ? 'met' : '**missed**';
     }
 }
-if (@e2e) {
-    my $h = $chk{held} // 0;
-    push @t, sprintf '| end to end >= 50,000 events/s, flat queue for %s s | %s events/s | %s |',
-        $meta{hold}, num($h), $h >= 50000 ? 'met' : '**missed**';
+for my $run (@e2e_runs) {
+    my $h = $run->{chk}{held} // 0;
+    my $mode = $run->{chk}{mode} // '?';
+    push @t, sprintf '| end to end >= 50,000 events/s, flat queue for %s s (%s) | %s events/s | %s |',
+        $meta{hold}, $mode_label{$mode} // $mode, num($h), $h >= 50000 ? 'met' : '**missed**';
 }
 if (@t) {
     say '### Targets';

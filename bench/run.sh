@@ -108,7 +108,10 @@ for part in "${parts[@]}"; do
                 [ "$BENCH_E2E_START" -ge 1000 ] || BENCH_E2E_START=
                 export BENCH_E2E_START
             fi
-            "$here/e2e.sh" "$out"
+            # single-event pixels, and 10-event beacons as SDKs send them
+            for mode in ${BENCH_E2E_MODES:-pixel beacon10}; do
+                BENCH_E2E_MODE=$mode "$here/e2e.sh" "$out/e2e-$mode"
+            done
             ;;
         *) echo "bench: unknown part $part (ingest, drain, e2e)" >&2; exit 2 ;;
     esac
