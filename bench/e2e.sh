@@ -16,7 +16,7 @@
 # env: BENCH_E2E_START (events/s, 40000), BENCH_E2E_PROBE (15),
 #      BENCH_E2E_PROBES (5), BENCH_E2E_HOLD (60), BENCH_E2E_MODE (pixel:
 #      GET, 1 event per request; beacon10: POST of 10 events),
-#      BENCH_E2E_CONSUMERS (1; run.sh: 2), BENCH_E2E_CONNS (256), BENCH_CONSUMER_ARGS
+#      BENCH_E2E_CONSUMERS (1), BENCH_E2E_CONNS (256), BENCH_CONSUMER_ARGS
 # Writes OUTDIR/e2e.tsv: phase, offered events/s, achieved events/s,
 # non-2xx, slope (events/s), growth, verdict; and OUTDIR/e2e-check.tsv.
 set -euo pipefail
