@@ -242,6 +242,7 @@ take_batch(tc_ctx_t *ctx)
     q = &ctx->queue;
     max = ctx->conf.batch_size;
 
+    tc_queue_release(q);        /* a failed take may have read a part */
     if (tc_queue_fill(q, ctx->store.last_seq + 1, tc_stop ? 0 : max) != 0) {
         return -1;
     }

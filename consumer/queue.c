@@ -70,9 +70,12 @@
  * acknowledged: nothing may join it.  A list numbered lower than that
  * cannot exist unless Redis went back in time: it is renumbered min and
  * stored again (see above).  Elements keep their order: the module
- * RPUSHes, so the oldest is on the left.  Returns the list's batch number;
- * the list itself is read by an LRANGE sent in the same round trip (a Lua
- * table of the batch would copy every element twice more in Redis).
+ * RPUSHes, so the oldest is on the left.  Returns the list's batch number
+ * and length; the list itself is read by an LRANGE sent in the same round
+ * trip (a Lua table of the batch would copy every element twice more in
+ * Redis), from where the last fill stopped: a lingering batch grows by a
+ * few elements a time, and reading it whole each time cost more than
+ * everything else Redis did.
  */
 static const char  fill_script[] =
     "local len = redis.call('LLEN', KEYS[2])\n"
@@ -95,7 +98,7 @@ static const char  fill_script[] =
     "    end\n"
     "  end\n"
     "end\n"
-    "return cur\n";
+    "return {cur, redis.call('LLEN', KEYS[2])}\n";
 
 /*
  * KEYS: processing list, its batch number, dead-letter list.  ARGV: batch
@@ -169,6 +172,8 @@ tc_queue_free(tc_queue_t *q)
 {
     tc_queue_close(q);
     tc_queue_release(q);
+    free(q->replies);
+    free(q->items);
     free(q->proc_key);
     free(q->seq_key);
     q->proc_key = NULL;
@@ -179,12 +184,53 @@ tc_queue_free(tc_queue_t *q)
 void
 tc_queue_release(tc_queue_t *q)
 {
-    if (q->reply != NULL) {
-        freeReplyObject(q->reply);
-        q->reply = NULL;
+    size_t  i;
+
+    for (i = 0; i < q->nreplies; i++) {
+        freeReplyObject(q->replies[i]);
     }
-    q->items = NULL;
+    q->nreplies = 0;
     q->n = 0;
+}
+
+
+/* Keeps list, an LRANGE reply, and appends its elements from skip on. */
+static int
+hold_elements(tc_queue_t *q, redisReply *list, size_t skip)
+{
+    size_t        i, cap;
+    redisReply  **p;
+
+    if (q->nreplies == q->replies_cap) {
+        cap = q->replies_cap ? 2 * q->replies_cap : 8;
+        p = realloc(q->replies, cap * sizeof(redisReply *));
+        if (p == NULL) {
+            return -1;
+        }
+        q->replies = p;
+        q->replies_cap = cap;
+    }
+
+    if (q->n + list->elements > q->items_cap) {
+        for (cap = q->items_cap ? q->items_cap : 256;
+             cap < q->n + list->elements; cap *= 2)
+        {
+            /* void */
+        }
+        p = realloc(q->items, cap * sizeof(redisReply *));
+        if (p == NULL) {
+            return -1;
+        }
+        q->items = p;
+        q->items_cap = cap;
+    }
+
+    q->replies[q->nreplies++] = list;
+    for (i = skip; i < list->elements; i++) {
+        q->items[q->n++] = list->element[i];
+    }
+
+    return 0;
 }
 
 
@@ -522,16 +568,24 @@ tc_queue_connect(tc_queue_t *q)
 }
 
 
+static int
+same_element(const redisReply *a, const redisReply *b)
+{
+    return a->type == REDIS_REPLY_STRING && a->len == b->len
+           && memcmp(a->str, b->str, a->len) == 0;
+}
+
+
 int
 tc_queue_fill(tc_queue_t *q, uint64_t min_seq, long max)
 {
-    char         smax[24], smin[24];
-    size_t       i;
-    redisReply  *seq, *list;
-    const char  *argv[8];
-    size_t       argl[8];
-
-    tc_queue_release(q);
+    char          smax[24], smin[24], sfrom[24];
+    size_t        i, from, skip;
+    uint64_t      cur;
+    long long     len;
+    redisReply   *moved, *list;
+    const char   *argv[8];
+    size_t        argl[8];
 
     if (q->c == NULL) {
         return -1;
@@ -552,29 +606,61 @@ tc_queue_fill(tc_queue_t *q, uint64_t min_seq, long max)
         argl[i] = strlen(argv[i]);
     }
 
-    /* the script and the LRANGE run back to back on this connection */
+    /*
+     * The script and the LRANGE run back to back on this connection.  The
+     * LRANGE starts at the last element held, which must come back the
+     * same: the list is only ever appended to while this consumer has it.
+     */
+    from = q->n;
+    snprintf(sfrom, sizeof(sfrom), "%zu", from ? from - 1 : 0);
     if (redisAppendCommandArgv(q->c, 8, argv, argl) != REDIS_OK
-        || redisAppendCommand(q->c, "LRANGE %s 0 -1", q->proc_key)
+        || redisAppendCommand(q->c, "LRANGE %s %s -1", q->proc_key, sfrom)
            != REDIS_OK)
     {
         failed(q, "moving a batch to the processing list", NULL);
         return -1;
     }
 
-    seq = NULL;
+    moved = NULL;
     list = NULL;
-    if (redisGetReply(q->c, (void **) &seq) != REDIS_OK
-        || seq == NULL || seq->type != REDIS_REPLY_STRING)
+    if (redisGetReply(q->c, (void **) &moved) != REDIS_OK
+        || moved == NULL || moved->type != REDIS_REPLY_ARRAY
+        || moved->elements != 2
+        || moved->element[0]->type != REDIS_REPLY_STRING
+        || moved->element[1]->type != REDIS_REPLY_INTEGER)
     {
-        failed(q, "moving a batch to the processing list", seq);
+        failed(q, "moving a batch to the processing list", moved);
         goto fail;
     }
+
+    cur = strtoull(moved->element[0]->str, NULL, 10);
+    len = moved->element[1]->integer;
 
     if (redisGetReply(q->c, (void **) &list) != REDIS_OK
         || list == NULL || list->type != REDIS_REPLY_ARRAY)
     {
         failed(q, "reading the processing list", list);
         goto fail;
+    }
+
+    skip = from ? 1 : 0;
+    if (from > 0 && (cur != q->seq || len < 0 || list->elements == 0
+                     || (size_t) len != from - 1 + list->elements
+                     || !same_element(list->element[0], q->items[from - 1])))
+    {
+        /* not the list whose head we hold: read it whole */
+        tc_log_warn("redis: processing list \"%s\" changed between two "
+                    "reads (batch %" PRIu64 ", %zu elements, now %" PRIu64
+                    ", %lld); reading it again", q->proc_key, q->seq, from,
+                    cur, len);
+        freeReplyObject(list);
+        tc_queue_release(q);
+        list = redisCommand(q->c, "LRANGE %s 0 -1", q->proc_key);
+        if (list == NULL || list->type != REDIS_REPLY_ARRAY) {
+            failed(q, "reading the processing list", list);
+            goto fail;
+        }
+        skip = 0;
     }
 
     for (i = 0; i < list->elements; i++) {
@@ -584,18 +670,20 @@ tc_queue_fill(tc_queue_t *q, uint64_t min_seq, long max)
         }
     }
 
-    q->reply = list;
-    q->seq = strtoull(seq->str, NULL, 10);
-    q->n = list->elements;
-    q->items = list->element;
-    freeReplyObject(seq);
+    if (hold_elements(q, list, skip) != 0) {
+        tc_log_error("out of memory reading the processing list");
+        goto fail;
+    }
+
+    q->seq = cur;
+    freeReplyObject(moved);
 
     return 0;
 
 fail:
 
-    if (seq != NULL) {
-        freeReplyObject(seq);
+    if (moved != NULL) {
+        freeReplyObject(moved);
     }
     if (list != NULL) {
         freeReplyObject(list);

@@ -23,10 +23,14 @@ typedef struct {
     char              addr[300];    /* connected to, for log lines */
     size_t            ack_len;      /* the list's length seen by the ack */
 
-    redisReply       *reply;        /* of the last fill: the batch's text */
+    /* the processing list as read by the fills since the last release */
+    redisReply      **replies;      /* LRANGE replies: the batch's text */
+    size_t            nreplies;
+    size_t            replies_cap;
     uint64_t          seq;          /* batch number of the processing list */
     size_t            n;
-    redisReply      **items;
+    size_t            items_cap;
+    redisReply      **items;        /* the list's elements, in replies */
 } tc_queue_t;
 
 int tc_queue_init(tc_queue_t *q, const tc_conf_t *conf);
@@ -50,7 +54,9 @@ int tc_queue_check_master(tc_queue_t *q);
 /*
  * One atomic step (a Lua script): tops the processing list up to max
  * elements from the queue (max 0: moves nothing) and returns what the list
- * holds in q->items / q->n, and its batch number in q->seq.  A batch number
+ * holds in q->items / q->n, and its batch number in q->seq.  What an
+ * earlier fill (since the last release) read is not read again: only the
+ * elements after it, when the list still has that number and length.  A batch number
  * below min_seq on an empty list is raised to min_seq first, so elements
  * moved later can never carry a number MySQL has committed.  A list
  * numbered below min_seq - 1 (Redis went back in time: see queue.c) is
@@ -84,6 +90,7 @@ int tc_queue_push_dead(tc_queue_t *q, char **dead, size_t *dead_len,
 /* LLEN of the queue, -1 on error. */
 long long tc_queue_length(tc_queue_t *q);
 
-void tc_queue_release(tc_queue_t *q);   /* frees the last fill's reply */
+/* Frees what the fills read: the next fill reads the list whole. */
+void tc_queue_release(tc_queue_t *q);
 
 #endif /* TC_QUEUE_H */

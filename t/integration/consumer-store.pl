@@ -253,6 +253,27 @@ is_eq(join('|', map { "$_->[0]:$_->[1]" } @{rows($old,
       'stats_daily migrated to the day-first primary key, top_objects dropped');
 verify($old, \@kept, 'counts kept across the migration');
 
+# --- a lingering batch is read in steps; a list changed under it is reread ---
+
+r('FLUSHALL');
+my $lingerdb = new_db('tc_linger');
+my @grow = @{gen_events(n => 40, seed => 12, prefix => 'g')};
+my $lc = start_consumer(db => 'tc_linger', id => 'grow',
+                        args => ['--batch-size=1000', '--linger-ms=8000']);
+push_events([@grow[0 .. 9]]);
+ok(wait_for(10, sub { processing_len('grow') == 10 }), 'ten events linger');
+push_events([@grow[10 .. 19]]);
+ok(wait_for(10, sub { processing_len('grow') == 20 }), 'ten more join them');
+# not something that happens: the list is this consumer's alone; but if it
+# changes, what is stored and acknowledged must be the list as it is
+r('LPUSH', 'track:processing:grow', $grow[20]);
+push_events([@grow[21 .. 39]]);
+ok(wait_for(30, sub { drained('grow') }), 'drained after the change');
+ok(log_text($lc) =~ /processing list "track:processing:grow" changed between two reads/,
+   'the change is logged');
+is_eq(stop($lc, 'TERM', 10), 0, 'exit 0');
+verify($lingerdb, \@grow, 'a list grown in steps, changed once');
+
 # --- one process per consumer id ----------------------------------------------------
 
 my $one = start_consumer(db => 'tc_store', id => 'same');
