@@ -55,8 +55,9 @@ int tc_queue_check_master(tc_queue_t *q);
  * One atomic step (a Lua script): tops the processing list up to max
  * elements from the queue (max 0: moves nothing) and returns what the list
  * holds in q->items / q->n, and its batch number in q->seq.  What an
- * earlier fill (since the last release) read is not read again: only the
- * elements after it, when the list still has that number and length.  A batch number
+ * earlier fill (since the last release) read is not read again, only the
+ * elements after it, when the list still has that number, length and last
+ * element held; otherwise the list is read whole.  A batch number
  * below min_seq on an empty list is raised to min_seq first, so elements
  * moved later can never carry a number MySQL has committed.  A list
  * numbered below min_seq - 1 (Redis went back in time: see queue.c) is
