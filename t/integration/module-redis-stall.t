@@ -35,10 +35,7 @@ my $url = "http://127.0.0.1:$port";
 ok(workers_connected($url),
    'both workers are connected');
 
-my $pid = do { local (@ARGV) = "$dir/redis/redis.pid"; <> };
-chomp $pid;
-kill 'STOP', $pid;
-END { kill 'CONT', $pid if $pid }
+my $pid = freeze_redis("$dir/redis");
 
 # 4 kB an event, 400 kB a request, 9.6 MB in flight at once: more than
 # the socket buffers hold

@@ -39,11 +39,8 @@ EOF
 ok(workers_connected($url),
    'both workers found the master through the sentinel');
 
-my $replica_pid = do { local (@ARGV) = "$dir/replica/redis.pid"; <> };
-chomp $replica_pid;
-kill 'STOP', $replica_pid;
-# whatever happens below, the replica must be able to exit at cleanup
-END { kill 'CONT', $replica_pid if $replica_pid }
+# continued at cleanup too, whatever happens below
+my $replica_pid = freeze_redis("$dir/replica");
 
 my $sent = send_events($dir, "$url/t.gif?app=a&module=m&action=frozen",
                        1, $events, 'fz');

@@ -24,7 +24,7 @@ our @EXPORT = qw(sh free_port start_redis stop_redis redis_cli
                  reload_nginx http wait_for
                  scratch_dir send_events start_sending finish_sending
                  stored_eids metric $ROOT $MODULE_SO
-                 kill_redis role_of start_sentinel sentinel_master
+                 kill_redis freeze_redis role_of start_sentinel sentinel_master
                  sentinel_settled
                  start_db start_consumer stop_consumer consumer_log
                  consumer_alive
@@ -266,17 +266,35 @@ sub stored_eids {
 
 # --- redis and sentinel ------------------------------------------------------
 
-# kill_redis($dir): SIGKILL the redis-server started in $dir, wait until it
-# is gone; returns its pid.
-sub kill_redis {
+# redis_pid($dir): the pid of the redis-server started in $dir
+sub redis_pid {
     my ($dir) = @_;
     open(my $fh, '<', "$dir/redis.pid") or die "$dir/redis.pid: $!";
     my $pid = <$fh>;
     close $fh;
     chomp $pid;
+    return $pid;
+}
+
+# kill_redis($dir): SIGKILL the redis-server started in $dir, wait until it
+# is gone; returns its pid.
+sub kill_redis {
+    my ($dir) = @_;
+    my $pid = redis_pid($dir);
     kill 'KILL', $pid;
     wait_for(10, sub { !kill(0, $pid) }) or die "redis $pid survived KILL\n";
     unlink "$dir/redis.pid";
+    return $pid;
+}
+
+# freeze_redis($dir): SIGSTOP the redis-server started in $dir (it keeps
+# its connections but answers nothing); returns its pid for the SIGCONT.
+# Whatever happens, it is continued before the cleanup stops it.
+sub freeze_redis {
+    my ($dir) = @_;
+    my $pid = redis_pid($dir);
+    kill 'STOP', $pid;
+    push @cleanups, sub { kill 'CONT', $pid };
     return $pid;
 }
 
