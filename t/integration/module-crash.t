@@ -75,18 +75,17 @@ sub check_accepted {
 {
     my $redis_port = free_port();
     my $args = '--appendonly yes --appendfsync always';
-    sh("start_redis '$dir/kill-redis' $redis_port $args") or die;
+    start_redis("$dir/kill-redis", $redis_port, $args);
     my $port = nginx_for('kill', $redis_port);
     my $url = "http://127.0.0.1:$port";
     my $h = start_sending($dir, "$url/t.gif?app=a&module=m&action=kill",
                           4, 1500, 'kill');
     wait_for(30, sub { `redis-cli -p $redis_port llen $key` >= 1000 });
-    my $pid = do { local (@ARGV) = "$dir/kill-redis/redis.pid"; <> };
-    kill 'KILL', $pid;
+    kill_redis("$dir/kill-redis");
     ok(wait_for(30, sub {
            metric("$url/metrics", 'track_events_spooled_total') > 200 }),
        'redis killed: events go to the spool');
-    sh("start_redis '$dir/kill-redis' $redis_port $args") or die;
+    start_redis("$dir/kill-redis", $redis_port, $args);
     my $sent = finish_sending($h);
     is(scalar(grep { $_ != 200 } values %$sent), 0,
        'redis killed: every request answered 2xx');

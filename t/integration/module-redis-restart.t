@@ -15,7 +15,7 @@ my $requests = 100000;
 my $dir = scratch_dir();
 my $redis_port = free_port();
 my @redis_args = "--appendonly yes --appendfsync always";
-sh("start_redis '$dir/redis' $redis_port @redis_args") or die "redis\n";
+start_redis("$dir/redis", $redis_port, "@redis_args");
 
 my $base = start_pixel_nginx("$dir/nginx", <<"EOF");
     track_redis 127.0.0.1:$redis_port;
@@ -44,13 +44,13 @@ if ($pid == 0) {
 
 ok(wait_for(30, sub { stored() > 1000 }), 'events flow before the outage');
 
-sh("stop_redis '$dir/redis'");
+stop_redis("$dir/redis");
 ok(wait_for(30, sub { metric('track_events_failed_total') > 100 }),
    'requests get 503 while Redis is down');
 is(http('GET', "$base/ok")->{status}, 200,
    'other locations answer while Redis is down');
 
-sh("start_redis '$dir/redis' $redis_port @redis_args") or die "redis\n";
+start_redis("$dir/redis", $redis_port, "@redis_args");
 
 waitpid($pid, 0);
 my $ab = do { local (@ARGV, $/) = $ab_out; <> };
