@@ -6,9 +6,17 @@ const charts = {};
 
 const look = {
     line: { borderColor: '#2563eb', backgroundColor: 'rgba(37,99,235,.15)',
-            fill: true, tension: 0.2, pointRadius: 2 },
-    bar: { backgroundColor: '#0d9488' },
+            fill: true, tension: 0.2, pointRadius: 3 },
+    bar: { backgroundColor: '#0d9488', maxBarThickness: 48 },
 };
+
+// an hour label (YYYY-MM-DDTHH) as "HHh", with its date under 00h
+function tick(value) {
+    const label = this.getLabelForValue(value);
+    const m = /^(\d{4}-\d\d-\d\d)T(\d\d)$/.exec(label);
+    if (!m) return label;
+    return m[2] === '00' ? [`${m[2]}h`, m[1]] : `${m[2]}h`;
+}
 
 function make(id, type, label, horizontal) {
     return new Chart(document.getElementById(id), {
@@ -20,7 +28,10 @@ function make(id, type, label, horizontal) {
             animation: false,
             indexAxis: horizontal ? 'y' : 'x',
             plugins: { legend: { display: false } },
-            scales: { [horizontal ? 'x' : 'y']: { beginAtZero: true, ticks: { precision: 0 } } },
+            scales: {
+                [horizontal ? 'x' : 'y']: { beginAtZero: true, ticks: { precision: 0 } },
+                [horizontal ? 'y' : 'x']: { ticks: { callback: tick } },
+            },
         },
     });
 }

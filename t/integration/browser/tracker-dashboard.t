@@ -354,7 +354,17 @@ is_deeply($r->{breakdown}, [map { my $m = $_; map {
 is($r->{breakdownTotal}, scalar @expected, 'breakdown total: the raw rows');
 like($b->js('return location.search'), qr/app=shop&module=home-feed&action=add-to-cart/,
      'the URL carries the selection');
+$b->resize(1280, 1150);
 $b->screenshot("$artifacts/dashboard.png");
+
+$b->get("$url/dashboard/?$sel&interval=hour");
+$r = rendered_after(1);
+my $hours = api("series?$sel&interval=hour");
+is(scalar @{ $r->{series}{labels} }, 24, 'per hour: 24 points');
+is_deeply($r->{series}, { labels => [map { $_->{t} } @{ $hours->{points} }],
+                          data => [map { $_->{events} } @{ $hours->{points} }] },
+          'per hour: the API\'s points');
+$b->screenshot("$artifacts/dashboard-hour.png");
 
 $b->resize(390, 844);
 $r = $b->js($RENDERED);
