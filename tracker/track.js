@@ -5,8 +5,10 @@
     'use strict';
 
     // the module's defaults: track_max_events, track_max_body_size,
-    // track_max_field_length, track_max_prop_length
+    // track_max_field_length, track_max_prop_length; and track_max_event_size
+    // (8k) less what nginx adds (ip, ua, referer, fields)
     const MAX_EVENTS = 100, MAX_BODY = 65536, MAX_FIELD = 128, MAX_PROP = 1024;
+    const MAX_EVENT = 6144;
     const OK = 0, RETRY = 1, DROP = 2;
 
     const defaults = {
@@ -18,11 +20,20 @@
 
     const utf8 = s => new TextEncoder().encode(s).length;
 
-    // a string of at most max UTF-8 bytes, cut at a character boundary
+    // a string the module accepts: at most max UTF-8 bytes, cut at a
+    // character boundary; control characters (which the module refuses, and
+    // with them the whole batch) as spaces, lone surrogates as U+FFFD
     function clip(v, max) {
-        let s = String(v);
-        while (utf8(s) > max) s = s.slice(0, s.length - 1);
-        return s;
+        let out = '', n = 0;
+        for (let c of String(v)) {
+            const cp = c.codePointAt(0);
+            if (cp < 32 || (cp > 126 && cp < 160)) c = ' ';
+            else if (cp >= 0xd800 && cp < 0xe000) c = '\ufffd';
+            n += cp < 128 ? 1 : cp < 2048 ? 2 : cp < 65536 ? 3 : 4;
+            if (n > max) break;
+            out += c;
+        }
+        return out;
     }
 
     function createTracker(options, env) {
@@ -97,7 +108,8 @@
             for (const k in p || {}) {
                 const v = p[k];
                 const t = typeof v;
-                if (n === 32 || k.length > 64) break;
+                if (n === 32) break;
+                if (clip(k, 64) !== k) continue;
                 if (v === null || t === 'number' || t === 'boolean') out[k] = v;
                 else if (t === 'string') out[k] = clip(v, MAX_PROP);
                 else continue;
@@ -119,6 +131,10 @@
             e.ts = Date.now();
             e.eid = uuid();
             e.props = props(p);
+            if (utf8(JSON.stringify(e)) > MAX_EVENT) {
+                debug('event over', MAX_EVENT, 'bytes: not sent');
+                return false;
+            }
             pending.push(e);
             if (pending.length >= size) seal(true);
             else if (!flushTimer) flushTimer = g.setTimeout(() => seal(true), cfg.flushMs);

@@ -108,6 +108,30 @@ test('values are cut to the module\'s field and property limits', async t => {
     assert.ok(!('nested' in e.props), 'nested properties are left out');
 });
 
+test('what the module would refuse, and the batch with it, is made acceptable', async t => {
+    const { w, track } = setup(t, { batchSize: 1 });
+    track('m\n', 'a\u0000b\u007f\u0085', 'x'.repeat(126) + '😀', {
+        lone: 'a\ud800b', ['k'.repeat(65)]: 'skipped', ok: 'tab\there' });
+    await settle();
+    const e = w.requests[0].events[0];
+    assert.equal(e.module, 'm ');
+    assert.equal(e.action, 'a b  ');
+    assert.equal(e.object, 'x'.repeat(126), 'a 4-byte character is not cut in two');
+    assert.deepEqual(e.props, { lone: 'a\ufffdb', ok: 'tab here' });
+    assert.doesNotMatch(w.requests[0].body, /\\ud800/, 'no lone surrogate on the wire');
+});
+
+test('an event over the event size limit is not sent, the others are', async t => {
+    const { w, track } = setup(t, { batchSize: 2, debug: true });
+    const p = Object.fromEntries(Array.from({ length: 8 }, (_, k) => ['p' + k, 'z'.repeat(1000)]));
+    assert.equal(track('m', 'a', 1, p), false);
+    track('m', 'a', 2);
+    track('m', 'a', 3);
+    await settle();
+    assert.deepEqual(w.requests[0].events.map(e => e.object), ['2', '3']);
+    assert.match(w.console.warnings[0], /event over 6144 bytes/);
+});
+
 test('without module or action nothing is queued (debug says why)', async t => {
     const { w, track } = setup(t, { batchSize: 1, debug: true });
     assert.equal(track('', 'click'), false);
