@@ -11,6 +11,9 @@ packages=(
     libtest-base-perl libtext-diff-perl libwww-perl libipc-run-perl
     liblist-moreutils-perl libtest-longstring-perl
     clang libclang-rt-14-dev valgrind wrk apache2-utils prometheus
+    # the browser tracker and dashboard: node --test, the size budget
+    # (terser), Chart.js served by nginx, the tests in headless Chromium
+    nodejs terser libjs-chart.js chromium chromium-driver fonts-dejavu-core
 )
 
 # `deps.sh bench` adds what bench/ needs: the OpenResty peer's modules and

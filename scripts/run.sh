@@ -62,6 +62,9 @@ http {
         location /stats/ {
             proxy_pass http://127.0.0.1:$STATS_PORT;
         }
+
+        # the demo shop, track.js and the dashboard
+$("$root/dashboard/nginx-locations.sh" "$root")
     }
 }
 EOF
@@ -104,6 +107,8 @@ NGINX_PORT=$NGINX_PORT
 REDIS_PORT=$REDIS_PORT
 STATS_PORT=$STATS_PORT
 STATS_URL=$NGINX_URL/stats/v1
+DEMO_URL=$NGINX_URL/demo/
+DASHBOARD_URL=$NGINX_URL/dashboard/
 EOF
     # MYSQL_SOCKET, MYSQL_PORT, MYSQL_DATABASE, MYSQL_USER (track_writer),
     # MYSQL_PASSWORD, MYSQL_READER_USER (track_reader, SELECT only), ...
@@ -133,6 +138,12 @@ and the statistics API (STATS_URL in run/env):
   curl -s '$NGINX_URL/stats/v1/series?app=shop&day=$(date +%Y-%m-%d)&interval=hour'
   curl -s '$NGINX_URL/stats/v1/top?app=shop&module=home-feed&action=click&day=$(date +%Y-%m-%d)'
   curl -s $NGINX_URL/stats/v1/metrics        # the consumers, for Prometheus
+
+The demo shop (its buttons report through tracker/track.js) and the live
+dashboard, where its clicks show up within seconds:
+
+  $NGINX_URL/demo/
+  $NGINX_URL/dashboard/?app=shop&module=home-feed&action=add-to-cart&live=1
 
 Stop it with: make stop
 EOF

@@ -5,9 +5,10 @@
 #   a) the Test::Nginx suites t/[0-9]*.t
 #   b) the same suites with nginx under valgrind, then the valgrind reports
 #   c) `make -C consumer test`, when consumer/Makefile has that target
-#   d) the integration tests t/integration/*.t
+#   d) the integration tests t/integration/*.t and t/integration/browser/*.t
 #   e) each fuzz target in fuzz/ for FUZZ_TEST_SECONDS (default 20)
-# HARNESS_STAGES (default abcde) picks stages; TEST_NGINX_UPSTREAM_LIB runs
+#   j) the unit tests of the browser code (node --test)
+# HARNESS_STAGES (default abcdej) picks stages; TEST_NGINX_UPSTREAM_LIB runs
 # the suites under that upstream Test::Nginx instead (see t/upstream.sh).
 set -euo pipefail
 shopt -s nullglob
@@ -91,7 +92,7 @@ skip() {
 # stage LETTER TITLE FUNCTION: runs FUNCTION, records PASS, FAIL or SKIP.
 stage() {
     local letter=$1 title=$2 fn=$3 rc=0 t0=$SECONDS result=PASS
-    [[ ${HARNESS_STAGES:-abcde} == *$letter* ]] || return 0
+    [[ ${HARNESS_STAGES:-abcdej} == *$letter* ]] || return 0
     printf '\n==> [%s] %s\n' "$letter" "$title"
     skipped_stage=0
     "$fn" || rc=$?
@@ -201,7 +202,7 @@ run_consumer() {
 # Each integration test is a program judged by its exit status (they print
 # "N passed, N failed" rather than a TAP plan) and starts its own services.
 run_integration() {
-    local tests=(t/integration/*.t) t rc=0
+    local tests=(t/integration/*.t t/integration/browser/*.t) t rc=0
     [ ${#tests[@]} -gt 0 ] || { skip "no t/integration/*.t"; return 0; }
     for t in "${tests[@]}"; do
         echo "--- $t"
@@ -217,11 +218,18 @@ run_fuzz() {
     make -s -C fuzz run FUZZ_SECONDS="${FUZZ_TEST_SECONDS:-20}"
 }
 
+# the tracker's and the dashboard's logic under node's test runner (fake
+# timers and transport); stage d runs both for real in Chromium
+run_node() {
+    node --test tracker/tests/ dashboard/tests/
+}
+
 stage a "Test::Nginx suites" run_suites
 stage b "Test::Nginx suites under valgrind" run_valgrind
 stage c "consumer tests (make -C consumer test)" run_consumer
 stage d "integration tests" run_integration
 stage e "fuzz targets, briefly (make -C fuzz run)" run_fuzz
+stage j "browser code unit tests (node --test)" run_node
 
 # --- summary ---------------------------------------------------------------
 
