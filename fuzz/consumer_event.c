@@ -17,7 +17,7 @@
 #include "sql_check.h"
 
 #include "batch.h"
-#include "day.h"
+#include "common/date.h"
 #include "event.h"
 #include "sql.h"
 

@@ -6,7 +6,7 @@
 #include "track_check.h"
 
 /* the consumer's decoder: what the module stores must be storable */
-#include "day.h"
+#include "common/date.h"
 #include "event.h"
 
 

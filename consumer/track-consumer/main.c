@@ -12,10 +12,10 @@
 
 #include "batch.h"
 #include "config.h"
-#include "day.h"
+#include "common/date.h"
 #include "fault.h"
 #include "lanes.h"
-#include "log.h"
+#include "common/log.h"
 #include "queue.h"
 #include "store.h"
 

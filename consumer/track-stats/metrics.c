@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "stats_metrics.h"
-#include "stats_query.h"
+#include "metrics.h"
+#include "query.h"
 
 
 static const char  state_sql[] =

@@ -13,11 +13,11 @@
 
 #include <mysql.h>
 
-#include "stats_cache.h"
-#include "stats_http.h"
+#include "cache.h"
+#include "http.h"
 #include "stats_log.h"
-#include "stats_pool.h"
-#include "stats_query.h"
+#include "pool.h"
+#include "query.h"
 
 #define ST_VERSION  "1.0"
 

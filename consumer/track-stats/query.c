@@ -4,10 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "stats_cache.h"
+#include "cache.h"
 #include "stats_date.h"
 #include "stats_log.h"
-#include "stats_query.h"
+#include "query.h"
 
 
 /*

@@ -4,8 +4,8 @@
 
 #include <jansson.h>
 
-#include "stats_params.h"
-#include "stats_pool.h"
+#include "params.h"
+#include "pool.h"
 
 void st_query_init(void);
 

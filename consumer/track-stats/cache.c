@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "stats_cache.h"
+#include "cache.h"
 
 
 #define WAYS  4                 /* set-associative, least recently used out */

@@ -11,7 +11,7 @@
 
 #include "stats_date.h"
 #include "stats_log.h"
-#include "stats_pool.h"
+#include "pool.h"
 
 
 #define MAX_BINDS  16

@@ -5,7 +5,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "day.h"
+#include "date.h"
 
 
 /*

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "day.h"
+#include "common/date.h"
 #include "event.h"
 
 

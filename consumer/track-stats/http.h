@@ -7,8 +7,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "stats_params.h"
-#include "stats_pool.h"
+#include "params.h"
+#include "pool.h"
 
 struct st_http_config {
     const struct sockaddr   *addr;

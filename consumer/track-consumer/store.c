@@ -7,9 +7,9 @@
 #include <errmsg.h>
 #include <mysqld_error.h>
 
-#include "day.h"
+#include "common/date.h"
 #include "fault.h"
-#include "log.h"
+#include "common/log.h"
 #include "store.h"
 
 #define TC_DUP_ROUNDS  8        /* eid filter rounds before retrying */

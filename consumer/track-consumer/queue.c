@@ -7,7 +7,7 @@
 #include <sys/time.h>
 #include <time.h>
 
-#include "log.h"
+#include "common/log.h"
 #include "queue.h"
 #include "sentinel.h"
 

@@ -5,7 +5,7 @@
 #include <unistd.h>
 
 #include "fault.h"
-#include "log.h"
+#include "common/log.h"
 
 
 /* spec is "point:N": the Nth pass through point */

@@ -14,7 +14,7 @@
 #include <mysqld_error.h>
 
 #include "lanes.h"
-#include "log.h"
+#include "common/log.h"
 
 #define TC_LANE_MAX_NUM   999       /* lane numbers looked for */
 #define TC_LANE_ORPHANS   64        /* old lanes finished at one start */

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "day.h"
+#include "common/date.h"
 #include "sql.h"
 
 

@@ -3,10 +3,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "stats_cache.h"
+#include "cache.h"
 #include "stats_date.h"
-#include "stats_http.h"
-#include "stats_params.h"
+#include "http.h"
+#include "params.h"
 
 static int  passed, failed;
 
@@ -422,15 +422,25 @@ test_random_params(void)
 
 
 int
-main(void)
+main(int argc, char **argv)
 {
+    FILE  *f;
+
     test_dates();
     test_params();
     test_http_helpers();
     test_cache();
     test_random_params();
 
-    printf("%d passed, %d failed\n", passed, failed);
+    printf("track-stats unit: %d passed, %d failed\n", passed, failed);
+
+    if (argc > 1) {
+        f = fopen(argv[1], "w");
+        if (f != NULL) {
+            fprintf(f, "%d %d\n", passed, failed);
+            fclose(f);
+        }
+    }
 
     return failed != 0;
 }

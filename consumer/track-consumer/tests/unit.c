@@ -10,9 +10,9 @@
 
 #include "batch.h"
 #include "config.h"
-#include "day.h"
+#include "common/date.h"
 #include "event.h"
-#include "log.h"
+#include "common/log.h"
 #include "map.h"
 #include "sql.h"
 #include "store.h"

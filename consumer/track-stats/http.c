@@ -11,10 +11,10 @@
 #include <microhttpd.h>
 
 #include "stats_date.h"
-#include "stats_http.h"
+#include "http.h"
 #include "stats_log.h"
-#include "stats_metrics.h"
-#include "stats_query.h"
+#include "metrics.h"
+#include "query.h"
 
 
 static struct MHD_Daemon            *daemon_handle;

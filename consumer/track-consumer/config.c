@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "config.h"
-#include "log.h"
+#include "common/log.h"
 #include "sentinel.h"
 
 #define TC_VERSION  "0.1.0"

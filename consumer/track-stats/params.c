@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "stats_date.h"
-#include "stats_params.h"
+#include "params.h"
 
 
 enum {

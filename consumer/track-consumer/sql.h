@@ -7,7 +7,7 @@
 #include <mysql.h>
 
 #include "batch.h"
-#include "buf.h"
+#include "common/buf.h"
 #include "event.h"
 
 /*

@@ -4,8 +4,8 @@
 
 #include <stddef.h>
 
-#include "stats_params.h"
-#include "stats_pool.h"
+#include "params.h"
+#include "pool.h"
 
 /* The exposition text (malloc'd, *len bytes), or NULL with err filled in. */
 char *st_metrics_run(struct st_pool *pool, struct st_conn *c, size_t *len,
