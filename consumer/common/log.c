@@ -1,9 +1,11 @@
-/* track-consumer: levelled log lines to stderr or a file reopened on SIGHUP. */
+/* common: levelled log lines to stderr or a file reopened on SIGHUP, one
+ * format for both programs, safe to call from several threads. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -13,10 +15,18 @@
 
 int tc_log_level = TC_LOG_INFO;
 
-static char  *log_path;
-static int    log_fd = STDERR_FILENO;
+static char        *log_path;
+static int          log_fd = STDERR_FILENO;   /* swapped atomically */
+static const char  *log_ident = "track";
 
 static const char  *level_names[] = { "error", "warn", "info", "debug" };
+
+
+void
+tc_log_set_ident(const char *ident)
+{
+    log_ident = ident;
+}
 
 
 int
@@ -26,7 +36,7 @@ tc_log_level_parse(const char *name)
 
     for (i = 0; i < (int) (sizeof(level_names) / sizeof(level_names[0])); i++)
     {
-        if (strcmp(name, level_names[i]) == 0) {
+        if (strcasecmp(name, level_names[i]) == 0) {
             return i;
         }
     }
@@ -75,7 +85,7 @@ tc_log_open(const char *path)
         return -1;
     }
 
-    log_fd = fd;
+    __atomic_store_n(&log_fd, fd, __ATOMIC_SEQ_CST);
 
     return 0;
 }
@@ -99,8 +109,8 @@ tc_log_reopen(void)
         return -1;
     }
 
-    close(log_fd);
-    log_fd = fd;
+    /* a line racing with the swap goes to the old file, which is fine */
+    close(__atomic_exchange_n(&log_fd, fd, __ATOMIC_SEQ_CST));
     tc_log_info("log file reopened");
 
     return 0;
@@ -111,10 +121,9 @@ void
 tc_log_close(void)
 {
     if (log_path != NULL) {
-        close(log_fd);
+        close(__atomic_exchange_n(&log_fd, STDERR_FILENO, __ATOMIC_SEQ_CST));
         free(log_path);
         log_path = NULL;
-        log_fd = STDERR_FILENO;
     }
 }
 
@@ -136,8 +145,8 @@ tc_log_write(int level, const char *fmt, ...)
     r = snprintf(line + n, sizeof(line) - n, ".%03d", (int) (tv.tv_usec / 1000));
     n += r;
     n += strftime(line + n, sizeof(line) - n, "%z", &tm);
-    r = snprintf(line + n, sizeof(line) - n, " [%s] track-consumer[%d]: ",
-                 tc_log_level_name(level), (int) getpid());
+    r = snprintf(line + n, sizeof(line) - n, " [%s] %s[%d]: ",
+                 tc_log_level_name(level), log_ident, (int) getpid());
     n += r;
 
     va_start(ap, fmt);
@@ -157,8 +166,13 @@ tc_log_write(int level, const char *fmt, ...)
 
     line[n++] = '\n';
 
-    /* one write per line keeps lines whole when several processes append */
-    while (write(log_fd, line, n) == -1 && errno == EINTR) {
+    /*
+     * one write per line keeps lines whole when several processes or
+     * threads append
+     */
+    while (write(__atomic_load_n(&log_fd, __ATOMIC_SEQ_CST), line, n) == -1
+           && errno == EINTR)
+    {
         /* retry */
     }
 }

@@ -1,4 +1,5 @@
-/* track-consumer: levelled log lines to stderr or a file reopened on SIGHUP. */
+/* common: levelled log lines to stderr or a file reopened on SIGHUP, one
+ * format for both programs, safe to call from several threads. */
 #ifndef TC_LOG_H
 #define TC_LOG_H
 
@@ -26,11 +27,17 @@ extern int tc_log_level;
 #define tc_log_info(...)   tc_log(TC_LOG_INFO, __VA_ARGS__)
 #define tc_log_debug(...)  tc_log(TC_LOG_DEBUG, __VA_ARGS__)
 
+/* The program name in every line ("track-consumer", "track-stats"). */
+void tc_log_set_ident(const char *ident);
+
+/* "error", "warn", "info" or "debug" in any case; -1 for anything else. */
 int tc_log_level_parse(const char *name);
 const char *tc_log_level_name(int level);
 
-/* path NULL or "" or "-" logs to stderr. */
+/* path NULL or "" or "-" logs to stderr; -1 with errno when it cannot open. */
 int tc_log_open(const char *path);
+
+/* Reopens the file (after a rotation); on failure logs and keeps the old. */
 int tc_log_reopen(void);
 void tc_log_close(void);
 

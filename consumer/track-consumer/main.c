@@ -581,6 +581,8 @@ main(int argc, char **argv)
     ctx = &context;
     tc_conf_defaults(&ctx->conf);
 
+    tc_log_set_ident("track-consumer");
+
     rc = tc_conf_parse_args(&ctx->conf, argc, argv, err, sizeof(err));
     if (rc == 0) {
         rc = tc_conf_check(&ctx->conf, err, sizeof(err));

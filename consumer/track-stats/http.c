@@ -12,7 +12,7 @@
 
 #include "stats_date.h"
 #include "http.h"
-#include "stats_log.h"
+#include "common/log.h"
 #include "metrics.h"
 #include "query.h"
 
@@ -191,7 +191,7 @@ send_typed(struct MHD_Connection *conn, unsigned status, const char *type,
     ret = MHD_queue_response(conn, status, r);
     MHD_destroy_response(r);
 
-    st_debug("-> %u, %zu bytes", status, len);
+    tc_log_debug("-> %u, %zu bytes", status, len);
 
     return ret;
 }
@@ -353,8 +353,8 @@ handle(struct MHD_Connection *conn, int endpoint)
 
     c = st_pool_acquire(db_pool, conf->acquire_timeout_ms);
     if (c == NULL) {
-        st_warn("no free database connection within %u ms",
-                conf->acquire_timeout_ms);
+        tc_log_warn("no free database connection within %u ms",
+                    conf->acquire_timeout_ms);
         st_set_error(&err, 503, "unavailable", "the service is overloaded");
         return send_error(conn, &err);
     }
@@ -436,7 +436,7 @@ access_handler(void *cls, struct MHD_Connection *conn, const char *url,
         return MHD_YES;
     }
 
-    st_debug("%s %s", method, url);
+    tc_log_debug("%s %s", method, url);
 
     endpoint = st_endpoint_by_path(conf->prefix, url);
     if (endpoint == -1) {
@@ -498,9 +498,9 @@ mhd_log(void *cls, const char *fmt, va_list ap)
     }
 
     if (dropped) {
-        st_warn("libmicrohttpd: %s (and %u more messages)", buf, dropped);
+        tc_log_warn("libmicrohttpd: %s (and %u more messages)", buf, dropped);
     } else {
-        st_warn("libmicrohttpd: %s", buf);
+        tc_log_warn("libmicrohttpd: %s", buf);
     }
 }
 

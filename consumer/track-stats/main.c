@@ -15,7 +15,7 @@
 
 #include "cache.h"
 #include "http.h"
-#include "stats_log.h"
+#include "common/log.h"
 #include "pool.h"
 #include "query.h"
 
@@ -327,12 +327,13 @@ read_secret(const char *path, const char *what)
 
     f = fopen(path, "r");
     if (f == NULL) {
-        st_error("cannot open %s file %s: %s", what, path, strerror(errno));
+        tc_log_error("cannot open %s file %s: %s", what, path,
+                     strerror(errno));
         return NULL;
     }
 
     if (fstat(fileno(f), &st) == 0 && (st.st_mode & S_IROTH)) {
-        st_warn("%s file %s is readable by everyone", what, path);
+        tc_log_warn("%s file %s is readable by everyone", what, path);
     }
 
     if (fgets(buf, sizeof(buf), f) == NULL) {
@@ -348,7 +349,7 @@ read_secret(const char *path, const char *what)
     }
 
     if (n == 0) {
-        st_error("%s file %s is empty", what, path);
+        tc_log_error("%s file %s is empty", what, path);
         return NULL;
     }
 
@@ -386,7 +387,7 @@ write_pid(const char *path)
 
     f = fopen(path, "w");
     if (f == NULL) {
-        st_error("cannot write pid file %s: %s", path, strerror(errno));
+        tc_log_error("cannot write pid file %s: %s", path, strerror(errno));
         return -1;
     }
 
@@ -409,17 +410,19 @@ main(int argc, char **argv)
     struct st_http_config   http;
     struct sockaddr_storage addr;
 
+    tc_log_set_ident("track-stats");
+
     if (parse_options(argc, argv) != 0) {
         return 2;
     }
 
-    level = st_log_parse_level(opt_str("log-level"));
+    level = tc_log_level_parse(opt_str("log-level"));
     if (level < 0) {
         fprintf(stderr, "track-stats: invalid --log-level \"%s\"\n",
                 opt_str("log-level"));
         return 2;
     }
-    st_log_level = level;
+    tc_log_level = level;
 
     if (parse_listen(opt_str("listen"), &addr) != 0) {
         fprintf(stderr, "track-stats: invalid --listen \"%s\"\n",
@@ -435,15 +438,15 @@ main(int argc, char **argv)
         return 2;
     }
 
-    if (opt_str("log-file")[0] != '\0'
-        && st_log_open(opt_str("log-file")) != 0)
-    {
+    if (tc_log_open(opt_str("log-file")) != 0) {
+        tc_log_error("cannot open log file %s: %s", opt_str("log-file"),
+                     strerror(errno));
         return 1;
     }
 
     if (opt_str("token-file")[0] != '\0' && getenv("TRACK_STATS_TOKEN")) {
-        st_error("give the token either in --token-file or in "
-                 "TRACK_STATS_TOKEN, not both");
+        tc_log_error("give the token either in --token-file or in "
+                     "TRACK_STATS_TOKEN, not both");
         return 2;
     }
 
@@ -453,7 +456,7 @@ main(int argc, char **argv)
         if (tz[0] != ':' && strpbrk(tz, "0123456789") == NULL
             && access(zone, R_OK) != 0)
         {
-            st_error("unknown time zone \"%s\"", tz);
+            tc_log_error("unknown time zone \"%s\"", tz);
             return 2;
         }
         setenv("TZ", tz, 1);
@@ -492,7 +495,7 @@ main(int argc, char **argv)
     db.timeout = opt_uint("mysql-timeout");
 
     if (mysql_library_init(0, NULL, NULL) != 0) {
-        st_error("mysql_library_init failed");
+        tc_log_error("mysql_library_init failed");
         free(password);
         return 1;
     }
@@ -502,18 +505,18 @@ main(int argc, char **argv)
     if (st_cache_init(opt_uint("day-cache"), opt_uint("cache-max-age"))
         != 0)
     {
-        st_error("cannot allocate the day cache");
+        tc_log_error("cannot allocate the day cache");
         goto done;
     }
 
     opened = st_pool_init(&pool, (int) opt_uint("mysql-pool"), &db);
     if (opened < 0) {
-        st_error("out of memory");
+        tc_log_error("out of memory");
         goto done;
     }
     if (opened < (int) opt_uint("mysql-pool")) {
-        st_warn("%d of %u database connections open; the others are "
-                "retried on demand", opened, opt_uint("mysql-pool"));
+        tc_log_warn("%d of %u database connections open; the others are "
+                    "retried on demand", opened, opt_uint("mysql-pool"));
     }
 
     memset(&http, 0, sizeof(http));
@@ -531,7 +534,7 @@ main(int argc, char **argv)
     http.settle = opt_uint("settle");
 
     if (st_http_start(&http, &pool) != 0) {
-        st_error("cannot listen on %s", opt_str("listen"));
+        tc_log_error("cannot listen on %s", opt_str("listen"));
         goto pool_done;
     }
 
@@ -539,11 +542,11 @@ main(int argc, char **argv)
         goto http_done;
     }
 
-    st_info("listening on %s, prefix %s, %u threads, %u database "
-            "connections (%d open), token %s", opt_str("listen"),
-            http.prefix, http.threads, opt_uint("mysql-pool"), opened,
-            opt_str("token-file")[0] != '\0' || getenv("TRACK_STATS_TOKEN")
-            ? "required" : "not required");
+    tc_log_info("listening on %s, prefix %s, %u threads, %u database "
+                "connections (%d open), token %s", opt_str("listen"),
+                http.prefix, http.threads, opt_uint("mysql-pool"), opened,
+                opt_str("token-file")[0] != '\0' || getenv("TRACK_STATS_TOKEN")
+                ? "required" : "not required");
 
     for ( ;; ) {
         if (sigwait(&set, &sig) != 0) {
@@ -551,16 +554,16 @@ main(int argc, char **argv)
         }
 
         if (sig == SIGHUP) {
-            st_info("SIGHUP: reopening the log, rereading the token");
-            st_log_reopen();
+            tc_log_info("SIGHUP: reopening the log, rereading the token");
+            tc_log_reopen();
             if (opt_str("token-file")[0] != '\0' && load_token() != 0) {
-                st_error("keeping the previous token");
+                tc_log_error("keeping the previous token");
             }
             continue;
         }
 
-        st_info("%s: finishing the requests in hand",
-                sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        tc_log_info("%s: finishing the requests in hand",
+                    sig == SIGTERM ? "SIGTERM" : "SIGINT");
         break;
     }
 
@@ -582,7 +585,8 @@ done:
         unlink(opt_str("pid-file"));
     }
 
-    st_info("exiting");
+    tc_log_info("exiting");
+    tc_log_close();
 
     return rc;
 }

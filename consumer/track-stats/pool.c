@@ -10,7 +10,7 @@
 #include <mysqld_error.h>
 
 #include "stats_date.h"
-#include "stats_log.h"
+#include "common/log.h"
 #include "pool.h"
 
 
@@ -44,7 +44,7 @@ conn_open(const struct st_db_config *cfg, struct st_conn *c)
 
     m = mysql_init(NULL);
     if (m == NULL) {
-        st_error("mysql_init: out of memory");
+        tc_log_error("mysql_init: out of memory");
         return -1;
     }
 
@@ -56,8 +56,8 @@ conn_open(const struct st_db_config *cfg, struct st_conn *c)
     if (mysql_real_connect(m, cfg->host, cfg->user, cfg->password,
                            cfg->database, cfg->port, cfg->socket, 0) == NULL)
     {
-        st_warn("cannot connect to MySQL as %s: %s",
-                cfg->user ? cfg->user : "(default user)", mysql_error(m));
+        tc_log_warn("cannot connect to MySQL as %s: %s",
+                    cfg->user ? cfg->user : "(default user)", mysql_error(m));
         mysql_close(m);
         return -1;
     }
@@ -66,15 +66,15 @@ conn_open(const struct st_db_config *cfg, struct st_conn *c)
     snprintf(sql, sizeof(sql), "SET SESSION max_statement_time = %u",
              cfg->timeout);
     if (mysql_query(m, sql) != 0) {
-        st_debug("%s: %s", sql, mysql_error(m));
+        tc_log_debug("%s: %s", sql, mysql_error(m));
     }
 
     if (mysql_query(m, "SET SESSION TRANSACTION READ ONLY") != 0) {
-        st_debug("SET SESSION TRANSACTION READ ONLY: %s", mysql_error(m));
+        tc_log_debug("SET SESSION TRANSACTION READ ONLY: %s", mysql_error(m));
     }
 
     c->mysql = m;
-    st_debug("connected to MySQL, server %s", mysql_get_server_info(m));
+    tc_log_debug("connected to MySQL, server %s", mysql_get_server_info(m));
 
     return 0;
 }
@@ -201,8 +201,8 @@ stmt_get(struct st_conn *c, const char *sql, unsigned *err)
 
     if (mysql_stmt_prepare(stmt, sql, strlen(sql)) != 0) {
         *err = mysql_stmt_errno(stmt);
-        st_warn("prepare failed (%u): %s; statement: %s", *err,
-                mysql_stmt_error(stmt), sql);
+        tc_log_warn("prepare failed (%u): %s; statement: %s", *err,
+                    mysql_stmt_error(stmt), sql);
         mysql_stmt_close(stmt);
         return NULL;
     }
@@ -328,14 +328,14 @@ fetch_rows(MYSQL_STMT *stmt, struct st_col *cols, int ncols,
         }
 
         if (r == 1) {
-            st_error("fetch: %s", mysql_stmt_error(stmt));
+            tc_log_error("fetch: %s", mysql_stmt_error(stmt));
             return ST_DB_ERROR;
         }
 
         for (i = 0; i < ncols; i++) {
             if (cols[i].error) {
                 /* MYSQL_DATA_TRUNCATED: never expected with this schema */
-                st_error("fetch: column %d truncated", i);
+                tc_log_error("fetch: column %d truncated", i);
                 return ST_DB_ERROR;
             }
 
@@ -400,7 +400,7 @@ st_db_query(struct st_pool *pool, struct st_conn *c, const char *sql,
             || mysql_stmt_store_result(stmt) != 0)
         {
             err = mysql_stmt_errno(stmt);
-            st_warn("query failed (%u): %s", err, mysql_stmt_error(stmt));
+            tc_log_warn("query failed (%u): %s", err, mysql_stmt_error(stmt));
             mysql_stmt_free_result(stmt);
             goto failed;
         }
@@ -420,7 +420,7 @@ st_db_query(struct st_pool *pool, struct st_conn *c, const char *sql,
             return ST_DB_ERROR;
         }
 
-        st_info("MySQL connection lost (%u), reconnecting", err);
+        tc_log_info("MySQL connection lost (%u), reconnecting", err);
         conn_close(c);
     }
 

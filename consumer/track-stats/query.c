@@ -6,7 +6,7 @@
 
 #include "cache.h"
 #include "stats_date.h"
-#include "stats_log.h"
+#include "common/log.h"
 #include "query.h"
 
 
@@ -845,8 +845,8 @@ walk_pairs(struct st_pool *pool, struct st_conn *c,
 
     for (n = 0; rc == ST_DB_OK && cur.found; n++) {
         if (n == MAX_PAIRS) {
-            st_error("breakdown of an app with more than %d module/action "
-                     "pairs", MAX_PAIRS);
+            tc_log_error("breakdown of an app with more than %d module/action "
+                         "pairs", MAX_PAIRS);
             return ST_DB_ERROR;
         }
 
