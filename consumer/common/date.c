@@ -1,11 +1,11 @@
-/* track-consumer: the configured time zone, days and hours of receive times. */
+/* common: the time zone both programs use, and calendar days. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 
-#include "date.h"
+#include "common/date.h"
 
 
 /*
@@ -101,37 +101,30 @@ tc_day_of(int64_t ms, uint32_t *day, unsigned *hour)
 }
 
 
+static uint32_t
+day_of_days(int64_t days)
+{
+    int  y, m, d;
+
+    tc_days_to_civil(days, &y, &m, &d);
+
+    return (uint32_t) (y * 10000 + m * 100 + d);
+}
+
+
 uint32_t
 tc_day_today(void)
 {
-    time_t     t;
-    struct tm  tm;
-
-    t = time(NULL);
-    localtime_r(&t, &tm);
-
-    return (uint32_t) ((tm.tm_year + 1900) * 10000 + (tm.tm_mon + 1) * 100
-                       + tm.tm_mday);
+    return day_of_days(tc_days_local(time(NULL)));
 }
 
 
 uint32_t
 tc_day_sub(uint32_t day, long n)
 {
-    time_t     t;
-    struct tm  tm;
-
-    memset(&tm, 0, sizeof(tm));
-    tm.tm_year = (int) (day / 10000) - 1900;
-    tm.tm_mon = (int) (day / 100 % 100) - 1;
-    tm.tm_mday = (int) (day % 100);
-    tm.tm_hour = 12;
-
-    t = timegm(&tm) - (time_t) n * 86400;
-    gmtime_r(&t, &tm);
-
-    return (uint32_t) ((tm.tm_year + 1900) * 10000 + (tm.tm_mon + 1) * 100
-                       + tm.tm_mday);
+    return day_of_days(tc_days_from_civil((int) (day / 10000),
+                                          (int) (day / 100 % 100),
+                                          (int) (day % 100)) - n);
 }
 
 
@@ -175,4 +168,159 @@ tc_day_parse_table(const char *name)
     }
 
     return day;
+}
+
+
+/* Howard Hinnant's days_from_civil / civil_from_days, public domain. */
+int64_t
+tc_days_from_civil(int y, int m, int d)
+{
+    int64_t   era;
+    unsigned  yoe, doy, doe;
+
+    y -= m <= 2;
+    era = (y >= 0 ? y : y - 399) / 400;
+    yoe = (unsigned) (y - era * 400);
+    doy = (unsigned) ((153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1);
+    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+
+    return era * 146097 + (int64_t) doe - 719468;
+}
+
+
+void
+tc_days_to_civil(int64_t days, int *y, int *m, int *d)
+{
+    int64_t   era, yy;
+    unsigned  doe, yoe, doy, mp;
+
+    days += 719468;
+    era = (days >= 0 ? days : days - 146096) / 146097;
+    doe = (unsigned) (days - era * 146097);
+    yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    yy = (int64_t) yoe + era * 400;
+    doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    mp = (5 * doy + 2) / 153;
+
+    *d = (int) (doy - (153 * mp + 2) / 5 + 1);
+    *m = (int) (mp < 10 ? mp + 3 : mp - 9);
+    *y = (int) (yy + (*m <= 2));
+}
+
+
+static int
+digits(const char *s, int n)
+{
+    int  v = 0;
+
+    while (n--) {
+        if (*s < '0' || *s > '9') {
+            return -1;
+        }
+        v = v * 10 + (*s++ - '0');
+    }
+
+    return v;
+}
+
+
+int
+tc_days_parse(const char *s, size_t len, int64_t *days, int *hour)
+{
+    int  y, m, d, h, leap;
+
+    static const int  mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30,
+                                  31 };
+
+    if (len != TC_DAYS_LEN - 1 && len != TC_HOURS_LEN - 1) {
+        return -1;
+    }
+
+    if (s[4] != '-' || s[7] != '-') {
+        return -1;
+    }
+
+    y = digits(s, 4);
+    m = digits(s + 5, 2);
+    d = digits(s + 8, 2);
+
+    if (y < 1000 || m < 1 || m > 12 || d < 1) {
+        return -1;
+    }
+
+    leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (d > mdays[m - 1] + (m == 2 && leap)) {
+        return -1;
+    }
+
+    h = -1;
+    if (len == TC_HOURS_LEN - 1) {
+        if (s[10] != 'T') {
+            return -1;
+        }
+        h = digits(s + 11, 2);
+        if (h < 0 || h > 23) {
+            return -1;
+        }
+    }
+
+    *days = tc_days_from_civil(y, m, d);
+    *hour = h;
+
+    return 0;
+}
+
+
+static char *
+put2(char *p, int v)
+{
+    *p++ = (char) ('0' + v / 10 % 10);
+    *p++ = (char) ('0' + v % 10);
+    return p;
+}
+
+
+static char *
+put_date(char *p, int64_t day)
+{
+    int  y, m, d;
+
+    tc_days_to_civil(day, &y, &m, &d);
+    y = y < 0 ? 0 : y % 10000;
+
+    p = put2(p, y / 100);
+    p = put2(p, y % 100);
+    *p++ = '-';
+    p = put2(p, m);
+    *p++ = '-';
+    return put2(p, d);
+}
+
+
+void
+tc_days_format(int64_t day, char buf[TC_DAYS_LEN])
+{
+    *put_date(buf, day) = '\0';
+}
+
+
+void
+tc_days_format_hour(int64_t day, int hour, char buf[TC_HOURS_LEN])
+{
+    char  *p;
+
+    p = put_date(buf, day);
+    *p++ = 'T';
+    *put2(p, hour < 0 ? 0 : hour % 24) = '\0';
+}
+
+
+int64_t
+tc_days_local(time_t t)
+{
+    struct tm  tm;
+
+    localtime_r(&t, &tm);
+
+    return tc_days_from_civil(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
 }

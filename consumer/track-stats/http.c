@@ -10,7 +10,7 @@
 #include <jansson.h>
 #include <microhttpd.h>
 
-#include "stats_date.h"
+#include "common/date.h"
 #include "http.h"
 #include "common/log.h"
 #include "metrics.h"
@@ -349,7 +349,7 @@ handle(struct MHD_Connection *conn, int endpoint)
     }
 
     /* yesterday is closed --settle seconds after midnight */
-    req.closed_before = st_local_day(time(NULL) - (time_t) conf->settle);
+    req.closed_before = tc_days_local(time(NULL) - (time_t) conf->settle);
 
     c = st_pool_acquire(db_pool, conf->acquire_timeout_ms);
     if (c == NULL) {

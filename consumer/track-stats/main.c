@@ -15,6 +15,7 @@
 
 #include "cache.h"
 #include "http.h"
+#include "common/date.h"
 #include "common/log.h"
 #include "pool.h"
 #include "query.h"
@@ -402,7 +403,7 @@ int
 main(int argc, char **argv)
 {
     int                     sig, level, opened, rc = 1;
-    char                   *password = NULL, zone[PATH_MAX];
+    char                   *password = NULL;
     const char             *tz;
     sigset_t                set;
     struct st_pool          pool;
@@ -451,17 +452,10 @@ main(int argc, char **argv)
     }
 
     tz = opt_str("timezone");
-    if (tz[0] != '\0') {
-        snprintf(zone, sizeof(zone), "/usr/share/zoneinfo/%s", tz);
-        if (tz[0] != ':' && strpbrk(tz, "0123456789") == NULL
-            && access(zone, R_OK) != 0)
-        {
-            tc_log_error("unknown time zone \"%s\"", tz);
-            return 2;
-        }
-        setenv("TZ", tz, 1);
+    if (tc_tz_set(tz) != 0) {
+        tc_log_error("unknown time zone \"%s\"", tz);
+        return 2;
     }
-    tzset();
 
     /* Signals are taken by sigwait() below; every thread inherits the
      * mask, so none of them is interrupted. */

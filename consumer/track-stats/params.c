@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "stats_date.h"
+#include "common/date.h"
 #include "params.h"
 
 
@@ -206,7 +206,7 @@ parse_range(int endpoint, const struct st_str *v, const struct st_limits *lim,
             return -1;
         }
 
-        if (st_parse_day(v[P_DAY].data, v[P_DAY].len, &d, &h) != 0
+        if (tc_days_parse(v[P_DAY].data, v[P_DAY].len, &d, &h) != 0
             || h != -1)
         {
             st_set_error(err, 400, "invalid_date",
@@ -227,7 +227,7 @@ parse_range(int endpoint, const struct st_str *v, const struct st_limits *lim,
                 return -1;
             }
 
-            if (st_parse_day(v[i].data, v[i].len, &d, &h) != 0) {
+            if (tc_days_parse(v[i].data, v[i].len, &d, &h) != 0) {
                 st_set_error(err, 400, "invalid_date",
                              "%s: expected YYYY-MM-DD%s", param_names[i],
                              endpoint == ST_EP_SERIES ? " or YYYY-MM-DDTHH"

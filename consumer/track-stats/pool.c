@@ -9,7 +9,7 @@
 #include <errmsg.h>
 #include <mysqld_error.h>
 
-#include "stats_date.h"
+#include "common/date.h"
 #include "common/log.h"
 #include "pool.h"
 
@@ -259,7 +259,7 @@ bind_params(struct st_param *params, int n, MYSQL_BIND *b)
             break;
 
         case ST_T_DAY:
-            st_civil_from_days(params[i].day, &y, &m, &d);
+            tc_days_to_civil(params[i].day, &y, &m, &d);
             memset(&params[i].tm, 0, sizeof(MYSQL_TIME));
             params[i].tm.year = (unsigned) y;
             params[i].tm.month = (unsigned) m;
@@ -352,7 +352,7 @@ fetch_rows(MYSQL_STMT *stmt, struct st_col *cols, int ncols,
                 }
                 break;
             case ST_T_DAY:
-                cols[i].day = st_days_from_civil((int) cols[i].tm.year,
+                cols[i].day = tc_days_from_civil((int) cols[i].tm.year,
                                                  (int) cols[i].tm.month,
                                                  (int) cols[i].tm.day);
                 break;

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "cache.h"
-#include "stats_date.h"
+#include "common/date.h"
 #include "common/log.h"
 #include "query.h"
 
@@ -135,9 +135,9 @@ jint(unsigned long long v)
 static json_t *
 jday(int64_t day)
 {
-    char  buf[ST_DAY_LEN];
+    char  buf[TC_DAYS_LEN];
 
-    st_format_day(day, buf);
+    tc_days_format(day, buf);
     return json_string(buf);
 }
 
@@ -145,9 +145,9 @@ jday(int64_t day)
 static json_t *
 jhour(int64_t day, int hour)
 {
-    char  buf[ST_HOUR_LEN];
+    char  buf[TC_HOURS_LEN];
 
-    st_format_hour(day, hour, buf);
+    tc_days_format_hour(day, hour, buf);
     return json_string(buf);
 }
 

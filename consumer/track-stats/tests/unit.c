@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "cache.h"
-#include "stats_date.h"
+#include "common/date.h"
 #include "http.h"
 #include "params.h"
 
@@ -30,49 +30,49 @@ test_dates(void)
 {
     int      y, m, d, h;
     int64_t  day, i;
-    char     buf[ST_HOUR_LEN];
+    char     buf[TC_HOURS_LEN];
 
-    CHECK(st_days_from_civil(1970, 1, 1) == 0, "epoch");
-    CHECK(st_days_from_civil(2000, 3, 1) == 11017, "2000-03-01");
-    CHECK(st_days_from_civil(2024, 2, 29) + 1
-          == st_days_from_civil(2024, 3, 1), "leap day");
+    CHECK(tc_days_from_civil(1970, 1, 1) == 0, "epoch");
+    CHECK(tc_days_from_civil(2000, 3, 1) == 11017, "2000-03-01");
+    CHECK(tc_days_from_civil(2024, 2, 29) + 1
+          == tc_days_from_civil(2024, 3, 1), "leap day");
 
-    for (i = st_days_from_civil(1000, 1, 1);
-         i <= st_days_from_civil(9999, 12, 31); i += 37)
+    for (i = tc_days_from_civil(1000, 1, 1);
+         i <= tc_days_from_civil(9999, 12, 31); i += 37)
     {
-        st_civil_from_days(i, &y, &m, &d);
-        if (st_days_from_civil(y, m, d) != i) {
+        tc_days_to_civil(i, &y, &m, &d);
+        if (tc_days_from_civil(y, m, d) != i) {
             CHECK(0, "round trip of day %lld", (long long) i);
             break;
         }
     }
 
-    CHECK(st_parse_day("2024-02-29", 10, &day, &h) == 0 && h == -1,
+    CHECK(tc_days_parse("2024-02-29", 10, &day, &h) == 0 && h == -1,
           "leap day parses");
-    st_format_day(day, buf);
+    tc_days_format(day, buf);
     CHECK(strcmp(buf, "2024-02-29") == 0, "format %s", buf);
 
-    CHECK(st_parse_day("2024-11-05T07", 13, &day, &h) == 0 && h == 7,
+    CHECK(tc_days_parse("2024-11-05T07", 13, &day, &h) == 0 && h == 7,
           "hour parses");
-    st_format_hour(day, h, buf);
+    tc_days_format_hour(day, h, buf);
     CHECK(strcmp(buf, "2024-11-05T07") == 0, "format %s", buf);
 
-    CHECK(st_parse_day("2023-02-29", 10, &day, &h) != 0, "no 2023-02-29");
-    CHECK(st_parse_day("1900-02-29", 10, &day, &h) != 0, "no 1900-02-29");
-    CHECK(st_parse_day("2000-02-29", 10, &day, &h) == 0, "2000-02-29");
-    CHECK(st_parse_day("2024-04-31", 10, &day, &h) != 0, "no April 31");
-    CHECK(st_parse_day("2024-13-01", 10, &day, &h) != 0, "month 13");
-    CHECK(st_parse_day("2024-00-10", 10, &day, &h) != 0, "month 0");
-    CHECK(st_parse_day("2024-01-00", 10, &day, &h) != 0, "day 0");
-    CHECK(st_parse_day("0999-01-01", 10, &day, &h) != 0, "year 999");
-    CHECK(st_parse_day("2024-1-01x", 10, &day, &h) != 0, "short month");
-    CHECK(st_parse_day("2024/01/01", 10, &day, &h) != 0, "slashes");
-    CHECK(st_parse_day("+024-01-01", 10, &day, &h) != 0, "sign");
-    CHECK(st_parse_day("2024-01-01T24", 13, &day, &h) != 0, "hour 24");
-    CHECK(st_parse_day("2024-01-01 05", 13, &day, &h) != 0, "space");
-    CHECK(st_parse_day("2024-01-01T5", 12, &day, &h) != 0, "one digit");
-    CHECK(st_parse_day("2024-01-01T05:00", 16, &day, &h) != 0, "minutes");
-    CHECK(st_parse_day("", 0, &day, &h) != 0, "empty");
+    CHECK(tc_days_parse("2023-02-29", 10, &day, &h) != 0, "no 2023-02-29");
+    CHECK(tc_days_parse("1900-02-29", 10, &day, &h) != 0, "no 1900-02-29");
+    CHECK(tc_days_parse("2000-02-29", 10, &day, &h) == 0, "2000-02-29");
+    CHECK(tc_days_parse("2024-04-31", 10, &day, &h) != 0, "no April 31");
+    CHECK(tc_days_parse("2024-13-01", 10, &day, &h) != 0, "month 13");
+    CHECK(tc_days_parse("2024-00-10", 10, &day, &h) != 0, "month 0");
+    CHECK(tc_days_parse("2024-01-00", 10, &day, &h) != 0, "day 0");
+    CHECK(tc_days_parse("0999-01-01", 10, &day, &h) != 0, "year 999");
+    CHECK(tc_days_parse("2024-1-01x", 10, &day, &h) != 0, "short month");
+    CHECK(tc_days_parse("2024/01/01", 10, &day, &h) != 0, "slashes");
+    CHECK(tc_days_parse("+024-01-01", 10, &day, &h) != 0, "sign");
+    CHECK(tc_days_parse("2024-01-01T24", 13, &day, &h) != 0, "hour 24");
+    CHECK(tc_days_parse("2024-01-01 05", 13, &day, &h) != 0, "space");
+    CHECK(tc_days_parse("2024-01-01T5", 12, &day, &h) != 0, "one digit");
+    CHECK(tc_days_parse("2024-01-01T05:00", 16, &day, &h) != 0, "minutes");
+    CHECK(tc_days_parse("", 0, &day, &h) != 0, "empty");
 }
 
 
