@@ -8,250 +8,130 @@
 #include <unistd.h>
 
 #include "config.h"
-#include "common/log.h"
+#include "common/options.h"
 #include "sentinel.h"
 
 #define TC_VERSION  "0.1.0"
 
-typedef enum {
-    TC_OPT_STR,
-    TC_OPT_LONG,
-    TC_OPT_BOOL,
-    TC_OPT_LEVEL
-} tc_opt_type_t;
-
-typedef struct {
-    const char     *name;
-    tc_opt_type_t   type;
-    size_t          offset;
-    const char     *def;
-    long            min;
-    long            max;
-    const char     *help;
-} tc_opt_t;
-
 #define OFF(f)  offsetof(tc_conf_t, f)
 
 static const tc_opt_t  options[] = {
-    { "id", TC_OPT_STR, OFF(id), "", 0, 0,
+    { "id", TC_OPT_STR, OFF(id), "", 0, 0, NULL,
       "consumer id: [A-Za-z0-9._-], at most 48 bytes; one running process\n"
       "per id (default: the host name)" },
 
-    { "redis_host", TC_OPT_STR, OFF(redis_host), "127.0.0.1", 0, 0,
+    { "redis_host", TC_OPT_STR, OFF(redis_host), "127.0.0.1", 0, 0, NULL,
       "Redis address (numeric or a name)" },
-    { "redis_port", TC_OPT_LONG, OFF(redis_port), "6379", 1, 65535,
+    { "redis_port", TC_OPT_LONG, OFF(redis_port), "6379", 1, 65535, NULL,
       "Redis TCP port" },
-    { "redis_socket", TC_OPT_STR, OFF(redis_socket), "", 0, 0,
+    { "redis_socket", TC_OPT_STR, OFF(redis_socket), "", 0, 0, NULL,
       "Redis unix socket; used instead of host and port when set" },
-    { "redis_password", TC_OPT_STR, OFF(redis_password), "", 0, 0,
+    { "redis_password", TC_OPT_STR, OFF(redis_password), "", 0, 0, NULL,
       "Redis AUTH password (empty: no AUTH)" },
     { "redis_timeout_ms", TC_OPT_LONG, OFF(redis_timeout_ms), "5000", 100,
-      600000, "Redis connect and command timeout" },
-    { "redis_sentinel", TC_OPT_STR, OFF(redis_sentinel), "", 0, 0,
+      600000, NULL, "Redis connect and command timeout" },
+    { "redis_sentinel", TC_OPT_STR, OFF(redis_sentinel), "", 0, 0, NULL,
       "find the master through these Redis Sentinels: host[:port] (port\n"
       "26379 by default), [ipv6]:port or unix:path, separated by spaces or\n"
       "commas; asked in turn at every (re)connect, which then ignores\n"
       "redis_host, redis_port and redis_socket.  A lost connection, a\n"
       "timeout or a READONLY reply makes the consumer ask again, so it\n"
       "follows a failover (the module's track_redis_sentinel)" },
-    { "redis_master", TC_OPT_STR, OFF(redis_master), "mymaster", 0, 0,
+    { "redis_master", TC_OPT_STR, OFF(redis_master), "mymaster", 0, 0, NULL,
       "the sentinels' name of the master (track_redis_master)" },
     { "redis_sentinel_check_ms", TC_OPT_LONG, OFF(redis_sentinel_check_ms),
-      "1000", 0, 3600000,
+      "1000", 0, 3600000, NULL,
       "with redis_sentinel: between batches, ask the sentinels this often\n"
       "whether they name another master now, and move to it without\n"
       "waiting for an error (a promoted replica is followed at once, not\n"
       "when the old master is demoted; 0: on errors only)" },
-    { "queue_key", TC_OPT_STR, OFF(queue_key), "track:events", 0, 0,
+    { "queue_key", TC_OPT_STR, OFF(queue_key), "track:events", 0, 0, NULL,
       "the list the nginx module pushes events onto" },
     { "processing_prefix", TC_OPT_STR, OFF(processing_prefix),
-      "track:processing:", 0, 0,
+      "track:processing:", 0, 0, NULL,
       "prefix of this consumer's processing list (prefix + id); the key\n"
       "prefix + id + \":seq\" holds the list's batch sequence number" },
-    { "dead_key", TC_OPT_STR, OFF(dead_key), "track:dead", 0, 0,
+    { "dead_key", TC_OPT_STR, OFF(dead_key), "track:dead", 0, 0, NULL,
       "dead-letter list: {\"reason\",\"code\",\"consumer\",\"raw\"} objects" },
-    { "dead_max", TC_OPT_LONG, OFF(dead_max), "100000", 0, LONG_MAX,
+    { "dead_max", TC_OPT_LONG, OFF(dead_max), "100000", 0, LONG_MAX, NULL,
       "keep at most this many dead letters, the newest (0: no limit)" },
 
-    { "batch_size", TC_OPT_LONG, OFF(batch_size), "2000", 1, 50000,
+    { "batch_size", TC_OPT_LONG, OFF(batch_size), "2000", 1, 50000, NULL,
       "events per batch (one MySQL transaction)" },
-    { "lanes", TC_OPT_LONG, OFF(lanes), "2", 1, 16,
+    { "lanes", TC_OPT_LONG, OFF(lanes), "2", 1, 16, NULL,
       "consumers in this process group, each with its own processing\n"
       "list (id, then id/1, id/2...) and MySQL transaction: while one\n"
       "lane's transaction runs, the next decodes and stores its batch" },
-    { "linger_ms", TC_OPT_LONG, OFF(linger_ms), "200", 0, 60000,
+    { "linger_ms", TC_OPT_LONG, OFF(linger_ms), "200", 0, 60000, NULL,
       "how long a batch that is not full waits for more events" },
-    { "block_ms", TC_OPT_LONG, OFF(block_ms), "2000", 10, 600000,
+    { "block_ms", TC_OPT_LONG, OFF(block_ms), "2000", 10, 600000, NULL,
       "blocking pop timeout when the queue is empty" },
     { "max_event_bytes", TC_OPT_LONG, OFF(max_event_bytes), "1048576", 64,
-      16000000, "larger queue elements go to the dead-letter list" },
+      16000000, NULL, "larger queue elements go to the dead-letter list" },
     { "max_statement_bytes", TC_OPT_LONG, OFF(max_statement_bytes),
-      "4194304", 65536, 1073741824,
+      "4194304", 65536, 1073741824, NULL,
       "split multi-row INSERTs above this size (keep below the server's\n"
       "max_allowed_packet)" },
-    { "user_cache", TC_OPT_LONG, OFF(user_cache), "200000", 0, 100000000,
+    { "user_cache", TC_OPT_LONG, OFF(user_cache), "200000", 0, 100000000, NULL,
       "remembered (day, app, module, action, uid) already counted as\n"
       "users, to skip their INSERT IGNORE (0: off)" },
 
-    { "mysql_host", TC_OPT_STR, OFF(mysql_host), "127.0.0.1", 0, 0,
+    { "mysql_host", TC_OPT_STR, OFF(mysql_host), "127.0.0.1", 0, 0, NULL,
       "MySQL/MariaDB address" },
-    { "mysql_port", TC_OPT_LONG, OFF(mysql_port), "3306", 1, 65535,
+    { "mysql_port", TC_OPT_LONG, OFF(mysql_port), "3306", 1, 65535, NULL,
       "MySQL TCP port" },
-    { "mysql_socket", TC_OPT_STR, OFF(mysql_socket), "", 0, 0,
+    { "mysql_socket", TC_OPT_STR, OFF(mysql_socket), "", 0, 0, NULL,
       "MySQL unix socket; used instead of host and port when set" },
-    { "mysql_user", TC_OPT_STR, OFF(mysql_user), "track_writer", 0, 0,
+    { "mysql_user", TC_OPT_STR, OFF(mysql_user), "track_writer", 0, 0, NULL,
       "MySQL user" },
-    { "mysql_password", TC_OPT_STR, OFF(mysql_password), "", 0, 0,
+    { "mysql_password", TC_OPT_STR, OFF(mysql_password), "", 0, 0, NULL,
       "MySQL password (prefer the config file: flags show in ps)" },
-    { "mysql_database", TC_OPT_STR, OFF(mysql_database), "track", 0, 0,
+    { "mysql_database", TC_OPT_STR, OFF(mysql_database), "track", 0, 0, NULL,
       "database of the day tables and statistics" },
-    { "mysql_timeout", TC_OPT_LONG, OFF(mysql_timeout), "60", 1, 3600,
+    { "mysql_timeout", TC_OPT_LONG, OFF(mysql_timeout), "60", 1, 3600, NULL,
       "MySQL connect, read and write timeout in seconds" },
 
-    { "timezone", TC_OPT_STR, OFF(timezone), "", 0, 0,
+    { "timezone", TC_OPT_STR, OFF(timezone), "", 0, 0, NULL,
       "time zone of day tables and statistics, e.g. Asia/Shanghai or UTC\n"
       "(default: the system's)" },
-    { "retention_days", TC_OPT_LONG, OFF(retention_days), "0", 0, 100000,
+    { "retention_days", TC_OPT_LONG, OFF(retention_days), "0", 0, 100000, NULL,
       "drop day tables (and user membership) older than today minus this\n"
       "many days, checked hourly (0: never)" },
     { "backoff_min_ms", TC_OPT_LONG, OFF(backoff_min_ms), "100", 1, 600000,
+      NULL,
       "first retry delay when Redis or MySQL fails" },
     { "backoff_max_ms", TC_OPT_LONG, OFF(backoff_max_ms), "10000", 1, 3600000,
+      NULL,
       "cap of the doubling retry delay" },
 
-    { "log_file", TC_OPT_STR, OFF(log_file), "", 0, 0,
+    { "log_file", TC_OPT_STR, OFF(log_file), "", 0, 0, NULL,
       "log file, reopened on SIGHUP (default: stderr)" },
-    { "log_level", TC_OPT_LEVEL, OFF(log_level), "info", 0, 0,
+    { "log_level", TC_OPT_LEVEL, OFF(log_level), "info", 0, 0, NULL,
       "error, warn, info or debug" },
-    { "drain", TC_OPT_BOOL, OFF(drain), "no", 0, 0,
+    { "drain", TC_OPT_BOOL, OFF(drain), "no", 0, 0, NULL,
       "exit 0 once the queue and the processing list are empty\n"
       "(benchmarks, one-off catch-up jobs)" },
 };
 
-#define NOPTIONS  (sizeof(options) / sizeof(options[0]))
-
-
-static const tc_opt_t *
-opt_find(const char *name)
-{
-    size_t  i, j;
-    char    norm[64];
-
-    for (j = 0; name[j] != '\0' && j < sizeof(norm) - 1; j++) {
-        norm[j] = (name[j] == '-') ? '_' : name[j];
-    }
-    norm[j] = '\0';
-
-    for (i = 0; i < NOPTIONS; i++) {
-        if (strcmp(options[i].name, norm) == 0) {
-            return &options[i];
-        }
-    }
-
-    return NULL;
-}
-
-
-static int
-opt_apply(tc_conf_t *conf, const tc_opt_t *opt, const char *value,
-    char *err, size_t err_size)
-{
-    char   *end, *s, **sp;
-    long    n;
-
-    switch (opt->type) {
-
-    case TC_OPT_STR:
-        s = strdup(value);
-        if (s == NULL) {
-            snprintf(err, err_size, "out of memory");
-            return -1;
-        }
-        sp = (char **) ((char *) conf + opt->offset);
-        free(*sp);
-        *sp = s;
-        return 0;
-
-    case TC_OPT_LONG:
-        errno = 0;
-        n = strtol(value, &end, 10);
-        if (errno || end == value || *end != '\0'
-            || n < opt->min || n > opt->max)
-        {
-            snprintf(err, err_size,
-                     "invalid value \"%s\" for \"%s\" (%ld..%ld)",
-                     value, opt->name, opt->min, opt->max);
-            return -1;
-        }
-        *(long *) ((char *) conf + opt->offset) = n;
-        return 0;
-
-    case TC_OPT_BOOL:
-        if (strcmp(value, "yes") == 0 || strcmp(value, "1") == 0
-            || strcmp(value, "on") == 0 || strcmp(value, "true") == 0)
-        {
-            n = 1;
-
-        } else if (strcmp(value, "no") == 0 || strcmp(value, "0") == 0
-                   || strcmp(value, "off") == 0
-                   || strcmp(value, "false") == 0)
-        {
-            n = 0;
-
-        } else {
-            snprintf(err, err_size, "invalid value \"%s\" for \"%s\" "
-                     "(yes or no)", value, opt->name);
-            return -1;
-        }
-        *(long *) ((char *) conf + opt->offset) = n;
-        return 0;
-
-    case TC_OPT_LEVEL:
-        n = tc_log_level_parse(value);
-        if (n < 0) {
-            snprintf(err, err_size, "invalid value \"%s\" for \"%s\" "
-                     "(error, warn, info or debug)", value, opt->name);
-            return -1;
-        }
-        *(long *) ((char *) conf + opt->offset) = n;
-        return 0;
-    }
-
-    return -1;
-}
+static const tc_opt_table_t  table = TC_OPT_TABLE(options);
 
 
 void
 tc_conf_defaults(tc_conf_t *conf)
 {
-    size_t  i;
-    char    err[256];
-
     memset(conf, 0, sizeof(*conf));
-
-    for (i = 0; i < NOPTIONS; i++) {
-        if (opt_apply(conf, &options[i], options[i].def, err, sizeof(err))) {
-            abort();    /* a bad default is a bug */
-        }
-    }
+    tc_opt_defaults(&table, conf);
 }
 
 
 void
 tc_conf_free(tc_conf_t *conf)
 {
-    size_t  i;
-
     tc_addr_list_free(conf->sentinels, conf->nsentinels);
     conf->sentinels = NULL;
     conf->nsentinels = 0;
 
-    for (i = 0; i < NOPTIONS; i++) {
-        if (options[i].type == TC_OPT_STR) {
-            free(*(char **) ((char *) conf + options[i].offset));
-            *(char **) ((char *) conf + options[i].offset) = NULL;
-        }
-    }
+    tc_opt_free(&table, conf);
 }
 
 
@@ -259,114 +139,21 @@ int
 tc_conf_set(tc_conf_t *conf, const char *name, const char *value,
     char *err, size_t err_size)
 {
-    const tc_opt_t  *opt;
-
-    opt = opt_find(name);
-    if (opt == NULL) {
-        snprintf(err, err_size, "unknown setting \"%s\"", name);
-        return -1;
-    }
-
-    return opt_apply(conf, opt, value, err, err_size);
+    return tc_opt_set(&table, conf, name, value, err, err_size);
 }
 
 
-static char *
-trim(char *s)
-{
-    char  *e;
-
-    while (isspace((unsigned char) *s)) {
-        s++;
-    }
-
-    e = s + strlen(s);
-    while (e > s && isspace((unsigned char) e[-1])) {
-        e--;
-    }
-    *e = '\0';
-
-    return s;
-}
-
-
-/*
- * Lines are "name value" or "name = value"; '#' starts a comment line;
- * a value may be wrapped in double quotes (kept verbatim inside).
- */
 int
 tc_conf_load_file(tc_conf_t *conf, const char *path, char *err,
     size_t err_size)
 {
-    FILE    *f;
-    char     line[4096], msg[256], *p, *name, *value;
-    size_t   len;
-    int      lineno, rc;
-
-    f = fopen(path, "r");
-    if (f == NULL) {
-        snprintf(err, err_size, "cannot open config file \"%s\": %s",
-                 path, strerror(errno));
-        return -1;
-    }
-
-    rc = 0;
-    lineno = 0;
-
-    while (fgets(line, sizeof(line), f) != NULL) {
-        lineno++;
-
-        len = strlen(line);
-        if (len == sizeof(line) - 1 && line[len - 1] != '\n') {
-            snprintf(err, err_size, "%s:%d: line too long", path, lineno);
-            rc = -1;
-            break;
-        }
-
-        p = trim(line);
-        if (*p == '\0' || *p == '#') {
-            continue;
-        }
-
-        name = p;
-        while (*p != '\0' && *p != '=' && !isspace((unsigned char) *p)) {
-            p++;
-        }
-
-        if (*p != '\0') {
-            *p++ = '\0';
-        }
-
-        value = trim(p);
-        if (*value == '=') {
-            value = trim(value + 1);
-        }
-
-        len = strlen(value);
-        if (len >= 2 && value[0] == '"' && value[len - 1] == '"') {
-            value[len - 1] = '\0';
-            value++;
-        }
-
-        if (tc_conf_set(conf, name, value, msg, sizeof(msg))) {
-            snprintf(err, err_size, "%s:%d: %s", path, lineno, msg);
-            rc = -1;
-            break;
-        }
-    }
-
-    fclose(f);
-
-    return rc;
+    return tc_opt_load_file(&table, conf, path, err, err_size);
 }
 
 
 void
 tc_conf_usage(FILE *out)
 {
-    size_t       i;
-    const char  *h, *nl;
-
     fprintf(out,
         "usage: track-consumer [--config FILE] [--NAME=VALUE ...]\n"
         "\n"
@@ -381,19 +168,7 @@ tc_conf_usage(FILE *out)
         "\n"
         "Settings (default in brackets):\n");
 
-    for (i = 0; i < NOPTIONS; i++) {
-        fprintf(out, "  --%s [%s]\n", options[i].name,
-                options[i].def[0] ? options[i].def : "");
-
-        for (h = options[i].help; *h != '\0'; h = nl + 1) {
-            nl = strchr(h, '\n');
-            if (nl == NULL) {
-                fprintf(out, "        %s\n", h);
-                break;
-            }
-            fprintf(out, "        %.*s\n", (int) (nl - h), h);
-        }
-    }
+    tc_opt_usage(&table, out);
 
     fprintf(out,
         "\n"
@@ -407,9 +182,9 @@ tc_conf_parse_args(tc_conf_t *conf, int argc, char **argv, char *err,
     size_t err_size)
 {
     int          i;
-    char         name[64];
-    const char  *arg, *eq, *value, *config;
-    size_t       len;
+    const char  *arg, *config;
+
+    static const char *const  handled[] = { "-c", "--config", NULL };
 
     /* pass 1: help, version and the config file */
     config = NULL;
@@ -442,60 +217,9 @@ tc_conf_parse_args(tc_conf_t *conf, int argc, char **argv, char *err,
         return -1;
     }
 
-    /* pass 2: every other flag */
-    for (i = 1; i < argc; i++) {
-        arg = argv[i];
-
-        if (strcmp(arg, "-c") == 0 || strcmp(arg, "--config") == 0) {
-            i++;
-            continue;
-        }
-
-        if (strncmp(arg, "--config=", 9) == 0) {
-            continue;
-        }
-
-        if (strncmp(arg, "--", 2) != 0) {
-            snprintf(err, err_size, "unexpected argument \"%s\" "
-                     "(see --help)", arg);
-            return -1;
-        }
-
-        arg += 2;
-        eq = strchr(arg, '=');
-        len = eq ? (size_t) (eq - arg) : strlen(arg);
-
-        if (len == 0 || len >= sizeof(name)) {
-            snprintf(err, err_size, "invalid flag \"%s\"", argv[i]);
-            return -1;
-        }
-
-        memcpy(name, arg, len);
-        name[len] = '\0';
-
-        if (eq != NULL) {
-            value = eq + 1;
-
-        } else if (opt_find(name) != NULL
-                   && opt_find(name)->type == TC_OPT_BOOL
-                   && (i + 1 >= argc || strncmp(argv[i + 1], "--", 2) == 0))
-        {
-            value = "yes";          /* a bare boolean flag */
-
-        } else if (i + 1 < argc) {
-            value = argv[++i];
-
-        } else {
-            snprintf(err, err_size, "flag \"--%s\" needs a value", name);
-            return -1;
-        }
-
-        if (tc_conf_set(conf, name, value, err, err_size)) {
-            return -1;
-        }
-    }
-
-    return 0;
+    /* pass 2: every other flag, which wins over the file */
+    return tc_opt_parse_flags(&table, conf, argc, argv, handled, err,
+                              err_size);
 }
 
 

@@ -17,118 +17,112 @@
 #include "http.h"
 #include "common/date.h"
 #include "common/log.h"
+#include "common/options.h"
 #include "pool.h"
 #include "query.h"
 
-#define ST_VERSION  "1.0"
+#define TC_STATS_VERSION  "1.0"
 
-enum { O_STR, O_UINT };
+/* Settings: defaults < environment (TRACK_STATS_NAME) < command line. */
+typedef struct {
+    char    *listen;
+    char    *prefix;
+    long     threads;
+    long     max_connections;
+    long     idle_timeout;
+    char    *mysql_host;
+    long     mysql_port;
+    char    *mysql_socket;
+    char    *mysql_database;
+    char    *mysql_user;
+    char    *mysql_password_file;
+    long     mysql_pool;
+    long     mysql_timeout;
+    char    *timezone;
+    char    *token_file;
+    long     cache_max_age;
+    long     open_max_age;
+    long     day_cache;
+    long     settle;
+    long     max_days;
+    long     max_hours;
+    long     max_limit;
+    long     log_level;
+    char    *log_file;
+    char    *pid_file;
+} tc_stats_conf_t;
 
-struct option_def {
-    const char  *name;          /* --name, env TRACK_STATS_NAME */
-    int          type;
-    const char  *arg;
-    const char  *def;
-    unsigned     min, max;
-    const char  *help;
-    const char  *value;         /* final string value */
-    unsigned     uint;
-};
+#define OFF(f)  offsetof(tc_stats_conf_t, f)
 
-/* Defaults < environment < command line. */
-static struct option_def  options[] = {
-    { "listen", O_STR, "HOST:PORT", "127.0.0.1:8090", 0, 0,
+static const tc_opt_t  options[] = {
+    { "listen", TC_OPT_STR, OFF(listen), "127.0.0.1:8090", 0, 0, "HOST:PORT",
       "address to listen on: HOST:PORT, [IPv6]:PORT or PORT" },
-    { "prefix", O_STR, "PATH", "/stats/v1", 0, 0,
+    { "prefix", TC_OPT_STR, OFF(prefix), "/stats/v1", 0, 0, "PATH",
       "path prefix of the endpoints (nginx passes the URI unchanged)" },
-    { "threads", O_UINT, "N", "4", 1, 256,
+    { "threads", TC_OPT_LONG, OFF(threads), "4", 1, 256, "N",
       "HTTP worker threads (epoll thread pool)" },
-    { "max-connections", O_UINT, "N", "512", 1, 65536,
+    { "max-connections", TC_OPT_LONG, OFF(max_connections), "512",
+      1, 65536, "N",
       "concurrent HTTP connections, beyond which new ones are refused" },
-    { "idle-timeout", O_UINT, "SECONDS", "30", 1, 3600,
+    { "idle-timeout", TC_OPT_LONG, OFF(idle_timeout), "30", 1, 3600, "SECONDS",
       "seconds before an idle HTTP connection is closed" },
-    { "mysql-host", O_STR, "HOST", "127.0.0.1", 0, 0,
+    { "mysql-host", TC_OPT_STR, OFF(mysql_host), "127.0.0.1", 0, 0, "HOST",
       "MySQL/MariaDB host (\"localhost\" means the socket)" },
-    { "mysql-port", O_UINT, "PORT", "3306", 0, 65535, "MySQL port" },
-    { "mysql-socket", O_STR, "PATH", "", 0, 0, "MySQL unix socket" },
-    { "mysql-database", O_STR, "NAME", "track", 0, 0, "database" },
-    { "mysql-user", O_STR, "USER", "track_reader", 0, 0,
+    { "mysql-port", TC_OPT_LONG, OFF(mysql_port), "3306", 0, 65535, "PORT",
+      "MySQL port" },
+    { "mysql-socket", TC_OPT_STR, OFF(mysql_socket), "", 0, 0, "PATH",
+      "MySQL unix socket" },
+    { "mysql-database", TC_OPT_STR, OFF(mysql_database), "track", 0, 0, "NAME",
+      "database" },
+    { "mysql-user", TC_OPT_STR, OFF(mysql_user), "track_reader", 0, 0, "USER",
       "read-only MySQL user (SELECT only)" },
-    { "mysql-password-file", O_STR, "FILE", "", 0, 0,
+    { "mysql-password-file", TC_OPT_STR, OFF(mysql_password_file), "",
+      0, 0, "FILE",
       "file holding the MySQL password (or env TRACK_STATS_MYSQL_PASSWORD)" },
-    { "mysql-pool", O_UINT, "N", "4", 1, 256,
+    { "mysql-pool", TC_OPT_LONG, OFF(mysql_pool), "4", 1, 256, "N",
       "MySQL connections in the pool" },
-    { "mysql-timeout", O_UINT, "SECONDS", "10", 1, 3600,
+    { "mysql-timeout", TC_OPT_LONG, OFF(mysql_timeout), "10",
+      1, 3600, "SECONDS",
       "seconds for connect, I/O, one statement and waiting for a "
       "pool connection" },
-    { "timezone", O_STR, "ZONE", "", 0, 0,
+    { "timezone", TC_OPT_STR, OFF(timezone), "", 0, 0, "ZONE",
       "time zone of the day tables, as the consumer's (default: TZ or "
       "the system's)" },
-    { "token-file", O_STR, "FILE", "", 0, 0,
+    { "token-file", TC_OPT_STR, OFF(token_file), "", 0, 0, "FILE",
       "file holding the bearer token clients must send (or env "
       "TRACK_STATS_TOKEN); reread on SIGHUP" },
-    { "cache-max-age", O_UINT, "SECONDS", "86400", 0, 31536000,
+    { "cache-max-age", TC_OPT_LONG, OFF(cache_max_age), "86400",
+      0, 31536000, "SECONDS",
       "Cache-Control max-age for answers about closed days" },
-    { "open-max-age", O_UINT, "SECONDS", "0", 0, 3600,
+    { "open-max-age", TC_OPT_LONG, OFF(open_max_age), "0", 0, 3600, "SECONDS",
       "max-age for answers that include today (0: no-store)" },
-    { "day-cache", O_UINT, "N", "65536", 0, 16777216,
+    { "day-cache", TC_OPT_LONG, OFF(day_cache), "65536", 0, 16777216, "N",
       "closed days of series kept in memory (about 300 bytes each; 0: "
       "off); an entry is used for at most --cache-max-age seconds" },
-    { "settle", O_UINT, "SECONDS", "900", 0, 86400,
+    { "settle", TC_OPT_LONG, OFF(settle), "900", 0, 86400, "SECONDS",
       "seconds after midnight before yesterday counts as closed" },
-    { "max-days", O_UINT, "N", "366", 1, 100000, "longest range in days" },
-    { "max-hours", O_UINT, "N", "744", 1, 100000,
+    { "max-days", TC_OPT_LONG, OFF(max_days), "366", 1, 100000, "N",
+      "longest range in days" },
+    { "max-hours", TC_OPT_LONG, OFF(max_hours), "744", 1, 100000, "N",
       "longest range in hours with interval=hour" },
-    { "max-limit", O_UINT, "N", "1000", 1, 1000000, "largest limit for top" },
-    { "log-level", O_STR, "LEVEL", "info", 0, 0,
+    { "max-limit", TC_OPT_LONG, OFF(max_limit), "1000", 1, 1000000, "N",
+      "largest limit for top" },
+    { "log-level", TC_OPT_LEVEL, OFF(log_level), "info", 0, 0, "LEVEL",
       "error, warn, info or debug" },
-    { "log-file", O_STR, "FILE", "", 0, 0,
+    { "log-file", TC_OPT_STR, OFF(log_file), "", 0, 0, "FILE",
       "log to this file instead of stderr; reopened on SIGHUP" },
-    { "pid-file", O_STR, "FILE", "", 0, 0, "write the process id here" },
+    { "pid-file", TC_OPT_STR, OFF(pid_file), "", 0, 0, "FILE",
+      "write the process id here" },
 };
 
-#define NOPTIONS  (sizeof(options) / sizeof(options[0]))
+static const tc_opt_table_t  table = TC_OPT_TABLE(options);
 
-
-/* Prints text indented, wrapped before 79 columns. */
-static void
-wrap(FILE *f, const char *text, int indent)
-{
-    int          col = indent, n;
-    const char  *p = text, *sp;
-
-    fprintf(f, "%*s", indent, "");
-
-    while (*p != '\0') {
-        sp = strchr(p, ' ');
-        n = sp != NULL ? (int) (sp - p) : (int) strlen(p);
-
-        if (col > indent && col + 1 + n > 78) {
-            fprintf(f, "\n%*s", indent, "");
-            col = indent;
-        } else if (col > indent) {
-            fputc(' ', f);
-            col++;
-        }
-
-        fprintf(f, "%.*s", n, p);
-        col += n;
-        p += n;
-        while (*p == ' ') {
-            p++;
-        }
-    }
-
-    fputc('\n', f);
-}
+static tc_stats_conf_t  conf;
 
 
 static void
 usage(FILE *f)
 {
-    size_t  i;
-    char    text[512];
-
     fprintf(f,
         "Usage: track-stats [--option VALUE | --option=VALUE]...\n"
         "Read-only statistics query API (HTTP/JSON) over the track "
@@ -137,13 +131,7 @@ usage(FILE *f)
         "TRACK_STATS_<OPTION>\n(upper case, '-' as '_'); the command line "
         "wins.\n\n");
 
-    for (i = 0; i < NOPTIONS; i++) {
-        fprintf(f, "  --%s %s\n", options[i].name, options[i].arg);
-        snprintf(text, sizeof(text), "%s%s%s%s", options[i].help,
-                 options[i].def[0] != '\0' ? " [" : "", options[i].def,
-                 options[i].def[0] != '\0' ? "]" : "");
-        wrap(f, text, 8);
-    }
+    tc_opt_usage(&table, f);
 
     fprintf(f,
         "  --help\n        this text\n  --version\n        the version\n\n"
@@ -152,55 +140,13 @@ usage(FILE *f)
 }
 
 
-static struct option_def *
-option(const char *name)
-{
-    size_t  i;
-
-    for (i = 0; i < NOPTIONS; i++) {
-        if (strcmp(options[i].name, name) == 0) {
-            return &options[i];
-        }
-    }
-
-    return NULL;
-}
-
-
-static const char *
-opt_str(const char *name)
-{
-    return option(name)->value;
-}
-
-
-static unsigned
-opt_uint(const char *name)
-{
-    return option(name)->uint;
-}
-
-
 static int
 parse_options(int argc, char **argv)
 {
-    int                 i;
-    char                env[64], *p, *end;
-    size_t              j, n;
-    const char         *v, *name;
-    unsigned long       u;
-    struct option_def  *o;
+    int   i;
+    char  err[512];
 
-    for (j = 0; j < NOPTIONS; j++) {
-        o = &options[j];
-        n = (size_t) snprintf(env, sizeof(env), "TRACK_STATS_%s", o->name);
-        for (p = env; p < env + n; p++) {
-            *p = *p == '-' ? '_' : (char) (*p >= 'a' && *p <= 'z'
-                                           ? *p - 32 : *p);
-        }
-        v = getenv(env);
-        o->value = v != NULL ? v : o->def;
-    }
+    tc_opt_defaults(&table, &conf);
 
     for (i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -209,62 +155,19 @@ parse_options(int argc, char **argv)
         }
 
         if (strcmp(argv[i], "--version") == 0) {
-            printf("track-stats %s\n", ST_VERSION);
+            printf("track-stats %s\n", TC_STATS_VERSION);
             exit(0);
-        }
-
-        if (strncmp(argv[i], "--", 2) != 0) {
-            fprintf(stderr, "track-stats: unexpected argument \"%s\"\n"
-                    "Try --help.\n", argv[i]);
-            return -1;
-        }
-
-        name = argv[i] + 2;
-        p = strchr(name, '=');
-        n = p != NULL ? (size_t) (p - name) : strlen(name);
-
-        o = NULL;
-        for (j = 0; j < NOPTIONS; j++) {
-            if (strlen(options[j].name) == n
-                && strncmp(options[j].name, name, n) == 0)
-            {
-                o = &options[j];
-            }
-        }
-
-        if (o == NULL) {
-            fprintf(stderr, "track-stats: unknown option \"%s\"\n"
-                    "Try --help.\n", argv[i]);
-            return -1;
-        }
-
-        if (p != NULL) {
-            o->value = p + 1;
-        } else if (i + 1 < argc) {
-            o->value = argv[++i];
-        } else {
-            fprintf(stderr, "track-stats: --%s needs a value\n", o->name);
-            return -1;
         }
     }
 
-    for (j = 0; j < NOPTIONS; j++) {
-        o = &options[j];
-        if (o->type != O_UINT) {
-            continue;
-        }
-
-        errno = 0;
-        u = strtoul(o->value, &end, 10);
-        if (errno != 0 || end == o->value || *end != '\0'
-            || o->value[0] == '-' || u < o->min || u > o->max)
-        {
-            fprintf(stderr, "track-stats: invalid value \"%s\" for --%s "
-                    "(an integer from %u to %u)\n", o->value, o->name,
-                    o->min, o->max);
-            return -1;
-        }
-        o->uint = (unsigned) u;
+    if (tc_opt_load_env(&table, &conf, "TRACK_STATS_", err, sizeof(err))
+        != TC_OPT_OK
+        || tc_opt_parse_flags(&table, &conf, argc, argv, NULL, err,
+                              sizeof(err))
+           != TC_OPT_OK)
+    {
+        fprintf(stderr, "track-stats: %s\n", err);
+        return -1;
     }
 
     return 0;
@@ -363,7 +266,7 @@ load_token(void)
 {
     int          rc;
     char        *t;
-    const char  *file = opt_str("token-file");
+    const char  *file = conf.token_file;
 
     if (file[0] == '\0') {
         return st_http_set_token(getenv("TRACK_STATS_TOKEN"));
@@ -402,7 +305,7 @@ write_pid(const char *path)
 int
 main(int argc, char **argv)
 {
-    int                     sig, level, opened, rc = 1;
+    int                     sig, opened, rc = 1;
     char                   *password = NULL;
     const char             *tz;
     sigset_t                set;
@@ -417,41 +320,35 @@ main(int argc, char **argv)
         return 2;
     }
 
-    level = tc_log_level_parse(opt_str("log-level"));
-    if (level < 0) {
-        fprintf(stderr, "track-stats: invalid --log-level \"%s\"\n",
-                opt_str("log-level"));
-        return 2;
-    }
-    tc_log_level = level;
+    tc_log_level = (int) conf.log_level;
 
-    if (parse_listen(opt_str("listen"), &addr) != 0) {
+    if (parse_listen(conf.listen, &addr) != 0) {
         fprintf(stderr, "track-stats: invalid --listen \"%s\"\n",
-                opt_str("listen"));
+                conf.listen);
         return 2;
     }
 
-    if (opt_str("prefix")[0] != '/'
-        || opt_str("prefix")[strlen(opt_str("prefix")) - 1] == '/')
+    if (conf.prefix[0] != '/'
+        || conf.prefix[strlen(conf.prefix) - 1] == '/')
     {
         fprintf(stderr, "track-stats: --prefix must start with '/' and not "
                 "end with one (e.g. /stats/v1)\n");
         return 2;
     }
 
-    if (tc_log_open(opt_str("log-file")) != 0) {
-        tc_log_error("cannot open log file %s: %s", opt_str("log-file"),
+    if (tc_log_open(conf.log_file) != 0) {
+        tc_log_error("cannot open log file %s: %s", conf.log_file,
                      strerror(errno));
         return 1;
     }
 
-    if (opt_str("token-file")[0] != '\0' && getenv("TRACK_STATS_TOKEN")) {
+    if (conf.token_file[0] != '\0' && getenv("TRACK_STATS_TOKEN")) {
         tc_log_error("give the token either in --token-file or in "
                      "TRACK_STATS_TOKEN, not both");
         return 2;
     }
 
-    tz = opt_str("timezone");
+    tz = conf.timezone;
     if (tc_tz_set(tz) != 0) {
         tc_log_error("unknown time zone \"%s\"", tz);
         return 2;
@@ -470,23 +367,23 @@ main(int argc, char **argv)
         return 1;
     }
 
-    if (opt_str("mysql-password-file")[0] != '\0') {
-        password = read_secret(opt_str("mysql-password-file"), "password");
+    if (conf.mysql_password_file[0] != '\0') {
+        password = read_secret(conf.mysql_password_file, "password");
         if (password == NULL) {
             return 1;
         }
     }
 
     memset(&db, 0, sizeof(db));
-    db.host = opt_str("mysql-host");
-    db.port = opt_uint("mysql-port");
-    db.socket = opt_str("mysql-socket")[0] != '\0' ? opt_str("mysql-socket")
+    db.host = conf.mysql_host;
+    db.port = (unsigned) conf.mysql_port;
+    db.socket = conf.mysql_socket[0] != '\0' ? conf.mysql_socket
                                                 : NULL;
-    db.user = opt_str("mysql-user");
+    db.user = conf.mysql_user;
     db.password = password != NULL ? password
                                    : getenv("TRACK_STATS_MYSQL_PASSWORD");
-    db.database = opt_str("mysql-database");
-    db.timeout = opt_uint("mysql-timeout");
+    db.database = conf.mysql_database;
+    db.timeout = (unsigned) conf.mysql_timeout;
 
     if (mysql_library_init(0, NULL, NULL) != 0) {
         tc_log_error("mysql_library_init failed");
@@ -496,50 +393,51 @@ main(int argc, char **argv)
 
     st_query_init();
 
-    if (st_cache_init(opt_uint("day-cache"), opt_uint("cache-max-age"))
+    if (st_cache_init((unsigned) conf.day_cache,
+                      (unsigned) conf.cache_max_age)
         != 0)
     {
         tc_log_error("cannot allocate the day cache");
         goto done;
     }
 
-    opened = st_pool_init(&pool, (int) opt_uint("mysql-pool"), &db);
+    opened = st_pool_init(&pool, (int) conf.mysql_pool, &db);
     if (opened < 0) {
         tc_log_error("out of memory");
         goto done;
     }
-    if (opened < (int) opt_uint("mysql-pool")) {
+    if (opened < (int) conf.mysql_pool) {
         tc_log_warn("%d of %u database connections open; the others are "
-                    "retried on demand", opened, opt_uint("mysql-pool"));
+                    "retried on demand", opened, (unsigned) conf.mysql_pool);
     }
 
     memset(&http, 0, sizeof(http));
     http.addr = (const struct sockaddr *) &addr;
-    http.prefix = opt_str("prefix");
-    http.limits.max_days = (int) opt_uint("max-days");
-    http.limits.max_hours = (int) opt_uint("max-hours");
-    http.limits.max_limit = (int) opt_uint("max-limit");
-    http.threads = opt_uint("threads");
-    http.max_connections = opt_uint("max-connections");
-    http.conn_timeout = opt_uint("idle-timeout");
-    http.acquire_timeout_ms = opt_uint("mysql-timeout") * 1000;
-    http.closed_max_age = opt_uint("cache-max-age");
-    http.open_max_age = opt_uint("open-max-age");
-    http.settle = opt_uint("settle");
+    http.prefix = conf.prefix;
+    http.limits.max_days = (int) conf.max_days;
+    http.limits.max_hours = (int) conf.max_hours;
+    http.limits.max_limit = (int) conf.max_limit;
+    http.threads = (unsigned) conf.threads;
+    http.max_connections = (unsigned) conf.max_connections;
+    http.conn_timeout = (unsigned) conf.idle_timeout;
+    http.acquire_timeout_ms = (unsigned) conf.mysql_timeout * 1000;
+    http.closed_max_age = (unsigned) conf.cache_max_age;
+    http.open_max_age = (unsigned) conf.open_max_age;
+    http.settle = (unsigned) conf.settle;
 
     if (st_http_start(&http, &pool) != 0) {
-        tc_log_error("cannot listen on %s", opt_str("listen"));
+        tc_log_error("cannot listen on %s", conf.listen);
         goto pool_done;
     }
 
-    if (opt_str("pid-file")[0] != '\0' && write_pid(opt_str("pid-file"))) {
+    if (conf.pid_file[0] != '\0' && write_pid(conf.pid_file)) {
         goto http_done;
     }
 
     tc_log_info("listening on %s, prefix %s, %u threads, %u database "
-                "connections (%d open), token %s", opt_str("listen"),
-                http.prefix, http.threads, opt_uint("mysql-pool"), opened,
-                opt_str("token-file")[0] != '\0' || getenv("TRACK_STATS_TOKEN")
+                "connections (%d open), token %s", conf.listen,
+                http.prefix, http.threads, (unsigned) conf.mysql_pool, opened,
+                conf.token_file[0] != '\0' || getenv("TRACK_STATS_TOKEN")
                 ? "required" : "not required");
 
     for ( ;; ) {
@@ -550,7 +448,7 @@ main(int argc, char **argv)
         if (sig == SIGHUP) {
             tc_log_info("SIGHUP: reopening the log, rereading the token");
             tc_log_reopen();
-            if (opt_str("token-file")[0] != '\0' && load_token() != 0) {
+            if (conf.token_file[0] != '\0' && load_token() != 0) {
                 tc_log_error("keeping the previous token");
             }
             continue;
@@ -575,12 +473,13 @@ done:
     st_http_set_token(NULL);
     free(password);
 
-    if (rc == 0 && opt_str("pid-file")[0] != '\0') {
-        unlink(opt_str("pid-file"));
+    if (rc == 0 && conf.pid_file[0] != '\0') {
+        unlink(conf.pid_file);
     }
 
     tc_log_info("exiting");
     tc_log_close();
+    tc_opt_free(&table, &conf);
 
     return rc;
 }
