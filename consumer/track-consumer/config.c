@@ -7,8 +7,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config.h"
 #include "common/options.h"
+
+#include "config.h"
 #include "sentinel.h"
 
 #define TC_VERSION  "0.1.0"

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/date.h"
+
 #include "event.h"
 
 

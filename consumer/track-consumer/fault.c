@@ -4,8 +4,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "fault.h"
 #include "common/log.h"
+
+#include "fault.h"
 
 
 /* spec is "point:N": the Nth pass through point */

@@ -13,8 +13,9 @@
 #include <mysql.h>
 #include <mysqld_error.h>
 
-#include "lanes.h"
 #include "common/log.h"
+
+#include "lanes.h"
 
 #define TC_LANE_MAX_NUM   999       /* lane numbers looked for */
 #define TC_LANE_ORPHANS   64        /* old lanes finished at one start */

@@ -10,12 +10,13 @@
 
 #include <mysql.h>
 
+#include "common/date.h"
+#include "common/log.h"
+
 #include "batch.h"
 #include "config.h"
-#include "common/date.h"
 #include "fault.h"
 #include "lanes.h"
-#include "common/log.h"
 #include "queue.h"
 #include "store.h"
 

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "common/log.h"
+
 #include "queue.h"
 #include "sentinel.h"
 

@@ -6,8 +6,9 @@
 
 #include <mysql.h>
 
-#include "batch.h"
 #include "common/buf.h"
+
+#include "batch.h"
 #include "event.h"
 
 /*

@@ -8,8 +8,9 @@
 #include <mysqld_error.h>
 
 #include "common/date.h"
-#include "fault.h"
 #include "common/log.h"
+
+#include "fault.h"
 #include "store.h"
 
 #define TC_DUP_ROUNDS  8        /* eid filter rounds before retrying */

@@ -11,8 +11,9 @@
 #include <microhttpd.h>
 
 #include "common/date.h"
-#include "http.h"
 #include "common/log.h"
+
+#include "http.h"
 #include "metrics.h"
 #include "query.h"
 

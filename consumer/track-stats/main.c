@@ -13,11 +13,12 @@
 
 #include <mysql.h>
 
-#include "cache.h"
-#include "http.h"
 #include "common/date.h"
 #include "common/log.h"
 #include "common/options.h"
+
+#include "cache.h"
+#include "http.h"
 #include "pool.h"
 #include "query.h"
 

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "common/date.h"
+
 #include "params.h"
 
 

@@ -11,6 +11,7 @@
 
 #include "common/date.h"
 #include "common/log.h"
+
 #include "pool.h"
 
 

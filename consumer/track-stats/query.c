@@ -4,9 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cache.h"
 #include "common/date.h"
 #include "common/log.h"
+
+#include "cache.h"
 #include "query.h"
 
 

@@ -8,31 +8,21 @@
 
 #include <mysql.h>
 
+#include "common/date.h"
+#include "common/log.h"
+#include "common/test.h"
+
 #include "batch.h"
 #include "config.h"
-#include "common/date.h"
 #include "event.h"
-#include "common/log.h"
 #include "map.h"
 #include "sql.h"
 #include "store.h"
 
-static int     passed, failed;
 static MYSQL  *my;
 
-void tc_unit_sentinel(int *passed, int *failed);   /* unit_sentinel.c */
+void tc_unit_sentinel(void);     /* unit_sentinel.c */
 
-#define CHECK(cond, ...)                                                      \
-    do {                                                                      \
-        if (cond) {                                                           \
-            passed++;                                                         \
-        } else {                                                              \
-            failed++;                                                         \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                       \
-            printf(__VA_ARGS__);                                              \
-            printf("\n");                                                     \
-        }                                                                     \
-    } while (0)
 
 #define STR_IS(s, lit)                                                        \
     ((s).data != NULL && (s).len == sizeof(lit) - 1                           \
@@ -921,8 +911,6 @@ test_config(void)
 int
 main(int argc, char **argv)
 {
-    FILE  *f;
-
     tc_log_level = TC_LOG_ERROR;
 
     my = mysql_init(NULL);
@@ -938,20 +926,10 @@ main(int argc, char **argv)
     test_batch_large();
     test_set();
     test_config();
-    tc_unit_sentinel(&passed, &failed);
+    tc_unit_sentinel();
 
     mysql_close(my);
     mysql_library_end();
 
-    printf("unit: %d passed, %d failed\n", passed, failed);
-
-    if (argc > 1) {
-        f = fopen(argv[1], "w");
-        if (f != NULL) {
-            fprintf(f, "%d %d\n", passed, failed);
-            fclose(f);
-        }
-    }
-
-    return failed ? 1 : 0;
+    return tc_test_done("track-consumer unit", argc > 1 ? argv[1] : NULL);
 }

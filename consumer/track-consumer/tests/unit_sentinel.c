@@ -3,24 +3,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/test.h"
+
 #include "config.h"
 #include "sentinel.h"
 
-void tc_unit_sentinel(int *passed, int *failed);
+void tc_unit_sentinel(void);
 
-static int  *np, *nf;
-
-#define CHECK(cond, ...)                                                      \
-    do {                                                                      \
-        if (cond) {                                                           \
-            (*np)++;                                                          \
-        } else {                                                              \
-            (*nf)++;                                                          \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                       \
-            printf(__VA_ARGS__);                                              \
-            printf("\n");                                                     \
-        }                                                                     \
-    } while (0)
 
 
 static void
@@ -224,11 +213,8 @@ test_settings(void)
 
 
 void
-tc_unit_sentinel(int *passed, int *failed)
+tc_unit_sentinel(void)
 {
-    np = passed;
-    nf = failed;
-
     test_addr_list();
     test_replies();
     test_settings();

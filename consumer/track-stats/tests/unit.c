@@ -3,24 +3,13 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cache.h"
 #include "common/date.h"
+#include "common/test.h"
+
+#include "cache.h"
 #include "http.h"
 #include "params.h"
 
-static int  passed, failed;
-
-#define CHECK(cond, ...)                                                    \
-    do {                                                                    \
-        if (cond) {                                                         \
-            passed++;                                                       \
-        } else {                                                            \
-            failed++;                                                       \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                     \
-            printf(__VA_ARGS__);                                            \
-            printf("\n");                                                   \
-        }                                                                   \
-    } while (0)
 
 static const struct st_limits  limits = { 366, 744, 1000 };
 
@@ -424,23 +413,11 @@ test_random_params(void)
 int
 main(int argc, char **argv)
 {
-    FILE  *f;
-
     test_dates();
     test_params();
     test_http_helpers();
     test_cache();
     test_random_params();
 
-    printf("track-stats unit: %d passed, %d failed\n", passed, failed);
-
-    if (argc > 1) {
-        f = fopen(argv[1], "w");
-        if (f != NULL) {
-            fprintf(f, "%d %d\n", passed, failed);
-            fclose(f);
-        }
-    }
-
-    return failed != 0;
+    return tc_test_done("track-stats unit", argc > 1 ? argv[1] : NULL);
 }
