@@ -10,25 +10,25 @@
 
 #define WAYS  4                 /* set-associative, least recently used out */
 
-struct entry {
+typedef struct {
     uint64_t             hash;
     char                *key;  /* NULL: free */
     size_t               klen;
     int                  n;
     time_t               stored;
     uint64_t             used;
-    unsigned long long   vals[ST_CACHE_MAX_VALS];
-};
+    unsigned long long   vals[TC_CACHE_MAX_VALS];
+} tc_entry_t;
 
 static pthread_mutex_t   lock = PTHREAD_MUTEX_INITIALIZER;
-static struct entry     *table;
+static tc_entry_t       *table;
 static size_t            nsets;
 static unsigned          ttl_seconds;
 static uint64_t          tick;
 
 
 int
-st_cache_init(unsigned entries, unsigned ttl)
+tc_cache_init(unsigned entries, unsigned ttl)
 {
     if (entries == 0) {
         return 0;
@@ -38,7 +38,7 @@ st_cache_init(unsigned entries, unsigned ttl)
         /* a power of two */
     }
 
-    table = calloc(nsets * WAYS, sizeof(struct entry));
+    table = calloc(nsets * WAYS, sizeof(tc_entry_t));
     if (table == NULL) {
         nsets = 0;
         return -1;
@@ -50,7 +50,7 @@ st_cache_init(unsigned entries, unsigned ttl)
 
 
 void
-st_cache_free(void)
+tc_cache_free(void)
 {
     size_t  i;
 
@@ -69,7 +69,7 @@ st_cache_free(void)
 
 
 int
-st_cache_enabled(void)
+tc_cache_enabled(void)
 {
     return table != NULL;
 }
@@ -91,10 +91,10 @@ hash_key(const char *key, size_t klen)
 }
 
 
-static struct entry *
+static tc_entry_t *
 find(uint64_t h, const char *key, size_t klen)
 {
-    struct entry  *set = &table[(h & (nsets - 1)) * WAYS];
+    tc_entry_t    *set = &table[(h & (nsets - 1)) * WAYS];
     int            i;
 
     for (i = 0; i < WAYS; i++) {
@@ -110,14 +110,14 @@ find(uint64_t h, const char *key, size_t klen)
 
 
 int
-st_cache_get(const char *key, size_t klen, unsigned long long *vals, int n,
+tc_cache_get(const char *key, size_t klen, unsigned long long *vals, int n,
     time_t now)
 {
     int            hit = 0;
     uint64_t       h;
-    struct entry  *e;
+    tc_entry_t    *e;
 
-    if (table == NULL || n > ST_CACHE_MAX_VALS) {
+    if (table == NULL || n > TC_CACHE_MAX_VALS) {
         return 0;
     }
 
@@ -139,15 +139,15 @@ st_cache_get(const char *key, size_t klen, unsigned long long *vals, int n,
 
 
 void
-st_cache_put(const char *key, size_t klen, const unsigned long long *vals,
+tc_cache_put(const char *key, size_t klen, const unsigned long long *vals,
     int n, time_t now)
 {
     int            i;
     char          *copy;
     uint64_t       h;
-    struct entry  *e, *set;
+    tc_entry_t    *e, *set;
 
-    if (table == NULL || n > ST_CACHE_MAX_VALS) {
+    if (table == NULL || n > TC_CACHE_MAX_VALS) {
         return;
     }
 

@@ -1,23 +1,23 @@
 /* track-stats: an in-memory cache of per-day series values for closed days,
  * so that "the last 30 days" only reads today from the database. */
-#ifndef STATS_CACHE_H
-#define STATS_CACHE_H
+#ifndef TC_CACHE_H
+#define TC_CACHE_H
 
 #include <stddef.h>
 #include <time.h>
 
-#define ST_CACHE_MAX_VALS  24
+#define TC_CACHE_MAX_VALS  24
 
 /* entries 0 turns the cache off; ttl in seconds bounds how long a value may
  * be served (late events, backfills). */
-int st_cache_init(unsigned entries, unsigned ttl);
-void st_cache_free(void);
-int st_cache_enabled(void);
+int tc_cache_init(unsigned entries, unsigned ttl);
+void tc_cache_free(void);
+int tc_cache_enabled(void);
 
 /* Returns 1 and fills vals[0..n) on a hit younger than the ttl. */
-int st_cache_get(const char *key, size_t klen, unsigned long long *vals,
+int tc_cache_get(const char *key, size_t klen, unsigned long long *vals,
     int n, time_t now);
-void st_cache_put(const char *key, size_t klen,
+void tc_cache_put(const char *key, size_t klen,
     const unsigned long long *vals, int n, time_t now);
 
 #endif

@@ -19,8 +19,8 @@
 
 
 static struct MHD_Daemon            *daemon_handle;
-static const struct st_http_config  *conf;
-static struct st_pool               *db_pool;
+static const tc_http_config_t       *conf;
+static tc_pool_t                    *db_pool;
 
 static pthread_rwlock_t              token_lock = PTHREAD_RWLOCK_INITIALIZER;
 static char                         *token;
@@ -31,7 +31,7 @@ static int                           request_seen;
 
 
 int
-st_http_set_token(const char *t)
+tc_http_set_token(const char *t)
 {
     char  *copy = NULL, *old;
 
@@ -55,7 +55,7 @@ st_http_set_token(const char *t)
 /* Time depends on the length of what the client sent, never on where the
  * bytes of the secret differ. */
 int
-st_token_equal(const char *given, size_t given_len, const char *secret,
+tc_token_equal(const char *given, size_t given_len, const char *secret,
     size_t secret_len)
 {
     size_t         i;
@@ -75,7 +75,7 @@ st_token_equal(const char *given, size_t given_len, const char *secret,
 
 
 int
-st_bearer_ok(const char *header, const char *secret)
+tc_bearer_ok(const char *header, const char *secret)
 {
     const char  *p, *end;
 
@@ -93,13 +93,13 @@ st_bearer_ok(const char *header, const char *secret)
         end--;
     }
 
-    return st_token_equal(p, (size_t) (end - p), secret, strlen(secret));
+    return tc_token_equal(p, (size_t) (end - p), secret, strlen(secret));
 }
 
 
 /* FNV-1a, 64 bits: cheap, and enough to tell two bodies apart. */
 void
-st_etag(const char *body, size_t len, char out[19])
+tc_etag(const char *body, size_t len, char out[19])
 {
     uint64_t  h = 0xcbf29ce484222325ULL;
     size_t    i;
@@ -114,7 +114,7 @@ st_etag(const char *body, size_t len, char out[19])
 
 
 int
-st_etag_matches(const char *inm, const char *etag)
+tc_etag_matches(const char *inm, const char *etag)
 {
     const char  *p;
     size_t       n;
@@ -233,7 +233,7 @@ dump(json_t *o, size_t *len)
 
 
 static enum MHD_Result
-send_error(struct MHD_Connection *conn, const struct st_error *err)
+send_error(struct MHD_Connection *conn, const tc_error_t *err)
 {
     char    *body;
     size_t   len;
@@ -274,22 +274,22 @@ send_not_modified(struct MHD_Connection *conn, const char *cache_control,
 }
 
 
-struct args {
-    struct st_arg  a[ST_MAX_ARGS + 1];
+typedef struct {
+    tc_arg_t       a[TC_MAX_ARGS + 1];
     int            n;
-};
+} tc_args_t;
 
 
 static enum MHD_Result
 collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
     size_t key_size, const char *value, size_t value_size)
 {
-    struct args  *args = cls;
+    tc_args_t    *args = cls;
 
     (void) kind;
     (void) key_size;
 
-    if (args->n == ST_MAX_ARGS + 1) {
+    if (args->n == TC_MAX_ARGS + 1) {
         return MHD_NO;          /* one too many is enough to refuse */
     }
 
@@ -303,9 +303,9 @@ collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
 
 
 static int
-is_closed(const struct st_request *req)
+is_closed(const tc_request_t *req)
 {
-    return req->endpoint != ST_EP_HEALTH && req->to < req->closed_before;
+    return req->endpoint != TC_EP_HEALTH && req->to < req->closed_before;
 }
 
 
@@ -317,24 +317,24 @@ handle(struct MHD_Connection *conn, int endpoint)
     size_t              len;
     json_t             *o;
     const char         *auth;
-    struct args         args;
-    struct st_conn     *c;
-    struct st_error     err;
-    struct st_request   req;
+    tc_args_t           args;
+    tc_conn_t          *c;
+    tc_error_t          err;
+    tc_request_t        req;
 
     /* the bearer token, when one is configured; health stays open */
     pthread_rwlock_rdlock(&token_lock);
     private = token != NULL;
-    authed = token == NULL || endpoint == ST_EP_HEALTH;
+    authed = token == NULL || endpoint == TC_EP_HEALTH;
     if (!authed) {
         auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                            MHD_HTTP_HEADER_AUTHORIZATION);
-        authed = st_bearer_ok(auth, token);
+        authed = tc_bearer_ok(auth, token);
     }
     pthread_rwlock_unlock(&token_lock);
 
     if (!authed) {
-        st_set_error(&err, 401, "unauthorized",
+        tc_set_error(&err, 401, "unauthorized",
                      "a valid bearer token is required");
         return send_error(conn, &err);
     }
@@ -343,7 +343,7 @@ handle(struct MHD_Connection *conn, int endpoint)
     MHD_get_connection_values_n(conn, MHD_GET_ARGUMENT_KIND, collect_arg,
                                 &args);
 
-    if (st_parse_request(endpoint, args.a, args.n, &conf->limits, &req, &err)
+    if (tc_parse_request(endpoint, args.a, args.n, &conf->limits, &req, &err)
         != 0)
     {
         return send_error(conn, &err);
@@ -352,17 +352,17 @@ handle(struct MHD_Connection *conn, int endpoint)
     /* yesterday is closed --settle seconds after midnight */
     req.closed_before = tc_days_local(time(NULL) - (time_t) conf->settle);
 
-    c = st_pool_acquire(db_pool, conf->acquire_timeout_ms);
+    c = tc_pool_acquire(db_pool, conf->acquire_timeout_ms);
     if (c == NULL) {
         tc_log_warn("no free database connection within %u ms",
                     conf->acquire_timeout_ms);
-        st_set_error(&err, 503, "unavailable", "the service is overloaded");
+        tc_set_error(&err, 503, "unavailable", "the service is overloaded");
         return send_error(conn, &err);
     }
 
-    if (endpoint == ST_EP_METRICS) {
-        body = st_metrics_run(db_pool, c, &len, &err);
-        st_pool_release(db_pool, c);
+    if (endpoint == TC_EP_METRICS) {
+        body = tc_metrics_run(db_pool, c, &len, &err);
+        tc_pool_release(db_pool, c);
 
         if (body == NULL) {
             return send_error(conn, &err);
@@ -374,8 +374,8 @@ handle(struct MHD_Connection *conn, int endpoint)
                           len, "no-store", NULL);
     }
 
-    o = st_query_run(db_pool, c, &req, &err);
-    st_pool_release(db_pool, c);
+    o = tc_query_run(db_pool, c, &req, &err);
+    tc_pool_release(db_pool, c);
 
     if (o == NULL) {
         return send_error(conn, &err);
@@ -401,9 +401,9 @@ handle(struct MHD_Connection *conn, int endpoint)
     /* a shared cache must not hand a token-protected answer to anyone */
     snprintf(cc, sizeof(cc), "%s, max-age=%u",
              private ? "private" : "public", conf->closed_max_age);
-    st_etag(body, len, etag);
+    tc_etag(body, len, etag);
 
-    if (st_etag_matches(MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+    if (tc_etag_matches(MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                            MHD_HTTP_HEADER_IF_NONE_MATCH),
                         etag))
     {
@@ -421,7 +421,7 @@ access_handler(void *cls, struct MHD_Connection *conn, const char *url,
     size_t *upload_data_size, void **req_cls)
 {
     int              endpoint;
-    struct st_error  err;
+    tc_error_t       err;
 
     (void) cls;
     (void) version;
@@ -439,16 +439,16 @@ access_handler(void *cls, struct MHD_Connection *conn, const char *url,
 
     tc_log_debug("%s %s", method, url);
 
-    endpoint = st_endpoint_by_path(conf->prefix, url);
+    endpoint = tc_endpoint_by_path(conf->prefix, url);
     if (endpoint == -1) {
-        st_set_error(&err, 404, "not_found", "no such endpoint");
+        tc_set_error(&err, 404, "not_found", "no such endpoint");
         return send_error(conn, &err);
     }
 
     if (strcmp(method, MHD_HTTP_METHOD_GET) != 0
         && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
     {
-        st_set_error(&err, 405, "method_not_allowed",
+        tc_set_error(&err, 405, "method_not_allowed",
                      "only GET and HEAD are allowed");
         return send_error(conn, &err);
     }
@@ -507,7 +507,7 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 
 
 int
-st_http_start(const struct st_http_config *cfg, struct st_pool *pool)
+tc_http_start(const tc_http_config_t *cfg, tc_pool_t *pool)
 {
     conf = cfg;
     db_pool = pool;
@@ -529,7 +529,7 @@ st_http_start(const struct st_http_config *cfg, struct st_pool *pool)
 
 
 void
-st_http_stop(void)
+tc_http_stop(void)
 {
     if (daemon_handle != NULL) {
         MHD_stop_daemon(daemon_handle);

@@ -1,7 +1,7 @@
 /* track-stats: the HTTP side: routing, methods, bearer token, cache headers,
  * on top of libmicrohttpd. */
-#ifndef STATS_HTTP_H
-#define STATS_HTTP_H
+#ifndef TC_HTTP_H
+#define TC_HTTP_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -10,10 +10,10 @@
 #include "params.h"
 #include "pool.h"
 
-struct st_http_config {
+typedef struct {
     const struct sockaddr   *addr;
     const char              *prefix;            /* e.g. /stats/v1 */
-    struct st_limits         limits;
+    tc_limits_t              limits;
     unsigned                 threads;
     unsigned                 max_connections;
     unsigned                 conn_timeout;       /* seconds idle */
@@ -21,19 +21,19 @@ struct st_http_config {
     unsigned                 closed_max_age;     /* closed days */
     unsigned                 open_max_age;       /* 0: no-store */
     unsigned                 settle;             /* seconds after midnight */
-};
+} tc_http_config_t;
 
-int st_http_start(const struct st_http_config *cfg, struct st_pool *pool);
-void st_http_stop(void);
+int tc_http_start(const tc_http_config_t *cfg, tc_pool_t *pool);
+void tc_http_stop(void);
 
 /* Replaces the bearer token (NULL or "" turns the check off). */
-int st_http_set_token(const char *token);
+int tc_http_set_token(const char *token);
 
 /* Helpers, exported for the unit tests. */
-int st_token_equal(const char *given, size_t given_len, const char *token,
+int tc_token_equal(const char *given, size_t given_len, const char *token,
     size_t token_len);
-int st_bearer_ok(const char *header, const char *token);
-void st_etag(const char *body, size_t len, char out[19]);
-int st_etag_matches(const char *if_none_match, const char *etag);
+int tc_bearer_ok(const char *header, const char *token);
+void tc_etag(const char *body, size_t len, char out[19]);
+int tc_etag_matches(const char *if_none_match, const char *etag);
 
 #endif

@@ -270,7 +270,7 @@ load_token(void)
     const char  *file = conf.token_file;
 
     if (file[0] == '\0') {
-        return st_http_set_token(getenv("TRACK_STATS_TOKEN"));
+        return tc_http_set_token(getenv("TRACK_STATS_TOKEN"));
     }
 
     t = read_secret(file, "token");
@@ -278,7 +278,7 @@ load_token(void)
         return -1;
     }
 
-    rc = st_http_set_token(t);
+    rc = tc_http_set_token(t);
     free(t);
 
     return rc;
@@ -310,9 +310,9 @@ main(int argc, char **argv)
     char                   *password = NULL;
     const char             *tz;
     sigset_t                set;
-    struct st_pool          pool;
-    struct st_db_config     db;
-    struct st_http_config   http;
+    tc_pool_t               pool;
+    tc_db_config_t          db;
+    tc_http_config_t        http;
     struct sockaddr_storage addr;
 
     tc_log_set_ident("track-stats");
@@ -392,9 +392,9 @@ main(int argc, char **argv)
         return 1;
     }
 
-    st_query_init();
+    tc_query_init();
 
-    if (st_cache_init((unsigned) conf.day_cache,
+    if (tc_cache_init((unsigned) conf.day_cache,
                       (unsigned) conf.cache_max_age)
         != 0)
     {
@@ -402,7 +402,7 @@ main(int argc, char **argv)
         goto done;
     }
 
-    opened = st_pool_init(&pool, (int) conf.mysql_pool, &db);
+    opened = tc_pool_init(&pool, (int) conf.mysql_pool, &db);
     if (opened < 0) {
         tc_log_error("out of memory");
         goto done;
@@ -426,7 +426,7 @@ main(int argc, char **argv)
     http.open_max_age = (unsigned) conf.open_max_age;
     http.settle = (unsigned) conf.settle;
 
-    if (st_http_start(&http, &pool) != 0) {
+    if (tc_http_start(&http, &pool) != 0) {
         tc_log_error("cannot listen on %s", conf.listen);
         goto pool_done;
     }
@@ -463,15 +463,15 @@ main(int argc, char **argv)
     rc = 0;
 
 http_done:
-    st_http_stop();
+    tc_http_stop();
 
 pool_done:
-    st_pool_destroy(&pool);
+    tc_pool_destroy(&pool);
 
 done:
     mysql_library_end();
-    st_cache_free();
-    st_http_set_token(NULL);
+    tc_cache_free();
+    tc_http_set_token(NULL);
     free(password);
 
     if (rc == 0 && conf.pid_file[0] != '\0') {

@@ -40,26 +40,28 @@ static const struct {
 #define NMETRICS  (sizeof(metrics) / sizeof(metrics[0]))
 
 
-struct rows {
+typedef struct {
+    char                 id[TC_FIELD_MAX];
+    unsigned long long   v[C_COUNT];
+} tc_row_t;
+
+typedef struct {
     size_t               n;
     size_t               size;
     int                  failed;    /* out of memory */
-    struct row {
-        char                id[ST_FIELD_MAX];
-        unsigned long long  v[C_COUNT];
-    }                   *r;
-};
+    tc_row_t            *r;
+} tc_rows_t;
 
 
 static int
-state_row(void *arg, const struct st_col *cols)
+state_row(void *arg, const tc_col_t *cols)
 {
     int           i;
-    struct rows  *rows = arg;
-    struct row   *r;
+    tc_rows_t    *rows = arg;
+    tc_row_t     *r;
 
     if (rows->n == rows->size) {
-        r = realloc(rows->r, (rows->size * 2 + 8) * sizeof(struct row));
+        r = realloc(rows->r, (rows->size * 2 + 8) * sizeof(tc_row_t));
         if (r == NULL) {
             rows->failed = 1;
             return -1;
@@ -98,32 +100,32 @@ put_label(FILE *f, const char *s)
 
 
 char *
-st_metrics_run(struct st_pool *pool, struct st_conn *c, size_t *len,
-    struct st_error *err)
+tc_metrics_run(tc_pool_t *pool, tc_conn_t *c, size_t *len,
+    tc_error_t *err)
 {
     int            rc, i;
     char          *text;
     FILE          *f;
     size_t         m, k;
-    struct rows    rows;
-    struct st_col  cols[C_COUNT];
+    tc_rows_t      rows;
+    tc_col_t       cols[C_COUNT];
 
     memset(cols, 0, sizeof(cols));
     for (i = C_BATCHES; i < C_COUNT; i++) {
-        cols[i].type = ST_T_U64;
+        cols[i].type = TC_T_U64;
     }
 
     memset(&rows, 0, sizeof(rows));
 
-    rc = st_db_query(pool, c, state_sql, NULL, 0, cols, C_COUNT, state_row,
+    rc = tc_db_query(pool, c, state_sql, NULL, 0, cols, C_COUNT, state_row,
                      &rows);
     if (rows.failed) {
         free(rows.r);
-        st_set_error(err, 500, "internal_error", "out of memory");
+        tc_set_error(err, 500, "internal_error", "out of memory");
         return NULL;
     }
 
-    if (st_db_failed(rc, err)) {
+    if (tc_db_failed(rc, err)) {
         free(rows.r);
         return NULL;
     }
@@ -132,7 +134,7 @@ st_metrics_run(struct st_pool *pool, struct st_conn *c, size_t *len,
     f = open_memstream(&text, len);
     if (f == NULL) {
         free(rows.r);
-        st_set_error(err, 500, "internal_error", "out of memory");
+        tc_set_error(err, 500, "internal_error", "out of memory");
         return NULL;
     }
 
@@ -151,7 +153,7 @@ st_metrics_run(struct st_pool *pool, struct st_conn *c, size_t *len,
 
     if (fclose(f) != 0 || text == NULL) {
         free(text);
-        st_set_error(err, 500, "internal_error", "out of memory");
+        tc_set_error(err, 500, "internal_error", "out of memory");
         return NULL;
     }
 

@@ -1,6 +1,6 @@
 /* track-stats: the consumers' progress as Prometheus metrics. */
-#ifndef STATS_METRICS_H
-#define STATS_METRICS_H
+#ifndef TC_METRICS_H
+#define TC_METRICS_H
 
 #include <stddef.h>
 
@@ -8,7 +8,7 @@
 #include "pool.h"
 
 /* The exposition text (malloc'd, *len bytes), or NULL with err filled in. */
-char *st_metrics_run(struct st_pool *pool, struct st_conn *c, size_t *len,
-    struct st_error *err);
+char *tc_metrics_run(tc_pool_t *pool, tc_conn_t *c, size_t *len,
+    tc_error_t *err);
 
 #endif

@@ -33,7 +33,7 @@ static const struct {
     unsigned     allowed;
     unsigned     required;
     int          needs_range;       /* day, or from and to */
-} endpoints[ST_EP_COUNT] = {
+} endpoints[TC_EP_COUNT] = {
     { "series",
       B(P_APP) | B(P_MODULE) | B(P_ACTION) | B(P_OBJECT) | B(P_DAY)
       | B(P_FROM) | B(P_TO) | B(P_INTERVAL),
@@ -56,7 +56,7 @@ static const struct {
 
 
 void
-st_set_error(struct st_error *err, int status, const char *code,
+tc_set_error(tc_error_t *err, int status, const char *code,
     const char *fmt, ...)
 {
     va_list  ap;
@@ -71,7 +71,7 @@ st_set_error(struct st_error *err, int status, const char *code,
 
 
 int
-st_endpoint_by_path(const char *prefix, const char *path)
+tc_endpoint_by_path(const char *prefix, const char *path)
 {
     size_t  n;
     int     i;
@@ -81,7 +81,7 @@ st_endpoint_by_path(const char *prefix, const char *path)
         return -1;
     }
 
-    for (i = 0; i < ST_EP_COUNT; i++) {
+    for (i = 0; i < TC_EP_COUNT; i++) {
         if (strcmp(path + n + 1, endpoints[i].name) == 0) {
             return i;
         }
@@ -92,14 +92,14 @@ st_endpoint_by_path(const char *prefix, const char *path)
 
 
 const char *
-st_endpoint_name(int endpoint)
+tc_endpoint_name(int endpoint)
 {
     return endpoints[endpoint].name;
 }
 
 
 long
-st_utf8_chars(const char *s, size_t len)
+tc_utf8_chars(const char *s, size_t len)
 {
     const unsigned char  *p = (const unsigned char *) s, *end = p + len;
     unsigned              c, min;
@@ -193,8 +193,8 @@ parse_limit(const char *s, size_t len, unsigned max, unsigned *out)
 
 
 static int
-parse_range(int endpoint, const struct st_str *v, const struct st_limits *lim,
-    struct st_request *req, struct st_error *err)
+parse_range(int endpoint, const tc_str_t *v, const tc_limits_t *lim,
+    tc_request_t *req, tc_error_t *err)
 {
     int64_t  d;
     int      h, i;
@@ -202,7 +202,7 @@ parse_range(int endpoint, const struct st_str *v, const struct st_limits *lim,
 
     if (v[P_DAY].data != NULL) {
         if (v[P_FROM].data != NULL || v[P_TO].data != NULL) {
-            st_set_error(err, 400, "invalid_range",
+            tc_set_error(err, 400, "invalid_range",
                          "give either day or from and to, not both");
             return -1;
         }
@@ -210,7 +210,7 @@ parse_range(int endpoint, const struct st_str *v, const struct st_limits *lim,
         if (tc_days_parse(v[P_DAY].data, v[P_DAY].len, &d, &h) != 0
             || h != -1)
         {
-            st_set_error(err, 400, "invalid_date",
+            tc_set_error(err, 400, "invalid_date",
                          "day: expected a date as YYYY-MM-DD");
             return -1;
         }
@@ -223,21 +223,21 @@ parse_range(int endpoint, const struct st_str *v, const struct st_limits *lim,
     } else {
         for (i = P_FROM; i <= P_TO; i++) {
             if (v[i].data == NULL) {
-                st_set_error(err, 400, "missing_parameter",
+                tc_set_error(err, 400, "missing_parameter",
                              "%s is required (or day)", param_names[i]);
                 return -1;
             }
 
             if (tc_days_parse(v[i].data, v[i].len, &d, &h) != 0) {
-                st_set_error(err, 400, "invalid_date",
+                tc_set_error(err, 400, "invalid_date",
                              "%s: expected YYYY-MM-DD%s", param_names[i],
-                             endpoint == ST_EP_SERIES ? " or YYYY-MM-DDTHH"
+                             endpoint == TC_EP_SERIES ? " or YYYY-MM-DDTHH"
                                                       : "");
                 return -1;
             }
 
             if (h != -1 && !req->hourly) {
-                st_set_error(err, 400, "invalid_date",
+                tc_set_error(err, 400, "invalid_date",
                              "%s: an hour is only allowed with "
                              "interval=hour", param_names[i]);
                 return -1;
@@ -256,7 +256,7 @@ parse_range(int endpoint, const struct st_str *v, const struct st_limits *lim,
     if (req->from > req->to
         || (req->from == req->to && req->from_hour > req->to_hour))
     {
-        st_set_error(err, 400, "invalid_range", "from is after to");
+        tc_set_error(err, 400, "invalid_range", "from is after to");
         return -1;
     }
 
@@ -264,7 +264,7 @@ parse_range(int endpoint, const struct st_str *v, const struct st_limits *lim,
         span = (long) ((req->to - req->from) * 24 + req->to_hour
                        - req->from_hour + 1);
         if (span > lim->max_hours) {
-            st_set_error(err, 400, "range_too_long",
+            tc_set_error(err, 400, "range_too_long",
                          "at most %d hours with interval=hour",
                          lim->max_hours);
             return -1;
@@ -273,7 +273,7 @@ parse_range(int endpoint, const struct st_str *v, const struct st_limits *lim,
     } else {
         span = (long) (req->to - req->from + 1);
         if (span > lim->max_days) {
-            st_set_error(err, 400, "range_too_long",
+            tc_set_error(err, 400, "range_too_long",
                          "at most %d days", lim->max_days);
             return -1;
         }
@@ -284,22 +284,22 @@ parse_range(int endpoint, const struct st_str *v, const struct st_limits *lim,
 
 
 int
-st_parse_request(int endpoint, const struct st_arg *args, int nargs,
-    const struct st_limits *lim, struct st_request *req, struct st_error *err)
+tc_parse_request(int endpoint, const tc_arg_t *args, int nargs,
+    const tc_limits_t *lim, tc_request_t *req, tc_error_t *err)
 {
     int            i, p;
     long           chars;
     unsigned       seen = 0;
     size_t         klen;
-    struct st_str  v[P_COUNT];
+    tc_str_t       v[P_COUNT];
 
     memset(req, 0, sizeof(*req));
     memset(v, 0, sizeof(v));
     req->endpoint = endpoint;
 
-    if (nargs > ST_MAX_ARGS) {
-        st_set_error(err, 400, "too_many_parameters",
-                     "at most %d parameters", ST_MAX_ARGS);
+    if (nargs > TC_MAX_ARGS) {
+        tc_set_error(err, 400, "too_many_parameters",
+                     "at most %d parameters", TC_MAX_ARGS);
         return -1;
     }
 
@@ -308,12 +308,12 @@ st_parse_request(int endpoint, const struct st_arg *args, int nargs,
 
         if (p == -1 || !(endpoints[endpoint].allowed & B(p))) {
             klen = strlen(args[i].key);
-            if (klen <= 32 && st_utf8_chars(args[i].key, klen) >= 0) {
-                st_set_error(err, 400, "unknown_parameter",
+            if (klen <= 32 && tc_utf8_chars(args[i].key, klen) >= 0) {
+                tc_set_error(err, 400, "unknown_parameter",
                              "unknown parameter \"%s\" for %s",
                              args[i].key, endpoints[endpoint].name);
             } else {
-                st_set_error(err, 400, "unknown_parameter",
+                tc_set_error(err, 400, "unknown_parameter",
                              "unknown parameter for %s",
                              endpoints[endpoint].name);
             }
@@ -321,7 +321,7 @@ st_parse_request(int endpoint, const struct st_arg *args, int nargs,
         }
 
         if (seen & B(p)) {
-            st_set_error(err, 400, "duplicate_parameter",
+            tc_set_error(err, 400, "duplicate_parameter",
                          "%s is given more than once", param_names[p]);
             return -1;
         }
@@ -331,28 +331,28 @@ st_parse_request(int endpoint, const struct st_arg *args, int nargs,
         v[p].len = args[i].value != NULL ? args[i].len : 0;
 
         /* bytes first: a huge value is rejected without scanning it */
-        if (v[p].len > ST_VALUE_MAX_CHARS * 4) {
-            chars = ST_VALUE_MAX_CHARS + 1;
+        if (v[p].len > TC_VALUE_MAX_CHARS * 4) {
+            chars = TC_VALUE_MAX_CHARS + 1;
         } else {
-            chars = st_utf8_chars(v[p].data, v[p].len);
+            chars = tc_utf8_chars(v[p].data, v[p].len);
         }
 
         if (chars < 0) {
-            st_set_error(err, 400, "invalid_value",
+            tc_set_error(err, 400, "invalid_value",
                          "%s: not valid UTF-8 or contains control characters",
                          param_names[p]);
             return -1;
         }
 
-        if (chars > ST_VALUE_MAX_CHARS) {
-            st_set_error(err, 400, "value_too_long",
+        if (chars > TC_VALUE_MAX_CHARS) {
+            tc_set_error(err, 400, "value_too_long",
                          "%s: at most %d characters", param_names[p],
-                         ST_VALUE_MAX_CHARS);
+                         TC_VALUE_MAX_CHARS);
             return -1;
         }
 
         if (chars == 0 && p != P_OBJECT) {
-            st_set_error(err, 400, "invalid_value", "%s: empty value",
+            tc_set_error(err, 400, "invalid_value", "%s: empty value",
                          param_names[p]);
             return -1;
         }
@@ -360,7 +360,7 @@ st_parse_request(int endpoint, const struct st_arg *args, int nargs,
 
     for (p = 0; p < P_COUNT; p++) {
         if ((endpoints[endpoint].required & B(p)) && !(seen & B(p))) {
-            st_set_error(err, 400, "missing_parameter", "%s is required",
+            tc_set_error(err, 400, "missing_parameter", "%s is required",
                          param_names[p]);
             return -1;
         }
@@ -375,7 +375,7 @@ st_parse_request(int endpoint, const struct st_arg *args, int nargs,
         if (strcmp(v[P_INTERVAL].data, "hour") == 0) {
             req->hourly = 1;
         } else if (strcmp(v[P_INTERVAL].data, "day") != 0) {
-            st_set_error(err, 400, "invalid_value",
+            tc_set_error(err, 400, "invalid_value",
                          "interval: expected day or hour");
             return -1;
         }
@@ -387,7 +387,7 @@ st_parse_request(int endpoint, const struct st_arg *args, int nargs,
         && parse_limit(v[P_LIMIT].data, v[P_LIMIT].len,
                        (unsigned) lim->max_limit, &req->limit) != 0)
     {
-        st_set_error(err, 400, "invalid_value",
+        tc_set_error(err, 400, "invalid_value",
                      "limit: expected an integer from 1 to %d",
                      lim->max_limit);
         return -1;

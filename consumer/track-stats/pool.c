@@ -19,7 +19,7 @@
 
 
 static void
-conn_close(struct st_conn *c)
+conn_close(tc_conn_t *c)
 {
     int  i;
 
@@ -37,7 +37,7 @@ conn_close(struct st_conn *c)
 
 
 static int
-conn_open(const struct st_db_config *cfg, struct st_conn *c)
+conn_open(const tc_db_config_t *cfg, tc_conn_t *c)
 {
     char          sql[64];
     MYSQL        *m;
@@ -82,7 +82,7 @@ conn_open(const struct st_db_config *cfg, struct st_conn *c)
 
 
 int
-st_pool_init(struct st_pool *pool, int size, const struct st_db_config *cfg)
+tc_pool_init(tc_pool_t *pool, int size, const tc_db_config_t *cfg)
 {
     int  i, opened = 0;
 
@@ -90,7 +90,7 @@ st_pool_init(struct st_pool *pool, int size, const struct st_db_config *cfg)
     pthread_mutex_init(&pool->lock, NULL);
     pthread_cond_init(&pool->cond, NULL);
 
-    pool->conns = calloc((size_t) size, sizeof(struct st_conn));
+    pool->conns = calloc((size_t) size, sizeof(tc_conn_t));
     if (pool->conns == NULL) {
         return -1;
     }
@@ -110,7 +110,7 @@ st_pool_init(struct st_pool *pool, int size, const struct st_db_config *cfg)
 
 
 void
-st_pool_destroy(struct st_pool *pool)
+tc_pool_destroy(tc_pool_t *pool)
 {
     int  i;
 
@@ -125,11 +125,11 @@ st_pool_destroy(struct st_pool *pool)
 }
 
 
-struct st_conn *
-st_pool_acquire(struct st_pool *pool, unsigned timeout_ms)
+tc_conn_t *
+tc_pool_acquire(tc_pool_t *pool, unsigned timeout_ms)
 {
     int              i;
-    struct st_conn  *c = NULL;
+    tc_conn_t       *c = NULL;
     struct timespec  deadline;
 
     clock_gettime(CLOCK_REALTIME, &deadline);
@@ -173,7 +173,7 @@ st_pool_acquire(struct st_pool *pool, unsigned timeout_ms)
 
 
 void
-st_pool_release(struct st_pool *pool, struct st_conn *c)
+tc_pool_release(tc_pool_t *pool, tc_conn_t *c)
 {
     pthread_mutex_lock(&pool->lock);
     c->busy = 0;
@@ -183,7 +183,7 @@ st_pool_release(struct st_pool *pool, struct st_conn *c)
 
 
 static MYSQL_STMT *
-stmt_get(struct st_conn *c, const char *sql, unsigned *err)
+stmt_get(tc_conn_t *c, const char *sql, unsigned *err)
 {
     int          i;
     MYSQL_STMT  *stmt;
@@ -208,9 +208,9 @@ stmt_get(struct st_conn *c, const char *sql, unsigned *err)
         return NULL;
     }
 
-    if (c->nstmts == ST_STMT_CACHE) {
+    if (c->nstmts == TC_STMT_CACHE) {
         i = c->next_evict;
-        c->next_evict = (c->next_evict + 1) % ST_STMT_CACHE;
+        c->next_evict = (c->next_evict + 1) % TC_STMT_CACHE;
         mysql_stmt_close(c->stmts[i].stmt);
     } else {
         i = c->nstmts++;
@@ -237,7 +237,7 @@ conn_broken(unsigned err)
 
 
 static void
-bind_params(struct st_param *params, int n, MYSQL_BIND *b)
+bind_params(tc_param_t *params, int n, MYSQL_BIND *b)
 {
     int  i, y, m, d;
 
@@ -246,20 +246,20 @@ bind_params(struct st_param *params, int n, MYSQL_BIND *b)
     for (i = 0; i < n; i++) {
         switch (params[i].type) {
 
-        case ST_T_STR:
+        case TC_T_STR:
             b[i].buffer_type = MYSQL_TYPE_STRING;
             b[i].buffer = (void *) params[i].str;
             b[i].buffer_length = params[i].len;
             b[i].length = &params[i].len;
             break;
 
-        case ST_T_U64:
+        case TC_T_U64:
             b[i].buffer_type = MYSQL_TYPE_LONGLONG;
             b[i].buffer = &params[i].u64;
             b[i].is_unsigned = 1;
             break;
 
-        case ST_T_DAY:
+        case TC_T_DAY:
             tc_days_to_civil(params[i].day, &y, &m, &d);
             memset(&params[i].tm, 0, sizeof(MYSQL_TIME));
             params[i].tm.year = (unsigned) y;
@@ -275,7 +275,7 @@ bind_params(struct st_param *params, int n, MYSQL_BIND *b)
 
 
 static void
-bind_cols(struct st_col *cols, int n, MYSQL_BIND *b)
+bind_cols(tc_col_t *cols, int n, MYSQL_BIND *b)
 {
     int  i;
 
@@ -287,25 +287,25 @@ bind_cols(struct st_col *cols, int n, MYSQL_BIND *b)
 
         switch (cols[i].type) {
 
-        case ST_T_STR:
+        case TC_T_STR:
             b[i].buffer_type = MYSQL_TYPE_STRING;
             b[i].buffer = cols[i].str;
-            b[i].buffer_length = ST_FIELD_MAX - 1;
+            b[i].buffer_length = TC_FIELD_MAX - 1;
             b[i].length = &cols[i].len;
             break;
 
-        case ST_T_U64:
+        case TC_T_U64:
             b[i].buffer_type = MYSQL_TYPE_LONGLONG;
             b[i].buffer = &cols[i].u64;
             b[i].is_unsigned = 1;
             break;
 
-        case ST_T_DAY:
+        case TC_T_DAY:
             b[i].buffer_type = MYSQL_TYPE_DATE;
             b[i].buffer = &cols[i].tm;
             break;
 
-        case ST_T_U8:
+        case TC_T_U8:
             b[i].buffer_type = MYSQL_TYPE_TINY;
             b[i].buffer = &cols[i].u8;
             b[i].is_unsigned = 1;
@@ -316,8 +316,8 @@ bind_cols(struct st_col *cols, int n, MYSQL_BIND *b)
 
 
 static int
-fetch_rows(MYSQL_STMT *stmt, struct st_col *cols, int ncols,
-    st_row_handler row, void *arg)
+fetch_rows(MYSQL_STMT *stmt, tc_col_t *cols, int ncols,
+    tc_row_handler_pt row, void *arg)
 {
     int  r, i;
 
@@ -325,34 +325,34 @@ fetch_rows(MYSQL_STMT *stmt, struct st_col *cols, int ncols,
         r = mysql_stmt_fetch(stmt);
 
         if (r == MYSQL_NO_DATA) {
-            return ST_DB_OK;
+            return TC_DB_OK;
         }
 
         if (r == 1) {
             tc_log_error("fetch: %s", mysql_stmt_error(stmt));
-            return ST_DB_ERROR;
+            return TC_DB_ERROR;
         }
 
         for (i = 0; i < ncols; i++) {
             if (cols[i].error) {
                 /* MYSQL_DATA_TRUNCATED: never expected with this schema */
                 tc_log_error("fetch: column %d truncated", i);
-                return ST_DB_ERROR;
+                return TC_DB_ERROR;
             }
 
             switch (cols[i].type) {
-            case ST_T_STR:
+            case TC_T_STR:
                 cols[i].str[cols[i].is_null ? 0 : cols[i].len] = '\0';
                 if (cols[i].is_null) {
                     cols[i].len = 0;
                 }
                 break;
-            case ST_T_U64:
+            case TC_T_U64:
                 if (cols[i].is_null) {
                     cols[i].u64 = 0;
                 }
                 break;
-            case ST_T_DAY:
+            case TC_T_DAY:
                 cols[i].day = tc_days_from_civil((int) cols[i].tm.year,
                                                  (int) cols[i].tm.month,
                                                  (int) cols[i].tm.day);
@@ -361,16 +361,16 @@ fetch_rows(MYSQL_STMT *stmt, struct st_col *cols, int ncols,
         }
 
         if (row(arg, cols) != 0) {
-            return ST_DB_ERROR;
+            return TC_DB_ERROR;
         }
     }
 }
 
 
 int
-st_db_query(struct st_pool *pool, struct st_conn *c, const char *sql,
-    struct st_param *params, int nparams, struct st_col *cols, int ncols,
-    st_row_handler row, void *arg)
+tc_db_query(tc_pool_t *pool, tc_conn_t *c, const char *sql,
+    tc_param_t *params, int nparams, tc_col_t *cols, int ncols,
+    tc_row_handler_pt row, void *arg)
 {
     int          attempt, rc;
     unsigned     err = 0;
@@ -378,13 +378,13 @@ st_db_query(struct st_pool *pool, struct st_conn *c, const char *sql,
     MYSQL_STMT  *stmt;
 
     if (nparams > MAX_BINDS || ncols > MAX_BINDS) {
-        return ST_DB_ERROR;
+        return TC_DB_ERROR;
     }
 
     for (attempt = 0; attempt < 2; attempt++) {
 
         if (c->mysql == NULL && conn_open(pool->cfg, c) != 0) {
-            return ST_DB_UNAVAILABLE;
+            return TC_DB_UNAVAILABLE;
         }
 
         stmt = stmt_get(c, sql, &err);
@@ -414,16 +414,16 @@ st_db_query(struct st_pool *pool, struct st_conn *c, const char *sql,
     failed:
 
         if (err == ER_STATEMENT_TIMEOUT) {
-            return ST_DB_TIMEOUT;
+            return TC_DB_TIMEOUT;
         }
 
         if (!conn_broken(err)) {
-            return ST_DB_ERROR;
+            return TC_DB_ERROR;
         }
 
         tc_log_info("MySQL connection lost (%u), reconnecting", err);
         conn_close(c);
     }
 
-    return ST_DB_UNAVAILABLE;
+    return TC_DB_UNAVAILABLE;
 }

@@ -1,24 +1,24 @@
 /* track-stats: a fixed-size pool of read-only MySQL connections with
  * per-connection prepared-statement caches and reconnect. */
-#ifndef STATS_POOL_H
-#define STATS_POOL_H
+#ifndef TC_POOL_H
+#define TC_POOL_H
 
 #include <pthread.h>
 #include <stdint.h>
 
 #include <mysql.h>
 
-#define ST_STMT_CACHE   32
-#define ST_FIELD_MAX    (128 * 4 + 1)   /* VARCHAR(128) utf8mb4, plus NUL */
+#define TC_STMT_CACHE   32
+#define TC_FIELD_MAX    (128 * 4 + 1)   /* VARCHAR(128) utf8mb4, plus NUL */
 
-enum st_db_status {
-    ST_DB_OK = 0,
-    ST_DB_UNAVAILABLE,              /* cannot connect, pool exhausted */
-    ST_DB_TIMEOUT,                  /* statement ran into its time limit */
-    ST_DB_ERROR                     /* anything else: a bug or the schema */
-};
+typedef enum {
+    TC_DB_OK = 0,
+    TC_DB_UNAVAILABLE,              /* cannot connect, pool exhausted */
+    TC_DB_TIMEOUT,                  /* statement ran into its time limit */
+    TC_DB_ERROR                     /* anything else: a bug or the schema */
+} tc_db_status_t;
 
-struct st_db_config {
+typedef struct {
     const char  *host;
     unsigned     port;
     const char  *socket;
@@ -26,27 +26,27 @@ struct st_db_config {
     const char  *password;
     const char  *database;
     unsigned     timeout;           /* seconds: connect, I/O, statement */
-};
+} tc_db_config_t;
 
-enum st_type {
-    ST_T_STR = 0,
-    ST_T_U64,
-    ST_T_DAY,                       /* DATE as days since the epoch */
-    ST_T_U8
-};
+typedef enum {
+    TC_T_STR = 0,
+    TC_T_U64,
+    TC_T_DAY,                       /* DATE as days since the epoch */
+    TC_T_U8
+} tc_type_t;
 
-struct st_param {
+typedef struct {
     int                  type;
     const char          *str;
     unsigned long        len;
     int64_t              day;
     unsigned long long   u64;
     MYSQL_TIME           tm;        /* filled from day */
-};
+} tc_param_t;
 
-struct st_col {
+typedef struct {
     int                  type;
-    char                 str[ST_FIELD_MAX];
+    char                 str[TC_FIELD_MAX];
     unsigned long        len;
     unsigned long long   u64;
     int64_t              day;
@@ -54,48 +54,48 @@ struct st_col {
     MYSQL_TIME           tm;
     my_bool              is_null;
     my_bool              error;
-};
+} tc_col_t;
 
-struct st_conn {
+typedef struct {
     MYSQL               *mysql;     /* NULL while disconnected */
     struct {
         const char      *sql;       /* identity: static query texts */
         MYSQL_STMT      *stmt;
-    }                    stmts[ST_STMT_CACHE];
+    }                    stmts[TC_STMT_CACHE];
     int                  nstmts;
     int                  next_evict;
     int                  busy;
-};
+} tc_conn_t;
 
-struct st_pool {
+typedef struct {
     pthread_mutex_t              lock;
     pthread_cond_t               cond;
-    struct st_conn              *conns;
+    tc_conn_t                   *conns;
     int                          size;
-    const struct st_db_config   *cfg;
-};
+    const tc_db_config_t        *cfg;
+} tc_pool_t;
 
 /* Returns the number of connections opened at once; the others (or all,
  * while the database is down) are opened on first use. */
-int st_pool_init(struct st_pool *pool, int size,
-    const struct st_db_config *cfg);
-void st_pool_destroy(struct st_pool *pool);
+int tc_pool_init(tc_pool_t *pool, int size,
+    const tc_db_config_t *cfg);
+void tc_pool_destroy(tc_pool_t *pool);
 
-struct st_conn *st_pool_acquire(struct st_pool *pool, unsigned timeout_ms);
-void st_pool_release(struct st_pool *pool, struct st_conn *c);
+tc_conn_t *tc_pool_acquire(tc_pool_t *pool, unsigned timeout_ms);
+void tc_pool_release(tc_pool_t *pool, tc_conn_t *c);
 
-typedef int (*st_row_handler)(void *arg, const struct st_col *cols);
+typedef int (*tc_row_handler_pt)(void *arg, const tc_col_t *cols);
 
 /*
  * Runs one prepared statement (sql must be a string that lives for the whole
  * run: it keys the statement cache), calling row for each result row; a
- * non-zero return from row stops the fetch and becomes ST_DB_ERROR.
+ * non-zero return from row stops the fetch and becomes TC_DB_ERROR.
  * The whole result is stored client-side before the first row is handed
  * out, so a lost connection is retried once on a new one without ever
  * handing out a row twice.
  */
-int st_db_query(struct st_pool *pool, struct st_conn *c, const char *sql,
-    struct st_param *params, int nparams, struct st_col *cols, int ncols,
-    st_row_handler row, void *arg);
+int tc_db_query(tc_pool_t *pool, tc_conn_t *c, const char *sql,
+    tc_param_t *params, int nparams, tc_col_t *cols, int ncols,
+    tc_row_handler_pt row, void *arg);
 
 #endif

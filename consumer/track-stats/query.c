@@ -69,7 +69,7 @@ static const char  health_sql[] = "SELECT 1";
 
 
 void
-st_query_init(void)
+tc_query_init(void)
 {
     int  f;
 
@@ -95,13 +95,13 @@ st_query_init(void)
 
 
 /* Builds JSON while remembering whether any allocation failed. */
-struct jb {
+typedef struct {
     int  failed;
-};
+} tc_jb_t;
 
 
 static void
-jset(struct jb *jb, json_t *obj, const char *key, json_t *v)
+jset(tc_jb_t *jb, json_t *obj, const char *key, json_t *v)
 {
     if (v == NULL || json_object_set_new(obj, key, v) != 0) {
         jb->failed = 1;
@@ -110,7 +110,7 @@ jset(struct jb *jb, json_t *obj, const char *key, json_t *v)
 
 
 static void
-jappend(struct jb *jb, json_t *arr, json_t *v)
+jappend(tc_jb_t *jb, json_t *arr, json_t *v)
 {
     if (v == NULL || json_array_append_new(arr, v) != 0) {
         jb->failed = 1;
@@ -119,7 +119,7 @@ jappend(struct jb *jb, json_t *arr, json_t *v)
 
 
 static json_t *
-jstr(const struct st_str *s)
+jstr(const tc_str_t *s)
 {
     return json_stringn(s->data, s->len);
 }
@@ -155,7 +155,7 @@ jhour(int64_t day, int hour)
 
 /* The filter as given, so a response says what it answers. */
 static void
-put_filter(struct jb *jb, json_t *o, const struct st_request *req)
+put_filter(tc_jb_t *jb, json_t *o, const tc_request_t *req)
 {
     jset(jb, o, "app", jstr(&req->app));
 
@@ -172,7 +172,7 @@ put_filter(struct jb *jb, json_t *o, const struct st_request *req)
 
 
 static void
-put_range(struct jb *jb, json_t *o, const struct st_request *req)
+put_range(tc_jb_t *jb, json_t *o, const tc_request_t *req)
 {
     if (req->hourly) {
         jset(jb, o, "from", jhour(req->from, req->from_hour));
@@ -185,19 +185,19 @@ put_range(struct jb *jb, json_t *o, const struct st_request *req)
 
 
 int
-st_db_failed(int rc, struct st_error *err)
+tc_db_failed(int rc, tc_error_t *err)
 {
     switch (rc) {
-    case ST_DB_OK:
+    case TC_DB_OK:
         return 0;
-    case ST_DB_UNAVAILABLE:
-        st_set_error(err, 503, "unavailable", "the database is unavailable");
+    case TC_DB_UNAVAILABLE:
+        tc_set_error(err, 503, "unavailable", "the database is unavailable");
         break;
-    case ST_DB_TIMEOUT:
-        st_set_error(err, 503, "timeout", "the query took too long");
+    case TC_DB_TIMEOUT:
+        tc_set_error(err, 503, "timeout", "the query took too long");
         break;
     default:
-        st_set_error(err, 500, "internal_error", "the query failed");
+        tc_set_error(err, 500, "internal_error", "the query failed");
         break;
     }
 
@@ -208,26 +208,26 @@ st_db_failed(int rc, struct st_error *err)
 /*
  * The object a query's rows were put into, or NULL with err set: a row
  * jansson could not take (out of memory, invalid UTF-8 stored) stops the
- * query with ST_DB_ERROR, so that is told apart from the database failing.
+ * query with TC_DB_ERROR, so that is told apart from the database failing.
  */
 static json_t *
-finish_object(json_t *o, int rc, const struct jb *jb, struct st_error *err)
+finish_object(json_t *o, int rc, const tc_jb_t *jb, tc_error_t *err)
 {
-    if (rc == ST_DB_ERROR && jb->failed) {
-        st_set_error(err, 500, "internal_error",
+    if (rc == TC_DB_ERROR && jb->failed) {
+        tc_set_error(err, 500, "internal_error",
                      "out of memory or invalid UTF-8 in the database");
         json_decref(o);
         return NULL;
     }
 
-    if (st_db_failed(rc, err)) {
+    if (tc_db_failed(rc, err)) {
         json_decref(o);
         return NULL;
     }
 
     if (jb->failed) {
         json_decref(o);
-        st_set_error(err, 500, "internal_error", "out of memory");
+        tc_set_error(err, 500, "internal_error", "out of memory");
         return NULL;
     }
 
@@ -241,16 +241,16 @@ finish_object(json_t *o, int rc, const struct jb *jb, struct st_error *err)
  * day can go to and come from the day cache as one piece.
  */
 
-struct points {
-    const struct st_request  *req;
+typedef struct {
+    const tc_request_t       *req;
     unsigned long long       *v;
     long                      ndays;
     int                       slots;
-};
+} tc_points_t;
 
 
 static int
-points_alloc(struct points *p, const struct st_request *req, int slots)
+points_alloc(tc_points_t *p, const tc_request_t *req, int slots)
 {
     p->req = req;
     p->ndays = (long) (req->to - req->from + 1);
@@ -262,9 +262,9 @@ points_alloc(struct points *p, const struct st_request *req, int slots)
 
 
 static int
-series_row(void *arg, const struct st_col *cols)
+series_row(void *arg, const tc_col_t *cols)
 {
-    struct points  *p = arg;
+    tc_points_t    *p = arg;
     long            d;
 
     d = (long) (cols[0].day - p->req->from);
@@ -285,7 +285,7 @@ series_row(void *arg, const struct st_col *cols)
 
 
 static json_t *
-points_json(struct jb *jb, const struct points *p, const char *name,
+points_json(tc_jb_t *jb, const tc_points_t *p, const char *name,
     unsigned long long *total)
 {
     long     i, n, first;
@@ -332,11 +332,11 @@ points_json(struct jb *jb, const struct points *p, const char *name,
 /* The cache key of one day of a series: every filter value with its length
  * (absent and empty differ), the interval and the day. */
 static size_t
-series_key(char *buf, const struct st_request *req, int64_t day)
+series_key(char *buf, const tc_request_t *req, int64_t day)
 {
     size_t                i, n = 0;
     long long             d = (long long) day;
-    const struct st_str  *f[4];
+    const tc_str_t       *f[4];
 
     f[0] = &req->app;
     f[1] = &req->module;
@@ -361,19 +361,19 @@ series_key(char *buf, const struct st_request *req, int64_t day)
     return n + sizeof(d);
 }
 
-#define SERIES_KEY_MAX  (1 + 4 * (1 + sizeof(size_t) + ST_FIELD_MAX) + 8)
+#define SERIES_KEY_MAX  (1 + 4 * (1 + sizeof(size_t) + TC_FIELD_MAX) + 8)
 
 
 /* The first day that must come from the database: req->from, or the first
  * open day when every closed day of the range was in the cache. */
 static int64_t
-series_from_cache(struct points *p, time_t now)
+series_from_cache(tc_points_t *p, time_t now)
 {
     char      key[SERIES_KEY_MAX];
     size_t    klen;
     int64_t   d, last_closed;
 
-    if (!st_cache_enabled()) {
+    if (!tc_cache_enabled()) {
         return p->req->from;
     }
 
@@ -384,7 +384,7 @@ series_from_cache(struct points *p, time_t now)
 
     for (d = p->req->from; d <= last_closed; d++) {
         klen = series_key(key, p->req, d);
-        if (!st_cache_get(key, klen, p->v + (d - p->req->from) * p->slots,
+        if (!tc_cache_get(key, klen, p->v + (d - p->req->from) * p->slots,
                           p->slots, now))
         {
             memset(p->v, 0, sizeof(p->v[0]) * (size_t) (p->ndays * p->slots));
@@ -397,44 +397,44 @@ series_from_cache(struct points *p, time_t now)
 
 
 static void
-series_to_cache(const struct points *p, int64_t from, time_t now)
+series_to_cache(const tc_points_t *p, int64_t from, time_t now)
 {
     char     key[SERIES_KEY_MAX];
     size_t   klen;
     int64_t  d;
 
-    if (!st_cache_enabled()) {
+    if (!tc_cache_enabled()) {
         return;
     }
 
     for (d = from; d <= p->req->to && d < p->req->closed_before; d++) {
         klen = series_key(key, p->req, d);
-        st_cache_put(key, klen, p->v + (d - p->req->from) * p->slots,
+        tc_cache_put(key, klen, p->v + (d - p->req->from) * p->slots,
                      p->slots, now);
     }
 }
 
 
 static json_t *
-run_series(struct st_pool *pool, struct st_conn *c,
-    const struct st_request *req, struct st_error *err)
+run_series(tc_pool_t *pool, tc_conn_t *c,
+    const tc_request_t *req, tc_error_t *err)
 {
     int                 f = 0, np = 0, rc;
     time_t              now;
     json_t             *o, *arr;
     int64_t             query_from;
-    struct jb           jb = { 0 };
+    tc_jb_t             jb = { 0 };
     const char         *sql;
-    struct points       p;
-    struct st_col       cols[3];
-    struct st_param     params[6];
+    tc_points_t         p;
+    tc_col_t            cols[3];
+    tc_param_t          params[6];
     unsigned long long  total;
 
     memset(params, 0, sizeof(params));
     memset(cols, 0, sizeof(cols));
 
     if (points_alloc(&p, req, req->hourly ? 24 : 1) != 0) {
-        st_set_error(err, 500, "internal_error", "out of memory");
+        tc_set_error(err, 500, "internal_error", "out of memory");
         return NULL;
     }
 
@@ -442,47 +442,47 @@ run_series(struct st_pool *pool, struct st_conn *c,
     query_from = series_from_cache(&p, now);
 
     if (query_from <= req->to) {
-        params[np].type = ST_T_STR;
+        params[np].type = TC_T_STR;
         params[np].str = req->app.data;
         params[np++].len = req->app.len;
 
         if (req->module.data != NULL) {
             f |= F_MODULE;
-            params[np].type = ST_T_STR;
+            params[np].type = TC_T_STR;
             params[np].str = req->module.data;
             params[np++].len = req->module.len;
         }
         if (req->action.data != NULL) {
             f |= F_ACTION;
-            params[np].type = ST_T_STR;
+            params[np].type = TC_T_STR;
             params[np].str = req->action.data;
             params[np++].len = req->action.len;
         }
         if (req->object.data != NULL) {
             f |= F_OBJECT;
-            params[np].type = ST_T_STR;
+            params[np].type = TC_T_STR;
             params[np].str = req->object.data;
             params[np++].len = req->object.len;
         }
 
-        params[np].type = ST_T_DAY;
+        params[np].type = TC_T_DAY;
         params[np++].day = query_from;
-        params[np].type = ST_T_DAY;
+        params[np].type = TC_T_DAY;
         params[np++].day = req->to;
 
-        cols[0].type = ST_T_DAY;
+        cols[0].type = TC_T_DAY;
         if (req->hourly) {
             sql = series_hourly_sql[f];
-            cols[1].type = ST_T_U8;
-            cols[2].type = ST_T_U64;
+            cols[1].type = TC_T_U8;
+            cols[2].type = TC_T_U64;
         } else {
             sql = series_daily_sql[f];
-            cols[1].type = ST_T_U64;
+            cols[1].type = TC_T_U64;
         }
 
-        rc = st_db_query(pool, c, sql, params, np, cols, req->hourly ? 3 : 2,
+        rc = tc_db_query(pool, c, sql, params, np, cols, req->hourly ? 3 : 2,
                          series_row, &p);
-        if (st_db_failed(rc, err)) {
+        if (tc_db_failed(rc, err)) {
             free(p.v);
             return NULL;
         }
@@ -493,7 +493,7 @@ run_series(struct st_pool *pool, struct st_conn *c,
     o = json_object();
     if (o == NULL) {
         free(p.v);
-        st_set_error(err, 500, "internal_error", "out of memory");
+        tc_set_error(err, 500, "internal_error", "out of memory");
         return NULL;
     }
 
@@ -508,7 +508,7 @@ run_series(struct st_pool *pool, struct st_conn *c,
 
     if (jb.failed) {
         json_decref(o);
-        st_set_error(err, 500, "internal_error", "out of memory");
+        tc_set_error(err, 500, "internal_error", "out of memory");
         return NULL;
     }
 
@@ -517,9 +517,9 @@ run_series(struct st_pool *pool, struct st_conn *c,
 
 
 static int
-users_row(void *arg, const struct st_col *cols)
+users_row(void *arg, const tc_col_t *cols)
 {
-    struct points  *p = arg;
+    tc_points_t    *p = arg;
     long            d;
 
     d = (long) (cols[0].day - p->req->from);
@@ -532,51 +532,51 @@ users_row(void *arg, const struct st_col *cols)
 
 
 static void
-bind_triple(struct st_param *params, const struct st_request *req)
+bind_triple(tc_param_t *params, const tc_request_t *req)
 {
-    params[0].type = ST_T_STR;
+    params[0].type = TC_T_STR;
     params[0].str = req->app.data;
     params[0].len = req->app.len;
-    params[1].type = ST_T_STR;
+    params[1].type = TC_T_STR;
     params[1].str = req->module.data;
     params[1].len = req->module.len;
-    params[2].type = ST_T_STR;
+    params[2].type = TC_T_STR;
     params[2].str = req->action.data;
     params[2].len = req->action.len;
 }
 
 
 static json_t *
-run_users(struct st_pool *pool, struct st_conn *c,
-    const struct st_request *req, struct st_error *err)
+run_users(tc_pool_t *pool, tc_conn_t *c,
+    const tc_request_t *req, tc_error_t *err)
 {
     int                 rc;
     json_t             *o, *arr;
-    struct jb           jb = { 0 };
-    struct points       p;
-    struct st_col       cols[2];
-    struct st_param     params[5];
+    tc_jb_t             jb = { 0 };
+    tc_points_t         p;
+    tc_col_t            cols[2];
+    tc_param_t          params[5];
     unsigned long long  total;
 
     memset(params, 0, sizeof(params));
     memset(cols, 0, sizeof(cols));
 
     bind_triple(params, req);
-    params[3].type = ST_T_DAY;
+    params[3].type = TC_T_DAY;
     params[3].day = req->from;
-    params[4].type = ST_T_DAY;
+    params[4].type = TC_T_DAY;
     params[4].day = req->to;
 
-    cols[0].type = ST_T_DAY;
-    cols[1].type = ST_T_U64;
+    cols[0].type = TC_T_DAY;
+    cols[1].type = TC_T_U64;
 
     if (points_alloc(&p, req, 1) != 0) {
-        st_set_error(err, 500, "internal_error", "out of memory");
+        tc_set_error(err, 500, "internal_error", "out of memory");
         return NULL;
     }
 
-    rc = st_db_query(pool, c, users_sql, params, 5, cols, 2, users_row, &p);
-    if (st_db_failed(rc, err)) {
+    rc = tc_db_query(pool, c, users_sql, params, 5, cols, 2, users_row, &p);
+    if (tc_db_failed(rc, err)) {
         free(p.v);
         return NULL;
     }
@@ -584,7 +584,7 @@ run_users(struct st_pool *pool, struct st_conn *c,
     o = json_object();
     if (o == NULL) {
         free(p.v);
-        st_set_error(err, 500, "internal_error", "out of memory");
+        tc_set_error(err, 500, "internal_error", "out of memory");
         return NULL;
     }
 
@@ -597,7 +597,7 @@ run_users(struct st_pool *pool, struct st_conn *c,
 
     if (jb.failed) {
         json_decref(o);
-        st_set_error(err, 500, "internal_error", "out of memory");
+        tc_set_error(err, 500, "internal_error", "out of memory");
         return NULL;
     }
 
@@ -607,16 +607,16 @@ run_users(struct st_pool *pool, struct st_conn *c,
 
 /* top */
 
-struct rows {
-    struct jb  *jb;
+typedef struct {
+    tc_jb_t    *jb;
     json_t     *arr;
-};
+} tc_rows_t;
 
 
 static int
-top_row(void *arg, const struct st_col *cols)
+top_row(void *arg, const tc_col_t *cols)
 {
-    struct rows  *r = arg;
+    tc_rows_t    *r = arg;
     json_t       *o;
 
     o = json_object();
@@ -633,22 +633,22 @@ top_row(void *arg, const struct st_col *cols)
 
 
 static json_t *
-run_top(struct st_pool *pool, struct st_conn *c,
-    const struct st_request *req, struct st_error *err)
+run_top(tc_pool_t *pool, tc_conn_t *c,
+    const tc_request_t *req, tc_error_t *err)
 {
     int               rc, np;
     json_t           *o;
-    struct jb         jb = { 0 };
-    struct rows       r;
+    tc_jb_t           jb = { 0 };
+    tc_rows_t         r;
     const char       *sql;
-    struct st_col     cols[2];
-    struct st_param   params[6];
+    tc_col_t          cols[2];
+    tc_param_t        params[6];
 
     memset(params, 0, sizeof(params));
     memset(cols, 0, sizeof(cols));
 
     bind_triple(params, req);
-    params[3].type = ST_T_DAY;
+    params[3].type = TC_T_DAY;
     params[3].day = req->from;
 
     if (req->from == req->to) {
@@ -656,16 +656,16 @@ run_top(struct st_pool *pool, struct st_conn *c,
         np = 4;
     } else {
         sql = top_range_sql;
-        params[4].type = ST_T_DAY;
+        params[4].type = TC_T_DAY;
         params[4].day = req->to;
         np = 5;
     }
 
-    params[np].type = ST_T_U64;
+    params[np].type = TC_T_U64;
     params[np++].u64 = req->limit;
 
-    cols[0].type = ST_T_STR;
-    cols[1].type = ST_T_U64;
+    cols[0].type = TC_T_STR;
+    cols[1].type = TC_T_U64;
 
     o = json_object();
     r.jb = &jb;
@@ -673,7 +673,7 @@ run_top(struct st_pool *pool, struct st_conn *c,
     if (o == NULL || r.arr == NULL) {
         json_decref(o);
         json_decref(r.arr);
-        st_set_error(err, 500, "internal_error", "out of memory");
+        tc_set_error(err, 500, "internal_error", "out of memory");
         return NULL;
     }
 
@@ -681,7 +681,7 @@ run_top(struct st_pool *pool, struct st_conn *c,
     put_range(&jb, o, req);
     jset(&jb, o, "limit", json_integer(req->limit));
 
-    rc = st_db_query(pool, c, sql, params, np, cols, 2, top_row, &r);
+    rc = tc_db_query(pool, c, sql, params, np, cols, 2, top_row, &r);
     jset(&jb, o, "objects", r.arr);
 
     return finish_object(o, rc, &jb, err);
@@ -690,20 +690,20 @@ run_top(struct st_pool *pool, struct st_conn *c,
 
 /* breakdown: pairs come ordered by module, then action */
 
-struct breakdown {
-    struct jb           *jb;
+typedef struct {
+    tc_jb_t             *jb;
     json_t              *modules;
     json_t              *module;        /* the module being filled */
     json_t              *actions;
-    char                 name[ST_FIELD_MAX];
+    char                 name[TC_FIELD_MAX];
     unsigned long        name_len;
     unsigned long long   module_events;
     unsigned long long   total;
-};
+} tc_breakdown_t;
 
 
 static void
-close_module(struct breakdown *b)
+close_module(tc_breakdown_t *b)
 {
     if (b->module != NULL) {
         jset(b->jb, b->module, "events", jint(b->module_events));
@@ -716,9 +716,9 @@ close_module(struct breakdown *b)
 
 
 static int
-breakdown_row(void *arg, const struct st_col *cols)
+breakdown_row(void *arg, const tc_col_t *cols)
 {
-    struct breakdown  *b = arg;
+    tc_breakdown_t    *b = arg;
     json_t            *a;
 
     if (b->module == NULL || cols[0].len != b->name_len
@@ -759,19 +759,19 @@ breakdown_row(void *arg, const struct st_col *cols)
 }
 
 
-struct pair {
+typedef struct {
     int            found;
-    char           module[ST_FIELD_MAX];
+    char           module[TC_FIELD_MAX];
     unsigned long  module_len;
-    char           action[ST_FIELD_MAX];
+    char           action[TC_FIELD_MAX];
     unsigned long  action_len;
-};
+} tc_pair_t;
 
 
 static int
-pair_row(void *arg, const struct st_col *cols)
+pair_row(void *arg, const tc_col_t *cols)
 {
-    struct pair  *p = arg;
+    tc_pair_t    *p = arg;
 
     memcpy(p->module, cols[0].str, cols[0].len);
     p->module_len = cols[0].len;
@@ -783,17 +783,17 @@ pair_row(void *arg, const struct st_col *cols)
 }
 
 
-struct pair_day {
-    struct breakdown   *b;
-    const struct pair  *pair;
-};
+typedef struct {
+    tc_breakdown_t     *b;
+    const tc_pair_t    *pair;
+} tc_pair_day_t;
 
 
 static int
-pair_day_row(void *arg, const struct st_col *cols)
+pair_day_row(void *arg, const tc_col_t *cols)
 {
-    struct pair_day  *pd = arg;
-    struct st_col     row[5];
+    tc_pair_day_t    *pd = arg;
+    tc_col_t          row[5];
 
     if (cols[0].u64 == 0) {
         return 0;               /* the pair has no events that day */
@@ -813,59 +813,59 @@ pair_day_row(void *arg, const struct st_col *cols)
 
 
 static void
-bind_str(struct st_param *p, const char *s, unsigned long len)
+bind_str(tc_param_t *p, const char *s, unsigned long len)
 {
-    p->type = ST_T_STR;
+    p->type = TC_T_STR;
     p->str = s;
     p->len = len;
 }
 
 
 static int
-walk_pairs(struct st_pool *pool, struct st_conn *c,
-    const struct st_request *req, struct breakdown *b)
+walk_pairs(tc_pool_t *pool, tc_conn_t *c,
+    const tc_request_t *req, tc_breakdown_t *b)
 {
     int               rc, i, n;
-    struct pair       cur, next;
-    struct st_col     cols[4];
-    struct st_param   params[8];
-    struct pair_day   pd;
+    tc_pair_t         cur, next;
+    tc_col_t          cols[4];
+    tc_param_t        params[8];
+    tc_pair_day_t     pd;
 
     memset(params, 0, sizeof(params));
     memset(cols, 0, sizeof(cols));
-    cols[0].type = ST_T_STR;
-    cols[1].type = ST_T_STR;
+    cols[0].type = TC_T_STR;
+    cols[1].type = TC_T_STR;
 
     bind_str(&params[0], req->app.data, req->app.len);
     cur.found = 0;
-    rc = st_db_query(pool, c, pair_first_sql, params, 1, cols, 2, pair_row,
+    rc = tc_db_query(pool, c, pair_first_sql, params, 1, cols, 2, pair_row,
                      &cur);
 
     pd.b = b;
     pd.pair = &cur;
 
-    for (n = 0; rc == ST_DB_OK && cur.found; n++) {
+    for (n = 0; rc == TC_DB_OK && cur.found; n++) {
         if (n == MAX_PAIRS) {
             tc_log_error("breakdown of an app with more than %d module/action "
                          "pairs", MAX_PAIRS);
-            return ST_DB_ERROR;
+            return TC_DB_ERROR;
         }
 
         for (i = 0; i < 2; i++) {
             bind_str(&params[i * 4], req->app.data, req->app.len);
             bind_str(&params[i * 4 + 1], cur.module, cur.module_len);
             bind_str(&params[i * 4 + 2], cur.action, cur.action_len);
-            params[i * 4 + 3].type = ST_T_DAY;
+            params[i * 4 + 3].type = TC_T_DAY;
             params[i * 4 + 3].day = req->from;
         }
 
-        cols[0].type = ST_T_U64;
-        cols[1].type = ST_T_U64;
-        cols[2].type = ST_T_U64;
-        cols[3].type = ST_T_U64;
-        rc = st_db_query(pool, c, pair_day_sql, params, 8, cols, 4,
+        cols[0].type = TC_T_U64;
+        cols[1].type = TC_T_U64;
+        cols[2].type = TC_T_U64;
+        cols[3].type = TC_T_U64;
+        rc = tc_db_query(pool, c, pair_day_sql, params, 8, cols, 4,
                          pair_day_row, &pd);
-        if (rc != ST_DB_OK) {
+        if (rc != TC_DB_OK) {
             break;
         }
 
@@ -873,10 +873,10 @@ walk_pairs(struct st_pool *pool, struct st_conn *c,
         bind_str(&params[1], cur.module, cur.module_len);
         bind_str(&params[2], cur.module, cur.module_len);
         bind_str(&params[3], cur.action, cur.action_len);
-        cols[0].type = ST_T_STR;
-        cols[1].type = ST_T_STR;
+        cols[0].type = TC_T_STR;
+        cols[1].type = TC_T_STR;
         next.found = 0;
-        rc = st_db_query(pool, c, pair_next_sql, params, 4, cols, 2,
+        rc = tc_db_query(pool, c, pair_next_sql, params, 4, cols, 2,
                          pair_row, &next);
         memcpy(&cur, &next, sizeof(cur));
     }
@@ -886,13 +886,13 @@ walk_pairs(struct st_pool *pool, struct st_conn *c,
 
 
 static json_t *
-run_breakdown(struct st_pool *pool, struct st_conn *c,
-    const struct st_request *req, struct st_error *err)
+run_breakdown(tc_pool_t *pool, tc_conn_t *c,
+    const tc_request_t *req, tc_error_t *err)
 {
     int                rc;
     json_t            *o;
-    struct jb          jb = { 0 };
-    struct breakdown   b;
+    tc_jb_t            jb = { 0 };
+    tc_breakdown_t     b;
 
     memset(&b, 0, sizeof(b));
 
@@ -902,7 +902,7 @@ run_breakdown(struct st_pool *pool, struct st_conn *c,
     if (o == NULL || b.modules == NULL) {
         json_decref(o);
         json_decref(b.modules);
-        st_set_error(err, 500, "internal_error", "out of memory");
+        tc_set_error(err, 500, "internal_error", "out of memory");
         return NULL;
     }
 
@@ -922,7 +922,7 @@ run_breakdown(struct st_pool *pool, struct st_conn *c,
 
 
 static int
-health_row(void *arg, const struct st_col *cols)
+health_row(void *arg, const tc_col_t *cols)
 {
     (void) arg;
     (void) cols;
@@ -931,17 +931,17 @@ health_row(void *arg, const struct st_col *cols)
 
 
 static json_t *
-run_health(struct st_pool *pool, struct st_conn *c, struct st_error *err)
+run_health(tc_pool_t *pool, tc_conn_t *c, tc_error_t *err)
 {
     int            rc;
-    struct st_col  col;
+    tc_col_t       col;
 
     memset(&col, 0, sizeof(col));
-    col.type = ST_T_U64;
+    col.type = TC_T_U64;
 
-    rc = st_db_query(pool, c, health_sql, NULL, 0, &col, 1, health_row,
+    rc = tc_db_query(pool, c, health_sql, NULL, 0, &col, 1, health_row,
                      NULL);
-    if (st_db_failed(rc, err)) {
+    if (tc_db_failed(rc, err)) {
         return NULL;
     }
 
@@ -950,17 +950,17 @@ run_health(struct st_pool *pool, struct st_conn *c, struct st_error *err)
 
 
 json_t *
-st_query_run(struct st_pool *pool, struct st_conn *c,
-    const struct st_request *req, struct st_error *err)
+tc_query_run(tc_pool_t *pool, tc_conn_t *c,
+    const tc_request_t *req, tc_error_t *err)
 {
     switch (req->endpoint) {
-    case ST_EP_SERIES:
+    case TC_EP_SERIES:
         return run_series(pool, c, req, err);
-    case ST_EP_TOP:
+    case TC_EP_TOP:
         return run_top(pool, c, req, err);
-    case ST_EP_USERS:
+    case TC_EP_USERS:
         return run_users(pool, c, req, err);
-    case ST_EP_BREAKDOWN:
+    case TC_EP_BREAKDOWN:
         return run_breakdown(pool, c, req, err);
     default:
         return run_health(pool, c, err);

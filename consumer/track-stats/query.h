@@ -1,21 +1,21 @@
 /* track-stats: the statistics queries behind each endpoint, as JSON. */
-#ifndef STATS_QUERY_H
-#define STATS_QUERY_H
+#ifndef TC_QUERY_H
+#define TC_QUERY_H
 
 #include <jansson.h>
 
 #include "params.h"
 #include "pool.h"
 
-void st_query_init(void);
+void tc_query_init(void);
 
 /* Runs the queries for req on c; returns the response object, or NULL with
  * err filled in (503 database unavailable or slow, 500 otherwise). */
-json_t *st_query_run(struct st_pool *pool, struct st_conn *c,
-    const struct st_request *req, struct st_error *err);
+json_t *tc_query_run(tc_pool_t *pool, tc_conn_t *c,
+    const tc_request_t *req, tc_error_t *err);
 
-/* rc of st_db_query(): 0 when ST_DB_OK, else 1 with err set (503 for an
+/* rc of tc_db_query(): 0 when TC_DB_OK, else 1 with err set (503 for an
  * unavailable or slow database, 500 otherwise) */
-int st_db_failed(int rc, struct st_error *err);
+int tc_db_failed(int rc, tc_error_t *err);
 
 #endif

@@ -11,7 +11,7 @@
 #include "params.h"
 
 
-static const struct st_limits  limits = { 366, 744, 1000 };
+static const tc_limits_t       limits = { 366, 744, 1000 };
 
 
 static void
@@ -66,11 +66,11 @@ test_dates(void)
 
 
 static int
-parse(int ep, const char *query, struct st_request *req,
-    struct st_error *err)
+parse(int ep, const char *query, tc_request_t *req,
+    tc_error_t *err)
 {
     static char    buf[4096];
-    struct st_arg  args[64];
+    tc_arg_t       args[64];
     char          *p, *amp, *eq;
     int            n = 0;
 
@@ -92,24 +92,24 @@ parse(int ep, const char *query, struct st_request *req,
     }
 
     memset(err, 0, sizeof(*err));
-    return st_parse_request(ep, args, n, &limits, req, err);
+    return tc_parse_request(ep, args, n, &limits, req, err);
 }
 
 
 static void
 expect_error(int ep, const char *query, const char *code)
 {
-    struct st_error    err;
-    struct st_request  req;
+    tc_error_t         err;
+    tc_request_t       req;
 
     if (parse(ep, query, &req, &err) == 0) {
-        CHECK(0, "%s?%s accepted, expected %s", st_endpoint_name(ep), query,
+        CHECK(0, "%s?%s accepted, expected %s", tc_endpoint_name(ep), query,
               code);
         return;
     }
 
     CHECK(err.status == 400 && strcmp(err.code, code) == 0,
-          "%s?%s: got %d %s (%s), expected %s", st_endpoint_name(ep), query,
+          "%s?%s: got %d %s (%s), expected %s", tc_endpoint_name(ep), query,
           err.status, err.code, err.message, code);
 }
 
@@ -118,81 +118,81 @@ static void
 test_params(void)
 {
     char               q[1024], big[600];
-    struct st_error    err;
-    struct st_request  req;
+    tc_error_t         err;
+    tc_request_t       req;
 
-    CHECK(parse(ST_EP_SERIES, "app=shop&from=2024-11-01&to=2024-11-30",
+    CHECK(parse(TC_EP_SERIES, "app=shop&from=2024-11-01&to=2024-11-30",
                 &req, &err) == 0, "series: %s", err.message);
     CHECK(!req.hourly && req.to - req.from == 29 && req.module.data == NULL
           && req.object.data == NULL, "series fields");
 
-    CHECK(parse(ST_EP_SERIES, "app=shop&object=&day=2024-11-01"
+    CHECK(parse(TC_EP_SERIES, "app=shop&object=&day=2024-11-01"
                 "&interval=hour", &req, &err) == 0, "series with day");
     CHECK(req.hourly && req.object.data != NULL && req.object.len == 0
           && req.from == req.to && req.from_hour == 0 && req.to_hour == 23,
           "object= filters on no object; day covers 24 hours");
 
-    CHECK(parse(ST_EP_SERIES, "app=shop&from=2024-11-01T22&to=2024-11-02T01"
+    CHECK(parse(TC_EP_SERIES, "app=shop&from=2024-11-01T22&to=2024-11-02T01"
                 "&interval=hour", &req, &err) == 0, "hour range");
     CHECK(req.from_hour == 22 && req.to_hour == 1, "hours kept");
 
-    CHECK(parse(ST_EP_SERIES, "app=shop&from=2024-01-01&to=2024-12-31",
+    CHECK(parse(TC_EP_SERIES, "app=shop&from=2024-01-01&to=2024-12-31",
                 &req, &err) == 0, "366 days is allowed");
-    expect_error(ST_EP_SERIES, "app=shop&from=2024-01-01&to=2025-01-01",
+    expect_error(TC_EP_SERIES, "app=shop&from=2024-01-01&to=2025-01-01",
                  "range_too_long");
-    CHECK(parse(ST_EP_SERIES, "app=shop&from=2024-01-01&to=2024-01-31"
+    CHECK(parse(TC_EP_SERIES, "app=shop&from=2024-01-01&to=2024-01-31"
                 "&interval=hour", &req, &err) == 0, "744 hours allowed");
-    expect_error(ST_EP_SERIES, "app=shop&from=2024-01-01&to=2024-02-01"
+    expect_error(TC_EP_SERIES, "app=shop&from=2024-01-01&to=2024-02-01"
                  "&interval=hour", "range_too_long");
-    expect_error(ST_EP_SERIES, "app=shop&from=2024-01-01T05&to=2024-02-01T05"
+    expect_error(TC_EP_SERIES, "app=shop&from=2024-01-01T05&to=2024-02-01T05"
                  "&interval=hour", "range_too_long");
 
-    expect_error(ST_EP_SERIES, "from=2024-01-01&to=2024-01-02",
+    expect_error(TC_EP_SERIES, "from=2024-01-01&to=2024-01-02",
                  "missing_parameter");
-    expect_error(ST_EP_SERIES, "app=shop&from=2024-01-01",
+    expect_error(TC_EP_SERIES, "app=shop&from=2024-01-01",
                  "missing_parameter");
-    expect_error(ST_EP_SERIES, "app=shop", "missing_parameter");
-    expect_error(ST_EP_SERIES, "app=shop&from=2024-01-02&to=2024-01-01",
+    expect_error(TC_EP_SERIES, "app=shop", "missing_parameter");
+    expect_error(TC_EP_SERIES, "app=shop&from=2024-01-02&to=2024-01-01",
                  "invalid_range");
-    expect_error(ST_EP_SERIES, "app=shop&from=2024-01-01T05&to=2024-01-01T04"
+    expect_error(TC_EP_SERIES, "app=shop&from=2024-01-01T05&to=2024-01-01T04"
                  "&interval=hour", "invalid_range");
-    expect_error(ST_EP_SERIES, "app=shop&day=2024-01-01&from=2024-01-01"
+    expect_error(TC_EP_SERIES, "app=shop&day=2024-01-01&from=2024-01-01"
                  "&to=2024-01-01", "invalid_range");
-    expect_error(ST_EP_SERIES, "app=shop&from=2024-01-01T05&to=2024-01-02",
+    expect_error(TC_EP_SERIES, "app=shop&from=2024-01-01T05&to=2024-01-02",
                  "invalid_date");
-    expect_error(ST_EP_SERIES, "app=shop&from=2024-02-30&to=2024-03-01",
+    expect_error(TC_EP_SERIES, "app=shop&from=2024-02-30&to=2024-03-01",
                  "invalid_date");
-    expect_error(ST_EP_SERIES, "app=shop&from=yesterday&to=2024-03-01",
+    expect_error(TC_EP_SERIES, "app=shop&from=yesterday&to=2024-03-01",
                  "invalid_date");
-    expect_error(ST_EP_SERIES, "app=shop&day=2024-01-01T05&interval=hour",
+    expect_error(TC_EP_SERIES, "app=shop&day=2024-01-01T05&interval=hour",
                  "invalid_date");
-    expect_error(ST_EP_SERIES, "app=shop&day=2024-01-01&interval=week",
+    expect_error(TC_EP_SERIES, "app=shop&day=2024-01-01&interval=week",
                  "invalid_value");
-    expect_error(ST_EP_SERIES, "app=shop&day=2024-01-01&limit=5",
+    expect_error(TC_EP_SERIES, "app=shop&day=2024-01-01&limit=5",
                  "unknown_parameter");
-    expect_error(ST_EP_SERIES, "app=shop&day=2024-01-01&APP=x",
+    expect_error(TC_EP_SERIES, "app=shop&day=2024-01-01&APP=x",
                  "unknown_parameter");
-    expect_error(ST_EP_SERIES, "app=shop&app=shop&day=2024-01-01",
+    expect_error(TC_EP_SERIES, "app=shop&app=shop&day=2024-01-01",
                  "duplicate_parameter");
-    expect_error(ST_EP_SERIES, "app=&day=2024-01-01", "invalid_value");
-    expect_error(ST_EP_SERIES, "app&day=2024-01-01", "invalid_value");
-    expect_error(ST_EP_SERIES, "app=a\tb&day=2024-01-01", "invalid_value");
-    expect_error(ST_EP_SERIES, "app=\xff&day=2024-01-01", "invalid_value");
-    expect_error(ST_EP_SERIES, "app=\xc0\xaf&day=2024-01-01",
+    expect_error(TC_EP_SERIES, "app=&day=2024-01-01", "invalid_value");
+    expect_error(TC_EP_SERIES, "app&day=2024-01-01", "invalid_value");
+    expect_error(TC_EP_SERIES, "app=a\tb&day=2024-01-01", "invalid_value");
+    expect_error(TC_EP_SERIES, "app=\xff&day=2024-01-01", "invalid_value");
+    expect_error(TC_EP_SERIES, "app=\xc0\xaf&day=2024-01-01",
                  "invalid_value");
-    expect_error(ST_EP_SERIES, "app=\xed\xa0\x80&day=2024-01-01",
+    expect_error(TC_EP_SERIES, "app=\xed\xa0\x80&day=2024-01-01",
                  "invalid_value");
-    expect_error(ST_EP_SERIES, "app=\xe2\x82&day=2024-01-01",
+    expect_error(TC_EP_SERIES, "app=\xe2\x82&day=2024-01-01",
                  "invalid_value");
 
     memset(big, 'x', 128);
     big[128] = '\0';
     snprintf(q, sizeof(q), "app=%s&day=2024-01-01", big);
-    CHECK(parse(ST_EP_SERIES, q, &req, &err) == 0, "128 characters pass");
+    CHECK(parse(TC_EP_SERIES, q, &req, &err) == 0, "128 characters pass");
     big[128] = 'x';
     big[129] = '\0';
     snprintf(q, sizeof(q), "app=%s&day=2024-01-01", big);
-    expect_error(ST_EP_SERIES, q, "value_too_long");
+    expect_error(TC_EP_SERIES, q, "value_too_long");
 
     /* 128 characters of 4 bytes each pass, 129 do not */
     q[0] = '\0';
@@ -201,62 +201,62 @@ test_params(void)
         strcat(q, "\xf0\x9f\x98\x80");
     }
     strcat(q, "&day=2024-01-01");
-    CHECK(parse(ST_EP_SERIES, q, &req, &err) == 0, "128 emoji pass: %s",
+    CHECK(parse(TC_EP_SERIES, q, &req, &err) == 0, "128 emoji pass: %s",
           err.message);
     memmove(q + 8, q + 4, strlen(q + 4) + 1);
     memcpy(q + 4, "\xf0\x9f\x98\x80", 4);
-    expect_error(ST_EP_SERIES, q, "value_too_long");
+    expect_error(TC_EP_SERIES, q, "value_too_long");
 
-    CHECK(parse(ST_EP_TOP, "app=a&module=m&action=c&day=2024-11-01", &req,
+    CHECK(parse(TC_EP_TOP, "app=a&module=m&action=c&day=2024-11-01", &req,
                 &err) == 0 && req.limit == 10 && req.single_day, "top");
-    CHECK(parse(ST_EP_TOP, "app=a&module=m&action=c&day=2024-11-01"
+    CHECK(parse(TC_EP_TOP, "app=a&module=m&action=c&day=2024-11-01"
                 "&limit=1000", &req, &err) == 0 && req.limit == 1000,
           "limit 1000");
-    expect_error(ST_EP_TOP, "app=a&module=m&action=c&day=2024-11-01"
+    expect_error(TC_EP_TOP, "app=a&module=m&action=c&day=2024-11-01"
                  "&limit=1001", "invalid_value");
-    expect_error(ST_EP_TOP, "app=a&module=m&action=c&day=2024-11-01"
+    expect_error(TC_EP_TOP, "app=a&module=m&action=c&day=2024-11-01"
                  "&limit=0", "invalid_value");
-    expect_error(ST_EP_TOP, "app=a&module=m&action=c&day=2024-11-01"
+    expect_error(TC_EP_TOP, "app=a&module=m&action=c&day=2024-11-01"
                  "&limit=-1", "invalid_value");
-    expect_error(ST_EP_TOP, "app=a&module=m&action=c&day=2024-11-01"
+    expect_error(TC_EP_TOP, "app=a&module=m&action=c&day=2024-11-01"
                  "&limit=99999999999", "invalid_value");
-    expect_error(ST_EP_TOP, "app=a&module=m&day=2024-11-01",
+    expect_error(TC_EP_TOP, "app=a&module=m&day=2024-11-01",
                  "missing_parameter");
-    expect_error(ST_EP_TOP, "app=a&module=m&action=c&day=2024-11-01"
+    expect_error(TC_EP_TOP, "app=a&module=m&action=c&day=2024-11-01"
                  "&object=1", "unknown_parameter");
-    expect_error(ST_EP_TOP, "app=a&module=m&action=c&from=2024-11-01T01"
+    expect_error(TC_EP_TOP, "app=a&module=m&action=c&from=2024-11-01T01"
                  "&to=2024-11-02", "invalid_date");
-    expect_error(ST_EP_TOP, "app=a&module=m&action=c&day=2024-11-01"
+    expect_error(TC_EP_TOP, "app=a&module=m&action=c&day=2024-11-01"
                  "&interval=hour", "unknown_parameter");
 
-    CHECK(parse(ST_EP_USERS, "app=a&module=m&action=c&from=2024-11-01"
+    CHECK(parse(TC_EP_USERS, "app=a&module=m&action=c&from=2024-11-01"
                 "&to=2024-11-07", &req, &err) == 0, "users");
-    expect_error(ST_EP_USERS, "app=a&module=m&from=2024-11-01"
+    expect_error(TC_EP_USERS, "app=a&module=m&from=2024-11-01"
                  "&to=2024-11-07", "missing_parameter");
 
-    CHECK(parse(ST_EP_BREAKDOWN, "app=a&day=2024-11-01", &req, &err) == 0,
+    CHECK(parse(TC_EP_BREAKDOWN, "app=a&day=2024-11-01", &req, &err) == 0,
           "breakdown");
-    expect_error(ST_EP_BREAKDOWN, "app=a", "missing_parameter");
-    expect_error(ST_EP_BREAKDOWN, "app=a&from=2024-11-01&to=2024-11-02",
+    expect_error(TC_EP_BREAKDOWN, "app=a", "missing_parameter");
+    expect_error(TC_EP_BREAKDOWN, "app=a&from=2024-11-01&to=2024-11-02",
                  "unknown_parameter");
 
-    CHECK(parse(ST_EP_HEALTH, "", &req, &err) == 0, "health");
-    expect_error(ST_EP_HEALTH, "x=1", "unknown_parameter");
+    CHECK(parse(TC_EP_HEALTH, "", &req, &err) == 0, "health");
+    expect_error(TC_EP_HEALTH, "x=1", "unknown_parameter");
 
-    expect_error(ST_EP_SERIES, "a=1&b=1&c=1&d=1&e=1&f=1&g=1&h=1&i=1&j=1&k=1"
+    expect_error(TC_EP_SERIES, "a=1&b=1&c=1&d=1&e=1&f=1&g=1&h=1&i=1&j=1&k=1"
                  "&l=1&m=1&n=1&o=1&p=1&q=1", "too_many_parameters");
 
-    CHECK(st_endpoint_by_path("/stats/v1", "/stats/v1/series")
-          == ST_EP_SERIES, "route series");
-    CHECK(st_endpoint_by_path("/stats/v1", "/stats/v1/breakdown")
-          == ST_EP_BREAKDOWN, "route breakdown");
-    CHECK(st_endpoint_by_path("/stats/v1", "/stats/v1/series/") == -1,
+    CHECK(tc_endpoint_by_path("/stats/v1", "/stats/v1/series")
+          == TC_EP_SERIES, "route series");
+    CHECK(tc_endpoint_by_path("/stats/v1", "/stats/v1/breakdown")
+          == TC_EP_BREAKDOWN, "route breakdown");
+    CHECK(tc_endpoint_by_path("/stats/v1", "/stats/v1/series/") == -1,
           "no trailing slash");
-    CHECK(st_endpoint_by_path("/stats/v1", "/stats/v1series") == -1,
+    CHECK(tc_endpoint_by_path("/stats/v1", "/stats/v1series") == -1,
           "prefix boundary");
-    CHECK(st_endpoint_by_path("/stats/v1", "/stats/v2/series") == -1,
+    CHECK(tc_endpoint_by_path("/stats/v1", "/stats/v2/series") == -1,
           "other prefix");
-    CHECK(st_endpoint_by_path("/stats/v1", "/") == -1, "root");
+    CHECK(tc_endpoint_by_path("/stats/v1", "/") == -1, "root");
 }
 
 
@@ -265,36 +265,36 @@ test_http_helpers(void)
 {
     char  e1[19], e2[19];
 
-    CHECK(st_token_equal("secret", 6, "secret", 6), "same token");
-    CHECK(!st_token_equal("secreT", 6, "secret", 6), "differs");
-    CHECK(!st_token_equal("secre", 5, "secret", 6), "prefix");
-    CHECK(!st_token_equal("secretsecret", 12, "secret", 6), "repeated");
-    CHECK(!st_token_equal("", 0, "secret", 6), "empty given");
-    CHECK(!st_token_equal("", 0, "", 0), "empty secret never matches");
+    CHECK(tc_token_equal("secret", 6, "secret", 6), "same token");
+    CHECK(!tc_token_equal("secreT", 6, "secret", 6), "differs");
+    CHECK(!tc_token_equal("secre", 5, "secret", 6), "prefix");
+    CHECK(!tc_token_equal("secretsecret", 12, "secret", 6), "repeated");
+    CHECK(!tc_token_equal("", 0, "secret", 6), "empty given");
+    CHECK(!tc_token_equal("", 0, "", 0), "empty secret never matches");
 
-    CHECK(st_bearer_ok("Bearer secret", "secret"), "bearer");
-    CHECK(st_bearer_ok("bearer   secret ", "secret"), "case, spaces");
-    CHECK(!st_bearer_ok("Basic secret", "secret"), "basic");
-    CHECK(!st_bearer_ok("Bearer", "secret"), "no token");
-    CHECK(!st_bearer_ok(NULL, "secret"), "no header");
-    CHECK(!st_bearer_ok("Bearer secret2", "secret"), "longer");
+    CHECK(tc_bearer_ok("Bearer secret", "secret"), "bearer");
+    CHECK(tc_bearer_ok("bearer   secret ", "secret"), "case, spaces");
+    CHECK(!tc_bearer_ok("Basic secret", "secret"), "basic");
+    CHECK(!tc_bearer_ok("Bearer", "secret"), "no token");
+    CHECK(!tc_bearer_ok(NULL, "secret"), "no header");
+    CHECK(!tc_bearer_ok("Bearer secret2", "secret"), "longer");
 
-    st_etag("{}", 2, e1);
-    st_etag("{ }", 3, e2);
+    tc_etag("{}", 2, e1);
+    tc_etag("{ }", 3, e2);
     CHECK(strlen(e1) == 18 && e1[0] == '"' && e1[17] == '"', "etag form");
     CHECK(strcmp(e1, e2) != 0, "bodies differ, tags differ");
 
-    CHECK(st_etag_matches(e1, e1), "exact");
-    CHECK(st_etag_matches("*", e1), "star");
-    CHECK(!st_etag_matches(e2, e1), "other tag");
-    CHECK(!st_etag_matches(NULL, e1), "absent");
+    CHECK(tc_etag_matches(e1, e1), "exact");
+    CHECK(tc_etag_matches("*", e1), "star");
+    CHECK(!tc_etag_matches(e2, e1), "other tag");
+    CHECK(!tc_etag_matches(NULL, e1), "absent");
     {
         char  list[64];
 
         snprintf(list, sizeof(list), "%s, W/%s", e2, e1);
-        CHECK(st_etag_matches(list, e1), "weak tag in a list");
+        CHECK(tc_etag_matches(list, e1), "weak tag in a list");
         snprintf(list, sizeof(list), "%.17sx\"", e1);
-        CHECK(!st_etag_matches(list, e1), "near miss");
+        CHECK(!tc_etag_matches(list, e1), "near miss");
     }
 }
 
@@ -306,45 +306,45 @@ test_cache(void)
     char                key[32];
     unsigned long long  v[24], w[24];
 
-    CHECK(!st_cache_enabled(), "off before init");
-    CHECK(!st_cache_get("k", 1, w, 1, 1000), "no hit while off");
+    CHECK(!tc_cache_enabled(), "off before init");
+    CHECK(!tc_cache_get("k", 1, w, 1, 1000), "no hit while off");
 
-    CHECK(st_cache_init(16, 60) == 0 && st_cache_enabled(), "init");
+    CHECK(tc_cache_init(16, 60) == 0 && tc_cache_enabled(), "init");
 
     for (i = 0; i < 24; i++) {
         v[i] = (unsigned long long) i * 1000;
     }
-    st_cache_put("hourly", 6, v, 24, 1000);
+    tc_cache_put("hourly", 6, v, 24, 1000);
     memset(w, 0, sizeof(w));
-    CHECK(st_cache_get("hourly", 6, w, 24, 1010)
+    CHECK(tc_cache_get("hourly", 6, w, 24, 1010)
           && memcmp(v, w, sizeof(v)) == 0, "24 values back");
-    CHECK(!st_cache_get("hourly", 6, w, 1, 1010), "other width misses");
-    CHECK(!st_cache_get("hourl", 5, w, 24, 1010), "prefix misses");
-    CHECK(!st_cache_get("hourly", 6, w, 24, 1060), "expired after ttl");
+    CHECK(!tc_cache_get("hourly", 6, w, 1, 1010), "other width misses");
+    CHECK(!tc_cache_get("hourl", 5, w, 24, 1010), "prefix misses");
+    CHECK(!tc_cache_get("hourly", 6, w, 24, 1060), "expired after ttl");
 
     v[0] = 7;
-    st_cache_put("hourly", 6, v, 24, 1100);
-    CHECK(st_cache_get("hourly", 6, w, 24, 1100) && w[0] == 7,
+    tc_cache_put("hourly", 6, v, 24, 1100);
+    CHECK(tc_cache_get("hourly", 6, w, 24, 1100) && w[0] == 7,
           "replaced in place");
 
     /* far more keys than entries: no crash, recent ones mostly kept */
     for (i = 0; i < 1000; i++) {
         snprintf(key, sizeof(key), "k%d", i);
         v[0] = (unsigned long long) i;
-        st_cache_put(key, strlen(key), v, 1, 2000);
+        tc_cache_put(key, strlen(key), v, 1, 2000);
     }
     hits = 0;
     for (i = 0; i < 1000; i++) {
         snprintf(key, sizeof(key), "k%d", i);
-        if (st_cache_get(key, strlen(key), w, 1, 2000)) {
+        if (tc_cache_get(key, strlen(key), w, 1, 2000)) {
             CHECK(w[0] == (unsigned long long) i, "value of %s", key);
             hits++;
         }
     }
     CHECK(hits > 0 && hits <= 16, "bounded: %d of 1000 kept", hits);
 
-    st_cache_free();
-    CHECK(!st_cache_enabled(), "off after free");
+    tc_cache_free();
+    CHECK(!tc_cache_enabled(), "off after free");
 }
 
 
@@ -354,12 +354,12 @@ static void
 test_random_params(void)
 {
     int                 i, j, k, n, bad = 0;
-    char                vals[ST_MAX_ARGS + 2][64];
+    char                vals[TC_MAX_ARGS + 2][64];
     size_t              len;
     unsigned            seed = 12345;
-    struct st_arg       args[ST_MAX_ARGS + 2];
-    struct st_error     err;
-    struct st_request   req;
+    tc_arg_t            args[TC_MAX_ARGS + 2];
+    tc_error_t          err;
+    tc_request_t        req;
 
     static const char  *keys[] = { "app", "module", "action", "object", "day",
                                    "from", "to", "interval", "limit", "x",
@@ -372,7 +372,7 @@ test_random_params(void)
 #define RND()  (seed = seed * 1103515245 + 12345, (seed >> 16) & 0x7fff)
 
     for (i = 0; i < 200000; i++) {
-        n = (int) (RND() % (ST_MAX_ARGS + 2));
+        n = (int) (RND() % (TC_MAX_ARGS + 2));
         for (j = 0; j < n; j++) {
             vals[j][0] = '\0';
             len = 0;
@@ -390,7 +390,7 @@ test_random_params(void)
         }
 
         memset(&err, 0, sizeof(err));
-        if (st_parse_request((int) (RND() % ST_EP_COUNT), args, n, &limits,
+        if (tc_parse_request((int) (RND() % TC_EP_COUNT), args, n, &limits,
                              &req, &err) != 0
             && (err.status != 400 || err.code == NULL
                 || err.message[0] == '\0'))
@@ -398,8 +398,8 @@ test_random_params(void)
             bad++;
         }
 
-        if (err.status == 0 && req.endpoint != ST_EP_HEALTH
-            && req.endpoint != ST_EP_BREAKDOWN
+        if (err.status == 0 && req.endpoint != TC_EP_HEALTH
+            && req.endpoint != TC_EP_BREAKDOWN
             && (req.from > req.to || req.limit < 1 || req.limit > 1000))
         {
             bad++;
