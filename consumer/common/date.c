@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "common/date.h"
+#include "common/rc.h"
 
 
 /*
@@ -18,7 +19,7 @@ static uint32_t  cache_day;
 static unsigned  cache_hour;
 
 
-int
+tc_rc_t
 tc_tz_set(const char *tz)
 {
     char         path[512];
@@ -29,7 +30,7 @@ tc_tz_set(const char *tz)
 
     if (tz == NULL || tz[0] == '\0') {
         tzset();
-        return 0;
+        return TC_OK;
     }
 
     name = (tz[0] == ':') ? tz + 1 : tz;
@@ -45,21 +46,21 @@ tc_tz_set(const char *tz)
         if (strstr(name, "..") != NULL || stat(path, &st) != 0
             || !S_ISREG(st.st_mode))
         {
-            return -1;
+            return TC_ERROR;
         }
     }
 
     if (setenv("TZ", tz, 1) != 0) {
-        return -1;
+        return TC_ERROR;
     }
 
     tzset();
 
-    return 0;
+    return TC_OK;
 }
 
 
-int
+tc_rc_t
 tc_day_of(int64_t ms, uint32_t *day, unsigned *hour)
 {
     time_t      t;
@@ -67,23 +68,23 @@ tc_day_of(int64_t ms, uint32_t *day, unsigned *hour)
     struct tm   tm;
 
     if (ms < 0 || ms >= TC_TS_MAX) {
-        return -1;
+        return TC_ERROR;
     }
 
     slot = ms / 900000;
     if (slot == cache_slot) {
         *day = cache_day;
         *hour = cache_hour;
-        return 0;
+        return TC_OK;
     }
 
     t = (time_t) (ms / 1000);
     if (localtime_r(&t, &tm) == NULL) {
-        return -1;
+        return TC_ERROR;
     }
 
     if (tm.tm_year + 1900 > 9999 || tm.tm_year + 1900 < 1) {
-        return -1;
+        return TC_ERROR;
     }
 
     *day = (uint32_t) ((tm.tm_year + 1900) * 10000 + (tm.tm_mon + 1) * 100
@@ -97,7 +98,7 @@ tc_day_of(int64_t ms, uint32_t *day, unsigned *hour)
         cache_hour = *hour;
     }
 
-    return 0;
+    return TC_OK;
 }
 
 
@@ -224,7 +225,7 @@ digits(const char *s, int n)
 }
 
 
-int
+tc_rc_t
 tc_days_parse(const char *s, size_t len, int64_t *days, int *hour)
 {
     int  y, m, d, h, leap;
@@ -233,11 +234,11 @@ tc_days_parse(const char *s, size_t len, int64_t *days, int *hour)
                                   31 };
 
     if (len != TC_DAYS_LEN - 1 && len != TC_HOURS_LEN - 1) {
-        return -1;
+        return TC_ERROR;
     }
 
     if (s[4] != '-' || s[7] != '-') {
-        return -1;
+        return TC_ERROR;
     }
 
     y = digits(s, 4);
@@ -245,29 +246,29 @@ tc_days_parse(const char *s, size_t len, int64_t *days, int *hour)
     d = digits(s + 8, 2);
 
     if (y < 1000 || m < 1 || m > 12 || d < 1) {
-        return -1;
+        return TC_ERROR;
     }
 
     leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
     if (d > mdays[m - 1] + (m == 2 && leap)) {
-        return -1;
+        return TC_ERROR;
     }
 
     h = -1;
     if (len == TC_HOURS_LEN - 1) {
         if (s[10] != 'T') {
-            return -1;
+            return TC_ERROR;
         }
         h = digits(s + 11, 2);
         if (h < 0 || h > 23) {
-            return -1;
+            return TC_ERROR;
         }
     }
 
     *days = tc_days_from_civil(y, m, d);
     *hour = h;
 
-    return 0;
+    return TC_OK;
 }
 
 

@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "common/rc.h"
+
 /* recv_ts bounds: 1970-01-01 .. 9999-12-31 (UTC), in ms */
 #define TC_TS_MAX  INT64_C(253402300800000)
 
@@ -20,10 +22,10 @@
  * than silently using UTC as the C library would; track-consumer and
  * track-stats must agree on the zone, so both take it through here.
  */
-int tc_tz_set(const char *tz);
+tc_rc_t tc_tz_set(const char *tz);
 
 /* The day (YYYYMMDD) and hour (0-23) of ms since the epoch, local time. */
-int tc_day_of(int64_t ms, uint32_t *day, unsigned *hour);
+tc_rc_t tc_day_of(int64_t ms, uint32_t *day, unsigned *hour);
 
 /* Today in local time (YYYYMMDD). */
 uint32_t tc_day_today(void);
@@ -47,9 +49,9 @@ int64_t tc_days_local(time_t t);
 
 /*
  * Parses "YYYY-MM-DD" or "YYYY-MM-DDTHH" (years 1000..9999, as MySQL DATE).
- * *hour is -1 when no hour was given. Returns 0, or -1 on any other input.
+ * *hour is -1 when no hour was given.  TC_ERROR on any other input.
  */
-int tc_days_parse(const char *s, size_t len, int64_t *days, int *hour);
+tc_rc_t tc_days_parse(const char *s, size_t len, int64_t *days, int *hour);
 
 #define TC_DAYS_LEN   sizeof("YYYY-MM-DD")
 #define TC_HOURS_LEN  sizeof("YYYY-MM-DDTHH")

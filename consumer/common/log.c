@@ -10,6 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/rc.h"
+
 #include "log.h"
 
 
@@ -63,7 +65,7 @@ log_open_fd(const char *path)
 }
 
 
-int
+tc_rc_t
 tc_log_open(const char *path)
 {
     int  fd;
@@ -71,33 +73,33 @@ tc_log_open(const char *path)
     tc_log_close();
 
     if (path == NULL || path[0] == '\0' || strcmp(path, "-") == 0) {
-        return 0;
+        return TC_OK;
     }
 
     fd = log_open_fd(path);
     if (fd == -1) {
-        return -1;
+        return TC_ERROR;
     }
 
     log_path = strdup(path);
     if (log_path == NULL) {
         close(fd);
-        return -1;
+        return TC_ERROR;
     }
 
     __atomic_store_n(&log_fd, fd, __ATOMIC_SEQ_CST);
 
-    return 0;
+    return TC_OK;
 }
 
 
-int
+tc_rc_t
 tc_log_reopen(void)
 {
     int  fd, err;
 
     if (log_path == NULL) {
-        return 0;
+        return TC_OK;
     }
 
     fd = log_open_fd(log_path);
@@ -106,14 +108,14 @@ tc_log_reopen(void)
         err = errno;
         tc_log_error("cannot reopen log file \"%s\": %s; "
                      "still writing to the old one", log_path, strerror(err));
-        return -1;
+        return TC_ERROR;
     }
 
     /* a line racing with the swap goes to the old file, which is fine */
     close(__atomic_exchange_n(&log_fd, fd, __ATOMIC_SEQ_CST));
     tc_log_info("log file reopened");
 
-    return 0;
+    return TC_OK;
 }
 
 

@@ -5,6 +5,8 @@
 
 #include <stdarg.h>
 
+#include "common/rc.h"
+
 enum {
     TC_LOG_ERROR = 0,
     TC_LOG_WARN,
@@ -35,10 +37,10 @@ int tc_log_level_parse(const char *name);
 const char *tc_log_level_name(int level);
 
 /* path NULL or "" or "-" logs to stderr; -1 with errno when it cannot open. */
-int tc_log_open(const char *path);
+tc_rc_t tc_log_open(const char *path);
 
 /* Reopens the file (after a rotation); on failure logs and keeps the old. */
-int tc_log_reopen(void);
+tc_rc_t tc_log_reopen(void);
 void tc_log_close(void);
 
 void tc_log_write(int level, const char *fmt, ...)

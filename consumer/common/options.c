@@ -47,7 +47,7 @@ tc_opt_find(const tc_opt_table_t *t, const char *name, size_t len)
 }
 
 
-static tc_opt_rc_t
+static tc_rc_t
 opt_apply(void *conf, const tc_opt_t *opt, const char *value, char *err,
     size_t err_size)
 {
@@ -60,11 +60,11 @@ opt_apply(void *conf, const tc_opt_t *opt, const char *value, char *err,
         s = strdup(value);
         if (s == NULL) {
             snprintf(err, err_size, "out of memory");
-            return TC_OPT_ERROR;
+            return TC_ERROR;
         }
         free(*FIELD(conf, opt, char *));
         *FIELD(conf, opt, char *) = s;
-        return TC_OPT_OK;
+        return TC_OK;
 
     case TC_OPT_LONG:
         errno = 0;
@@ -75,10 +75,10 @@ opt_apply(void *conf, const tc_opt_t *opt, const char *value, char *err,
             snprintf(err, err_size,
                      "invalid value \"%s\" for \"%s\" (%ld..%ld)",
                      value, opt->name, opt->min, opt->max);
-            return TC_OPT_ERROR;
+            return TC_ERROR;
         }
         *FIELD(conf, opt, long) = n;
-        return TC_OPT_OK;
+        return TC_OK;
 
     case TC_OPT_BOOL:
         if (strcmp(value, "yes") == 0 || strcmp(value, "1") == 0
@@ -95,25 +95,25 @@ opt_apply(void *conf, const tc_opt_t *opt, const char *value, char *err,
         } else {
             snprintf(err, err_size, "invalid value \"%s\" for \"%s\" "
                      "(yes or no)", value, opt->name);
-            return TC_OPT_ERROR;
+            return TC_ERROR;
         }
         *FIELD(conf, opt, long) = n;
-        return TC_OPT_OK;
+        return TC_OK;
 
     case TC_OPT_LEVEL:
         n = tc_log_level_parse(value);
         if (n < 0) {
             snprintf(err, err_size, "invalid value \"%s\" for \"%s\" "
                      "(error, warn, info or debug)", value, opt->name);
-            return TC_OPT_ERROR;
+            return TC_ERROR;
         }
         *FIELD(conf, opt, long) = n;
-        return TC_OPT_OK;
+        return TC_OK;
     }
 
     snprintf(err, err_size, "\"%s\" has no type", opt->name);
 
-    return TC_OPT_ERROR;
+    return TC_ERROR;
 }
 
 
@@ -125,7 +125,7 @@ tc_opt_defaults(const tc_opt_table_t *t, void *conf)
 
     for (i = 0; i < t->n; i++) {
         if (opt_apply(conf, &t->opts[i], t->opts[i].def, err, sizeof(err))
-            != TC_OPT_OK)
+            != TC_OK)
         {
             abort();    /* a bad default is a bug */
         }
@@ -147,7 +147,7 @@ tc_opt_free(const tc_opt_table_t *t, void *conf)
 }
 
 
-tc_opt_rc_t
+tc_rc_t
 tc_opt_set(const tc_opt_table_t *t, void *conf, const char *name,
     const char *value, char *err, size_t err_size)
 {
@@ -156,7 +156,7 @@ tc_opt_set(const tc_opt_table_t *t, void *conf, const char *name,
     opt = tc_opt_find(t, name, strlen(name));
     if (opt == NULL) {
         snprintf(err, err_size, "unknown setting \"%s\"", name);
-        return TC_OPT_ERROR;
+        return TC_ERROR;
     }
 
     return opt_apply(conf, opt, value, err, err_size);
@@ -182,7 +182,7 @@ trim(char *s)
 }
 
 
-tc_opt_rc_t
+tc_rc_t
 tc_opt_load_file(const tc_opt_table_t *t, void *conf, const char *path,
     char *err, size_t err_size)
 {
@@ -190,16 +190,16 @@ tc_opt_load_file(const tc_opt_table_t *t, void *conf, const char *path,
     char          line[4096], msg[256], *p, *name, *value;
     size_t        len;
     int           lineno;
-    tc_opt_rc_t   rc;
+    tc_rc_t       rc;
 
     f = fopen(path, "r");
     if (f == NULL) {
         snprintf(err, err_size, "cannot open config file \"%s\": %s",
                  path, strerror(errno));
-        return TC_OPT_ERROR;
+        return TC_ERROR;
     }
 
-    rc = TC_OPT_OK;
+    rc = TC_OK;
     lineno = 0;
 
     while (fgets(line, sizeof(line), f) != NULL) {
@@ -208,7 +208,7 @@ tc_opt_load_file(const tc_opt_table_t *t, void *conf, const char *path,
         len = strlen(line);
         if (len == sizeof(line) - 1 && line[len - 1] != '\n') {
             snprintf(err, err_size, "%s:%d: line too long", path, lineno);
-            rc = TC_OPT_ERROR;
+            rc = TC_ERROR;
             break;
         }
 
@@ -238,10 +238,10 @@ tc_opt_load_file(const tc_opt_table_t *t, void *conf, const char *path,
         }
 
         if (tc_opt_set(t, conf, name, value, msg, sizeof(msg))
-            != TC_OPT_OK)
+            != TC_OK)
         {
             snprintf(err, err_size, "%s:%d: %s", path, lineno, msg);
-            rc = TC_OPT_ERROR;
+            rc = TC_ERROR;
             break;
         }
     }
@@ -252,7 +252,7 @@ tc_opt_load_file(const tc_opt_table_t *t, void *conf, const char *path,
 }
 
 
-tc_opt_rc_t
+tc_rc_t
 tc_opt_load_env(const tc_opt_table_t *t, void *conf, const char *prefix,
     char *err, size_t err_size)
 {
@@ -274,14 +274,14 @@ tc_opt_load_env(const tc_opt_table_t *t, void *conf, const char *prefix,
         value = getenv(env);
         if (value != NULL
             && opt_apply(conf, &t->opts[i], value, msg, sizeof(msg))
-               != TC_OPT_OK)
+               != TC_OK)
         {
             snprintf(err, err_size, "%s: %s", env, msg);
-            return TC_OPT_ERROR;
+            return TC_ERROR;
         }
     }
 
-    return TC_OPT_OK;
+    return TC_OK;
 }
 
 
@@ -308,7 +308,7 @@ skipped(const char *arg, const char *const *skip, int *with_value)
 }
 
 
-tc_opt_rc_t
+tc_rc_t
 tc_opt_parse_flags(const tc_opt_table_t *t, void *conf, int argc,
     char **argv, const char *const *skip, char *err, size_t err_size)
 {
@@ -328,7 +328,7 @@ tc_opt_parse_flags(const tc_opt_table_t *t, void *conf, int argc,
         if (strncmp(arg, "--", 2) != 0) {
             snprintf(err, err_size, "unexpected argument \"%s\" "
                      "(see --help)", arg);
-            return TC_OPT_ERROR;
+            return TC_ERROR;
         }
 
         arg += 2;
@@ -339,7 +339,7 @@ tc_opt_parse_flags(const tc_opt_table_t *t, void *conf, int argc,
         if (opt == NULL) {
             snprintf(err, err_size, "unknown setting \"%.*s\" (see --help)",
                      (int) (len < 64 ? len : 64), arg);
-            return TC_OPT_ERROR;
+            return TC_ERROR;
         }
 
         if (eq != NULL) {
@@ -355,15 +355,15 @@ tc_opt_parse_flags(const tc_opt_table_t *t, void *conf, int argc,
 
         } else {
             snprintf(err, err_size, "flag \"--%s\" needs a value", opt->name);
-            return TC_OPT_ERROR;
+            return TC_ERROR;
         }
 
-        if (opt_apply(conf, opt, value, err, err_size) != TC_OPT_OK) {
-            return TC_OPT_ERROR;
+        if (opt_apply(conf, opt, value, err, err_size) != TC_OK) {
+            return TC_ERROR;
         }
     }
 
-    return TC_OPT_OK;
+    return TC_OK;
 }
 
 

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "common/rc.h"
+
 typedef enum {
     TC_OPT_STR,                     /* char *, strdup()ed */
     TC_OPT_LONG,                    /* long within min..max */
@@ -36,11 +38,6 @@ typedef struct {
 
 #define TC_OPT_TABLE(opts)  { opts, sizeof(opts) / sizeof(opts[0]) }
 
-typedef enum {
-    TC_OPT_OK = 0,
-    TC_OPT_ERROR = -1               /* message in err */
-} tc_opt_rc_t;
-
 /* Sets every field to its default (a bad default is a bug: abort). */
 void tc_opt_defaults(const tc_opt_table_t *t, void *conf);
 
@@ -52,18 +49,18 @@ const tc_opt_t *tc_opt_find(const tc_opt_table_t *t, const char *name,
     size_t len);
 
 /* Applies one "name value" setting. */
-tc_opt_rc_t tc_opt_set(const tc_opt_table_t *t, void *conf, const char *name,
+tc_rc_t tc_opt_set(const tc_opt_table_t *t, void *conf, const char *name,
     const char *value, char *err, size_t err_size);
 
 /*
  * Lines "name value" or "name = value"; '#' starts a comment line; a value
  * may be wrapped in double quotes.  Errors name the file and line.
  */
-tc_opt_rc_t tc_opt_load_file(const tc_opt_table_t *t, void *conf,
+tc_rc_t tc_opt_load_file(const tc_opt_table_t *t, void *conf,
     const char *path, char *err, size_t err_size);
 
 /* Every setting from the variable prefix + NAME ('-' as '_') if it is set. */
-tc_opt_rc_t tc_opt_load_env(const tc_opt_table_t *t, void *conf,
+tc_rc_t tc_opt_load_env(const tc_opt_table_t *t, void *conf,
     const char *prefix, char *err, size_t err_size);
 
 /*
@@ -71,7 +68,7 @@ tc_opt_rc_t tc_opt_load_env(const tc_opt_table_t *t, void *conf,
  * argument but argv[0].  skip lists flags the caller handled that take a
  * value ("-c", "--config"): they are passed over with it.
  */
-tc_opt_rc_t tc_opt_parse_flags(const tc_opt_table_t *t, void *conf,
+tc_rc_t tc_opt_parse_flags(const tc_opt_table_t *t, void *conf,
     int argc, char **argv, const char *const *skip, char *err,
     size_t err_size);
 

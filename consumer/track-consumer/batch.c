@@ -5,6 +5,8 @@
 
 #include <jansson.h>
 
+#include "common/rc.h"
+
 #include "batch.h"
 
 
@@ -80,7 +82,7 @@ arena_destroy(tc_arena_t *a)
 }
 
 
-int
+tc_rc_t
 tc_batch_init(tc_batch_t *b, size_t n)
 {
     memset(b, 0, sizeof(*b));
@@ -107,10 +109,10 @@ tc_batch_init(tc_batch_t *b, size_t n)
         || b->rank_ids == NULL || b->rank_table == NULL)
     {
         tc_batch_free(b);
-        return -1;
+        return TC_ERROR;
     }
 
-    return 0;
+    return TC_OK;
 }
 
 
@@ -545,7 +547,7 @@ tc_batch_decode(tc_batch_t *b, size_t max_bytes)
     m = 0;
     for (i = 0; i < b->n; i++) {
         if (tc_event_decode(&b->ev[i], b->raw[i], b->raw_len[i], max_bytes)
-            == 0)
+            == TC_OK)
         {
             b->order[m++] = i;
         }

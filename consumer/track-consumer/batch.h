@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/rc.h"
+
 #include "event.h"
 
 typedef struct {
@@ -47,7 +49,7 @@ typedef struct {
     uint64_t           n;
 } tc_agg_t;
 
-int tc_batch_init(tc_batch_t *b, size_t n);
+tc_rc_t tc_batch_init(tc_batch_t *b, size_t n);
 void tc_batch_free(tc_batch_t *b);
 
 /*

@@ -2,6 +2,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/rc.h"
+
 #include "bulk.h"
 
 
@@ -26,7 +28,7 @@ tc_bulk_supported(MYSQL *m)
 }
 
 
-int
+tc_rc_t
 tc_bulk_prepare(tc_bulk_t *b, MYSQL *m, const char *sql, unsigned ncols,
     const int *types)
 {
@@ -43,20 +45,20 @@ tc_bulk_prepare(tc_bulk_t *b, MYSQL *m, const char *sql, unsigned ncols,
         || b->ind == NULL)
     {
         tc_bulk_close(b);
-        return -1;
+        return TC_ERROR;
     }
 
     b->stmt = mysql_stmt_init(m);
     if (b->stmt == NULL) {
         tc_bulk_close(b);
-        return -1;
+        return TC_ERROR;
     }
 
     if (mysql_stmt_prepare(b->stmt, sql, (unsigned long) strlen(sql)) != 0) {
-        return -1;      /* the caller reads the error, then closes */
+        return TC_ERROR;      /* the caller reads the error, then closes */
     }
 
-    return 0;
+    return TC_OK;
 }
 
 
@@ -89,7 +91,7 @@ tc_bulk_close(tc_bulk_t *b)
 }
 
 
-static int
+static tc_rc_t
 grow(tc_bulk_t *b)
 {
     size_t    cap, size;
@@ -103,39 +105,39 @@ grow(tc_bulk_t *b)
                                              : sizeof(char *);
         p = realloc(b->buf[i], cap * size);
         if (p == NULL) {
-            return -1;
+            return TC_ERROR;
         }
         b->buf[i] = p;
 
         p = realloc(b->len[i], cap * sizeof(unsigned long));
         if (p == NULL) {
-            return -1;
+            return TC_ERROR;
         }
         b->len[i] = p;
 
         p = realloc(b->ind[i], cap);
         if (p == NULL) {
-            return -1;
+            return TC_ERROR;
         }
         b->ind[i] = p;
     }
 
     b->cap = cap;
 
-    return 0;
+    return TC_OK;
 }
 
 
-int
+tc_rc_t
 tc_bulk_row(tc_bulk_t *b)
 {
-    if (b->rows == b->cap && grow(b) != 0) {
-        return -1;
+    if (b->rows == b->cap && grow(b) != TC_OK) {
+        return TC_ERROR;
     }
 
     b->rows++;
 
-    return 0;
+    return TC_OK;
 }
 
 
@@ -163,7 +165,7 @@ tc_bulk_int(tc_bulk_t *b, unsigned col, int64_t v, int is_null)
 }
 
 
-int
+tc_rc_t
 tc_bulk_exec(tc_bulk_t *b)
 {
     unsigned      i;
@@ -171,14 +173,14 @@ tc_bulk_exec(tc_bulk_t *b)
     int           rc;
 
     if (b->rows == 0) {
-        return 0;
+        return TC_OK;
     }
 
     n = (unsigned int) b->rows;
     b->rows = 0;
 
     if (mysql_stmt_attr_set(b->stmt, STMT_ATTR_ARRAY_SIZE, &n) != 0) {
-        return -1;
+        return TC_ERROR;
     }
 
     memset(b->bind, 0, b->ncols * sizeof(MYSQL_BIND));
@@ -191,10 +193,10 @@ tc_bulk_exec(tc_bulk_t *b)
     }
 
     if (mysql_stmt_bind_param(b->stmt, b->bind) != 0) {
-        return -1;
+        return TC_ERROR;
     }
 
     rc = mysql_stmt_execute(b->stmt);
 
-    return rc == 0 ? 0 : -1;
+    return rc == 0 ? TC_OK : TC_ERROR;
 }

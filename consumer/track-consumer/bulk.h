@@ -7,6 +7,8 @@
 
 #include <mysql.h>
 
+#include "common/rc.h"
+
 /*
  * MariaDB's array binding: one prepared INSERT, parameters bound column by
  * column for n rows, sent in one COM_STMT_BULK_EXECUTE.  Values travel in
@@ -33,18 +35,18 @@ typedef struct {
 /* Whether the server takes bulk statements (MariaDB 10.2 and later). */
 int tc_bulk_supported(MYSQL *m);
 
-int tc_bulk_prepare(tc_bulk_t *b, MYSQL *m, const char *sql, unsigned ncols,
-    const int *types);
+tc_rc_t tc_bulk_prepare(tc_bulk_t *b, MYSQL *m, const char *sql,
+    unsigned ncols, const int *types);
 void tc_bulk_close(tc_bulk_t *b);
 
-/* Starts a new row (growing the arrays); -1 when out of memory. */
-int tc_bulk_row(tc_bulk_t *b);
+/* Starts a new row (growing the arrays); TC_ERROR when out of memory. */
+tc_rc_t tc_bulk_row(tc_bulk_t *b);
 
 /* Sets column col of the current row; p NULL (or is_null) binds NULL. */
 void tc_bulk_str(tc_bulk_t *b, unsigned col, const char *p, size_t n);
 void tc_bulk_int(tc_bulk_t *b, unsigned col, int64_t v, int is_null);
 
-/* Runs the statement over the rows so far, then forgets them.  0 or -1. */
-int tc_bulk_exec(tc_bulk_t *b);
+/* Runs the statement over the rows so far, then forgets them. */
+tc_rc_t tc_bulk_exec(tc_bulk_t *b);
 
 #endif /* TC_BULK_H */

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "common/options.h"
+#include "common/rc.h"
 
 #include "config.h"
 #include "sentinel.h"
@@ -178,7 +179,7 @@ tc_conf_usage(FILE *out)
 }
 
 
-int
+tc_conf_rc_t
 tc_conf_parse_args(tc_conf_t *conf, int argc, char **argv, char *err,
     size_t err_size)
 {
@@ -194,18 +195,18 @@ tc_conf_parse_args(tc_conf_t *conf, int argc, char **argv, char *err,
 
         if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
             tc_conf_usage(stdout);
-            return 1;
+            return TC_CONF_EXIT;
         }
 
         if (strcmp(arg, "-V") == 0 || strcmp(arg, "--version") == 0) {
             printf("track-consumer %s\n", TC_VERSION);
-            return 1;
+            return TC_CONF_EXIT;
         }
 
         if (strcmp(arg, "-c") == 0 || strcmp(arg, "--config") == 0) {
             if (i + 1 >= argc) {
                 snprintf(err, err_size, "%s needs a file name", arg);
-                return -1;
+                return TC_CONF_ERROR;
             }
             config = argv[++i];
 
@@ -214,13 +215,20 @@ tc_conf_parse_args(tc_conf_t *conf, int argc, char **argv, char *err,
         }
     }
 
-    if (config != NULL && tc_conf_load_file(conf, config, err, err_size)) {
-        return -1;
+    if (config != NULL
+        && tc_conf_load_file(conf, config, err, err_size) != TC_OK)
+    {
+        return TC_CONF_ERROR;
     }
 
     /* pass 2: every other flag, which wins over the file */
-    return tc_opt_parse_flags(&table, conf, argc, argv, handled, err,
-                              err_size);
+    if (tc_opt_parse_flags(&table, conf, argc, argv, handled, err, err_size)
+        != TC_OK)
+    {
+        return TC_CONF_ERROR;
+    }
+
+    return TC_CONF_RUN;
 }
 
 
@@ -241,7 +249,7 @@ id_valid(const char *id)
 }
 
 
-int
+tc_rc_t
 tc_conf_check(tc_conf_t *conf, char *err, size_t err_size)
 {
     char   host[256], msg[200], *p;
@@ -250,7 +258,7 @@ tc_conf_check(tc_conf_t *conf, char *err, size_t err_size)
         if (gethostname(host, sizeof(host)) != 0) {
             snprintf(err, err_size, "no --id given and gethostname() "
                      "failed: %s", strerror(errno));
-            return -1;
+            return TC_ERROR;
         }
         host[sizeof(host) - 1] = '\0';
 
@@ -270,31 +278,31 @@ tc_conf_check(tc_conf_t *conf, char *err, size_t err_size)
         conf->id = strdup(host);
         if (conf->id == NULL) {
             snprintf(err, err_size, "out of memory");
-            return -1;
+            return TC_ERROR;
         }
     }
 
     if (!id_valid(conf->id)) {
         snprintf(err, err_size, "invalid id \"%s\": use 1 to 48 of "
                  "A-Z a-z 0-9 . _ -", conf->id);
-        return -1;
+        return TC_ERROR;
     }
 
     if (conf->backoff_max_ms < conf->backoff_min_ms) {
         snprintf(err, err_size, "backoff_max_ms (%ld) is below "
                  "backoff_min_ms (%ld)", conf->backoff_max_ms,
                  conf->backoff_min_ms);
-        return -1;
+        return TC_ERROR;
     }
 
     if (conf->queue_key[0] == '\0' || conf->dead_key[0] == '\0') {
         snprintf(err, err_size, "queue_key and dead_key must not be empty");
-        return -1;
+        return TC_ERROR;
     }
 
     if (conf->mysql_database[0] == '\0') {
         snprintf(err, err_size, "mysql_database must not be empty");
-        return -1;
+        return TC_ERROR;
     }
 
     tc_addr_list_free(conf->sentinels, conf->nsentinels);
@@ -304,17 +312,17 @@ tc_conf_check(tc_conf_t *conf, char *err, size_t err_size)
     if (conf->redis_sentinel[0] != '\0') {
         if (tc_addr_list_parse(conf->redis_sentinel, 26379, &conf->sentinels,
                                &conf->nsentinels, msg, sizeof(msg))
-            != 0)
+            != TC_OK)
         {
             snprintf(err, err_size, "redis_sentinel: %s", msg);
-            return -1;
+            return TC_ERROR;
         }
 
         if (conf->redis_master[0] == '\0') {
             snprintf(err, err_size, "redis_master must not be empty");
-            return -1;
+            return TC_ERROR;
         }
     }
 
-    return 0;
+    return TC_OK;
 }

@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "common/rc.h"
+
 typedef struct {
     char    *id;                    /* consumer id, names the processing list */
 
@@ -55,12 +57,17 @@ typedef struct {
 void tc_conf_defaults(tc_conf_t *conf);
 void tc_conf_free(tc_conf_t *conf);
 
+typedef enum {
+    TC_CONF_RUN = 0,
+    TC_CONF_EXIT = 1,               /* --help or --version was printed */
+    TC_CONF_ERROR = -1              /* message in err */
+} tc_conf_rc_t;
+
 /*
  * Parses argv: --config FILE first (file values), then every other flag,
- * which wins over the file.  Returns 0 to run, 1 when --help or --version was
- * printed, -1 on an error (message in err).
+ * which wins over the file.
  */
-int tc_conf_parse_args(tc_conf_t *conf, int argc, char **argv,
+tc_conf_rc_t tc_conf_parse_args(tc_conf_t *conf, int argc, char **argv,
     char *err, size_t err_size);
 
 /* Applies one "name value" setting; names accept '-' for '_'. */
@@ -71,7 +78,7 @@ int tc_conf_load_file(tc_conf_t *conf, const char *path,
     char *err, size_t err_size);
 
 /* Checks the combination of values after parsing. */
-int tc_conf_check(tc_conf_t *conf, char *err, size_t err_size);
+tc_rc_t tc_conf_check(tc_conf_t *conf, char *err, size_t err_size);
 
 void tc_conf_usage(FILE *out);
 

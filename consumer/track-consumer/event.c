@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/date.h"
+#include "common/rc.h"
 
 #include "event.h"
 
@@ -94,7 +95,7 @@ tc_event_clear(tc_event_t *ev)
 
 
 /* A string member: required or optional, 1 or 0 .. max bytes. */
-static int
+static tc_rc_t
 get_string(tc_event_t *ev, const char *name, tc_str_t *out, int required,
     size_t min, size_t max, char *num)
 {
@@ -107,9 +108,9 @@ get_string(tc_event_t *ev, const char *name, tc_str_t *out, int required,
         if (required) {
             tc_event_reject(ev, TC_EV_DEAD, "missing_field",
                             "missing required field \"%s\"", name);
-            return -1;
+            return TC_ERROR;
         }
-        return 0;
+        return TC_OK;
     }
 
     if (num != NULL && json_is_integer(v)) {
@@ -118,13 +119,13 @@ get_string(tc_event_t *ev, const char *name, tc_str_t *out, int required,
                               json_integer_value(v));
         out->data = num;
         out->len = n;
-        return 0;
+        return TC_OK;
     }
 
     if (!json_is_string(v)) {
         tc_event_reject(ev, TC_EV_DEAD, "bad_type",
                         "field \"%s\" is not a string", name);
-        return -1;
+        return TC_ERROR;
     }
 
     n = json_string_length(v);
@@ -132,17 +133,25 @@ get_string(tc_event_t *ev, const char *name, tc_str_t *out, int required,
         tc_event_reject(ev, TC_EV_DEAD, "bad_length",
                         "field \"%s\" has %zu bytes, allowed %zu..%zu",
                         name, n, min, max);
-        return -1;
+        return TC_ERROR;
     }
 
     out->data = json_string_value(v);
     out->len = n;
 
-    return 0;
+    return TC_OK;
 }
 
 
-static int
+/* What get_integer found. */
+typedef enum {
+    TC_FIELD_INVALID = -1,          /* rejected: ev->code says why */
+    TC_FIELD_ABSENT = 0,
+    TC_FIELD_PRESENT = 1
+} tc_field_t;
+
+
+static tc_field_t
 get_integer(tc_event_t *ev, const char *name, int64_t *out, int required,
     int64_t min, int64_t max)
 {
@@ -155,15 +164,15 @@ get_integer(tc_event_t *ev, const char *name, int64_t *out, int required,
         if (required) {
             tc_event_reject(ev, TC_EV_DEAD, "missing_field",
                             "missing required field \"%s\"", name);
-            return -1;
+            return TC_FIELD_INVALID;
         }
-        return 0;
+        return TC_FIELD_ABSENT;
     }
 
     if (!json_is_integer(v)) {
         tc_event_reject(ev, TC_EV_DEAD, "bad_type",
                         "field \"%s\" is not an integer", name);
-        return -1;
+        return TC_FIELD_INVALID;
     }
 
     n = json_integer_value(v);
@@ -172,7 +181,7 @@ get_integer(tc_event_t *ev, const char *name, int64_t *out, int required,
                         "field \"%s\" is %" JSON_INTEGER_FORMAT
                         ", allowed %" PRId64 "..%" PRId64,
                         name, n, min, max - 1);
-        return -1;
+        return TC_FIELD_INVALID;
     }
 
     *out = n;
@@ -181,7 +190,7 @@ get_integer(tc_event_t *ev, const char *name, int64_t *out, int required,
 }
 
 
-static int
+static tc_rc_t
 get_object(tc_event_t *ev, const char *name, tc_str_t *out)
 {
     json_t       *v;
@@ -190,13 +199,13 @@ get_object(tc_event_t *ev, const char *name, tc_str_t *out)
 
     v = json_object_get(ev->json, name);
     if (v == NULL || json_is_null(v)) {
-        return 0;
+        return TC_OK;
     }
 
     if (!json_is_object(v)) {
         tc_event_reject(ev, TC_EV_DEAD, "bad_type",
                         "field \"%s\" is not an object", name);
-        return -1;
+        return TC_ERROR;
     }
 
     /*
@@ -215,7 +224,7 @@ get_object(tc_event_t *ev, const char *name, tc_str_t *out)
             json_free(text);
         }
         tc_event_reject(ev, TC_EV_DEAD, "internal", "out of memory");
-        return -1;
+        return TC_ERROR;
     }
     json_free(text);
 
@@ -223,14 +232,14 @@ get_object(tc_event_t *ev, const char *name, tc_str_t *out)
     out->data = json_string_value(v);
     out->len = json_string_length(v);
 
-    return 0;
+    return TC_OK;
 }
 
 
-int
+tc_rc_t
 tc_event_decode(tc_event_t *ev, const char *raw, size_t len, size_t max_bytes)
 {
-    int           r;
+    tc_field_t    r;
     json_error_t  jerr;
 
     memset(ev, 0, sizeof(*ev));
@@ -238,7 +247,7 @@ tc_event_decode(tc_event_t *ev, const char *raw, size_t len, size_t max_bytes)
     if (len > max_bytes) {
         tc_event_reject(ev, TC_EV_DEAD, "too_large",
                         "event has %zu bytes, allowed %zu", len, max_bytes);
-        return -1;
+        return TC_ERROR;
     }
 
     ev->json = json_loadb(raw, len, JSON_REJECT_DUPLICATES, &jerr);
@@ -246,17 +255,18 @@ tc_event_decode(tc_event_t *ev, const char *raw, size_t len, size_t max_bytes)
         tc_event_reject(ev, TC_EV_DEAD, "invalid_json",
                         "invalid JSON at byte %d: %s", jerr.position,
                         jerr.text);
-        return -1;
+        return TC_ERROR;
     }
 
     if (!json_is_object(ev->json)) {
         tc_event_reject(ev, TC_EV_DEAD, "not_object",
                         "event is not a JSON object");
-        return -1;
+        return TC_ERROR;
     }
 
     if (get_string(ev, "eid", &ev->eid, 1, 1, TC_EID_MAX, NULL)
-        || get_integer(ev, "recv_ts", &ev->recv_ts, 1, 0, TC_TS_MAX) < 0
+        || get_integer(ev, "recv_ts", &ev->recv_ts, 1, 0, TC_TS_MAX)
+           == TC_FIELD_INVALID
         || get_string(ev, "app", &ev->app, 1, 1, TC_NAME_MAX, NULL)
         || get_string(ev, "module", &ev->module, 1, 1, TC_NAME_MAX, NULL)
         || get_string(ev, "action", &ev->action, 1, 1, TC_NAME_MAX, NULL)
@@ -267,30 +277,30 @@ tc_event_decode(tc_event_t *ev, const char *raw, size_t len, size_t max_bytes)
         || get_string(ev, "ua", &ev->ua, 0, 0, TC_TEXT_MAX, NULL)
         || get_string(ev, "referer", &ev->referer, 0, 0, TC_TEXT_MAX, NULL))
     {
-        return -1;
+        return TC_ERROR;
     }
 
     r = get_integer(ev, "ts", &ev->ts, 0, 0, INT64_C(1) << 53);
-    if (r < 0) {
-        return -1;
+    if (r == TC_FIELD_INVALID) {
+        return TC_ERROR;
     }
-    ev->has_ts = r;
+    ev->has_ts = (r == TC_FIELD_PRESENT);
 
     if (get_object(ev, "props", &ev->props)
         || get_object(ev, "fields", &ev->fields))
     {
-        return -1;
+        return TC_ERROR;
     }
 
-    if (tc_day_of(ev->recv_ts, &ev->day, &ev->hour) != 0) {
+    if (tc_day_of(ev->recv_ts, &ev->day, &ev->hour) != TC_OK) {
         tc_event_reject(ev, TC_EV_DEAD, "bad_value",
                         "recv_ts %" PRId64 " has no local day", ev->recv_ts);
-        return -1;
+        return TC_ERROR;
     }
 
     ev->status = TC_EV_OK;
 
-    return 0;
+    return TC_OK;
 }
 
 

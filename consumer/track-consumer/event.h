@@ -67,10 +67,10 @@ typedef struct {
 
 /*
  * Decodes raw (not NUL-terminated) into ev.  Strings point into ev->json or
- * into raw, which must outlive ev.  Returns 0, or -1 with ev->status
+ * into raw, which must outlive ev.  TC_OK, or TC_ERROR with ev->status
  * TC_EV_DEAD, ev->code and ev->reason set.  tc_event_clear() frees either.
  */
-int tc_event_decode(tc_event_t *ev, const char *raw, size_t len,
+tc_rc_t tc_event_decode(tc_event_t *ev, const char *raw, size_t len,
     size_t max_bytes);
 
 void tc_event_clear(tc_event_t *ev);

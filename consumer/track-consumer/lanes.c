@@ -14,6 +14,7 @@
 #include <mysqld_error.h>
 
 #include "common/log.h"
+#include "common/rc.h"
 
 #include "lanes.h"
 
@@ -60,7 +61,7 @@ lane_id(const char *id, long k)
  * events: its queue is a key nothing is ever pushed to, so it stores and
  * acknowledges what its processing list holds and exits (drain).
  */
-static int
+static tc_rc_t
 lane_conf(tc_conf_t *c, long k, int finisher)
 {
     char    *id, *key;
@@ -68,7 +69,7 @@ lane_conf(tc_conf_t *c, long k, int finisher)
 
     id = lane_id(c->id, k);
     if (id == NULL) {
-        return -1;
+        return TC_ERROR;
     }
 
     if (finisher) {
@@ -76,7 +77,7 @@ lane_conf(tc_conf_t *c, long k, int finisher)
         key = malloc(n);
         if (key == NULL) {
             free(id);
-            return -1;
+            return TC_ERROR;
         }
         snprintf(key, n, "%s%s:no-events", c->processing_prefix, id);
         free(c->queue_key);
@@ -88,7 +89,7 @@ lane_conf(tc_conf_t *c, long k, int finisher)
     free(c->id);
     c->id = id;
 
-    return 0;
+    return TC_OK;
 }
 
 
@@ -97,7 +98,7 @@ lane_conf(tc_conf_t *c, long k, int finisher)
  * have left a batch in their processing lists.  0 (found in out[0..*n)),
  * or -1 when MariaDB cannot be asked now.
  */
-static int
+static tc_rc_t
 probe(const tc_conf_t *c, long *out, size_t *n)
 {
     char          q[512], *e;
@@ -113,7 +114,7 @@ probe(const tc_conf_t *c, long *out, size_t *n)
 
     m = mysql_init(NULL);
     if (m == NULL) {
-        return -1;
+        return TC_ERROR;
     }
 
     timeout = (unsigned) (c->mysql_timeout < 10 ? c->mysql_timeout : 10);
@@ -133,7 +134,7 @@ probe(const tc_conf_t *c, long *out, size_t *n)
                     "configured: (%u) %s; looking again in %d s",
                     mysql_errno(m), mysql_error(m), TC_LANE_PROBE_S);
         mysql_close(m);
-        return -1;
+        return TC_ERROR;
     }
 
     /* ids are [A-Za-z0-9._-]: only '_' means something to LIKE */
@@ -151,13 +152,13 @@ probe(const tc_conf_t *c, long *out, size_t *n)
     if (mysql_query(m, q) != 0 || (res = mysql_store_result(m)) == NULL) {
         if (mysql_errno(m) == ER_NO_SUCH_TABLE) {
             mysql_close(m);
-            return 0;                   /* nothing ever ran here */
+            return TC_OK;                   /* nothing ever ran here */
         }
         tc_log_warn("lanes: cannot look for batches left by lanes no longer "
                     "configured: (%u) %s; looking again in %d s",
                     mysql_errno(m), mysql_error(m), TC_LANE_PROBE_S);
         mysql_close(m);
-        return -1;
+        return TC_ERROR;
     }
 
     len = strlen(c->id);
@@ -186,7 +187,7 @@ probe(const tc_conf_t *c, long *out, size_t *n)
     mysql_free_result(res);
     mysql_close(m);
 
-    return 0;
+    return TC_OK;
 }
 
 
@@ -287,7 +288,7 @@ tc_lanes_start(tc_conf_t *conf)
     struct timespec  ts;
 
     norphans = 0;
-    probed = probe(conf, orphans, &norphans) == 0;
+    probed = probe(conf, orphans, &norphans) == TC_OK;
 
     if (conf->lanes == 1 && probed && norphans == 0) {
         return;                         /* one consumer, no supervisor */
@@ -417,7 +418,7 @@ tc_lanes_start(tc_conf_t *conf)
         }
 
         if (!probed && !stopping && time(NULL) >= next_probe) {
-            probed = probe(conf, orphans, &norphans) == 0;
+            probed = probe(conf, orphans, &norphans) == TC_OK;
             next_probe = time(NULL) + TC_LANE_PROBE_S;
         }
     }
@@ -432,7 +433,7 @@ lane:
     i = (size_t) l->finisher;
     free(lanes);
 
-    if (lane_conf(conf, k, (int) i) != 0) {
+    if (lane_conf(conf, k, (int) i) != TC_OK) {
         tc_log_error("lanes: out of memory");
         _exit(1);
     }

@@ -12,6 +12,7 @@
 
 #include "common/date.h"
 #include "common/log.h"
+#include "common/rc.h"
 
 #include "batch.h"
 #include "config.h"
@@ -22,6 +23,13 @@
 
 #define TC_REPORT_EVERY   10        /* seconds between progress lines */
 #define TC_RETENTION_EVERY  3600
+
+/* What take_batch found. */
+typedef enum {
+    TC_TAKE_BATCH,                  /* a batch is in hand */
+    TC_TAKE_NOTHING,                /* the queue stayed empty */
+    TC_TAKE_ERROR                   /* Redis failed */
+} tc_take_t;
 
 typedef struct {
     tc_conf_t    conf;
@@ -202,10 +210,10 @@ dead_free(char **dead, size_t *len, size_t n)
 
 
 /* store's hook: rows MySQL refused are dead letters before COMMIT */
-static int
+static tc_rc_t
 push_rejected(tc_batch_t *b, void *data)
 {
-    int        rc;
+    tc_rc_t    rc;
     char     **dead;
     size_t     n, *len;
     tc_ctx_t  *ctx;
@@ -215,7 +223,7 @@ push_rejected(tc_batch_t *b, void *data)
 
     n = dead_letters(ctx, TC_EV_REJECTED, &dead, &len);
     if (n == (size_t) -1) {
-        return -1;
+        return TC_ERROR;
     }
 
     rc = tc_queue_push_dead(&ctx->queue, dead, len, n);
@@ -228,12 +236,11 @@ push_rejected(tc_batch_t *b, void *data)
 /*
  * Takes what the processing list holds, topping it up from the queue; when
  * the queue is empty, blocks; a batch that is not full lingers for more.
- * 1: a batch is in hand, 0: nothing came, -1: Redis failed.
  */
-static int
+static tc_take_t
 take_batch(tc_ctx_t *ctx)
 {
-    int          r;
+    tc_wait_t    r;
     long         max;
     size_t       i;
     int64_t      deadline, left;
@@ -244,22 +251,28 @@ take_batch(tc_ctx_t *ctx)
     max = ctx->conf.batch_size;
 
     tc_queue_release(q);        /* a failed take may have read a part */
-    if (tc_queue_fill(q, ctx->store.last_seq + 1, tc_stop ? 0 : max) != 0) {
-        return -1;
+    if (tc_queue_fill(q, ctx->store.last_seq + 1, tc_stop ? 0 : max)
+        != TC_OK)
+    {
+        return TC_TAKE_ERROR;
     }
 
     if (q->n == 0) {
         if (tc_stop || ctx->conf.drain) {
-            return 0;
+            return TC_TAKE_NOTHING;
         }
 
         r = tc_queue_wait(q, ctx->conf.block_ms);
-        if (r <= 0) {
-            return r;
+        if (r == TC_WAIT_ERROR) {
+            return TC_TAKE_ERROR;
         }
 
-        if (tc_queue_fill(q, ctx->store.last_seq + 1, max) != 0) {
-            return -1;
+        if (r == TC_WAIT_TIMEOUT) {
+            return TC_TAKE_NOTHING;
+        }
+
+        if (tc_queue_fill(q, ctx->store.last_seq + 1, max) != TC_OK) {
+            return TC_TAKE_ERROR;
         }
     }
 
@@ -281,25 +294,25 @@ take_batch(tc_ctx_t *ctx)
         /* one element or the timeout; then top up with what else came */
         r = tc_queue_wait(q, left < ctx->conf.block_ms ? left
                                                        : ctx->conf.block_ms);
-        if (r < 0) {
-            return -1;
+        if (r == TC_WAIT_ERROR) {
+            return TC_TAKE_ERROR;
         }
 
-        if (tc_queue_fill(q, ctx->store.last_seq + 1, max) != 0) {
-            return -1;
+        if (tc_queue_fill(q, ctx->store.last_seq + 1, max) != TC_OK) {
+            return TC_TAKE_ERROR;
         }
 
         wait_signals(0);
     }
 
     if (q->n == 0) {
-        return 0;
+        return TC_TAKE_NOTHING;
     }
 
     b = &ctx->batch;
-    if (tc_batch_init(b, q->n) != 0) {
+    if (tc_batch_init(b, q->n) != TC_OK) {
         tc_log_error("out of memory for a batch of %zu", q->n);
-        return -1;
+        return TC_TAKE_ERROR;
     }
 
     b->seq = q->seq;
@@ -316,7 +329,7 @@ take_batch(tc_ctx_t *ctx)
 
     tc_log_debug("batch %" PRIu64 ": %zu events taken", b->seq, b->n);
 
-    return 1;
+    return TC_TAKE_BATCH;
 }
 
 
@@ -346,12 +359,12 @@ report(tc_ctx_t *ctx, int force)
 
 
 /* MySQL has the batch: the processing list can go, dead letters with it. */
-static int
+static tc_rc_t
 ack_batch(tc_ctx_t *ctx)
 {
-    int         r;
     char      **dead;
     size_t      n, *len;
+    tc_ack_t    r;
     tc_batch_t *b;
 
     b = &ctx->batch;
@@ -359,7 +372,7 @@ ack_batch(tc_ctx_t *ctx)
     n = dead_letters(ctx, TC_EV_DEAD, &dead, &len);
     if (n == (size_t) -1) {
         tc_log_error("out of memory building dead letters");
-        return -1;
+        return TC_ERROR;
     }
 
     tc_fault_point("before_ack");
@@ -367,7 +380,7 @@ ack_batch(tc_ctx_t *ctx)
     r = tc_queue_ack(&ctx->queue, b->seq, b->n, dead, len, n);
     dead_free(dead, len, n);
 
-    if (r == -2) {
+    if (r == TC_ACK_REFUSED) {
         /*
          * Not ours to delete: Redis went back in time (a failover to a
          * replica that missed writes), or another process has this id.
@@ -380,10 +393,10 @@ ack_batch(tc_ctx_t *ctx)
                      "leaving the list to be stored again", b->seq,
                      ctx->conf.id);
         batch_drop(ctx);
-        return 0;
+        return TC_OK;
     }
 
-    if (r == 2) {
+    if (r == TC_ACK_KEPT) {
         tc_log_warn("batch %" PRIu64 " is committed (%zu events) but the "
                     "processing list in Redis holds %zu (writes lost or "
                     "replayed in a failover or restart?): kept as batch %"
@@ -391,11 +404,11 @@ ack_batch(tc_ctx_t *ctx)
                     b->n, ctx->queue.ack_len, b->seq + 1);
     }
 
-    if (r < 0) {
-        return -1;
+    if (r == TC_ACK_ERROR) {
+        return TC_ERROR;
     }
 
-    if (r == 0) {
+    if (r == TC_ACK_BEFORE) {
         tc_log_info("batch %" PRIu64 " was acknowledged already", b->seq);
     }
 
@@ -407,7 +420,7 @@ ack_batch(tc_ctx_t *ctx)
 
     batch_drop(ctx);
 
-    return 0;
+    return TC_OK;
 }
 
 
@@ -460,6 +473,7 @@ apply_batch(tc_ctx_t *ctx)
         return;
 
     case TC_DOWN:
+    case TC_ERROR:                  /* not the store's: treated as down */
         tc_store_close(&ctx->store);
         backoff(ctx, &ctx->mysql_backoff, "mysql unavailable, batch kept in "
                 "the processing list");
@@ -471,7 +485,7 @@ apply_batch(tc_ctx_t *ctx)
 static int
 run(tc_ctx_t *ctx)
 {
-    int  r;
+    tc_take_t  taken;
 
     for ( ;; ) {
         wait_signals(0);
@@ -495,7 +509,7 @@ run(tc_ctx_t *ctx)
         }
 
         if (ctx->queue.c == NULL) {
-            if (tc_queue_connect(&ctx->queue) != 0) {
+            if (tc_queue_connect(&ctx->queue) != TC_OK) {
                 if (tc_stop) {
                     tc_log_info("exiting without Redis; the processing list "
                                 "is finished at the next start");
@@ -508,7 +522,7 @@ run(tc_ctx_t *ctx)
         }
 
         if (!ctx->have) {
-            if (tc_queue_check_master(&ctx->queue) != 0) {
+            if (tc_queue_check_master(&ctx->queue) != TC_OK) {
                 continue;       /* a failover: connect to the new master */
             }
 
@@ -520,8 +534,8 @@ run(tc_ctx_t *ctx)
                 ctx->next_retention = time(NULL) + TC_RETENTION_EVERY;
             }
 
-            r = take_batch(ctx);
-            if (r < 0) {
+            taken = take_batch(ctx);
+            if (taken == TC_TAKE_ERROR) {
                 tc_queue_close(&ctx->queue);
                 if (ctx->have) {
                     batch_drop(ctx);
@@ -529,7 +543,7 @@ run(tc_ctx_t *ctx)
                 backoff(ctx, &ctx->redis_backoff, "redis unavailable");
                 continue;
             }
-            if (r == 0) {
+            if (taken == TC_TAKE_NOTHING) {
                 if (ctx->conf.drain) {
                     tc_log_info("queue drained, exiting (--drain)");
                     return 0;
@@ -554,7 +568,7 @@ run(tc_ctx_t *ctx)
             }
         }
 
-        if (ack_batch(ctx) != 0) {
+        if (ack_batch(ctx) != TC_OK) {
             tc_queue_close(&ctx->queue);
             if (tc_stop) {
                 tc_log_info("exiting without Redis; batch %" PRIu64 " is "
@@ -573,9 +587,10 @@ run(tc_ctx_t *ctx)
 int
 main(int argc, char **argv)
 {
-    int        rc;
-    char       err[512];
-    tc_ctx_t  *ctx;
+    int            rc;
+    char           err[512];
+    tc_ctx_t      *ctx;
+    tc_conf_rc_t   parsed;
 
     static tc_ctx_t  context;
 
@@ -584,29 +599,30 @@ main(int argc, char **argv)
 
     tc_log_set_ident("track-consumer");
 
-    rc = tc_conf_parse_args(&ctx->conf, argc, argv, err, sizeof(err));
-    if (rc == 0) {
-        rc = tc_conf_check(&ctx->conf, err, sizeof(err));
-    }
-    if (rc != 0) {
+    parsed = tc_conf_parse_args(&ctx->conf, argc, argv, err, sizeof(err));
+    if (parsed == TC_CONF_EXIT) {
         tc_conf_free(&ctx->conf);
-        if (rc > 0) {
-            return 0;
-        }
+        return 0;
+    }
+
+    if (parsed != TC_CONF_RUN
+        || tc_conf_check(&ctx->conf, err, sizeof(err)) != TC_OK)
+    {
+        tc_conf_free(&ctx->conf);
         fprintf(stderr, "track-consumer: %s\n", err);
         return 2;
     }
 
     tc_log_level = (int) ctx->conf.log_level;
 
-    if (tc_log_open(ctx->conf.log_file) != 0) {
+    if (tc_log_open(ctx->conf.log_file) != TC_OK) {
         fprintf(stderr, "track-consumer: cannot open log file \"%s\": %s\n",
                 ctx->conf.log_file, strerror(errno));
         tc_conf_free(&ctx->conf);
         return 2;
     }
 
-    if (tc_tz_set(ctx->conf.timezone) != 0) {
+    if (tc_tz_set(ctx->conf.timezone) != TC_OK) {
         tc_log_error("unknown time zone \"%s\"", ctx->conf.timezone);
         tc_conf_free(&ctx->conf);
         return 2;
@@ -629,7 +645,7 @@ main(int argc, char **argv)
         return 1;
     }
 
-    if (tc_queue_init(&ctx->queue, &ctx->conf) != 0) {
+    if (tc_queue_init(&ctx->queue, &ctx->conf) != TC_OK) {
         tc_log_error("out of memory");
         return 1;
     }

@@ -2,6 +2,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/rc.h"
+
 #include "map.h"
 
 
@@ -90,7 +92,7 @@ tc_set_has(const tc_set_t *s, const void *key, size_t len)
 }
 
 
-static int
+static tc_rc_t
 set_grow(tc_set_t *s)
 {
     size_t          i, size;
@@ -102,7 +104,7 @@ set_grow(tc_set_t *s)
     s->slots = calloc(size, sizeof(tc_set_slot_t));
     if (s->slots == NULL) {
         s->slots = old;
-        return -1;
+        return TC_ERROR;
     }
 
     i = s->size;
@@ -117,18 +119,18 @@ set_grow(tc_set_t *s)
 
     free(old);
 
-    return 0;
+    return TC_OK;
 }
 
 
-int
+tc_rc_t
 tc_set_add(tc_set_t *s, const void *key, size_t len)
 {
     uint64_t        h;
     tc_set_slot_t  *slot;
 
     if (s->max == 0) {
-        return 0;
+        return TC_OK;
     }
 
     if (s->count >= s->max) {
@@ -136,19 +138,19 @@ tc_set_add(tc_set_t *s, const void *key, size_t len)
     }
 
     /* load factor at most 1/2 */
-    if ((s->count + 1) * 2 > s->size && set_grow(s) != 0) {
-        return -1;
+    if ((s->count + 1) * 2 > s->size && set_grow(s) != TC_OK) {
+        return TC_ERROR;
     }
 
     h = tc_hash(key, len);
     slot = set_find(s, h, key, len);
     if (slot->key != NULL) {
-        return 0;
+        return TC_OK;
     }
 
     slot->key = malloc(len ? len : 1);
     if (slot->key == NULL) {
-        return -1;
+        return TC_ERROR;
     }
 
     memcpy(slot->key, key, len);
@@ -156,5 +158,5 @@ tc_set_add(tc_set_t *s, const void *key, size_t len)
     slot->hash = h;
     s->count++;
 
-    return 0;
+    return TC_OK;
 }

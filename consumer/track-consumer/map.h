@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/rc.h"
+
 typedef struct {
     uint64_t   hash;
     char      *key;             /* NULL: empty slot */
@@ -24,8 +26,8 @@ void tc_set_clear(tc_set_t *s);
 
 int tc_set_has(const tc_set_t *s, const void *key, size_t len);
 
-/* Returns 0, or -1 when out of memory (the set is then left unchanged). */
-int tc_set_add(tc_set_t *s, const void *key, size_t len);
+/* TC_ERROR when out of memory (the set is then left unchanged). */
+tc_rc_t tc_set_add(tc_set_t *s, const void *key, size_t len);
 
 uint64_t tc_hash(const void *key, size_t len);
 

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "common/log.h"
+#include "common/rc.h"
 
 #include "queue.h"
 #include "sentinel.h"
@@ -106,7 +107,7 @@ static const char  fill_script[] =
  * number acknowledged, the next one, dead-letter list limit, the number of
  * elements committed, dead letters.  Returns {code, list length}: 1
  * deleted, 0 acknowledged before, 2 kept (it is not the committed batch)
- * and numbered next, to be stored again.
+ * and numbered next, to be stored again (tc_ack_t has the same values).
  */
 static const char  ack_script[] =
     "local cur = redis.call('GET', KEYS[2])\n"
@@ -144,7 +145,7 @@ static const char  dead_script[] =
     "return n - 1\n";
 
 
-int
+tc_rc_t
 tc_queue_init(tc_queue_t *q, const tc_conf_t *conf)
 {
     size_t  n;
@@ -158,13 +159,13 @@ tc_queue_init(tc_queue_t *q, const tc_conf_t *conf)
     q->seq_key = malloc(n + 4);
     if (q->proc_key == NULL || q->seq_key == NULL) {
         tc_queue_free(q);
-        return -1;
+        return TC_ERROR;
     }
 
     snprintf(q->proc_key, n, "%s%s", conf->processing_prefix, conf->id);
     snprintf(q->seq_key, n + 4, "%s:seq", q->proc_key);
 
-    return 0;
+    return TC_OK;
 }
 
 
@@ -196,7 +197,7 @@ tc_queue_release(tc_queue_t *q)
 
 
 /* Keeps list, an LRANGE reply, and appends its elements from skip on. */
-static int
+static tc_rc_t
 hold_elements(tc_queue_t *q, redisReply *list, size_t skip)
 {
     size_t        i, cap;
@@ -206,7 +207,7 @@ hold_elements(tc_queue_t *q, redisReply *list, size_t skip)
         cap = q->replies_cap ? 2 * q->replies_cap : 8;
         p = realloc(q->replies, cap * sizeof(redisReply *));
         if (p == NULL) {
-            return -1;
+            return TC_ERROR;
         }
         q->replies = p;
         q->replies_cap = cap;
@@ -220,7 +221,7 @@ hold_elements(tc_queue_t *q, redisReply *list, size_t skip)
         }
         p = realloc(q->items, cap * sizeof(redisReply *));
         if (p == NULL) {
-            return -1;
+            return TC_ERROR;
         }
         q->items = p;
         q->items_cap = cap;
@@ -231,7 +232,7 @@ hold_elements(tc_queue_t *q, redisReply *list, size_t skip)
         q->items[q->n++] = list->element[i];
     }
 
-    return 0;
+    return TC_OK;
 }
 
 
@@ -334,13 +335,13 @@ failed(tc_queue_t *q, const char *what, redisReply *r)
 
 
 /*
- * Asks the sentinels in turn for the master's address; 0 or -1.  After a
+ * Asks the sentinels in turn for the master's address.  After a
  * failure (connect) it starts after the one that answered last, which may
  * be stale; the periodic check (quiet) starts with that one, waits at most
  * TC_CHECK_TIMEOUT for each, and logs a sentinel that does not answer at
  * debug level only.
  */
-static int
+static tc_rc_t
 discover(tc_queue_t *q, char *host, size_t size, long *port, int quiet)
 {
     int               level;
@@ -380,11 +381,11 @@ discover(tc_queue_t *q, char *host, size_t size, long *port, int quiet)
                          conf->redis_master);
         rc = tc_sentinel_master(r, host, size, port, &why);
 
-        if (rc == 1) {
+        if (rc == TC_SENTINEL_NO_MASTER) {
             tc_log(level, "redis: sentinel %s knows no master named \"%s\"",
                    saddr, conf->redis_master);
 
-        } else if (rc < 0) {
+        } else if (rc == TC_SENTINEL_BAD_REPLY) {
             tc_log(level, "redis: sentinel %s: %s", saddr,
                    r == NULL ? context_error(c) : why);
         }
@@ -394,7 +395,7 @@ discover(tc_queue_t *q, char *host, size_t size, long *port, int quiet)
         }
         redisFree(c);
 
-        if (rc != 0) {
+        if (rc != TC_SENTINEL_MASTER) {
             continue;
         }
 
@@ -418,14 +419,14 @@ discover(tc_queue_t *q, char *host, size_t size, long *port, int quiet)
                          saddr, maddr, conf->redis_master);
         }
 
-        return 0;
+        return TC_OK;
     }
 
     tc_log(quiet ? TC_LOG_DEBUG : TC_LOG_ERROR, "redis: none of the %zu "
            "sentinel(s) named a master \"%s\"", conf->nsentinels,
            conf->redis_master);
 
-    return -1;
+    return TC_ERROR;
 }
 
 
@@ -440,7 +441,7 @@ now_ms(void)
 }
 
 
-int
+tc_rc_t
 tc_queue_check_master(tc_queue_t *q)
 {
     char              host[256], addr[300];
@@ -452,34 +453,34 @@ tc_queue_check_master(tc_queue_t *q)
 
     if (c->nsentinels == 0 || c->redis_sentinel_check_ms == 0 || q->c == NULL)
     {
-        return 0;
+        return TC_OK;
     }
 
     now = now_ms();
     if (now < q->next_check) {
-        return 0;
+        return TC_OK;
     }
     q->next_check = now + c->redis_sentinel_check_ms;
 
     /* no answer: keep the master in hand, errors will tell */
-    if (discover(q, host, sizeof(host), &port, 1) != 0) {
-        return 0;
+    if (discover(q, host, sizeof(host), &port, 1) != TC_OK) {
+        return TC_OK;
     }
 
     tc_addr_text(host, port, addr, sizeof(addr));
     if (strcmp(addr, q->addr) == 0) {
-        return 0;
+        return TC_OK;
     }
 
     tc_log_warn("redis: leaving %s for %s, the master the sentinels name now",
                 q->addr, addr);
     tc_queue_close(q);
 
-    return -1;
+    return TC_ERROR;
 }
 
 
-int
+tc_rc_t
 tc_queue_connect(tc_queue_t *q)
 {
     char              host[256];
@@ -492,8 +493,8 @@ tc_queue_connect(tc_queue_t *q)
     tc_queue_close(q);
 
     if (c->nsentinels > 0) {
-        if (discover(q, host, sizeof(host), &port, 0) != 0) {
-            return -1;
+        if (discover(q, host, sizeof(host), &port, 0) != TC_OK) {
+            return TC_ERROR;
         }
         h = host;
 
@@ -515,7 +516,7 @@ tc_queue_connect(tc_queue_t *q)
                      c->nsentinels ? " (the sentinels' master)" : "",
                      context_error(q->c));
         tc_queue_close(q);
-        return -1;
+        return TC_ERROR;
     }
 
     redisEnableKeepAlive(q->c);
@@ -528,7 +529,7 @@ tc_queue_connect(tc_queue_t *q)
                 freeReplyObject(r);
             }
             tc_queue_close(q);
-            return -1;
+            return TC_ERROR;
         }
         freeReplyObject(r);
     }
@@ -542,7 +543,7 @@ tc_queue_connect(tc_queue_t *q)
                 freeReplyObject(r);
             }
             tc_queue_close(q);
-            return -1;
+            return TC_ERROR;
         }
 
         if (!tc_role_is_master(r, &role)) {
@@ -550,7 +551,7 @@ tc_queue_connect(tc_queue_t *q)
                         "sentinels again", q->addr, role);
             freeReplyObject(r);
             tc_queue_close(q);
-            return -1;
+            return TC_ERROR;
         }
         freeReplyObject(r);
     }
@@ -565,7 +566,7 @@ tc_queue_connect(tc_queue_t *q)
                 c->nsentinels ? c->redis_master : "",
                 c->nsentinels ? "\")" : "", c->queue_key, q->proc_key);
 
-    return 0;
+    return TC_OK;
 }
 
 
@@ -577,7 +578,7 @@ same_element(const redisReply *a, const redisReply *b)
 }
 
 
-int
+tc_rc_t
 tc_queue_fill(tc_queue_t *q, uint64_t min_seq, long max)
 {
     char          smax[24], smin[24], sfrom[24];
@@ -589,7 +590,7 @@ tc_queue_fill(tc_queue_t *q, uint64_t min_seq, long max)
     size_t        argl[8];
 
     if (q->c == NULL) {
-        return -1;
+        return TC_ERROR;
     }
 
     snprintf(smax, sizeof(smax), "%ld", max);
@@ -619,7 +620,7 @@ tc_queue_fill(tc_queue_t *q, uint64_t min_seq, long max)
            != REDIS_OK)
     {
         failed(q, "moving a batch to the processing list", NULL);
-        return -1;
+        return TC_ERROR;
     }
 
     moved = NULL;
@@ -671,7 +672,7 @@ tc_queue_fill(tc_queue_t *q, uint64_t min_seq, long max)
         }
     }
 
-    if (hold_elements(q, list, skip) != 0) {
+    if (hold_elements(q, list, skip) != TC_OK) {
         tc_log_error("out of memory reading the processing list");
         goto fail;
     }
@@ -679,7 +680,7 @@ tc_queue_fill(tc_queue_t *q, uint64_t min_seq, long max)
     q->seq = cur;
     freeReplyObject(moved);
 
-    return 0;
+    return TC_OK;
 
 fail:
 
@@ -690,21 +691,21 @@ fail:
         freeReplyObject(list);
     }
 
-    return -1;
+    return TC_ERROR;
 }
 
 
-int
+tc_wait_t
 tc_queue_wait(tc_queue_t *q, long ms)
 {
-    int          rc;
+    tc_wait_t    rc;
     char         timeout[32];
     redisReply  *r;
     const char  *argv[6];
     size_t       argl[6], i;
 
     if (q->c == NULL) {
-        return -1;
+        return TC_WAIT_ERROR;
     }
 
     snprintf(timeout, sizeof(timeout), "%ld.%03ld", ms / 1000, ms % 1000);
@@ -725,9 +726,9 @@ tc_queue_wait(tc_queue_t *q, long ms)
                       && r->type != REDIS_REPLY_STRING))
     {
         failed(q, "waiting for events (BLMOVE)", r);
-        rc = -1;
+        rc = TC_WAIT_ERROR;
     } else {
-        rc = (r->type == REDIS_REPLY_STRING);
+        rc = (r->type == REDIS_REPLY_STRING) ? TC_WAIT_MOVED : TC_WAIT_TIMEOUT;
     }
 
     if (r != NULL) {
@@ -774,17 +775,17 @@ eval_with_letters(tc_queue_t *q, const char **head, size_t nhead,
 }
 
 
-int
+tc_ack_t
 tc_queue_ack(tc_queue_t *q, uint64_t seq, size_t count, char **dead,
     size_t *dead_len, size_t ndead)
 {
-    int          rc;
+    tc_ack_t     rc;
     char         s0[24], s1[24], smax[24], scount[24];
     redisReply  *r;
     const char  *head[10];
 
     if (q->c == NULL) {
-        return -1;
+        return TC_ACK_ERROR;
     }
 
     snprintf(s0, sizeof(s0), "%" PRIu64, seq);
@@ -807,15 +808,18 @@ tc_queue_ack(tc_queue_t *q, uint64_t seq, size_t count, char **dead,
 
     if (r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 2
         && r->element[0]->type == REDIS_REPLY_INTEGER
-        && r->element[1]->type == REDIS_REPLY_INTEGER)
+        && r->element[1]->type == REDIS_REPLY_INTEGER
+        && (r->element[0]->integer == TC_ACK_DELETED
+            || r->element[0]->integer == TC_ACK_BEFORE
+            || r->element[0]->integer == TC_ACK_KEPT))
     {
-        rc = (int) r->element[0]->integer;
+        rc = (tc_ack_t) r->element[0]->integer;
         q->ack_len = (size_t) r->element[1]->integer;
 
     } else {
         failed(q, "acknowledging a batch", r);
         rc = (r != NULL && r->type == REDIS_REPLY_ERROR && q->c != NULL)
-             ? -2 : -1;
+             ? TC_ACK_REFUSED : TC_ACK_ERROR;
     }
 
     if (r != NULL) {
@@ -826,17 +830,17 @@ tc_queue_ack(tc_queue_t *q, uint64_t seq, size_t count, char **dead,
 }
 
 
-int
+tc_rc_t
 tc_queue_push_dead(tc_queue_t *q, char **dead, size_t *dead_len,
     size_t ndead)
 {
-    int          rc;
+    tc_rc_t      rc;
     char         smax[24];
     redisReply  *r;
     const char  *head[5];
 
     if (q->c == NULL) {
-        return -1;
+        return TC_ERROR;
     }
 
     snprintf(smax, sizeof(smax), "%ld", q->conf->dead_max);
@@ -851,9 +855,9 @@ tc_queue_push_dead(tc_queue_t *q, char **dead, size_t *dead_len,
 
     if (r == NULL || r->type != REDIS_REPLY_INTEGER) {
         failed(q, "pushing dead letters", r);
-        rc = -1;
+        rc = TC_ERROR;
     } else {
-        rc = 0;
+        rc = TC_OK;
     }
 
     if (r != NULL) {

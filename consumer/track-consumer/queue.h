@@ -7,6 +7,8 @@
 
 #include <hiredis/hiredis.h>
 
+#include "common/rc.h"
+
 #include "config.h"
 
 typedef struct {
@@ -33,23 +35,23 @@ typedef struct {
     redisReply      **items;        /* the list's elements, in replies */
 } tc_queue_t;
 
-int tc_queue_init(tc_queue_t *q, const tc_conf_t *conf);
+tc_rc_t tc_queue_init(tc_queue_t *q, const tc_conf_t *conf);
 void tc_queue_free(tc_queue_t *q);
 
 /*
  * Connects to redis_host/port/socket, or, with redis_sentinel, asks the
  * sentinels in turn for the master of redis_master, connects to it and
- * checks with ROLE that it is the master.  0 or -1 (logged).
+ * checks with ROLE that it is the master.  TC_ERROR is logged.
  */
-int tc_queue_connect(tc_queue_t *q);
+tc_rc_t tc_queue_connect(tc_queue_t *q);
 void tc_queue_close(tc_queue_t *q);
 
 /*
  * With sentinels, at most every redis_sentinel_check_ms: asks them whether
- * the connected master is still the one they name.  -1 when it is not (the
- * connection is closed: the next connect follows), else 0.
+ * the connected master is still the one they name.  TC_ERROR when not (the
+ * connection is closed: the next connect follows), else TC_OK.
  */
-int tc_queue_check_master(tc_queue_t *q);
+tc_rc_t tc_queue_check_master(tc_queue_t *q);
 
 /*
  * One atomic step (a Lua script): tops the processing list up to max
@@ -63,29 +65,44 @@ int tc_queue_check_master(tc_queue_t *q);
  * numbered below min_seq - 1 (Redis went back in time: see queue.c) is
  * renumbered min_seq too, and stored again.  q->seq is then min_seq - 1
  * (the batch MySQL committed last, acknowledged without storing) or at
- * least min_seq.  0 or -1.
+ * least min_seq.
  */
-int tc_queue_fill(tc_queue_t *q, uint64_t min_seq, long max);
+tc_rc_t tc_queue_fill(tc_queue_t *q, uint64_t min_seq, long max);
+
+typedef enum {
+    TC_WAIT_MOVED,                  /* one element joined the list */
+    TC_WAIT_TIMEOUT,
+    TC_WAIT_ERROR                   /* connection: logged */
+} tc_wait_t;
 
 /*
  * Blocks up to ms for one element and moves it into the processing list
- * (BLMOVE).  1 moved, 0 timed out, -1 error.
+ * (BLMOVE).
  */
-int tc_queue_wait(tc_queue_t *q, long ms);
+tc_wait_t tc_queue_wait(tc_queue_t *q, long ms);
+
+/* What tc_queue_ack did; the first three are the ack script's own codes. */
+typedef enum {
+    TC_ACK_DELETED = 1,             /* the list is gone: done */
+    TC_ACK_BEFORE = 0,              /* done before */
+    TC_ACK_KEPT = 2,                /* the list did not hold count elements:
+                                       kept and numbered seq + 1, to be
+                                       stored again (its length in
+                                       q->ack_len) */
+    TC_ACK_ERROR = -1,              /* connection */
+    TC_ACK_REFUSED = -2             /* the list holds another batch number */
+} tc_ack_t;
 
 /*
  * Atomically: appends the dead letters to the dead-letter list, deletes the
  * processing list (which must hold count elements, the committed batch),
- * and numbers it seq + 1.  1 done, 0 done before, 2 the list did not hold
- * count elements: kept and numbered seq + 1, to be stored again (its
- * length in q->ack_len), -1 error (connection), -2 refused: the list holds
- * another batch number.
+ * and numbers it seq + 1.
  */
-int tc_queue_ack(tc_queue_t *q, uint64_t seq, size_t count, char **dead,
-    size_t *dead_len, size_t ndead);
+tc_ack_t tc_queue_ack(tc_queue_t *q, uint64_t seq, size_t count,
+    char **dead, size_t *dead_len, size_t ndead);
 
 /* Appends dead letters now (those MySQL refused, before COMMIT). */
-int tc_queue_push_dead(tc_queue_t *q, char **dead, size_t *dead_len,
+tc_rc_t tc_queue_push_dead(tc_queue_t *q, char **dead, size_t *dead_len,
     size_t ndead);
 
 /* LLEN of the queue, -1 on error. */

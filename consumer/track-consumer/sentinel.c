@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/rc.h"
+
 #include "sentinel.h"
 
 #define TC_ADDR_MAX   64            /* addresses in one list */
@@ -17,31 +19,31 @@ is_sep(char ch)
 }
 
 
-static int
+static tc_rc_t
 parse_port(const char *s, size_t len, long *port)
 {
     size_t  i;
     long    n;
 
     if (len == 0 || len > 5) {
-        return -1;
+        return TC_ERROR;
     }
 
     n = 0;
     for (i = 0; i < len; i++) {
         if (!isdigit((unsigned char) s[i])) {
-            return -1;
+            return TC_ERROR;
         }
         n = n * 10 + (s[i] - '0');
     }
 
     if (n < 1 || n > 65535) {
-        return -1;
+        return TC_ERROR;
     }
 
     *port = n;
 
-    return 0;
+    return TC_OK;
 }
 
 
@@ -63,7 +65,7 @@ host_valid(const char *h, size_t len)
 
 
 /* one token: [host, host + hlen) and its port */
-static int
+static tc_rc_t
 parse_one(const char *s, size_t len, long def_port, const char **host,
     size_t *hlen, long *port)
 {
@@ -75,22 +77,22 @@ parse_one(const char *s, size_t len, long def_port, const char **host,
         *host = s + 5;
         *hlen = len - 5;
         *port = 0;
-        return 0;
+        return TC_OK;
     }
 
     if (s[0] == '[') {
         end = memchr(s, ']', len);
         if (end == NULL || end == s + 1) {
-            return -1;
+            return TC_ERROR;
         }
         *host = s + 1;
         *hlen = (size_t) (end - s - 1);
         end++;
         if (end == s + len) {
-            return 0;
+            return TC_OK;
         }
         if (*end != ':') {
-            return -1;
+            return TC_ERROR;
         }
         return parse_port(end + 1, (size_t) (s + len - end - 1), port);
     }
@@ -102,11 +104,11 @@ parse_one(const char *s, size_t len, long def_port, const char **host,
         /* no port, or a bare IPv6 address */
         *host = s;
         *hlen = len;
-        return 0;
+        return TC_OK;
     }
 
     if (colon == s) {
-        return -1;
+        return TC_ERROR;
     }
 
     *host = s;
@@ -116,7 +118,7 @@ parse_one(const char *s, size_t len, long def_port, const char **host,
 }
 
 
-int
+tc_rc_t
 tc_addr_list_parse(const char *text, long def_port, tc_addr_t **out,
     size_t *n, char *err, size_t err_size)
 {
@@ -131,7 +133,7 @@ tc_addr_list_parse(const char *text, long def_port, tc_addr_t **out,
     a = calloc(TC_ADDR_MAX, sizeof(tc_addr_t));
     if (a == NULL) {
         snprintf(err, err_size, "out of memory");
-        return -1;
+        return TC_ERROR;
     }
 
     count = 0;
@@ -156,7 +158,7 @@ tc_addr_list_parse(const char *text, long def_port, tc_addr_t **out,
             goto failed;
         }
 
-        if (parse_one(start, len, def_port, &host, &hlen, &port) != 0
+        if (parse_one(start, len, def_port, &host, &hlen, &port) != TC_OK
             || hlen == 0 || hlen > TC_HOST_MAX
             || (port != 0 && !host_valid(host, hlen)))
         {
@@ -182,13 +184,13 @@ tc_addr_list_parse(const char *text, long def_port, tc_addr_t **out,
     *out = a;
     *n = count;
 
-    return 0;
+    return TC_OK;
 
 failed:
 
     tc_addr_list_free(a, count);
 
-    return -1;
+    return TC_ERROR;
 }
 
 
@@ -225,7 +227,7 @@ tc_addr_text(const char *host, long port, char *buf, size_t size)
 }
 
 
-int
+tc_sentinel_reply_t
 tc_sentinel_master(const redisReply *r, char *host, size_t size, long *port,
     const char **why)
 {
@@ -233,16 +235,16 @@ tc_sentinel_master(const redisReply *r, char *host, size_t size, long *port,
 
     if (r == NULL) {
         *why = "no reply";
-        return -1;
+        return TC_SENTINEL_BAD_REPLY;
     }
 
     if (r->type == REDIS_REPLY_NIL) {
-        return 1;
+        return TC_SENTINEL_NO_MASTER;
     }
 
     if (r->type == REDIS_REPLY_ERROR) {
         *why = r->str;
-        return -1;
+        return TC_SENTINEL_BAD_REPLY;
     }
 
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 2
@@ -250,25 +252,25 @@ tc_sentinel_master(const redisReply *r, char *host, size_t size, long *port,
         || r->element[1]->type != REDIS_REPLY_STRING)
     {
         *why = "the reply is not [host, port]";
-        return -1;
+        return TC_SENTINEL_BAD_REPLY;
     }
 
     if (r->element[0]->len == 0 || r->element[0]->len >= size
         || memchr(r->element[0]->str, '\0', r->element[0]->len) != NULL)
     {
         *why = "the host is empty or too long";
-        return -1;
+        return TC_SENTINEL_BAD_REPLY;
     }
 
-    if (parse_port(r->element[1]->str, r->element[1]->len, port) != 0) {
+    if (parse_port(r->element[1]->str, r->element[1]->len, port) != TC_OK) {
         *why = "the port is invalid";
-        return -1;
+        return TC_SENTINEL_BAD_REPLY;
     }
 
     memcpy(host, r->element[0]->str, r->element[0]->len);
     host[r->element[0]->len] = '\0';
 
-    return 0;
+    return TC_SENTINEL_MASTER;
 }
 
 

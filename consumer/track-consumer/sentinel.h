@@ -6,6 +6,8 @@
 
 #include <hiredis/hiredis.h>
 
+#include "common/rc.h"
+
 typedef struct tc_addr_s {
     char  *host;                    /* a name, an address, or a socket path */
     long   port;                    /* 0: host is a unix socket path */
@@ -13,23 +15,27 @@ typedef struct tc_addr_s {
 
 /*
  * Parses "host:port host2 [::1]:26380 unix:/path", separated by spaces or
- * commas; a missing port is def_port.  0 and *out (malloc'ed, *n entries),
- * or -1 with a message in err.
+ * commas; a missing port is def_port.  TC_OK and *out (malloc'ed, *n
+ * entries), or TC_ERROR with a message in err.
  */
-int tc_addr_list_parse(const char *text, long def_port, tc_addr_t **out,
+tc_rc_t tc_addr_list_parse(const char *text, long def_port, tc_addr_t **out,
     size_t *n, char *err, size_t err_size);
 void tc_addr_list_free(tc_addr_t *a, size_t n);
 
 /* "host:port", "[v6]:port" or "unix:path" into buf. */
 const char *tc_addr_text(const char *host, long port, char *buf, size_t size);
 
+typedef enum {
+    TC_SENTINEL_MASTER,             /* the master in host and *port */
+    TC_SENTINEL_NO_MASTER,          /* no master by that name (nil) */
+    TC_SENTINEL_BAD_REPLY           /* not an address: why in *why */
+} tc_sentinel_reply_t;
+
 /*
- * The reply of SENTINEL get-master-addr-by-name: 0 with the master in
- * host (NUL-terminated) and *port; 1 when the sentinel knows no master by
- * that name (nil); -1 when the reply is not an address (why in *why).
+ * The reply of SENTINEL get-master-addr-by-name; the host is NUL-terminated.
  */
-int tc_sentinel_master(const redisReply *r, char *host, size_t size,
-    long *port, const char **why);
+tc_sentinel_reply_t tc_sentinel_master(const redisReply *r, char *host,
+    size_t size, long *port, const char **why);
 
 /*
  * The reply of ROLE: 1 for a master, else 0 with the role ("slave",

@@ -9,6 +9,7 @@
 
 #include "common/date.h"
 #include "common/log.h"
+#include "common/rc.h"
 
 #include "fault.h"
 #include "store.h"
@@ -187,7 +188,7 @@ bulk_prepare(tc_store_t *s, tc_bulk_t *b, const char *sql, unsigned ncols,
 {
     tc_rc_t  rc;
 
-    if (tc_bulk_prepare(b, s->m, sql, ncols, types) == 0) {
+    if (tc_bulk_prepare(b, s->m, sql, ncols, types) == TC_OK) {
         return TC_OK;
     }
 
@@ -593,13 +594,13 @@ ensure_table(tc_store_t *s, uint32_t day)
 }
 
 
-static int
+static tc_rc_t
 scratch(tc_store_t *s, size_t n)
 {
     void  *a, *b, *c, *d;
 
     if (n <= s->scratch) {
-        return 0;
+        return TC_OK;
     }
 
     a = realloc(s->agg, n * sizeof(tc_agg_t));
@@ -620,12 +621,12 @@ scratch(tc_store_t *s, size_t n)
     }
 
     if (a == NULL || b == NULL || c == NULL || d == NULL) {
-        return -1;
+        return TC_ERROR;
     }
 
     s->scratch = n;
 
-    return 0;
+    return TC_OK;
 }
 
 
@@ -678,7 +679,7 @@ filter_existing(tc_store_t *s, tc_batch_t *b, uint32_t day, size_t *idx,
     rc = TC_OK;
     while ((row = mysql_fetch_row(res)) != NULL) {
         lens = mysql_fetch_lengths(res);
-        if (tc_set_add(&found, row[0], lens[0]) != 0) {
+        if (tc_set_add(&found, row[0], lens[0]) != TC_OK) {
             rc = TC_RETRY;
         }
     }
@@ -811,7 +812,7 @@ insert_chunk_bulk(tc_store_t *s, tc_batch_t *b, uint32_t day, size_t *idx,
 
         for (i = 0; i < n; i++) {
             if (b->ev[idx[i]].status == TC_EV_OK) {
-                if (tc_bulk_row(q) != 0) {
+                if (tc_bulk_row(q) != TC_OK) {
                     tc_log_error("out of memory binding a batch");
                     return TC_RETRY;
                 }
@@ -823,7 +824,7 @@ insert_chunk_bulk(tc_store_t *s, tc_batch_t *b, uint32_t day, size_t *idx,
             return TC_OK;
         }
 
-        if (tc_bulk_exec(q) == 0) {
+        if (tc_bulk_exec(q) == TC_OK) {
             return TC_OK;
         }
 
@@ -975,7 +976,7 @@ insert_day(tc_store_t *s, tc_batch_t *b, uint32_t day)
 static tc_rc_t
 bulk_flush(tc_store_t *s, tc_bulk_t *q, const char *what)
 {
-    if (tc_bulk_exec(q) == 0) {
+    if (tc_bulk_exec(q) == TC_OK) {
         return TC_OK;
     }
 
@@ -995,7 +996,7 @@ stats_counts_bulk(tc_store_t *s, tc_batch_t *b)
     q = &s->hourly;
     for (i = 0; i < rows; i++) {
         ev = s->agg[i].ev;
-        if (tc_bulk_row(q) != 0) {
+        if (tc_bulk_row(q) != TC_OK) {
             return TC_RETRY;
         }
         tc_bulk_int(q, 0, ev->day, 0);
@@ -1019,7 +1020,7 @@ stats_counts_bulk(tc_store_t *s, tc_batch_t *b)
     q = &s->daily;
     for (i = 0; i < rows; i++) {
         ev = s->agg[i].ev;
-        if (tc_bulk_row(q) != 0) {
+        if (tc_bulk_row(q) != TC_OK) {
             return TC_RETRY;
         }
         tc_bulk_int(q, 0, ev->day, 0);
@@ -1332,7 +1333,7 @@ remember_users(tc_store_t *s, size_t nseen)
             continue;
         }
         klen = user_key(key, s->seen[i]);
-        if (tc_set_add(&s->users, key, klen) != 0) {
+        if (tc_set_add(&s->users, key, klen) != TC_OK) {
             tc_set_clear(&s->users);    /* never keep a partial truth */
             break;
         }
@@ -1365,7 +1366,7 @@ tc_store_apply(tc_store_t *s, tc_batch_t *b)
     }
     tc_batch_days(b);
 
-    if (scratch(s, b->n + 1) != 0) {
+    if (scratch(s, b->n + 1) != TC_OK) {
         tc_log_error("out of memory for a batch of %zu", b->n);
         return TC_RETRY;
     }
@@ -1451,7 +1452,7 @@ tc_store_apply(tc_store_t *s, tc_batch_t *b)
         /* rows MySQL refused go to the dead letters before COMMIT */
         rc = run(s, tc_buf_cstr(&q), q.len, "writing the batch marker");
         tc_buf_free(&q);
-        if (rc == TC_OK && s->before_commit(b, s->before_commit_data) != 0) {
+        if (rc == TC_OK && s->before_commit(b, s->before_commit_data) != TC_OK) {
             rc = TC_RETRY;
         }
         if (rc != TC_OK) {

@@ -7,18 +7,13 @@
 
 #include <mysql.h>
 
+#include "common/rc.h"
+
 #include "batch.h"
 #include "bulk.h"
 #include "config.h"
 #include "map.h"
 #include "sql.h"
-
-typedef enum {
-    TC_OK = 0,
-    TC_ALREADY,                 /* the batch was committed before */
-    TC_RETRY,                   /* transient (deadlock, race): retry soon */
-    TC_DOWN                     /* connection unusable: reconnect, back off */
-} tc_rc_t;
 
 /* what the last tc_store_apply() did */
 typedef struct {
@@ -29,7 +24,7 @@ typedef struct {
 } tc_apply_stats_t;
 
 /* called before COMMIT when MySQL rejected rows; nonzero aborts the batch */
-typedef int (*tc_before_commit_pt)(tc_batch_t *b, void *data);
+typedef tc_rc_t (*tc_before_commit_pt)(tc_batch_t *b, void *data);
 
 #define TC_DAY_STMTS  8
 

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/rc.h"
+
 #include "cache.h"
 
 
@@ -27,11 +29,11 @@ static unsigned          ttl_seconds;
 static uint64_t          tick;
 
 
-int
+tc_rc_t
 tc_cache_init(unsigned entries, unsigned ttl)
 {
     if (entries == 0) {
-        return 0;
+        return TC_OK;
     }
 
     for (nsets = 1; nsets * WAYS < entries; nsets <<= 1) {
@@ -41,11 +43,11 @@ tc_cache_init(unsigned entries, unsigned ttl)
     table = calloc(nsets * WAYS, sizeof(tc_entry_t));
     if (table == NULL) {
         nsets = 0;
-        return -1;
+        return TC_ERROR;
     }
 
     ttl_seconds = ttl;
-    return 0;
+    return TC_OK;
 }
 
 

@@ -6,11 +6,13 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "common/rc.h"
+
 #define TC_CACHE_MAX_VALS  24
 
 /* entries 0 turns the cache off; ttl in seconds bounds how long a value may
  * be served (late events, backfills). */
-int tc_cache_init(unsigned entries, unsigned ttl);
+tc_rc_t tc_cache_init(unsigned entries, unsigned ttl);
 void tc_cache_free(void);
 int tc_cache_enabled(void);
 

@@ -12,6 +12,7 @@
 
 #include "common/date.h"
 #include "common/log.h"
+#include "common/rc.h"
 
 #include "http.h"
 #include "metrics.h"
@@ -30,7 +31,7 @@ static char                         *token;
 static int                           request_seen;
 
 
-int
+tc_rc_t
 tc_http_set_token(const char *t)
 {
     char  *copy = NULL, *old;
@@ -38,7 +39,7 @@ tc_http_set_token(const char *t)
     if (t != NULL && t[0] != '\0') {
         copy = strdup(t);
         if (copy == NULL) {
-            return -1;
+            return TC_ERROR;
         }
     }
 
@@ -48,7 +49,7 @@ tc_http_set_token(const char *t)
     pthread_rwlock_unlock(&token_lock);
 
     free(old);
-    return 0;
+    return TC_OK;
 }
 
 
@@ -113,7 +114,7 @@ tc_etag(const char *body, size_t len, char out[19])
 }
 
 
-int
+tc_rc_t
 tc_etag_matches(const char *inm, const char *etag)
 {
     const char  *p;
@@ -344,7 +345,7 @@ handle(struct MHD_Connection *conn, int endpoint)
                                 &args);
 
     if (tc_parse_request(endpoint, args.a, args.n, &conf->limits, &req, &err)
-        != 0)
+        != TC_OK)
     {
         return send_error(conn, &err);
     }
@@ -524,7 +525,7 @@ tc_http_start(const tc_http_config_t *cfg, tc_pool_t *pool)
         MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
         MHD_OPTION_END);
 
-    return daemon_handle != NULL ? 0 : -1;
+    return daemon_handle != NULL ? TC_OK : TC_ERROR;
 }
 
 

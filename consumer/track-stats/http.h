@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "common/rc.h"
+
 #include "params.h"
 #include "pool.h"
 
@@ -23,11 +25,11 @@ typedef struct {
     unsigned                 settle;             /* seconds after midnight */
 } tc_http_config_t;
 
-int tc_http_start(const tc_http_config_t *cfg, tc_pool_t *pool);
+tc_rc_t tc_http_start(const tc_http_config_t *cfg, tc_pool_t *pool);
 void tc_http_stop(void);
 
 /* Replaces the bearer token (NULL or "" turns the check off). */
-int tc_http_set_token(const char *token);
+tc_rc_t tc_http_set_token(const char *token);
 
 /* Helpers, exported for the unit tests. */
 int tc_token_equal(const char *given, size_t given_len, const char *token,

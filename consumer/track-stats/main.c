@@ -16,6 +16,7 @@
 #include "common/date.h"
 #include "common/log.h"
 #include "common/options.h"
+#include "common/rc.h"
 
 #include "cache.h"
 #include "http.h"
@@ -141,7 +142,7 @@ usage(FILE *f)
 }
 
 
-static int
+static tc_rc_t
 parse_options(int argc, char **argv)
 {
     int   i;
@@ -162,20 +163,20 @@ parse_options(int argc, char **argv)
     }
 
     if (tc_opt_load_env(&table, &conf, "TRACK_STATS_", err, sizeof(err))
-        != TC_OPT_OK
+        != TC_OK
         || tc_opt_parse_flags(&table, &conf, argc, argv, NULL, err,
                               sizeof(err))
-           != TC_OPT_OK)
+           != TC_OK)
     {
         fprintf(stderr, "track-stats: %s\n", err);
-        return -1;
+        return TC_ERROR;
     }
 
-    return 0;
+    return TC_OK;
 }
 
 
-static int
+static tc_rc_t
 parse_listen(const char *s, struct sockaddr_storage *ss)
 {
     int               rc;
@@ -197,7 +198,7 @@ parse_listen(const char *s, struct sockaddr_storage *ss)
             n -= 2;
         }
         if (n == 0 || n >= sizeof(host)) {
-            return -1;
+            return TC_ERROR;
         }
         memcpy(host, s, n);
         host[n] = '\0';
@@ -211,13 +212,13 @@ parse_listen(const char *s, struct sockaddr_storage *ss)
 
     rc = getaddrinfo(host, port, &hints, &res);
     if (rc != 0) {
-        return -1;
+        return TC_ERROR;
     }
 
     memcpy(ss, res->ai_addr, res->ai_addrlen);
     freeaddrinfo(res);
 
-    return 0;
+    return TC_OK;
 }
 
 
@@ -262,10 +263,10 @@ read_secret(const char *path, const char *what)
 }
 
 
-static int
+static tc_rc_t
 load_token(void)
 {
-    int          rc;
+    tc_rc_t      rc;
     char        *t;
     const char  *file = conf.token_file;
 
@@ -275,7 +276,7 @@ load_token(void)
 
     t = read_secret(file, "token");
     if (t == NULL) {
-        return -1;
+        return TC_ERROR;
     }
 
     rc = tc_http_set_token(t);
@@ -285,7 +286,7 @@ load_token(void)
 }
 
 
-static int
+static tc_rc_t
 write_pid(const char *path)
 {
     FILE  *f;
@@ -293,13 +294,13 @@ write_pid(const char *path)
     f = fopen(path, "w");
     if (f == NULL) {
         tc_log_error("cannot write pid file %s: %s", path, strerror(errno));
-        return -1;
+        return TC_ERROR;
     }
 
     fprintf(f, "%ld\n", (long) getpid());
     fclose(f);
 
-    return 0;
+    return TC_OK;
 }
 
 
@@ -317,13 +318,13 @@ main(int argc, char **argv)
 
     tc_log_set_ident("track-stats");
 
-    if (parse_options(argc, argv) != 0) {
+    if (parse_options(argc, argv) != TC_OK) {
         return 2;
     }
 
     tc_log_level = (int) conf.log_level;
 
-    if (parse_listen(conf.listen, &addr) != 0) {
+    if (parse_listen(conf.listen, &addr) != TC_OK) {
         fprintf(stderr, "track-stats: invalid --listen \"%s\"\n",
                 conf.listen);
         return 2;
@@ -337,7 +338,7 @@ main(int argc, char **argv)
         return 2;
     }
 
-    if (tc_log_open(conf.log_file) != 0) {
+    if (tc_log_open(conf.log_file) != TC_OK) {
         tc_log_error("cannot open log file %s: %s", conf.log_file,
                      strerror(errno));
         return 1;
@@ -350,7 +351,7 @@ main(int argc, char **argv)
     }
 
     tz = conf.timezone;
-    if (tc_tz_set(tz) != 0) {
+    if (tc_tz_set(tz) != TC_OK) {
         tc_log_error("unknown time zone \"%s\"", tz);
         return 2;
     }
@@ -364,7 +365,7 @@ main(int argc, char **argv)
     sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
 
-    if (load_token() != 0) {
+    if (load_token() != TC_OK) {
         return 1;
     }
 
@@ -396,7 +397,7 @@ main(int argc, char **argv)
 
     if (tc_cache_init((unsigned) conf.day_cache,
                       (unsigned) conf.cache_max_age)
-        != 0)
+        != TC_OK)
     {
         tc_log_error("cannot allocate the day cache");
         goto done;
@@ -426,7 +427,7 @@ main(int argc, char **argv)
     http.open_max_age = (unsigned) conf.open_max_age;
     http.settle = (unsigned) conf.settle;
 
-    if (tc_http_start(&http, &pool) != 0) {
+    if (tc_http_start(&http, &pool) != TC_OK) {
         tc_log_error("cannot listen on %s", conf.listen);
         goto pool_done;
     }
@@ -449,7 +450,7 @@ main(int argc, char **argv)
         if (sig == SIGHUP) {
             tc_log_info("SIGHUP: reopening the log, rereading the token");
             tc_log_reopen();
-            if (conf.token_file[0] != '\0' && load_token() != 0) {
+            if (conf.token_file[0] != '\0' && load_token() != TC_OK) {
                 tc_log_error("keeping the previous token");
             }
             continue;

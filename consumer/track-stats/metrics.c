@@ -53,7 +53,7 @@ typedef struct {
 } tc_rows_t;
 
 
-static int
+static tc_rc_t
 state_row(void *arg, const tc_col_t *cols)
 {
     int           i;
@@ -64,7 +64,7 @@ state_row(void *arg, const tc_col_t *cols)
         r = realloc(rows->r, (rows->size * 2 + 8) * sizeof(tc_row_t));
         if (r == NULL) {
             rows->failed = 1;
-            return -1;
+            return TC_ERROR;
         }
         rows->r = r;
         rows->size = rows->size * 2 + 8;
@@ -78,7 +78,7 @@ state_row(void *arg, const tc_col_t *cols)
         r->v[i] = cols[i].is_null ? 0 : cols[i].u64;
     }
 
-    return 0;
+    return TC_OK;
 }
 
 

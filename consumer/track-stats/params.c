@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "common/date.h"
+#include "common/rc.h"
 
 #include "params.h"
 
@@ -166,33 +167,33 @@ param_index(const char *key)
 }
 
 
-static int
+static tc_rc_t
 parse_limit(const char *s, size_t len, unsigned max, unsigned *out)
 {
     unsigned  v = 0;
     size_t    i;
 
     if (len == 0 || len > 7) {
-        return -1;
+        return TC_ERROR;
     }
 
     for (i = 0; i < len; i++) {
         if (s[i] < '0' || s[i] > '9') {
-            return -1;
+            return TC_ERROR;
         }
         v = v * 10 + (unsigned) (s[i] - '0');
     }
 
     if (v < 1 || v > max) {
-        return -1;
+        return TC_ERROR;
     }
 
     *out = v;
-    return 0;
+    return TC_OK;
 }
 
 
-static int
+static tc_rc_t
 parse_range(int endpoint, const tc_str_t *v, const tc_limits_t *lim,
     tc_request_t *req, tc_error_t *err)
 {
@@ -204,15 +205,15 @@ parse_range(int endpoint, const tc_str_t *v, const tc_limits_t *lim,
         if (v[P_FROM].data != NULL || v[P_TO].data != NULL) {
             tc_set_error(err, 400, "invalid_range",
                          "give either day or from and to, not both");
-            return -1;
+            return TC_ERROR;
         }
 
-        if (tc_days_parse(v[P_DAY].data, v[P_DAY].len, &d, &h) != 0
+        if (tc_days_parse(v[P_DAY].data, v[P_DAY].len, &d, &h) != TC_OK
             || h != -1)
         {
             tc_set_error(err, 400, "invalid_date",
                          "day: expected a date as YYYY-MM-DD");
-            return -1;
+            return TC_ERROR;
         }
 
         req->from = req->to = d;
@@ -225,22 +226,22 @@ parse_range(int endpoint, const tc_str_t *v, const tc_limits_t *lim,
             if (v[i].data == NULL) {
                 tc_set_error(err, 400, "missing_parameter",
                              "%s is required (or day)", param_names[i]);
-                return -1;
+                return TC_ERROR;
             }
 
-            if (tc_days_parse(v[i].data, v[i].len, &d, &h) != 0) {
+            if (tc_days_parse(v[i].data, v[i].len, &d, &h) != TC_OK) {
                 tc_set_error(err, 400, "invalid_date",
                              "%s: expected YYYY-MM-DD%s", param_names[i],
                              endpoint == TC_EP_SERIES ? " or YYYY-MM-DDTHH"
                                                       : "");
-                return -1;
+                return TC_ERROR;
             }
 
             if (h != -1 && !req->hourly) {
                 tc_set_error(err, 400, "invalid_date",
                              "%s: an hour is only allowed with "
                              "interval=hour", param_names[i]);
-                return -1;
+                return TC_ERROR;
             }
 
             if (i == P_FROM) {
@@ -257,7 +258,7 @@ parse_range(int endpoint, const tc_str_t *v, const tc_limits_t *lim,
         || (req->from == req->to && req->from_hour > req->to_hour))
     {
         tc_set_error(err, 400, "invalid_range", "from is after to");
-        return -1;
+        return TC_ERROR;
     }
 
     if (req->hourly) {
@@ -267,7 +268,7 @@ parse_range(int endpoint, const tc_str_t *v, const tc_limits_t *lim,
             tc_set_error(err, 400, "range_too_long",
                          "at most %d hours with interval=hour",
                          lim->max_hours);
-            return -1;
+            return TC_ERROR;
         }
 
     } else {
@@ -275,15 +276,15 @@ parse_range(int endpoint, const tc_str_t *v, const tc_limits_t *lim,
         if (span > lim->max_days) {
             tc_set_error(err, 400, "range_too_long",
                          "at most %d days", lim->max_days);
-            return -1;
+            return TC_ERROR;
         }
     }
 
-    return 0;
+    return TC_OK;
 }
 
 
-int
+tc_rc_t
 tc_parse_request(int endpoint, const tc_arg_t *args, int nargs,
     const tc_limits_t *lim, tc_request_t *req, tc_error_t *err)
 {
@@ -300,7 +301,7 @@ tc_parse_request(int endpoint, const tc_arg_t *args, int nargs,
     if (nargs > TC_MAX_ARGS) {
         tc_set_error(err, 400, "too_many_parameters",
                      "at most %d parameters", TC_MAX_ARGS);
-        return -1;
+        return TC_ERROR;
     }
 
     for (i = 0; i < nargs; i++) {
@@ -317,13 +318,13 @@ tc_parse_request(int endpoint, const tc_arg_t *args, int nargs,
                              "unknown parameter for %s",
                              endpoints[endpoint].name);
             }
-            return -1;
+            return TC_ERROR;
         }
 
         if (seen & B(p)) {
             tc_set_error(err, 400, "duplicate_parameter",
                          "%s is given more than once", param_names[p]);
-            return -1;
+            return TC_ERROR;
         }
         seen |= B(p);
 
@@ -341,20 +342,20 @@ tc_parse_request(int endpoint, const tc_arg_t *args, int nargs,
             tc_set_error(err, 400, "invalid_value",
                          "%s: not valid UTF-8 or contains control characters",
                          param_names[p]);
-            return -1;
+            return TC_ERROR;
         }
 
         if (chars > TC_VALUE_MAX_CHARS) {
             tc_set_error(err, 400, "value_too_long",
                          "%s: at most %d characters", param_names[p],
                          TC_VALUE_MAX_CHARS);
-            return -1;
+            return TC_ERROR;
         }
 
         if (chars == 0 && p != P_OBJECT) {
             tc_set_error(err, 400, "invalid_value", "%s: empty value",
                          param_names[p]);
-            return -1;
+            return TC_ERROR;
         }
     }
 
@@ -362,7 +363,7 @@ tc_parse_request(int endpoint, const tc_arg_t *args, int nargs,
         if ((endpoints[endpoint].required & B(p)) && !(seen & B(p))) {
             tc_set_error(err, 400, "missing_parameter", "%s is required",
                          param_names[p]);
-            return -1;
+            return TC_ERROR;
         }
     }
 
@@ -377,7 +378,7 @@ tc_parse_request(int endpoint, const tc_arg_t *args, int nargs,
         } else if (strcmp(v[P_INTERVAL].data, "day") != 0) {
             tc_set_error(err, 400, "invalid_value",
                          "interval: expected day or hour");
-            return -1;
+            return TC_ERROR;
         }
     }
 
@@ -385,19 +386,19 @@ tc_parse_request(int endpoint, const tc_arg_t *args, int nargs,
                                                 : (unsigned) lim->max_limit;
     if (v[P_LIMIT].data != NULL
         && parse_limit(v[P_LIMIT].data, v[P_LIMIT].len,
-                       (unsigned) lim->max_limit, &req->limit) != 0)
+                       (unsigned) lim->max_limit, &req->limit) != TC_OK)
     {
         tc_set_error(err, 400, "invalid_value",
                      "limit: expected an integer from 1 to %d",
                      lim->max_limit);
-        return -1;
+        return TC_ERROR;
     }
 
     if (endpoints[endpoint].needs_range
-        && parse_range(endpoint, v, lim, req, err) != 0)
+        && parse_range(endpoint, v, lim, req, err) != TC_OK)
     {
-        return -1;
+        return TC_ERROR;
     }
 
-    return 0;
+    return TC_OK;
 }

@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/rc.h"
+
 #define TC_VALUE_MAX_CHARS  128     /* VARCHAR(128) in the schema */
 #define TC_MAX_ARGS         16
 
@@ -60,8 +62,8 @@ typedef struct {
 int tc_endpoint_by_path(const char *prefix, const char *path);
 const char *tc_endpoint_name(int endpoint);
 
-/* Fills req, or err (status 400) and returns -1. */
-int tc_parse_request(int endpoint, const tc_arg_t *args, int nargs,
+/* Fills req, or err (status 400) and returns TC_ERROR. */
+tc_rc_t tc_parse_request(int endpoint, const tc_arg_t *args, int nargs,
     const tc_limits_t *limits, tc_request_t *req,
     tc_error_t *err);
 

@@ -11,6 +11,7 @@
 
 #include "common/date.h"
 #include "common/log.h"
+#include "common/rc.h"
 
 #include "pool.h"
 
@@ -36,7 +37,7 @@ conn_close(tc_conn_t *c)
 }
 
 
-static int
+static tc_rc_t
 conn_open(const tc_db_config_t *cfg, tc_conn_t *c)
 {
     char          sql[64];
@@ -46,7 +47,7 @@ conn_open(const tc_db_config_t *cfg, tc_conn_t *c)
     m = mysql_init(NULL);
     if (m == NULL) {
         tc_log_error("mysql_init: out of memory");
-        return -1;
+        return TC_ERROR;
     }
 
     mysql_options(m, MYSQL_OPT_CONNECT_TIMEOUT, &t);
@@ -60,7 +61,7 @@ conn_open(const tc_db_config_t *cfg, tc_conn_t *c)
         tc_log_warn("cannot connect to MySQL as %s: %s",
                     cfg->user ? cfg->user : "(default user)", mysql_error(m));
         mysql_close(m);
-        return -1;
+        return TC_ERROR;
     }
 
     /* The server stops a runaway statement (MariaDB; MySQL ignores it). */
@@ -77,7 +78,7 @@ conn_open(const tc_db_config_t *cfg, tc_conn_t *c)
     c->mysql = m;
     tc_log_debug("connected to MySQL, server %s", mysql_get_server_info(m));
 
-    return 0;
+    return TC_OK;
 }
 
 
@@ -99,7 +100,7 @@ tc_pool_init(tc_pool_t *pool, int size, const tc_db_config_t *cfg)
     pool->cfg = cfg;
 
     for (i = 0; i < size; i++) {
-        if (conn_open(cfg, &pool->conns[i]) != 0) {
+        if (conn_open(cfg, &pool->conns[i]) != TC_OK) {
             break;
         }
         opened++;
@@ -315,7 +316,7 @@ bind_cols(tc_col_t *cols, int n, MYSQL_BIND *b)
 }
 
 
-static int
+static tc_db_status_t
 fetch_rows(MYSQL_STMT *stmt, tc_col_t *cols, int ncols,
     tc_row_handler_pt row, void *arg)
 {
@@ -360,22 +361,23 @@ fetch_rows(MYSQL_STMT *stmt, tc_col_t *cols, int ncols,
             }
         }
 
-        if (row(arg, cols) != 0) {
+        if (row(arg, cols) != TC_OK) {
             return TC_DB_ERROR;
         }
     }
 }
 
 
-int
+tc_db_status_t
 tc_db_query(tc_pool_t *pool, tc_conn_t *c, const char *sql,
     tc_param_t *params, int nparams, tc_col_t *cols, int ncols,
     tc_row_handler_pt row, void *arg)
 {
-    int          attempt, rc;
-    unsigned     err = 0;
-    MYSQL_BIND   pb[MAX_BINDS], cb[MAX_BINDS];
-    MYSQL_STMT  *stmt;
+    int              attempt;
+    unsigned         err = 0;
+    MYSQL_BIND       pb[MAX_BINDS], cb[MAX_BINDS];
+    MYSQL_STMT      *stmt;
+    tc_db_status_t   rc;
 
     if (nparams > MAX_BINDS || ncols > MAX_BINDS) {
         return TC_DB_ERROR;
@@ -383,7 +385,7 @@ tc_db_query(tc_pool_t *pool, tc_conn_t *c, const char *sql,
 
     for (attempt = 0; attempt < 2; attempt++) {
 
-        if (c->mysql == NULL && conn_open(pool->cfg, c) != 0) {
+        if (c->mysql == NULL && conn_open(pool->cfg, c) != TC_OK) {
             return TC_DB_UNAVAILABLE;
         }
 

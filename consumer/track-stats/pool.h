@@ -8,6 +8,8 @@
 
 #include <mysql.h>
 
+#include "common/rc.h"
+
 #define TC_STMT_CACHE   32
 #define TC_FIELD_MAX    (128 * 4 + 1)   /* VARCHAR(128) utf8mb4, plus NUL */
 
@@ -84,17 +86,17 @@ void tc_pool_destroy(tc_pool_t *pool);
 tc_conn_t *tc_pool_acquire(tc_pool_t *pool, unsigned timeout_ms);
 void tc_pool_release(tc_pool_t *pool, tc_conn_t *c);
 
-typedef int (*tc_row_handler_pt)(void *arg, const tc_col_t *cols);
+typedef tc_rc_t (*tc_row_handler_pt)(void *arg, const tc_col_t *cols);
 
 /*
  * Runs one prepared statement (sql must be a string that lives for the whole
  * run: it keys the statement cache), calling row for each result row; a
- * non-zero return from row stops the fetch and becomes TC_DB_ERROR.
+ * TC_ERROR from row stops the fetch and becomes TC_DB_ERROR.
  * The whole result is stored client-side before the first row is handed
  * out, so a lost connection is retried once on a new one without ever
  * handing out a row twice.
  */
-int tc_db_query(tc_pool_t *pool, tc_conn_t *c, const char *sql,
+tc_db_status_t tc_db_query(tc_pool_t *pool, tc_conn_t *c, const char *sql,
     tc_param_t *params, int nparams, tc_col_t *cols, int ncols,
     tc_row_handler_pt row, void *arg);
 

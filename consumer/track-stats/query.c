@@ -185,7 +185,7 @@ put_range(tc_jb_t *jb, json_t *o, const tc_request_t *req)
 
 
 int
-tc_db_failed(int rc, tc_error_t *err)
+tc_db_failed(tc_db_status_t rc, tc_error_t *err)
 {
     switch (rc) {
     case TC_DB_OK:
@@ -211,7 +211,8 @@ tc_db_failed(int rc, tc_error_t *err)
  * query with TC_DB_ERROR, so that is told apart from the database failing.
  */
 static json_t *
-finish_object(json_t *o, int rc, const tc_jb_t *jb, tc_error_t *err)
+finish_object(json_t *o, tc_db_status_t rc, const tc_jb_t *jb,
+    tc_error_t *err)
 {
     if (rc == TC_DB_ERROR && jb->failed) {
         tc_set_error(err, 500, "internal_error",
@@ -249,7 +250,7 @@ typedef struct {
 } tc_points_t;
 
 
-static int
+static tc_rc_t
 points_alloc(tc_points_t *p, const tc_request_t *req, int slots)
 {
     p->req = req;
@@ -257,11 +258,11 @@ points_alloc(tc_points_t *p, const tc_request_t *req, int slots)
     p->slots = slots;
     p->v = calloc((size_t) (p->ndays * slots), sizeof(unsigned long long));
 
-    return p->v != NULL ? 0 : -1;
+    return p->v != NULL ? TC_OK : TC_ERROR;
 }
 
 
-static int
+static tc_rc_t
 series_row(void *arg, const tc_col_t *cols)
 {
     tc_points_t    *p = arg;
@@ -269,7 +270,7 @@ series_row(void *arg, const tc_col_t *cols)
 
     d = (long) (cols[0].day - p->req->from);
     if (d < 0 || d >= p->ndays) {
-        return 0;
+        return TC_OK;
     }
 
     if (p->slots == 24) {
@@ -280,7 +281,7 @@ series_row(void *arg, const tc_col_t *cols)
         p->v[d] += cols[1].u64;
     }
 
-    return 0;
+    return TC_OK;
 }
 
 
@@ -433,7 +434,7 @@ run_series(tc_pool_t *pool, tc_conn_t *c,
     memset(params, 0, sizeof(params));
     memset(cols, 0, sizeof(cols));
 
-    if (points_alloc(&p, req, req->hourly ? 24 : 1) != 0) {
+    if (points_alloc(&p, req, req->hourly ? 24 : 1) != TC_OK) {
         tc_set_error(err, 500, "internal_error", "out of memory");
         return NULL;
     }
@@ -516,7 +517,7 @@ run_series(tc_pool_t *pool, tc_conn_t *c,
 }
 
 
-static int
+static tc_rc_t
 users_row(void *arg, const tc_col_t *cols)
 {
     tc_points_t    *p = arg;
@@ -527,7 +528,7 @@ users_row(void *arg, const tc_col_t *cols)
         p->v[d] += cols[1].u64;
     }
 
-    return 0;
+    return TC_OK;
 }
 
 
@@ -570,7 +571,7 @@ run_users(tc_pool_t *pool, tc_conn_t *c,
     cols[0].type = TC_T_DAY;
     cols[1].type = TC_T_U64;
 
-    if (points_alloc(&p, req, 1) != 0) {
+    if (points_alloc(&p, req, 1) != TC_OK) {
         tc_set_error(err, 500, "internal_error", "out of memory");
         return NULL;
     }
@@ -613,7 +614,7 @@ typedef struct {
 } tc_rows_t;
 
 
-static int
+static tc_rc_t
 top_row(void *arg, const tc_col_t *cols)
 {
     tc_rows_t    *r = arg;
@@ -621,7 +622,7 @@ top_row(void *arg, const tc_col_t *cols)
 
     o = json_object();
     if (o == NULL) {
-        return -1;
+        return TC_ERROR;
     }
 
     jset(r->jb, o, "object", json_stringn(cols[0].str, cols[0].len));
@@ -715,7 +716,7 @@ close_module(tc_breakdown_t *b)
 }
 
 
-static int
+static tc_rc_t
 breakdown_row(void *arg, const tc_col_t *cols)
 {
     tc_breakdown_t    *b = arg;
@@ -730,7 +731,7 @@ breakdown_row(void *arg, const tc_col_t *cols)
         b->actions = json_array();
         if (b->module == NULL || b->actions == NULL) {
             b->jb->failed = 1;
-            return -1;
+            return TC_ERROR;
         }
 
         jset(b->jb, b->module, "module",
@@ -743,7 +744,7 @@ breakdown_row(void *arg, const tc_col_t *cols)
     a = json_object();
     if (a == NULL) {
         b->jb->failed = 1;
-        return -1;
+        return TC_ERROR;
     }
 
     jset(b->jb, a, "action", json_stringn(cols[1].str, cols[1].len));
@@ -768,7 +769,7 @@ typedef struct {
 } tc_pair_t;
 
 
-static int
+static tc_rc_t
 pair_row(void *arg, const tc_col_t *cols)
 {
     tc_pair_t    *p = arg;
@@ -779,7 +780,7 @@ pair_row(void *arg, const tc_col_t *cols)
     p->action_len = cols[1].len;
     p->found = 1;
 
-    return 0;
+    return TC_OK;
 }
 
 
@@ -789,14 +790,14 @@ typedef struct {
 } tc_pair_day_t;
 
 
-static int
+static tc_rc_t
 pair_day_row(void *arg, const tc_col_t *cols)
 {
     tc_pair_day_t    *pd = arg;
     tc_col_t          row[5];
 
     if (cols[0].u64 == 0) {
-        return 0;               /* the pair has no events that day */
+        return TC_OK;               /* the pair has no events that day */
     }
 
     memset(row, 0, sizeof(row));
@@ -921,12 +922,12 @@ run_breakdown(tc_pool_t *pool, tc_conn_t *c,
 }
 
 
-static int
+static tc_rc_t
 health_row(void *arg, const tc_col_t *cols)
 {
     (void) arg;
     (void) cols;
-    return 0;
+    return TC_OK;
 }
 
 

@@ -16,6 +16,6 @@ json_t *tc_query_run(tc_pool_t *pool, tc_conn_t *c,
 
 /* rc of tc_db_query(): 0 when TC_DB_OK, else 1 with err set (503 for an
  * unavailable or slow database, 500 otherwise) */
-int tc_db_failed(int rc, tc_error_t *err);
+int tc_db_failed(tc_db_status_t rc, tc_error_t *err);
 
 #endif

@@ -10,6 +10,7 @@
 
 #include "common/date.h"
 #include "common/log.h"
+#include "common/rc.h"
 #include "common/test.h"
 
 #include "batch.h"
@@ -29,7 +30,7 @@ void tc_unit_sentinel(void);     /* unit_sentinel.c */
      && memcmp((s).data, lit, sizeof(lit) - 1) == 0)
 
 
-static int
+static tc_rc_t
 decode(tc_event_t *ev, const char *json)
 {
     return tc_event_decode(ev, json, strlen(json), 1 << 20);
@@ -41,10 +42,10 @@ static void
 expect_dead(const char *json, const char *code, const char *why)
 {
     tc_event_t  ev;
-    int         rc;
+    tc_rc_t     rc;
 
     rc = decode(&ev, json);
-    CHECK(rc == -1 && ev.status == TC_EV_DEAD && ev.code != NULL
+    CHECK(rc == TC_ERROR && ev.status == TC_EV_DEAD && ev.code != NULL
           && strcmp(ev.code, code) == 0 && ev.reason != NULL,
           "%s: expected %s, got rc %d code %s reason %s", why, code, rc,
           ev.code ? ev.code : "(none)", ev.reason ? ev.reason : "(none)");
@@ -68,7 +69,7 @@ test_event_valid(void)
            "\"props\":{\"pos\":\"3\",\"n\":1.50,\"ok\":true,\"z\":null},"
            "\"fields\":{\"host\":\"a\"}}";
 
-    CHECK(decode(&ev, json) == 0, "README example decodes: %s",
+    CHECK(decode(&ev, json) == TC_OK, "README example decodes: %s",
           ev.reason ? ev.reason : "");
     CHECK(ev.status == TC_EV_OK, "status ok");
     CHECK(STR_IS(ev.eid, "0193a1b2c3d4000a00312f0000000001"), "eid");
@@ -93,7 +94,7 @@ test_event_valid(void)
     /* only the required fields; optional ones absent or null */
     json = "{\"eid\":\"e\",\"recv_ts\":0,\"app\":\"a\",\"module\":\"m\","
            "\"action\":\"x\",\"object\":null,\"uid\":null,\"ts\":null}";
-    CHECK(decode(&ev, json) == 0, "minimal event decodes");
+    CHECK(decode(&ev, json) == TC_OK, "minimal event decodes");
     CHECK(ev.object.data == NULL && ev.uid.data == NULL && !ev.has_ts
           && ev.ip.data == NULL && ev.props.data == NULL
           && ev.fields.data == NULL, "absent fields are NULL");
@@ -103,7 +104,7 @@ test_event_valid(void)
     /* object and uid as JSON integers: their decimal text */
     json = "{\"eid\":\"e\",\"recv_ts\":1,\"app\":\"a\",\"module\":\"m\","
            "\"action\":\"x\",\"object\":991,\"uid\":-42}";
-    CHECK(decode(&ev, json) == 0, "integer object and uid");
+    CHECK(decode(&ev, json) == TC_OK, "integer object and uid");
     CHECK(STR_IS(ev.object, "991") && STR_IS(ev.uid, "-42"),
           "integer object and uid as text");
     tc_event_clear(&ev);
@@ -112,7 +113,7 @@ test_event_valid(void)
     json = " {\n \"eid\" : \"e\" , \"x\" : [1,{\"props\":2}] ,\"recv_ts\":5,"
            "\"app\":\"a\",\"module\":\"m\",\"action\":\"x\", \"props\" :"
            " { \"a\" : \"}\\\"{\" } } ";
-    CHECK(decode(&ev, json) == 0, "whitespace and unknown keys");
+    CHECK(decode(&ev, json) == TC_OK, "whitespace and unknown keys");
     CHECK(STR_IS(ev.props, "{\"a\":\"}\\\"{\"}"), "props compact: %.*s",
           (int) ev.props.len, ev.props.data);
     tc_event_clear(&ev);
@@ -120,7 +121,7 @@ test_event_valid(void)
     /* a key written with escapes: jansson's compact form is stored */
     json = "{\"eid\":\"e\",\"recv_ts\":5,\"app\":\"a\",\"module\":\"m\","
            "\"action\":\"x\",\"pr\\u006fps\":{\"k\": \"v\"}}";
-    CHECK(decode(&ev, json) == 0, "escaped key");
+    CHECK(decode(&ev, json) == TC_OK, "escaped key");
     CHECK(STR_IS(ev.props, "{\"k\":\"v\"}"), "escaped key props: %.*s",
           (int) ev.props.len, ev.props.data);
     tc_event_clear(&ev);
@@ -129,7 +130,7 @@ test_event_valid(void)
     json = "{\"eid\":\"e\",\"recv_ts\":5,\"app\":\"a\",\"module\":\"m\","
            "\"action\":\"x\",\"pr\\u006fps\":{\"k\": \"v\"},"
            "\"f\\u0069elds\":{\"f\": \"w\"}}";
-    CHECK(decode(&ev, json) == 0, "escaped keys");
+    CHECK(decode(&ev, json) == TC_OK, "escaped keys");
     CHECK(STR_IS(ev.props, "{\"k\":\"v\"}")
           && STR_IS(ev.fields, "{\"f\":\"w\"}"), "escaped keys: %.*s %.*s",
           (int) ev.props.len, ev.props.data, (int) ev.fields.len,
@@ -167,7 +168,7 @@ test_event_bytes(void)
     big[128] = '\0';
     snprintf(json, 300000, "{\"eid\":\"e\",\"recv_ts\":5,\"app\":\"%s\","
              "\"module\":\"m\",\"action\":\"x\"}", big);
-    CHECK(decode(&ev, json) == 0 && ev.app.len == 128, "app of 128 bytes");
+    CHECK(decode(&ev, json) == TC_OK && ev.app.len == 128, "app of 128 bytes");
     tc_event_clear(&ev);
 
     snprintf(json, 300000, "{\"eid\":\"e\",\"recv_ts\":5,\"app\":\"%sx\","
@@ -179,15 +180,16 @@ test_event_bytes(void)
     big[65535] = '\0';
     snprintf(json, 300000, "{\"eid\":\"e\",\"recv_ts\":5,\"app\":\"a\","
              "\"module\":\"m\",\"action\":\"x\",\"ua\":\"%s\"}", big);
-    CHECK(decode(&ev, json) == 0 && ev.ua.len == 65535, "ua of 65535 bytes");
+    CHECK(decode(&ev, json) == TC_OK && ev.ua.len == 65535,
+          "ua of 65535 bytes");
     tc_event_clear(&ev);
 
     snprintf(json, 300000, "{\"eid\":\"e\",\"recv_ts\":5,\"app\":\"a\","
              "\"module\":\"m\",\"action\":\"x\",\"ua\":\"%sx\"}", big);
     expect_dead(json, "bad_length", "ua of 65536 bytes");
 
-    CHECK(tc_event_decode(&ev, json, strlen(json), 1000) == -1
-          && strcmp(ev.code, "too_large") == 0, "max_event_bytes");
+    CHECK(tc_event_decode(&ev, json, strlen(json), 1000) == TC_ERROR
+          && strcmp(ev.code, "too_large") == TC_OK, "max_event_bytes");
     tc_event_clear(&ev);
 
     free(big);
@@ -272,7 +274,7 @@ test_event_invalid(void)
         snprintf(json, sizeof(json), "{\"eid\":\"%s\",\"recv_ts\":1,"
                  "\"app\":\"a\",\"module\":\"m\",\"action\":\"x\"}", eid);
         tc_event_t  ev;
-        CHECK(decode(&ev, json) == 0, "eid of 64 bytes");
+        CHECK(decode(&ev, json) == TC_OK, "eid of 64 bytes");
         tc_event_clear(&ev);
     }
 }
@@ -333,7 +335,7 @@ check_day(const char *tz, int64_t ms, uint32_t day, unsigned hour)
     tc_tz_set(tz);
     d = 0;
     h = 99;
-    CHECK(tc_day_of(ms, &d, &h) == 0 && d == day && h == hour,
+    CHECK(tc_day_of(ms, &d, &h) == TC_OK && d == day && h == hour,
           "%s %" PRId64 ": expected %u h%u, got %u h%u", tz, ms,
           (unsigned) day, hour, (unsigned) d, h);
 }
@@ -387,12 +389,12 @@ test_days(void)
     /* bounds */
     check_day("UTC", 0, 19700101, 0);
     check_day("UTC", TC_TS_MAX - 1, 99991231, 23);
-    CHECK(tc_day_of(TC_TS_MAX, &d, &h) == -1, "year 10000 refused");
-    CHECK(tc_day_of(-1, &d, &h) == -1, "before 1970 refused");
+    CHECK(tc_day_of(TC_TS_MAX, &d, &h) == TC_ERROR, "year 10000 refused");
+    CHECK(tc_day_of(-1, &d, &h) == TC_ERROR, "before 1970 refused");
 
-    CHECK(tc_tz_set("Mars/Olympus_Mons") == -1, "unknown zone refused");
-    CHECK(tc_tz_set("../../etc/passwd") == -1, "path refused");
-    CHECK(tc_tz_set("Europe/Berlin") == 0, "known zone");
+    CHECK(tc_tz_set("Mars/Olympus_Mons") == TC_ERROR, "unknown zone refused");
+    CHECK(tc_tz_set("../../etc/passwd") == TC_ERROR, "path refused");
+    CHECK(tc_tz_set("Europe/Berlin") == TC_OK, "known zone");
 
     tc_day_table(20241125, buf);
     CHECK(strcmp(buf, "events_20241125") == 0, "table name %s", buf);
@@ -422,7 +424,7 @@ mk_event(const char *json)
     tc_event_t  *ev;
 
     ev = calloc(1, sizeof(*ev));
-    if (decode(ev, json) != 0) {
+    if (decode(ev, json) != TC_OK) {
         printf("mk_event: %s: %s\n", json, ev->reason);
     }
 
@@ -748,7 +750,7 @@ test_set(void)
     ok = 1;
     for (i = 0; i < 2000; i++) {
         snprintf(key, sizeof(key), "k%d", i);
-        ok &= tc_set_add(&s, key, strlen(key)) == 0;
+        ok &= tc_set_add(&s, key, strlen(key)) == TC_OK;
     }
     CHECK(ok && s.count == 2000, "2000 added");
     ok = 1;
@@ -777,10 +779,11 @@ test_set(void)
 }
 
 
-static int
+static tc_conf_rc_t
 parse(tc_conf_t *c, char **argv, int argc, char *err)
 {
-    int  rc, fd, saved;
+    int           fd, saved;
+    tc_conf_rc_t  rc;
 
     /* --help prints to stdout: keep the test output readable */
     fflush(stdout);
@@ -790,8 +793,8 @@ parse(tc_conf_t *c, char **argv, int argc, char *err)
     close(fd);
 
     rc = tc_conf_parse_args(c, argc, argv, err, 256);
-    if (rc == 0) {
-        rc = tc_conf_check(c, err, 256);
+    if (rc == TC_CONF_RUN && tc_conf_check(c, err, 256) != TC_OK) {
+        rc = TC_CONF_ERROR;
     }
 
     fflush(stdout);
@@ -805,7 +808,6 @@ parse(tc_conf_t *c, char **argv, int argc, char *err)
 static void
 test_config(void)
 {
-    int         rc;
     char        err[256], path[] = "/tmp/tc-unit-XXXXXX";
     FILE       *f;
     tc_conf_t   c;
@@ -830,8 +832,8 @@ test_config(void)
                           "--id", "flag", "--drain", NULL };
 
         tc_conf_defaults(&c);
-        rc = parse(&c, argv, 7, err);
-        CHECK(rc == 0, "file and flags: %s", err);
+        CHECK(parse(&c, argv, 7, err) == TC_CONF_RUN, "file and flags: %s",
+              err);
         CHECK(c.batch_size == 70 && c.redis_port == 7000
               && strcmp(c.mysql_password, "p w=#") == 0
               && c.log_level == TC_LOG_DEBUG && strcmp(c.id, "flag") == 0
@@ -843,8 +845,8 @@ test_config(void)
         char  *argv[] = { "tc", "--batch-size=0", NULL };
 
         tc_conf_defaults(&c);
-        CHECK(parse(&c, argv, 2, err) == -1 && strstr(err, "batch_size"),
-              "range checked: %s", err);
+        CHECK(parse(&c, argv, 2, err) == TC_CONF_ERROR
+              && strstr(err, "batch_size"), "range checked: %s", err);
         tc_conf_free(&c);
     }
 
@@ -852,8 +854,8 @@ test_config(void)
         char  *argv[] = { "tc", "--no-such=1", NULL };
 
         tc_conf_defaults(&c);
-        CHECK(parse(&c, argv, 2, err) == -1 && strstr(err, "unknown"),
-              "unknown flag: %s", err);
+        CHECK(parse(&c, argv, 2, err) == TC_CONF_ERROR
+              && strstr(err, "unknown"), "unknown flag: %s", err);
         tc_conf_free(&c);
     }
 
@@ -861,8 +863,8 @@ test_config(void)
         char  *argv[] = { "tc", "--id", "a/b", NULL };
 
         tc_conf_defaults(&c);
-        CHECK(parse(&c, argv, 3, err) == -1 && strstr(err, "invalid id"),
-              "id charset: %s", err);
+        CHECK(parse(&c, argv, 3, err) == TC_CONF_ERROR
+              && strstr(err, "invalid id"), "id charset: %s", err);
         tc_conf_free(&c);
     }
 
@@ -870,7 +872,7 @@ test_config(void)
         char  *argv[] = { "tc", NULL };
 
         tc_conf_defaults(&c);
-        CHECK(parse(&c, argv, 1, err) == 0 && c.id[0] != '\0',
+        CHECK(parse(&c, argv, 1, err) == TC_CONF_RUN && c.id[0] != '\0',
               "default id is the host name: %s", c.id);
         tc_conf_free(&c);
     }
@@ -879,7 +881,7 @@ test_config(void)
         char  *argv[] = { "tc", "--help", NULL };
 
         tc_conf_defaults(&c);
-        CHECK(parse(&c, argv, 2, err) == 1, "--help");
+        CHECK(parse(&c, argv, 2, err) == TC_CONF_EXIT, "--help");
         tc_conf_free(&c);
     }
 
@@ -887,8 +889,8 @@ test_config(void)
         char  *argv[] = { "tc", "-c", "/nonexistent/x.conf", NULL };
 
         tc_conf_defaults(&c);
-        CHECK(parse(&c, argv, 3, err) == -1 && strstr(err, "cannot open"),
-              "missing file: %s", err);
+        CHECK(parse(&c, argv, 3, err) == TC_CONF_ERROR
+              && strstr(err, "cannot open"), "missing file: %s", err);
         tc_conf_free(&c);
     }
 
@@ -899,8 +901,8 @@ test_config(void)
         char  *argv[] = { "tc", "-c", path, NULL };
 
         tc_conf_defaults(&c);
-        CHECK(parse(&c, argv, 3, err) == -1 && strstr(err, ":1:"),
-              "file error has the line: %s", err);
+        CHECK(parse(&c, argv, 3, err) == TC_CONF_ERROR
+              && strstr(err, ":1:"), "file error has the line: %s", err);
         tc_conf_free(&c);
     }
 

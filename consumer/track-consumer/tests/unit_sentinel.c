@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/rc.h"
 #include "common/test.h"
 
 #include "config.h"
@@ -21,7 +22,7 @@ test_addr_list(void)
 
     CHECK(tc_addr_list_parse("10.0.0.11:26380, 10.0.0.12\t[::1]:26381 "
                              "unix:/run/s.sock,,sentinel-3 ::1", 26379, &a,
-                             &n, err, sizeof(err)) == 0 && n == 6,
+                             &n, err, sizeof(err)) == TC_OK && n == 6,
           "a list: %s", err);
     if (n == 6) {
         CHECK(strcmp(a[0].host, "10.0.0.11") == 0 && a[0].port == 26380,
@@ -56,7 +57,7 @@ test_addr_list(void)
             err[0] = '\0';
             a = (tc_addr_t *) 1;
             CHECK(tc_addr_list_parse(bad[i], 26379, &a, &n, err, sizeof(err))
-                  == -1 && a == NULL && n == 0 && err[0] != '\0',
+                  == TC_ERROR && a == NULL && n == 0 && err[0] != '\0',
                   "\"%s\" refused", bad[i]);
         }
     }
@@ -88,46 +89,55 @@ test_replies(void)
     e1.type = REDIS_REPLY_STRING;
     e1.str = "6380";
     e1.len = 4;
-    CHECK(tc_sentinel_master(&r, host, sizeof(host), &port, &why) == 0
+    CHECK(tc_sentinel_master(&r, host, sizeof(host), &port, &why)
+          == TC_SENTINEL_MASTER
           && strcmp(host, "127.0.0.1") == 0 && port == 6380,
           "master address");
 
     e1.str = "0";
     e1.len = 1;
-    CHECK(tc_sentinel_master(&r, host, sizeof(host), &port, &why) == -1
+    CHECK(tc_sentinel_master(&r, host, sizeof(host), &port, &why)
+          == TC_SENTINEL_BAD_REPLY
           && why != NULL, "port 0 refused");
 
     e1.str = "6380";
     e1.len = 4;
     e0.len = 0;
-    CHECK(tc_sentinel_master(&r, host, sizeof(host), &port, &why) == -1,
+    CHECK(tc_sentinel_master(&r, host, sizeof(host), &port, &why)
+          == TC_SENTINEL_BAD_REPLY,
           "empty host refused");
     e0.len = 9;
 
-    CHECK(tc_sentinel_master(&r, host, 5, &port, &why) == -1,
+    CHECK(tc_sentinel_master(&r, host, 5, &port, &why)
+          == TC_SENTINEL_BAD_REPLY,
           "host longer than the buffer refused");
 
     r.elements = 1;
-    CHECK(tc_sentinel_master(&r, host, sizeof(host), &port, &why) == -1,
+    CHECK(tc_sentinel_master(&r, host, sizeof(host), &port, &why)
+          == TC_SENTINEL_BAD_REPLY,
           "one element refused");
     r.elements = 2;
 
     e1.type = REDIS_REPLY_INTEGER;
-    CHECK(tc_sentinel_master(&r, host, sizeof(host), &port, &why) == -1,
+    CHECK(tc_sentinel_master(&r, host, sizeof(host), &port, &why)
+          == TC_SENTINEL_BAD_REPLY,
           "integer port refused");
     e1.type = REDIS_REPLY_STRING;
 
     r.type = REDIS_REPLY_NIL;
-    CHECK(tc_sentinel_master(&r, host, sizeof(host), &port, &why) == 1,
+    CHECK(tc_sentinel_master(&r, host, sizeof(host), &port, &why)
+          == TC_SENTINEL_NO_MASTER,
           "nil: no such master");
 
     r.type = REDIS_REPLY_ERROR;
     r.str = "ERR unknown command";
     r.len = strlen(r.str);
-    CHECK(tc_sentinel_master(&r, host, sizeof(host), &port, &why) == -1
+    CHECK(tc_sentinel_master(&r, host, sizeof(host), &port, &why)
+          == TC_SENTINEL_BAD_REPLY
           && why == r.str, "an error reply (not a sentinel)");
 
-    CHECK(tc_sentinel_master(NULL, host, sizeof(host), &port, &why) == -1,
+    CHECK(tc_sentinel_master(NULL, host, sizeof(host), &port, &why)
+          == TC_SENTINEL_BAD_REPLY,
           "no reply");
 
     /* ROLE */
@@ -178,7 +188,7 @@ test_settings(void)
     tc_conf_defaults(&c);
     CHECK(strcmp(c.redis_master, "mymaster") == 0
           && c.redis_sentinel[0] == '\0', "sentinel defaults");
-    CHECK(tc_conf_check(&c, err, sizeof(err)) == 0 && c.nsentinels == 0
+    CHECK(tc_conf_check(&c, err, sizeof(err)) == TC_OK && c.nsentinels == 0
           && c.sentinels == NULL, "no sentinels by default");
     tc_conf_free(&c);
 
@@ -186,27 +196,28 @@ test_settings(void)
     CHECK(tc_conf_set(&c, "redis-sentinel", "127.0.0.1:26380 127.0.0.2",
                       err, sizeof(err)) == 0
           && tc_conf_set(&c, "redis_master", "tc", err, sizeof(err)) == 0
-          && tc_conf_check(&c, err, sizeof(err)) == 0, "sentinels: %s", err);
+          && tc_conf_check(&c, err, sizeof(err)) == TC_OK,
+          "sentinels: %s", err);
     CHECK(c.nsentinels == 2 && c.sentinels[0].port == 26380
           && strcmp(c.sentinels[1].host, "127.0.0.2") == 0
           && c.sentinels[1].port == 26379 && strcmp(c.redis_master, "tc") == 0,
           "sentinels parsed");
     /* checked twice (as a reload would): no leak, same result */
-    CHECK(tc_conf_check(&c, err, sizeof(err)) == 0 && c.nsentinels == 2,
+    CHECK(tc_conf_check(&c, err, sizeof(err)) == TC_OK && c.nsentinels == 2,
           "checked again");
     tc_conf_free(&c);
     CHECK(c.sentinels == NULL && c.nsentinels == 0, "freed");
 
     tc_conf_defaults(&c);
     CHECK(tc_conf_set(&c, "redis_sentinel", "h:1:2:x]", err, sizeof(err))
-          == 0 && tc_conf_check(&c, err, sizeof(err)) == -1
+          == 0 && tc_conf_check(&c, err, sizeof(err)) == TC_ERROR
           && strstr(err, "redis_sentinel") != NULL, "bad sentinel: %s", err);
     tc_conf_free(&c);
 
     tc_conf_defaults(&c);
     CHECK(tc_conf_set(&c, "redis_sentinel", "h", err, sizeof(err)) == 0
           && tc_conf_set(&c, "redis_master", "", err, sizeof(err)) == 0
-          && tc_conf_check(&c, err, sizeof(err)) == -1
+          && tc_conf_check(&c, err, sizeof(err)) == TC_ERROR
           && strstr(err, "redis_master") != NULL, "empty master: %s", err);
     tc_conf_free(&c);
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "common/date.h"
+#include "common/rc.h"
 #include "common/test.h"
 
 #include "cache.h"
@@ -36,32 +37,32 @@ test_dates(void)
         }
     }
 
-    CHECK(tc_days_parse("2024-02-29", 10, &day, &h) == 0 && h == -1,
+    CHECK(tc_days_parse("2024-02-29", 10, &day, &h) == TC_OK && h == -1,
           "leap day parses");
     tc_days_format(day, buf);
     CHECK(strcmp(buf, "2024-02-29") == 0, "format %s", buf);
 
-    CHECK(tc_days_parse("2024-11-05T07", 13, &day, &h) == 0 && h == 7,
+    CHECK(tc_days_parse("2024-11-05T07", 13, &day, &h) == TC_OK && h == 7,
           "hour parses");
     tc_days_format_hour(day, h, buf);
     CHECK(strcmp(buf, "2024-11-05T07") == 0, "format %s", buf);
 
-    CHECK(tc_days_parse("2023-02-29", 10, &day, &h) != 0, "no 2023-02-29");
-    CHECK(tc_days_parse("1900-02-29", 10, &day, &h) != 0, "no 1900-02-29");
-    CHECK(tc_days_parse("2000-02-29", 10, &day, &h) == 0, "2000-02-29");
-    CHECK(tc_days_parse("2024-04-31", 10, &day, &h) != 0, "no April 31");
-    CHECK(tc_days_parse("2024-13-01", 10, &day, &h) != 0, "month 13");
-    CHECK(tc_days_parse("2024-00-10", 10, &day, &h) != 0, "month 0");
-    CHECK(tc_days_parse("2024-01-00", 10, &day, &h) != 0, "day 0");
-    CHECK(tc_days_parse("0999-01-01", 10, &day, &h) != 0, "year 999");
-    CHECK(tc_days_parse("2024-1-01x", 10, &day, &h) != 0, "short month");
-    CHECK(tc_days_parse("2024/01/01", 10, &day, &h) != 0, "slashes");
-    CHECK(tc_days_parse("+024-01-01", 10, &day, &h) != 0, "sign");
-    CHECK(tc_days_parse("2024-01-01T24", 13, &day, &h) != 0, "hour 24");
-    CHECK(tc_days_parse("2024-01-01 05", 13, &day, &h) != 0, "space");
-    CHECK(tc_days_parse("2024-01-01T5", 12, &day, &h) != 0, "one digit");
-    CHECK(tc_days_parse("2024-01-01T05:00", 16, &day, &h) != 0, "minutes");
-    CHECK(tc_days_parse("", 0, &day, &h) != 0, "empty");
+    CHECK(tc_days_parse("2023-02-29", 10, &day, &h) != TC_OK, "no 2023-02-29");
+    CHECK(tc_days_parse("1900-02-29", 10, &day, &h) != TC_OK, "no 1900-02-29");
+    CHECK(tc_days_parse("2000-02-29", 10, &day, &h) == TC_OK, "2000-02-29");
+    CHECK(tc_days_parse("2024-04-31", 10, &day, &h) != TC_OK, "no April 31");
+    CHECK(tc_days_parse("2024-13-01", 10, &day, &h) != TC_OK, "month 13");
+    CHECK(tc_days_parse("2024-00-10", 10, &day, &h) != TC_OK, "month 0");
+    CHECK(tc_days_parse("2024-01-00", 10, &day, &h) != TC_OK, "day 0");
+    CHECK(tc_days_parse("0999-01-01", 10, &day, &h) != TC_OK, "year 999");
+    CHECK(tc_days_parse("2024-1-01x", 10, &day, &h) != TC_OK, "short month");
+    CHECK(tc_days_parse("2024/01/01", 10, &day, &h) != TC_OK, "slashes");
+    CHECK(tc_days_parse("+024-01-01", 10, &day, &h) != TC_OK, "sign");
+    CHECK(tc_days_parse("2024-01-01T24", 13, &day, &h) != TC_OK, "hour 24");
+    CHECK(tc_days_parse("2024-01-01 05", 13, &day, &h) != TC_OK, "space");
+    CHECK(tc_days_parse("2024-01-01T5", 12, &day, &h) != TC_OK, "one digit");
+    CHECK(tc_days_parse("2024-01-01T05:00", 16, &day, &h) != TC_OK, "minutes");
+    CHECK(tc_days_parse("", 0, &day, &h) != TC_OK, "empty");
 }
 
 
@@ -309,7 +310,7 @@ test_cache(void)
     CHECK(!tc_cache_enabled(), "off before init");
     CHECK(!tc_cache_get("k", 1, w, 1, 1000), "no hit while off");
 
-    CHECK(tc_cache_init(16, 60) == 0 && tc_cache_enabled(), "init");
+    CHECK(tc_cache_init(16, 60) == TC_OK && tc_cache_enabled(), "init");
 
     for (i = 0; i < 24; i++) {
         v[i] = (unsigned long long) i * 1000;
@@ -391,7 +392,7 @@ test_random_params(void)
 
         memset(&err, 0, sizeof(err));
         if (tc_parse_request((int) (RND() % TC_EP_COUNT), args, n, &limits,
-                             &req, &err) != 0
+                             &req, &err) != TC_OK
             && (err.status != 400 || err.code == NULL
                 || err.message[0] == '\0'))
         {
