@@ -1,7 +1,6 @@
 /* track-stats: read-only statistics query API over HTTP/JSON (entry point,
  * configuration, signals). */
 #include <errno.h>
-#include <limits.h>
 #include <netdb.h>
 #include <signal.h>
 #include <stdio.h>

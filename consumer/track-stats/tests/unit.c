@@ -1,9 +1,14 @@
 /* track-stats: unit tests of the parts that need no database or network:
- * dates, parameter validation, token check, ETag. */
+ * dates, parameter validation, token check, ETag, the common/ parts it
+ * used to have its own of. */
+#include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/date.h"
+#include "common/log.h"
+#include "common/options.h"
 #include "common/rc.h"
 #include "common/test.h"
 
@@ -411,6 +416,70 @@ test_random_params(void)
 }
 
 
+/*
+ * The parts of common/ where track-stats used to differ from the consumer:
+ * the time-zone check both must agree on, and settings read from a table.
+ */
+typedef struct {
+    char  *name;
+    long   n;
+    long   level;
+} tc_test_conf_t;
+
+#define OFF(f)  offsetof(tc_test_conf_t, f)
+
+static const tc_opt_t  test_opts[] = {
+    { "some-name", TC_OPT_STR, OFF(name), "dflt", 0, 0, NULL, "a string" },
+    { "n", TC_OPT_LONG, OFF(n), "4", 1, 256, NULL, "a number" },
+    { "level", TC_OPT_LEVEL, OFF(level), "info", 0, 0, NULL, "a level" },
+};
+
+
+static void
+test_common(void)
+{
+    char             err[256];
+    char            *ok[] = { "t", "--some_name=x", "--n", "9", NULL };
+    char            *bad[] = { "t", "--some-nam", "x", NULL };
+    tc_test_conf_t   c;
+
+    static const tc_opt_table_t  table = TC_OPT_TABLE(test_opts);
+
+    CHECK(tc_tz_set("America") == TC_ERROR, "a zoneinfo directory refused");
+    CHECK(tc_tz_set(":../../etc/passwd") == TC_ERROR, "':' path refused");
+    CHECK(tc_tz_set("CST-8") == TC_OK, "POSIX TZ string");
+    CHECK(tc_tz_set("UTC") == TC_OK, "UTC");
+
+    memset(&c, 0, sizeof(c));
+    tc_opt_defaults(&table, &c);
+    CHECK(strcmp(c.name, "dflt") == 0 && c.n == 4 && c.level == TC_LOG_INFO,
+          "defaults");
+
+    setenv("TC_UNIT_N", "7", 1);
+    setenv("TC_UNIT_LEVEL", "DEBUG", 1);
+    CHECK(tc_opt_load_env(&table, &c, "TC_UNIT_", err, sizeof(err)) == TC_OK
+          && c.n == 7 && c.level == TC_LOG_DEBUG, "environment: %s", err);
+
+    CHECK(tc_opt_parse_flags(&table, &c, 4, ok, NULL, err, sizeof(err))
+          == TC_OK && strcmp(c.name, "x") == 0 && c.n == 9,
+          "flags win, '_' for '-': %s", err);
+
+    CHECK(tc_opt_parse_flags(&table, &c, 3, bad, NULL, err, sizeof(err))
+          == TC_ERROR && strstr(err, "unknown setting") != NULL,
+          "a misspelt flag is an error: %s", err);
+
+    setenv("TC_UNIT_N", "0", 1);
+    CHECK(tc_opt_load_env(&table, &c, "TC_UNIT_", err, sizeof(err))
+          == TC_ERROR && strstr(err, "TC_UNIT_N") != NULL,
+          "a bad environment value names its variable: %s", err);
+    unsetenv("TC_UNIT_N");
+    unsetenv("TC_UNIT_LEVEL");
+
+    tc_opt_free(&table, &c);
+    CHECK(c.name == NULL, "strings freed");
+}
+
+
 int
 main(int argc, char **argv)
 {
@@ -419,6 +488,7 @@ main(int argc, char **argv)
     test_http_helpers();
     test_cache();
     test_random_params();
+    test_common();
 
     return tc_test_done("track-stats unit", argc > 1 ? argv[1] : NULL);
 }
