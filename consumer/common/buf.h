@@ -1,4 +1,4 @@
-/* track-consumer: a growable byte buffer for building SQL and keys. */
+/* common: a growable byte buffer (SQL text, keys). */
 #ifndef TC_BUF_H
 #define TC_BUF_H
 
