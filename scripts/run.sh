@@ -90,8 +90,12 @@ start() {
     fi
 
     start_store
-    "$root/consumer/stats-run.sh" start "$run/stats" "$run/mariadb" \
-        "$STATS_PORT"
+    if running "$run/stats/track-stats.pid"; then
+        echo "track-stats already running on port $STATS_PORT"
+    else
+        start_stats "$run/stats" "$root/consumer/build/release/track-stats" \
+            "$run/mariadb" "$STATS_PORT"
+    fi
 
     write_nginx_conf
     if running "$run/nginx/nginx.pid"; then
@@ -186,7 +190,7 @@ stop() {
         wait_until 10 bash -c "! [ -f '$run/nginx/nginx.pid' ]" || true
     fi
     stop_pidfile "$run/nginx/nginx.pid"
-    "$root/consumer/stats-run.sh" stop "$run/stats"
+    stop_stats "$run/stats"
     stop_consumer "$run/consumer"
     stop_mariadb "$run/mariadb"
     stop_redis "$run/redis"

@@ -168,3 +168,38 @@ start_consumer() {
 stop_consumer() {
     stop_pidfile "$1/consumer.pid"
 }
+
+# start_stats DIR BINARY MARIADB_DIR PORT [TIMEZONE]: track-stats in the
+# background on 127.0.0.1:PORT as the read-only user of the mariadbd started
+# by start_mariadb MARIADB_DIR (its env file); pid and log under DIR.  Waits
+# until its health endpoint answers.  nginx passes /stats/ to it:
+#   location /stats/ { proxy_pass http://127.0.0.1:PORT; }
+start_stats() {
+    local dir=$1 bin=$2 mariadb_dir=$3 port=$4 tz=${5:-${TZ:-}}
+    mkdir -p "$dir"
+    dir=$(cd "$dir" && pwd)
+    [ -x "$bin" ] || {
+        echo "missing $bin (make -C consumer)" >&2
+        return 1
+    }
+    (
+        # shellcheck disable=SC1091
+        . "$mariadb_dir/env"
+        export TRACK_STATS_MYSQL_PASSWORD=$MYSQL_READER_PASSWORD
+        setsid "$bin" --listen "127.0.0.1:$port" \
+            --mysql-host localhost --mysql-socket "$MYSQL_SOCKET" \
+            --mysql-user "$MYSQL_READER_USER" \
+            ${tz:+--timezone "$tz"} \
+            --pid-file "$dir/track-stats.pid" --log-file "$dir/track-stats.log" \
+            </dev/null >>"$dir/track-stats.log" 2>&1 &
+    )
+    wait_until 10 curl -sf "http://127.0.0.1:$port/stats/v1/health" || {
+        echo "track-stats did not start; see $dir/track-stats.log" >&2
+        return 1
+    }
+}
+
+# stop_stats DIR: SIGTERM (it finishes the requests in hand), then waits.
+stop_stats() {
+    stop_pidfile "$1/track-stats.pid"
+}

@@ -106,7 +106,7 @@ sub start_db {
 # credentials; stderr and stdout go to LOG.  Returns { pid, url, log }.
 sub start_stats {
     my (%o) = @_;
-    my $bin = $ENV{STATS_BIN} || "$ROOT/consumer/build/stats/track-stats";
+    my $bin = $ENV{STATS_BIN} || "$ROOT/consumer/build/release/track-stats";
     my $port = free_port();
     my $db = $o{db};
     my @args = ("--listen", "127.0.0.1:$port",

@@ -27,7 +27,7 @@ my $module_so = $ENV{TEST_NGINX_LOAD_MODULES}
 my $consumer_bin = $ENV{TC_BIN}
     || "$ROOT/consumer/build/release/track-consumer";
 for my $f ($module_so, $consumer_bin,
-           $ENV{STATS_BIN} || "$ROOT/consumer/build/stats/track-stats")
+           $ENV{STATS_BIN} || "$ROOT/consumer/build/release/track-stats")
 {
     next if -e $f;
     print "not ok - $f is missing (make module consumer)\n",
