@@ -23,6 +23,7 @@ typedef struct {
 
     long     batch_size;
     long     lanes;                 /* consumers in this process group */
+    long     lane_crash_limit;      /* short lives in a row: left down */
     long     linger_ms;
     long     block_ms;
     long     max_event_bytes;
@@ -62,6 +63,14 @@ void tc_conf_free(tc_conf_t *conf);
  */
 int tc_conf_parse_args(tc_conf_t *conf, int argc, char **argv,
     char *err, size_t err_size);
+
+/*
+ * Defaults, then argv as tc_conf_parse_args() reads it, then
+ * tc_conf_check(): 0 to run, 1 for --help or --version, -1 on an error
+ * (message in err); conf holds nothing to free unless 0 is returned.
+ */
+int tc_conf_load(tc_conf_t *conf, int argc, char **argv, char *err,
+    size_t err_size);
 
 /* Applies one "name value" setting; names accept '-' for '_'. */
 int tc_conf_set(tc_conf_t *conf, const char *name, const char *value,

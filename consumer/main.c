@@ -579,14 +579,9 @@ main(int argc, char **argv)
     static tc_ctx_t  context;
 
     ctx = &context;
-    tc_conf_defaults(&ctx->conf);
 
-    rc = tc_conf_parse_args(&ctx->conf, argc, argv, err, sizeof(err));
-    if (rc == 0) {
-        rc = tc_conf_check(&ctx->conf, err, sizeof(err));
-    }
+    rc = tc_conf_load(&ctx->conf, argc, argv, err, sizeof(err));
     if (rc != 0) {
-        tc_conf_free(&ctx->conf);
         if (rc > 0) {
             return 0;
         }
@@ -617,7 +612,7 @@ main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     /* with several lanes, this process supervises and each lane goes on */
-    tc_lanes_start(&ctx->conf);
+    tc_lanes_start(&ctx->conf, argc, argv);
 
     srand((unsigned) (time(NULL) ^ getpid()));
 

@@ -600,4 +600,37 @@ sub http {
                      ->request($method, $url, \%opt);
 }
 
+# --- supervised lanes, durable local Redis (issue 16) ---------------------------
+
+# lane_pids($log_text): { lane => pid } of the latest start of each lane a
+# track-consumer supervisor logged
+sub lane_pids {
+    my ($text) = @_;
+    my %p = $text =~ /lanes: lane (\d+) of consumer "[^"]*" is pid (\d+)/g;
+    return \%p;
+}
+
+# redis_int($port, @command): an integer reply (LLEN, DBSIZE...), -1 when
+# Redis does not answer with one
+sub redis_int {
+    my ($port, @cmd) = @_;
+    my $out = redis_cli($port, @cmd) // '';
+    return $out =~ /^\(integer\) (-?\d+)$/m ? $1 : -1;
+}
+
+# processing_total($port, $id): elements in the processing lists of the
+# lanes of consumer $id (id, id/1, ... id/15)
+sub processing_total {
+    my ($port, $id) = @_;
+    my $n = 0;
+    for my $k (0 .. 15) {
+        my $l = redis_int($port, 'llen', 'track:processing:'
+                                         . ($k ? "$id/$k" : $id));
+        $n += $l if $l > 0;
+    }
+    return $n;
+}
+
+push @EXPORT, qw(lane_pids redis_int processing_total);
+
 1;
