@@ -606,7 +606,7 @@ sub http {
 # track-consumer supervisor logged
 sub lane_pids {
     my ($text) = @_;
-    my %p = $text =~ /lanes: lane (\d+) of consumer "[^"]*" is pid (\d+)/g;
+    my %p = ($text // '') =~ /lanes: lane (\d+) of consumer "[^"]*" is pid (\d+)/g;
     return \%p;
 }
 
