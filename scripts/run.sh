@@ -4,7 +4,9 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-run="$root/run"
+# TRACK_RUN_DIR: another directory than run/ (t/integration/e2e/ runs the
+# real start and stop in a scratch directory)
+run=${TRACK_RUN_DIR:-$root/run}
 # shellcheck source=lib/services.sh
 . "$root/scripts/lib/services.sh"
 
@@ -41,6 +43,9 @@ http {
     track_redis 127.0.0.1:$REDIS_PORT;
     track_redis_key track:events;
     track_spool $run/nginx/spool max_size=1g;
+    # overload spills to the spool before Redis (maxmemory, see
+    # start_redis --durable) fills: about 100 MB of queue
+    track_redis_max_queue $TRACK_MAX_QUEUE;
 
     server {
         listen 127.0.0.1:$NGINX_PORT;
@@ -80,13 +85,14 @@ start() {
     NGINX_PORT=${NGINX_PORT:-$(free_port)}
     MYSQL_PORT=${MYSQL_PORT:-$(free_port)}
     STATS_PORT=${STATS_PORT:-$(free_port)}
+    TRACK_MAX_QUEUE=${TRACK_MAX_QUEUE:-500000}
 
     mkdir -p "$run"
 
     if running "$run/redis/redis.pid"; then
         echo "redis already running on port $REDIS_PORT"
     else
-        start_redis "$run/redis" "$REDIS_PORT"
+        start_redis "$run/redis" "$REDIS_PORT" --durable
     fi
 
     start_store
@@ -184,16 +190,19 @@ EOF
     fi
 }
 
+# In the order that loses nothing: nginx first (its workers finish their
+# pushes, spooling what Redis does not take), the consumer after its batch,
+# Redis with its append-only file flushed, then MariaDB.
 stop() {
     if running "$run/nginx/nginx.pid"; then
         nginx -p "$run/nginx" -c "$run/nginx/nginx.conf" -e "$run/nginx/logs/error.log" -s quit || true
-        wait_until 10 bash -c "! [ -f '$run/nginx/nginx.pid' ]" || true
+        wait_until 30 bash -c "! [ -f '$run/nginx/nginx.pid' ]" || true
     fi
     stop_pidfile "$run/nginx/nginx.pid"
     stop_stats "$run/stats"
     stop_consumer "$run/consumer"
-    stop_mariadb "$run/mariadb"
     stop_redis "$run/redis"
+    stop_mariadb "$run/mariadb"
     echo "stopped"
 }
 

@@ -64,6 +64,12 @@ static const tc_opt_t  options[] = {
       "consumers in this process group, each with its own processing\n"
       "list (id, then id/1, id/2...) and MySQL transaction: while one\n"
       "lane's transaction runs, the next decodes and stores its batch" },
+    { "lane_crash_limit", TC_OPT_LONG, OFF(lane_crash_limit), "5", 1, 1000,
+      NULL,
+      "a lane that dies is restarted: at once after 2 s or more of life,\n"
+      "else after a delay doubling from backoff_min_ms; after this many\n"
+      "lives shorter than 2 s in a row it is left down (a crash loop)\n"
+      "until SIGHUP" },
     { "linger_ms", TC_OPT_LONG, OFF(linger_ms), "200", 0, 60000, NULL,
       "how long a batch that is not full waits for more events" },
     { "block_ms", TC_OPT_LONG, OFF(block_ms), "2000", 10, 600000, NULL,
@@ -175,7 +181,28 @@ tc_conf_usage(FILE *out)
     fprintf(out,
         "\n"
         "Signals: SIGTERM/SIGINT finish the batch in hand and exit 0;\n"
-        "SIGHUP reopens the log file.\n");
+        "SIGHUP reopens the log file and, with lanes, reads the settings\n"
+        "again and replaces the lanes once each has finished its batch.\n");
+}
+
+
+tc_conf_rc_t
+tc_conf_load(tc_conf_t *conf, int argc, char **argv, char *err,
+    size_t err_size)
+{
+    tc_conf_rc_t  rc;
+
+    tc_conf_defaults(conf);
+
+    rc = tc_conf_parse_args(conf, argc, argv, err, err_size);
+    if (rc == TC_CONF_RUN && tc_conf_check(conf, err, err_size) != TC_OK) {
+        rc = TC_CONF_ERROR;
+    }
+    if (rc != TC_CONF_RUN) {
+        tc_conf_free(conf);
+    }
+
+    return rc;
 }
 
 

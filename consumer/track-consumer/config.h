@@ -25,6 +25,7 @@ typedef struct {
 
     long     batch_size;
     long     lanes;                 /* consumers in this process group */
+    long     lane_crash_limit;      /* short lives in a row: left down */
     long     linger_ms;
     long     block_ms;
     long     max_event_bytes;
@@ -69,6 +70,14 @@ typedef enum {
  */
 tc_conf_rc_t tc_conf_parse_args(tc_conf_t *conf, int argc, char **argv,
     char *err, size_t err_size);
+
+/*
+ * Defaults, then argv as tc_conf_parse_args() reads it, then
+ * tc_conf_check(); conf holds nothing to free unless TC_CONF_RUN is
+ * returned.
+ */
+tc_conf_rc_t tc_conf_load(tc_conf_t *conf, int argc, char **argv, char *err,
+    size_t err_size);
 
 /* Applies one "name value" setting; names accept '-' for '_'. */
 int tc_conf_set(tc_conf_t *conf, const char *name, const char *value,

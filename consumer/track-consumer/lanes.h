@@ -15,11 +15,15 @@
  * Called by main() once the signals are blocked.  With more than one lane,
  * or when lanes that are no longer configured left batches in their
  * processing lists (found through consumer_state), this process becomes the
- * supervisor: it forks the lanes, forwards SIGTERM, SIGINT and SIGHUP to
- * them, stops them all when one fails, and exits as they did (mirroring a
- * signal that killed one); it never returns.  In each child, and with one
- * lane and nothing to finish, it returns with conf set up for that lane.
+ * supervisor, as nginx's master is: it forks the lanes and restarts one that
+ * dies while the others go on (see lane_crash_limit; restarts and crash
+ * loops are counted in consumer_lanes), forwards SIGTERM and SIGINT (the
+ * lanes finish their batches; it exits once they have) and on SIGHUP reads
+ * argc/argv again and replaces each lane once it has finished its batch; it
+ * never returns.  A lane whose supervisor dies gets SIGTERM.  In each
+ * child, and with one lane and nothing to finish, it returns with conf set
+ * up for that lane.
  */
-void tc_lanes_start(tc_conf_t *conf);
+void tc_lanes_start(tc_conf_t *conf, int argc, char **argv);
 
 #endif /* TC_LANES_H */

@@ -595,20 +595,14 @@ main(int argc, char **argv)
     static tc_ctx_t  context;
 
     ctx = &context;
-    tc_conf_defaults(&ctx->conf);
 
     tc_log_set_ident("track-consumer");
 
-    parsed = tc_conf_parse_args(&ctx->conf, argc, argv, err, sizeof(err));
-    if (parsed == TC_CONF_EXIT) {
-        tc_conf_free(&ctx->conf);
-        return 0;
-    }
-
-    if (parsed != TC_CONF_RUN
-        || tc_conf_check(&ctx->conf, err, sizeof(err)) != TC_OK)
-    {
-        tc_conf_free(&ctx->conf);
+    parsed = tc_conf_load(&ctx->conf, argc, argv, err, sizeof(err));
+    if (parsed != TC_CONF_RUN) {
+        if (parsed == TC_CONF_EXIT) {
+            return 0;
+        }
         fprintf(stderr, "track-consumer: %s\n", err);
         return 2;
     }
@@ -636,7 +630,7 @@ main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     /* with several lanes, this process supervises and each lane goes on */
-    tc_lanes_start(&ctx->conf);
+    tc_lanes_start(&ctx->conf, argc, argv);
 
     srand((unsigned) (time(NULL) ^ getpid()));
 

@@ -66,6 +66,15 @@
 
 
 /*
+ * Both scripts write first what frees memory or moves it (LTRIM, DEL):
+ * Redis refuses a script's first write of a command that needs memory when
+ * it is above maxmemory (noeviction), but never the writes after that, so a
+ * full Redis still drains and acknowledges instead of refusing the consumer
+ * the very work that would free it.
+ */
+
+
+/*
  * KEYS: queue, processing list, its batch number.  ARGV: max elements in the
  * processing list, lowest acceptable batch number (last committed + 1).
  * A list numbered min - 1 holds the committed batch that was not
@@ -83,10 +92,10 @@ static const char  fill_script[] =
     "local len = redis.call('LLEN', KEYS[2])\n"
     "local cur = redis.call('GET', KEYS[3])\n"
     "local min = tonumber(ARGV[2])\n"
-    "if (not cur) or tonumber(cur) < min - 1\n"
-    "   or (len == 0 and tonumber(cur) < min) then\n"
+    "local renumber = (not cur) or tonumber(cur) < min - 1\n"
+    "   or (len == 0 and tonumber(cur) < min)\n"
+    "if renumber then\n"
     "  cur = ARGV[2]\n"
-    "  redis.call('SET', KEYS[3], cur)\n"
     "end\n"
     "local want = tonumber(ARGV[1]) - len\n"
     "if want > 0 and tonumber(cur) >= min then\n"
@@ -99,6 +108,9 @@ static const char  fill_script[] =
     "                 unpack(items, i, math.min(i + 999, n)))\n"
     "    end\n"
     "  end\n"
+    "end\n"
+    "if renumber then\n"
+    "  redis.call('SET', KEYS[3], cur)\n"
     "end\n"
     "return {cur, redis.call('LLEN', KEYS[2])}\n";
 
@@ -116,6 +128,13 @@ static const char  ack_script[] =
     "  return redis.error_reply('the processing list holds batch ' .. cur\n"
     "                           .. ', not ' .. ARGV[1])\n"
     "end\n"
+    "local len = redis.call('LLEN', KEYS[1])\n"
+    "local code = 2\n"
+    "if len == 0 or len == tonumber(ARGV[4]) then\n"
+    "  redis.call('DEL', KEYS[1])\n"
+    "  code = 1\n"
+    "end\n"
+    "redis.call('SET', KEYS[2], ARGV[2])\n"
     "local n = #ARGV\n"
     "if n > 4 then\n"
     "  for i = 5, n, 1000 do\n"
@@ -125,13 +144,7 @@ static const char  ack_script[] =
     "    redis.call('LTRIM', KEYS[3], -tonumber(ARGV[3]), -1)\n"
     "  end\n"
     "end\n"
-    "local len = redis.call('LLEN', KEYS[1])\n"
-    "redis.call('SET', KEYS[2], ARGV[2])\n"
-    "if len == 0 or len == tonumber(ARGV[4]) then\n"
-    "  redis.call('DEL', KEYS[1])\n"
-    "  return {1, len}\n"
-    "end\n"
-    "return {2, len}\n";
+    "return {code, len}\n";
 
 /* KEYS: dead-letter list.  ARGV: its limit, dead letters. */
 static const char  dead_script[] =

@@ -12,12 +12,19 @@
 #include "query.h"
 
 
+/* consumer_lanes has rows of lanes that died before their first batch */
 static const char  state_sql[] =
-    "SELECT consumer_id, batches, events, duplicates, dead,"
-    " UNIX_TIMESTAMP(updated_at) FROM consumer_state ORDER BY consumer_id";
+    "SELECT s.consumer_id, s.batches, s.events, s.duplicates, s.dead,"
+    " UNIX_TIMESTAMP(s.updated_at), l.restarts, l.crash_loop"
+    " FROM consumer_state s LEFT JOIN consumer_lanes l USING (consumer_id)"
+    " UNION ALL"
+    " SELECT l.consumer_id, NULL, NULL, NULL, NULL, NULL, l.restarts,"
+    " l.crash_loop FROM consumer_lanes l WHERE NOT EXISTS"
+    " (SELECT 1 FROM consumer_state s WHERE s.consumer_id = l.consumer_id)"
+    " ORDER BY 1";
 
 enum { C_ID = 0, C_BATCHES, C_EVENTS, C_DUPLICATES, C_DEAD, C_UPDATED,
-       C_COUNT };
+       C_RESTARTS, C_CRASH_LOOP, C_COUNT };
 
 static const struct {
     int          col;
@@ -35,6 +42,11 @@ static const struct {
       "Queue elements the consumer moved to the dead-letter list." },
     { C_UPDATED, "track_consumer_last_commit_seconds", "gauge",
       "Unix time of the consumer's last committed batch." },
+    { C_RESTARTS, "track_consumer_lane_restarts_total", "counter",
+      "Times the supervisor restarted the lane after it died." },
+    { C_CRASH_LOOP, "track_consumer_lane_crash_loop", "gauge",
+      "1 while the supervisor leaves the lane down (it died lane_crash_limit "
+      "times in a row within 2 s of its start)." },
 };
 
 #define NMETRICS  (sizeof(metrics) / sizeof(metrics[0]))

@@ -600,4 +600,72 @@ sub http {
                      ->request($method, $url, \%opt);
 }
 
+# --- supervised lanes, durable local Redis (issue 16) ---------------------------
+
+# lane_pids($log_text): { lane => pid } of the latest start of each lane a
+# track-consumer supervisor logged
+sub lane_pids {
+    my ($text) = @_;
+    my %p = ($text // '') =~ /lanes: lane (\d+) of consumer "[^"]*" is pid (\d+)/g;
+    return \%p;
+}
+
+# redis_int($port, @command): an integer reply (LLEN, DBSIZE...), -1 when
+# Redis does not answer with one
+sub redis_int {
+    my ($port, @cmd) = @_;
+    my $out = redis_cli($port, @cmd) // '';
+    return $out =~ /^\(integer\) (-?\d+)$/m ? $1 : -1;
+}
+
+# processing_total($port, $id): elements in the processing lists of the
+# lanes of consumer $id (id, id/1, ... id/15)
+sub processing_total {
+    my ($port, $id) = @_;
+    my $n = 0;
+    for my $k (0 .. 15) {
+        my $l = redis_int($port, 'llen', 'track:processing:'
+                                         . ($k ? "$id/$k" : $id));
+        $n += $l if $l > 0;
+    }
+    return $n;
+}
+
+# run_sh($run_dir, 'start' | 'stop'): scripts/run.sh (what `make run` and
+# `make stop` call) with its directory $run_dir instead of run/, output in
+# $run_dir.log; true when it succeeded.  The first start registers a stop
+# at exit.
+my %run_dirs;
+
+sub run_sh {
+    my ($run, $what) = @_;
+    if (!$run_dirs{$run}++) {
+        push @cleanups, sub { run_sh($run, 'stop') };
+    }
+    local $ENV{TRACK_RUN_DIR} = $run;
+    return system("'$ROOT/scripts/run.sh' $what >>'$run.log' 2>&1") == 0;
+}
+
+# run_env($run_dir): the settings run.sh wrote to $run_dir/env, and dbh (the
+# MariaDB root on database track, session time zone UTC)
+sub run_env {
+    my ($run) = @_;
+    my %env;
+    for my $file ("$run/env", "$run/mariadb/root.cnf") {
+        open(my $fh, '<', $file) or die "$file: $!";
+        while (<$fh>) {
+            $env{$1} = $2 if /^(\w+)=(.*)$/;
+        }
+        close $fh;
+    }
+    $env{dbh} = DBI->connect("DBI:MariaDB:mariadb_socket=$env{MYSQL_SOCKET};"
+                             . "database=$env{MYSQL_DATABASE}", 'root',
+                             $env{password},
+                             { RaiseError => 1, PrintError => 0 });
+    $env{dbh}->do("SET time_zone = '+00:00'");
+    return \%env;
+}
+
+push @EXPORT, qw(lane_pids redis_int processing_total run_sh run_env);
+
 1;
