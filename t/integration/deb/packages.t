@@ -1,0 +1,425 @@
+#!/usr/bin/env perl
+# The Debian packages on this machine: `make deb` builds them (lintian
+# clean), dpkg -i installs them, nginx -t passes with the module's
+# mod-config snippet, systemd-analyze verify accepts the units, and the
+# installed daemons, started exactly as their units' ExecStart, User= and
+# EnvironmentFile= say (no systemd needed), store events sent through an
+# nginx running the installed module and answer them through the stats API.
+# Then an upgrade in place (a bumped version of the same packages) while
+# events flow and everything runs, restarting as systemd would, loses
+# nothing and keeps the edited conffiles; the purge leaves the machine as
+# it was: no package, user, /etc/track, log or module snippet.
+# Runs as root only (it installs system-wide); everything it installed is
+# purged in the END block, also when a check failed or the test died.
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/../lib";
+
+use File::Path qw(remove_tree);
+use POSIX qw(strftime);
+use Test::More;
+use TrackTest;
+
+my @PACKAGES = qw(libnginx-mod-http-track track-consumer);
+my $USER = 'track';
+my $UNITS = '/lib/systemd/system';
+my $SNIPPET = '/etc/nginx/modules-enabled/50-mod-http-track.conf';
+# what the snippet loads: modules/ under Debian's nginx prefix
+$TrackTest::MODULE_SO = '/usr/share/nginx/modules/ngx_http_track_module.so';
+
+sub installed {
+    my ($pkg) = @_;
+    my $st = `dpkg-query -W -f='\${Status}' $pkg 2>/dev/null`;
+    return $st =~ /installed|config-files|unpacked|half/;
+}
+
+plan skip_all => 'installs packages system-wide: run as root' if $> != 0;
+plan skip_all => 'dpkg-buildpackage is missing (scripts/deps.sh installs '
+               . 'debhelper and dpkg-dev)'
+    unless system('command -v dpkg-buildpackage >/dev/null') == 0;
+for my $pkg (@PACKAGES) {
+    plan skip_all => "$pkg is installed already: this test would purge it"
+        if installed($pkg);
+}
+
+my $user_existed = defined getpwnam($USER);
+my %daemons;    # unit name -> pid of the daemon started as the unit says
+
+# runs $cmd (a list), its output in $log; dpkg's lock may be held by an
+# apt run elsewhere on the machine: wait for it rather than fail
+sub run_logged {
+    my ($log, @cmd) = @_;
+    my $rc;
+    wait_for(120, sub {
+        $rc = system("@cmd </dev/null >$log 2>&1");
+        return 1 if $rc == 0;
+        open(my $in, '<', $log) or return 1;
+        return !grep { /lock/ } <$in>;
+    });
+    return $rc == 0;
+}
+
+sub slurp {
+    my ($file) = @_;
+    open(my $in, '<', $file) or return '';
+    local $/;
+    return <$in>;
+}
+
+# the [Service] settings of an installed unit: name -> [values]
+sub unit_settings {
+    my ($unit) = @_;
+    my (%set, $section);
+    for (split /\n/, slurp("$UNITS/$unit")) {
+        $section = $1 if /^\[(\w+)\]/;
+        push @{ $set{$1} }, $2
+            if ($section // '') eq 'Service' && /^(\w+)=(.*)$/;
+    }
+    return \%set;
+}
+
+# starts the daemon of $unit as systemd would: its LogsDirectory= made and
+# owned by User=, the environment from EnvironmentFile=, ExecStart= run as
+# User=/Group= (the command line has no quoting or variables to expand)
+sub start_unit {
+    my ($unit, $dir) = @_;
+    my $s = unit_settings($unit);
+    my ($exec) = @{ $s->{ExecStart} || [] } or die "$unit: no ExecStart\n";
+    my $uid = getpwnam($s->{User}[0]) // die "$unit: no user\n";
+    my $gid = getgrnam($s->{Group}[0]) // die "$unit: no group\n";
+    for my $logs (@{ $s->{LogsDirectory} || [] }) {
+        mkdir "/var/log/$logs";
+        chown $uid, $gid, "/var/log/$logs";
+    }
+    my %env;
+    for my $file (@{ $s->{EnvironmentFile} || [] }) {
+        (my $path = $file) =~ s/^-//;
+        for (split /\n/, slurp($path)) {
+            $env{$1} = $2 if /^\s*([A-Za-z_]\w*)=(.*?)\s*$/;
+        }
+    }
+    my $pid = fork();
+    die "fork: $!" unless defined $pid;
+    if ($pid == 0) {
+        %ENV = (PATH => '/usr/sbin:/usr/bin:/sbin:/bin', LANG => 'C.UTF-8',
+                %env);
+        open(STDIN, '<', '/dev/null');
+        open(STDOUT, '>>', "$dir/$unit.out");
+        open(STDERR, '>&', \*STDOUT);
+        $) = "$gid $gid";
+        $( = $gid;
+        POSIX::setuid($uid) or POSIX::_exit(126);
+        chdir '/';
+        exec(split ' ', $exec) or POSIX::_exit(127);
+    }
+    $daemons{$unit} = $pid;
+    return $pid;
+}
+
+# SIGTERM to the main process (KillMode=mixed / control-group: the main
+# process passes it on); its exit status, undef when it had to be killed
+sub stop_unit {
+    my ($unit) = @_;
+    my $pid = delete $daemons{$unit} or return;
+    kill 'TERM', $pid;
+    my $status;
+    wait_for(30, sub {
+        my $r = waitpid($pid, POSIX::WNOHANG());
+        $status = $? if $r == $pid;
+        return $r != 0;
+    }) or do {
+        kill 'KILL', $pid;
+        waitpid($pid, 0);
+    };
+    return $status;
+}
+
+sub alive {
+    my ($unit) = @_;
+    my $pid = $daemons{$unit} or return 0;
+    return waitpid($pid, POSIX::WNOHANG()) == 0;
+}
+
+# sets "key = value" (consumer.conf) or KEY=value (stats.conf) lines of a
+# conffile, as an operator editing it would; keys not there are appended
+sub edit_conffile {
+    my ($file, $sep, %set) = @_;
+    my $text = slurp($file);
+    for my $key (sort keys %set) {
+        my $line = "$key$sep$set{$key}";
+        $text .= "$line\n"
+            unless $text =~ s/^#?\s*\Q$key\E\s*=.*$/$line/m;
+    }
+    open(my $out, '>', $file) or die "$file: $!";
+    print $out $text;
+    close $out or die "$file: $!";
+}
+
+# what the purge must have removed, whatever happened before
+sub leftovers {
+    my @left = grep { installed($_) } @PACKAGES;
+    push @left, grep { -e $_ || -l $_ } '/etc/track', '/var/log/track',
+        '/var/backups/track', '/usr/share/track', $SNIPPET, "$SNIPPET.removed",
+        '/usr/share/nginx/modules-available/mod-http-track.conf',
+        '/usr/lib/nginx/modules/ngx_http_track_module.so',
+        '/etc/logrotate.d/track-consumer', '/usr/sbin/track-consumer',
+        glob("$UNITS/track-*");
+    push @left, "user $USER" if !$user_existed && defined getpwnam($USER);
+    push @left, "group $USER"
+        if !$user_existed && defined getgrnam($USER);
+    return @left;
+}
+
+sub purge_all {
+    stop_unit($_) for keys %daemons;
+    my @pkgs = grep { installed($_) } @PACKAGES;
+    my $ok = !@pkgs
+        || run_logged('/dev/null', 'dpkg', '--purge', @pkgs);
+    # the package keeps its system user (Debian practice); this machine
+    # had none before the test
+    if (!$user_existed && defined getpwnam($USER)) {
+        system("deluser --system --quiet $USER >/dev/null 2>&1");
+        system("delgroup --system --quiet $USER >/dev/null 2>&1")
+            if defined getgrnam($USER);
+    }
+    return $ok;
+}
+
+END {
+    my $rc = $?;
+    if (!$> && (grep { installed($_) } @PACKAGES or %daemons)) {
+        purge_all();
+        my @left = leftovers();
+        print STDERR "# left on the machine after the purge: @left\n" if @left;
+    }
+    $? = $rc;
+}
+
+my $dir = scratch_dir();
+
+# --- build ------------------------------------------------------------------
+
+ok(run_logged("$dir/make-deb.log", 'make', '-C', $ROOT, 'deb'),
+   'make deb builds the packages, lintian reports no error or warning')
+    or diag(slurp("$dir/make-deb.log"));
+my %deb = map {
+    my ($f) = grep { !/dbgsym/ } glob("$ROOT/build/deb/${_}_*.deb");
+    ($_ => $f)
+} @PACKAGES;
+if (grep { !$_ } values %deb) {
+    fail('the .deb files are in build/deb/');
+    done_testing();
+    exit 1;
+}
+
+# the upgrade: the same packages with a bumped version, repacked
+my $version = `dpkg-deb -f $deb{'track-consumer'} Version`;
+chomp $version;
+my $next = "$version+upgradetest1";
+my %next_deb;
+for my $pkg (@PACKAGES) {
+    my $tree = "$dir/repack-$pkg";
+    $next_deb{$pkg} = "$dir/${pkg}_$next.deb";
+    system('dpkg-deb', '-R', $deb{$pkg}, $tree) == 0 or die "dpkg-deb -R\n";
+    my $control = slurp("$tree/DEBIAN/control");
+    $control =~ s/^Version: .*$/Version: $next/m or die "no Version\n";
+    open(my $out, '>', "$tree/DEBIAN/control") or die $!;
+    print $out $control;
+    close $out;
+    system("dpkg-deb -b $tree $next_deb{$pkg} >/dev/null") == 0
+        or die "dpkg-deb -b\n";
+}
+
+# --- install ----------------------------------------------------------------
+
+ok(run_logged("$dir/install.log", 'dpkg', '-i', @deb{@PACKAGES}),
+   'dpkg -i installs both packages')
+    or diag(slurp("$dir/install.log"));
+ok(installed($_), "$_ is installed") for @PACKAGES;
+
+is(readlink($SNIPPET),
+   '/usr/share/nginx/modules-available/mod-http-track.conf',
+   'the module is enabled through its mod-config snippet');
+like(slurp($SNIPPET), qr{^load_module modules/ngx_http_track_module\.so;$}m,
+     'the snippet loads the installed module');
+ok(run_logged("$dir/nginx-t.log", 'nginx', '-t'),
+   "nginx -t passes with Debian's nginx.conf, which includes the snippet")
+    or diag(slurp("$dir/nginx-t.log"));
+
+# the example site inside an http block, after the snippet (nginx's
+# default prefix, so the snippet's modules/ path resolves as in Debian)
+my ($example) = glob('/usr/share/doc/libnginx-mod-http-track/examples/'
+                     . 'track-site.conf*');
+open(my $conf, '>', "$dir/example.conf") or die $!;
+print $conf "include $SNIPPET;\nerror_log $dir/example-error.log;\n",
+            "pid $dir/example.pid;\nevents {}\n",
+            "http { include $example; }\n";
+close $conf;
+ok(run_logged("$dir/example-t.log", 'nginx', '-t', '-c',
+              "$dir/example.conf"),
+   'nginx -t passes with the example site')
+    or diag(slurp("$dir/example-t.log"));
+
+my @units = map { "$UNITS/$_" } qw(track-consumer.service
+    track-stats.service track-backup.service track-backup.timer);
+ok(-f $_, "$_ is installed") for @units;
+SKIP: {
+    skip 'systemd-analyze is not installed', 1
+        unless system('command -v systemd-analyze >/dev/null') == 0;
+    ok(run_logged("$dir/verify.log", 'systemd-analyze', 'verify', @units)
+       && slurp("$dir/verify.log") eq '',
+       'systemd-analyze verify accepts the units, silently')
+        or diag(slurp("$dir/verify.log"));
+}
+
+my ($uid, $gid) = (getpwnam($USER))[2, 3];
+ok(defined $uid, "the system user $USER exists");
+my @st = stat('/etc/track/consumer.conf');
+ok(@st && ($st[2] & 07777) == 0640 && $st[5] == $gid,
+   '/etc/track/consumer.conf is root:track 0640');
+my $conffiles = `dpkg-query -W -f='\${Conffiles}' track-consumer`;
+like($conffiles, qr{^ /etc/track/$_ }m, "/etc/track/$_ is a conffile")
+    for qw(consumer.conf stats.conf backup.cnf backup-admin.cnf);
+ok(system('man -w track-consumer track-stats ngx_http_track_module '
+          . '>/dev/null 2>&1') == 0, 'the three man pages are installed');
+
+# --- configure and start, as an operator would ------------------------------
+
+my $redis_port = free_port();
+start_redis("$dir/redis", $redis_port);
+my $db = start_db($dir, 'track_deb');
+my $dbh = $db->{dbh};
+my ($mysql_port) = $dbh->selectrow_array('SELECT @@port');
+my $reader_password = join '', map { ('a' .. 'z')[rand 26] } 1 .. 20;
+for my $host ('localhost', '127.0.0.1') {
+    $dbh->do("CREATE OR REPLACE USER 'track_deb_reader'\@'$host' "
+             . "IDENTIFIED BY '$reader_password'");
+    $dbh->do("GRANT SELECT ON track_deb.* TO 'track_deb_reader'\@'$host'");
+}
+END {
+    # (before TrackTest's END stops MariaDB: END blocks run last first)
+    eval { $dbh->do("DROP USER IF EXISTS 'track_deb_reader'\@'$_'")
+           for 'localhost', '127.0.0.1' } if $dbh;
+}
+
+# the daemons run as track: MariaDB over TCP (the test's socket is in a
+# directory only root may enter)
+edit_conffile('/etc/track/consumer.conf', ' = ',
+    redis_port => $redis_port, mysql_host => '127.0.0.1',
+    mysql_port => $mysql_port, mysql_password => $db->{password},
+    mysql_database => 'track_deb', timezone => 'UTC', id => 'deb-test');
+my $stats_port = free_port();
+edit_conffile('/etc/track/stats.conf', '=',
+    TRACK_STATS_LISTEN => "127.0.0.1:$stats_port",
+    TRACK_STATS_MYSQL_HOST => '127.0.0.1',
+    TRACK_STATS_MYSQL_PORT => $mysql_port,
+    TRACK_STATS_MYSQL_USER => 'track_deb_reader',
+    TRACK_STATS_MYSQL_PASSWORD => $reader_password,
+    TRACK_STATS_MYSQL_DATABASE => 'track_deb',
+    TRACK_STATS_TIMEZONE => 'UTC');
+
+my $stats_health = "http://127.0.0.1:$stats_port/stats/v1/health";
+sub start_daemons {
+    my ($label) = @_;
+    start_unit('track-consumer.service', $dir);
+    start_unit('track-stats.service', $dir);
+    ok(wait_for(20, sub { http('GET', $stats_health)->{status} == 200 }),
+       "$label: track-stats answers /health as user track")
+        or diag(slurp("$dir/track-stats.service.out"),
+                slurp('/var/log/track/stats.log'));
+    ok(wait_for(20, sub { slurp('/var/log/track/consumer.log')
+                              =~ /connected/ && alive('track-consumer.service') }),
+       "$label: track-consumer runs and logs to /var/log/track")
+        or diag(slurp("$dir/track-consumer.service.out"),
+                slurp('/var/log/track/consumer.log'));
+}
+start_daemons('installed');
+my $pid = $daemons{'track-consumer.service'};
+is((stat("/proc/$pid"))[4], $uid, 'track-consumer runs as user track');
+
+# nginx with the installed module, the stats API behind it as in the
+# example site
+my $nginx_port = start_nginx("$dir/nginx", <<"EOF", locations => <<'EOF');
+    track_redis 127.0.0.1:$redis_port;
+    upstream track_stats { server 127.0.0.1:$stats_port; }
+EOF
+        location = /t.gif { track; }
+        location = /metrics { track_metrics; }
+        location /stats/ { proxy_pass http://track_stats; }
+EOF
+my $url = "http://127.0.0.1:$nginx_port";
+ok(wait_for(10, sub { http('GET', "$url/stats/v1/health")->{status} == 200 }),
+   'nginx with the installed module proxies the stats API');
+ok(workers_connected($url), 'the installed module connects to Redis');
+
+# --- events end to end ------------------------------------------------------
+
+my $pixel = "$url/t.gif?app=deb&module=m{p}&action=view&object=o{n%7}"
+            . '&uid=u{n%11}';
+my %sent = %{ send_events($dir, $pixel, 2, 300, 'first') };
+
+# every accepted event in MariaDB (polled), then counted once everywhere
+sub all_stored {
+    my $ok = accepted(\%sent);
+    return wait_for(60, sub {
+        my $got = db_eids($dbh);
+        return !grep { !$got->{$_} } @$ok;
+    });
+}
+
+sub check_pipeline {
+    my ($label) = @_;
+    ok(all_stored(), "$label: the accepted events reach MariaDB");
+    exactly_once($dbh, \%sent, $label);
+    stats_consistent($dbh, $label);
+    my $day = strftime('%Y-%m-%d', gmtime);
+    my $res = http('GET', "$url/stats/v1/series?app=deb&day=$day");
+    my ($total) = ($res->{content} // '') =~ /"total":(\d+)/;
+    is($total, scalar @{ accepted(\%sent) },
+       "$label: the stats API through nginx counts every event")
+        or diag($res->{status}, ' ', $res->{content});
+}
+is(scalar @{ accepted(\%sent) }, 600, 'nginx accepted all 600 events');
+check_pipeline('installed');
+
+# --- upgrade in place while events flow -------------------------------------
+
+my $flow = start_sending($dir, $pixel, 2, 2000, 'upgrade');
+ok(run_logged("$dir/upgrade.log", 'dpkg', '-i', @next_deb{@PACKAGES}),
+   "dpkg -i upgrades to $next with the daemons and nginx running")
+    or diag(slurp("$dir/upgrade.log"));
+is(`dpkg-query -W -f='\${Version}' $_`, $next, "$_ is now $next")
+    for @PACKAGES;
+# what systemd does after the upgrade (restart-after-upgrade) and the
+# nginx-reload trigger: restart the daemons, reload nginx
+is(stop_unit('track-consumer.service'), 0,
+   'track-consumer finishes its batch and exits 0 on SIGTERM');
+is(stop_unit('track-stats.service'), 0, 'track-stats exits 0 on SIGTERM');
+start_daemons('upgraded');
+reload_nginx("$dir/nginx");
+%sent = (%sent, %{ finish_sending($flow) });
+is(scalar @{ accepted(\%sent) }, 4600,
+   'nginx accepted every event sent during the upgrade');
+check_pipeline('upgraded');
+like(slurp('/etc/track/consumer.conf'), qr/^redis_port = $redis_port$/m,
+     'the edited consumer.conf survived the upgrade');
+like(slurp('/etc/track/stats.conf'),
+     qr/^TRACK_STATS_LISTEN=127\.0\.0\.1:$stats_port$/m,
+     'the edited stats.conf survived the upgrade');
+@st = stat('/etc/track/stats.conf');
+ok(@st && ($st[2] & 07777) == 0640 && $st[5] == $gid,
+   '/etc/track/stats.conf is still root:track 0640');
+
+# --- purge ------------------------------------------------------------------
+
+stop_nginx("$dir/nginx");
+ok(purge_all(), 'dpkg --purge removes both packages');
+my @left = leftovers();
+is("@left", '', 'nothing of the packages is left on the machine');
+ok(run_logged("$dir/nginx-t-after.log", 'nginx', '-t'),
+   'nginx -t still passes after the purge')
+    or diag(slurp("$dir/nginx-t-after.log"));
+
+done_testing();
