@@ -45,6 +45,7 @@ for my $pkg (@PACKAGES) {
 }
 
 my $user_existed = defined getpwnam($USER);
+my $backups_existed = -e '/var/backups/track';
 my %daemons;    # unit name -> pid of the daemon started as the unit says
 
 # runs $cmd (a list), its output in $log; dpkg's lock may be held by an
@@ -174,6 +175,9 @@ sub leftovers {
 
 sub purge_all {
     stop_unit($_) for keys %daemons;
+    # the purge keeps a backup directory that holds backups: these are
+    # the test's
+    remove_tree(glob('/var/backups/track/*')) unless $backups_existed;
     my @pkgs = grep { installed($_) } @PACKAGES;
     my $ok = !@pkgs
         || run_logged('/dev/null', 'dpkg', '--purge', @pkgs);
@@ -289,19 +293,20 @@ ok(system('man -w track-consumer track-stats ngx_http_track_module '
 
 my $redis_port = free_port();
 start_redis("$dir/redis", $redis_port);
-my $db = start_db($dir, 'track_deb');
+# a private MariaDB (not the harness's): the units' database is "track"
+my $db = do { local $ENV{MARIADB_DIR}; start_db($dir, 'track') };
 my $dbh = $db->{dbh};
 my ($mysql_port) = $dbh->selectrow_array('SELECT @@port');
-my $reader_password = join '', map { ('a' .. 'z')[rand 26] } 1 .. 20;
+my %password = map { $_ => join '', map { ('a' .. 'z')[rand 26] } 1 .. 20 }
+               qw(reader admin);
 for my $host ('localhost', '127.0.0.1') {
-    $dbh->do("CREATE OR REPLACE USER 'track_deb_reader'\@'$host' "
-             . "IDENTIFIED BY '$reader_password'");
-    $dbh->do("GRANT SELECT ON track_deb.* TO 'track_deb_reader'\@'$host'");
-}
-END {
-    # (before TrackTest's END stops MariaDB: END blocks run last first)
-    eval { $dbh->do("DROP USER IF EXISTS 'track_deb_reader'\@'$_'")
-           for 'localhost', '127.0.0.1' } if $dbh;
+    $dbh->do("CREATE USER 'track_reader2'\@'$host' "
+             . "IDENTIFIED BY '$password{reader}'");
+    $dbh->do("GRANT SELECT ON track.* TO 'track_reader2'\@'$host'");
+    $dbh->do("CREATE USER 'track_backup_admin'\@'$host' "
+             . "IDENTIFIED BY '$password{admin}'");
+    $dbh->do("GRANT ALL ON track_restore_check.* "
+             . "TO 'track_backup_admin'\@'$host'");
 }
 
 # the daemons run as track: MariaDB over TCP (the test's socket is in a
@@ -309,16 +314,19 @@ END {
 edit_conffile('/etc/track/consumer.conf', ' = ',
     redis_port => $redis_port, mysql_host => '127.0.0.1',
     mysql_port => $mysql_port, mysql_password => $db->{password},
-    mysql_database => 'track_deb', timezone => 'UTC', id => 'deb-test');
+    timezone => 'UTC', id => 'deb-test');
 my $stats_port = free_port();
 edit_conffile('/etc/track/stats.conf', '=',
     TRACK_STATS_LISTEN => "127.0.0.1:$stats_port",
     TRACK_STATS_MYSQL_HOST => '127.0.0.1',
     TRACK_STATS_MYSQL_PORT => $mysql_port,
-    TRACK_STATS_MYSQL_USER => 'track_deb_reader',
-    TRACK_STATS_MYSQL_PASSWORD => $reader_password,
-    TRACK_STATS_MYSQL_DATABASE => 'track_deb',
+    TRACK_STATS_MYSQL_USER => 'track_reader2',
+    TRACK_STATS_MYSQL_PASSWORD => $password{reader},
     TRACK_STATS_TIMEZONE => 'UTC');
+edit_conffile('/etc/track/backup.cnf', ' = ', user => 'track_reader2',
+    password => $password{reader}, port => $mysql_port);
+edit_conffile('/etc/track/backup-admin.cnf', ' = ',
+    password => $password{admin}, port => $mysql_port);
 
 my $stats_health = "http://127.0.0.1:$stats_port/stats/v1/health";
 sub start_daemons {
@@ -383,6 +391,20 @@ sub check_pipeline {
 }
 is(scalar @{ accepted(\%sent) }, 600, 'nginx accepted all 600 events');
 check_pipeline('installed');
+
+# the backup job as its timer would start it: dumps the closed days into
+# /var/backups/track and proves the dump restores
+my $backup = start_unit('track-backup.service', $dir);
+my $backup_status;
+wait_for(60, sub { $backup_status = $? if waitpid($backup, POSIX::WNOHANG())
+                                          == $backup;
+                   defined $backup_status });
+delete $daemons{'track-backup.service'};
+is($backup_status, 0, 'track-backup.service runs its backup and check')
+    or diag(slurp("$dir/track-backup.service.out"));
+ok(glob('/var/backups/track/track-*/MANIFEST'),
+   'the backup is in /var/backups/track')
+    or diag(`ls -lR /var/backups/track`);
 
 # --- upgrade in place while events flow -------------------------------------
 
