@@ -13,9 +13,11 @@ src=$out/src/$source-$version
 
 rm -rf "$out/src" "$out"/*.deb "$out"/*.changes "$out"/*.buildinfo
 mkdir -p "$src"
-# the files git knows plus new ones not ignored: no build output comes along
+# the files git knows plus new ones not ignored: no build output comes
+# along (a file deleted but not yet committed is skipped)
 (cd "$root" && git ls-files -z --cached --others --exclude-standard |
-    xargs -0 -r tar -cf - --no-recursion) | tar -xf - -C "$src"
+    tar -cf - --null --no-recursion --ignore-failed-read -T - 2>/dev/null) |
+    tar -xf - -C "$src"
 
 (cd "$src" && dpkg-buildpackage -b -us -uc --no-sign) >"$out/build.log" 2>&1 || {
     tail -n 40 "$out/build.log" >&2

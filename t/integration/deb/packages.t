@@ -1,10 +1,12 @@
 #!/usr/bin/env perl
 # The Debian packages on this machine: `make deb` builds them (lintian
 # clean), dpkg -i installs them, nginx -t passes with the module's
-# mod-config snippet, systemd-analyze verify accepts the units, and the
-# installed daemons, started exactly as their units' ExecStart, User= and
-# EnvironmentFile= say (no systemd needed), store events sent through an
-# nginx running the installed module and answer them through the stats API.
+# mod-config snippet and the example site, systemd-analyze verify accepts
+# the units and rates their sandbox, and the installed daemons, started
+# exactly as their units' ExecStart, User= and EnvironmentFile= say (no
+# systemd needed), store events sent through an nginx running the installed
+# module and answer them through the stats API; the backup unit leaves a
+# verified backup, logrotate rotates the logs.
 # Then an upgrade in place (a bumped version of the same packages) while
 # events flow and everything runs, restarting as systemd would, loses
 # nothing and keeps the edited conffiles; the purge leaves the machine as
@@ -270,12 +272,19 @@ my @units = map { "$UNITS/$_" } qw(track-consumer.service
     track-stats.service track-backup.service track-backup.timer);
 ok(-f $_, "$_ is installed") for @units;
 SKIP: {
-    skip 'systemd-analyze is not installed', 1
+    skip 'systemd-analyze is not installed', 4
         unless system('command -v systemd-analyze >/dev/null') == 0;
     ok(run_logged("$dir/verify.log", 'systemd-analyze', 'verify', @units)
        && slurp("$dir/verify.log") eq '',
        'systemd-analyze verify accepts the units, silently')
         or diag(slurp("$dir/verify.log"));
+    # systemd's own rating of the sandbox: 0 (tight) to 10 (none)
+    for my $unit (grep { /\.service$/ } @units) {
+        ok(run_logged("$dir/security.log", 'systemd-analyze', 'security',
+                      '--offline=yes', '--threshold=20', $unit),
+           "$unit: systemd-analyze security rates its exposure 2.0 or less")
+            or diag(slurp("$dir/security.log"));
+    }
 }
 
 my ($uid, $gid) = (getpwnam($USER))[2, 3];
@@ -433,6 +442,17 @@ like(slurp('/etc/track/stats.conf'),
 @st = stat('/etc/track/stats.conf');
 ok(@st && ($st[2] & 07777) == 0640 && $st[5] == $gid,
    '/etc/track/stats.conf is still root:track 0640');
+
+SKIP: {
+    skip 'logrotate is not installed', 1
+        unless system('command -v logrotate >/dev/null') == 0;
+    ok(run_logged("$dir/logrotate.log", 'logrotate', '--force', '--state',
+                  "$dir/logrotate.state", '/etc/logrotate.d/track-consumer')
+       && -f '/var/log/track/consumer.log.1'
+       && -f '/var/log/track/stats.log.1',
+       'logrotate rotates both logs with the installed configuration')
+        or diag(slurp("$dir/logrotate.log"), `ls -l /var/log/track`);
+}
 
 # --- purge ------------------------------------------------------------------
 
