@@ -271,6 +271,10 @@ ok(run_logged("$dir/example-t.log", 'nginx', '-t', '-c',
 my @units = map { "$UNITS/$_" } qw(track-consumer.service
     track-stats.service track-backup.service track-backup.timer);
 ok(-f $_, "$_ is installed") for @units;
+for my $unit (qw(track-consumer.service track-stats.service)) {
+    is_deeply(unit_settings($unit)->{Restart}, ['on-failure'],
+              "$unit restarts the daemon when it fails");
+}
 SKIP: {
     skip 'systemd-analyze is not installed', 4
         unless system('command -v systemd-analyze >/dev/null') == 0;
