@@ -428,14 +428,16 @@ ok(run_logged("$dir/upgrade.log", 'dpkg', '-i', @next_deb{@PACKAGES}),
 is(`dpkg-query -W -f='\${Version}' $_`, $next, "$_ is now $next")
     for @PACKAGES;
 # what systemd does after the upgrade (restart-after-upgrade) and the
-# nginx-reload trigger: restart the daemons, reload nginx
+# nginx-reload trigger: restart the daemons, reload nginx, while a second
+# flow of events runs
+my $flow2 = start_sending($dir, $pixel, 2, 1000, 'restart');
 is(stop_unit('track-consumer.service'), 0,
    'track-consumer finishes its batch and exits 0 on SIGTERM');
 is(stop_unit('track-stats.service'), 0, 'track-stats exits 0 on SIGTERM');
 start_daemons('upgraded');
 reload_nginx("$dir/nginx");
-%sent = (%sent, %{ finish_sending($flow) });
-is(scalar @{ accepted(\%sent) }, 4600,
+%sent = (%sent, %{ finish_sending($flow) }, %{ finish_sending($flow2) });
+is(scalar @{ accepted(\%sent) }, 6600,
    'nginx accepted every event sent during the upgrade');
 check_pipeline('upgraded');
 like(slurp('/etc/track/consumer.conf'), qr/^redis_port = $redis_port$/m,
