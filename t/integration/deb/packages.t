@@ -62,7 +62,8 @@ sub run_logged {
         $rc = system("@cmd </dev/null >$log 2>&1");
         return 1 if $rc == 0;
         open(my $in, '<', $log) or return 1;
-        return !grep { /lock/ } <$in>;
+        return !grep { /dpkg frontend lock|dpkg status database is locked/ }
+                     <$in>;
     });
     return $rc == 0;
 }
@@ -171,6 +172,7 @@ sub leftovers {
         '/usr/share/nginx/modules-available/mod-http-track.conf',
         '/usr/lib/nginx/modules/ngx_http_track_module.so',
         '/etc/logrotate.d/track-consumer', '/usr/sbin/track-consumer',
+        '/usr/sbin/track-stats',
         glob("$UNITS/track-*");
     push @left, "user $USER" if !$user_existed && defined getpwnam($USER);
     push @left, "group $USER"
