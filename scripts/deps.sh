@@ -11,7 +11,7 @@ packages=(
     libtest-base-perl libtext-diff-perl libwww-perl libipc-run-perl
     liblist-moreutils-perl libtest-longstring-perl
     clang libclang-rt-14-dev valgrind wrk apache2-utils prometheus
-    debhelper lintian pandoc logrotate
+    debhelper lintian pandoc logrotate adduser
 )
 
 # `deps.sh bench` adds what bench/ needs: the OpenResty peer's modules and
