@@ -24,21 +24,14 @@ use POSIX qw(strftime);
 use Test::More;
 use TrackTest;
 
+use lib $FindBin::Bin;
+use DebHost;
+
 my @PACKAGES = qw(libnginx-mod-http-track track-consumer);
 my $USER = 'track';
-my $UNITS = '/lib/systemd/system';
 my $SNIPPET = '/etc/nginx/modules-enabled/50-mod-http-track.conf';
 # what the snippet loads: modules/ under Debian's nginx prefix
 $TrackTest::MODULE_SO = '/usr/share/nginx/modules/ngx_http_track_module.so';
-
-# dpkg has files or conffiles of $pkg (its status word, the last of
-# "want ok status", is anything but not-installed)
-sub installed {
-    my ($pkg) = @_;
-    my $st = `dpkg-query -W -f='\${Status}' $pkg 2>/dev/null`;
-    my $word = (split ' ', $st)[2];
-    return defined $word && $word ne 'not-installed';
-}
 
 plan skip_all => 'installs packages system-wide: run as root' if $> != 0;
 plan skip_all => 'dpkg-buildpackage is missing (scripts/deps.sh installs '
@@ -51,118 +44,6 @@ for my $pkg (@PACKAGES) {
 
 my $user_existed = defined getpwnam($USER);
 my $backups_existed = -e '/var/backups/track';
-my %daemons;    # unit name -> pid of the daemon started as the unit says
-
-# runs $cmd (a list), its output in $log; dpkg's lock may be held by an
-# apt run elsewhere on the machine: wait for it rather than fail
-sub run_logged {
-    my ($log, @cmd) = @_;
-    my $rc;
-    wait_for(120, sub {
-        $rc = system("@cmd </dev/null >$log 2>&1");
-        return 1 if $rc == 0;
-        open(my $in, '<', $log) or return 1;
-        return !grep { /dpkg frontend lock|dpkg status database is locked/ }
-                     <$in>;
-    });
-    return $rc == 0;
-}
-
-sub slurp {
-    my ($file) = @_;
-    open(my $in, '<', $file) or return '';
-    local $/;
-    return <$in>;
-}
-
-# the [Service] settings of an installed unit: name -> [values]
-sub unit_settings {
-    my ($unit) = @_;
-    my (%set, $section);
-    for (split /\n/, slurp("$UNITS/$unit")) {
-        $section = $1 if /^\[(\w+)\]/;
-        push @{ $set{$1} }, $2
-            if ($section // '') eq 'Service' && /^(\w+)=(.*)$/;
-    }
-    return \%set;
-}
-
-# starts the daemon of $unit as systemd would: its LogsDirectory= made and
-# owned by User=, the environment from EnvironmentFile=, ExecStart= run as
-# User=/Group= (the command line has no quoting or variables to expand)
-sub start_unit {
-    my ($unit, $dir) = @_;
-    my $s = unit_settings($unit);
-    my ($exec) = @{ $s->{ExecStart} || [] } or die "$unit: no ExecStart\n";
-    my $uid = getpwnam($s->{User}[0]) // die "$unit: no user\n";
-    my $gid = getgrnam($s->{Group}[0]) // die "$unit: no group\n";
-    for my $logs (@{ $s->{LogsDirectory} || [] }) {
-        mkdir "/var/log/$logs";
-        chown $uid, $gid, "/var/log/$logs";
-    }
-    my %env;
-    for my $file (@{ $s->{EnvironmentFile} || [] }) {
-        (my $path = $file) =~ s/^-//;
-        for (split /\n/, slurp($path)) {
-            $env{$1} = $2 if /^\s*([A-Za-z_]\w*)=(.*?)\s*$/;
-        }
-    }
-    my $pid = fork();
-    die "fork: $!" unless defined $pid;
-    if ($pid == 0) {
-        %ENV = (PATH => '/usr/sbin:/usr/bin:/sbin:/bin', LANG => 'C.UTF-8',
-                %env);
-        open(STDIN, '<', '/dev/null');
-        open(STDOUT, '>>', "$dir/$unit.out");
-        open(STDERR, '>&', \*STDOUT);
-        $) = "$gid $gid";
-        $( = $gid;
-        POSIX::setuid($uid) or POSIX::_exit(126);
-        chdir '/';
-        exec(split ' ', $exec) or POSIX::_exit(127);
-    }
-    $daemons{$unit} = $pid;
-    return $pid;
-}
-
-# SIGTERM to the main process (KillMode=mixed / control-group: the main
-# process passes it on); its exit status, undef when it had to be killed
-sub stop_unit {
-    my ($unit) = @_;
-    my $pid = delete $daemons{$unit} or return;
-    kill 'TERM', $pid;
-    my $status;
-    wait_for(30, sub {
-        my $r = waitpid($pid, POSIX::WNOHANG());
-        $status = $? if $r == $pid;
-        return $r != 0;
-    }) or do {
-        kill 'KILL', $pid;
-        waitpid($pid, 0);
-    };
-    return $status;
-}
-
-sub alive {
-    my ($unit) = @_;
-    my $pid = $daemons{$unit} or return 0;
-    return waitpid($pid, POSIX::WNOHANG()) == 0;
-}
-
-# sets "key = value" (consumer.conf) or KEY=value (stats.conf) lines of a
-# conffile, as an operator editing it would; keys not there are appended
-sub edit_conffile {
-    my ($file, $sep, %set) = @_;
-    my $text = slurp($file);
-    for my $key (sort keys %set) {
-        my $line = "$key$sep$set{$key}";
-        $text .= "$line\n"
-            unless $text =~ s/^#?\s*\Q$key\E\s*=.*$/$line/m;
-    }
-    open(my $out, '>', $file) or die "$file: $!";
-    print $out $text;
-    close $out or die "$file: $!";
-}
 
 # what the purge must have removed, whatever happened before
 sub leftovers {
@@ -181,7 +62,7 @@ sub leftovers {
 }
 
 sub purge_all {
-    stop_unit($_) for keys %daemons;
+    stop_unit($_) for started_units();
     # the purge keeps a backup directory that holds backups: these are
     # the test's
     remove_tree(glob('/var/backups/track/*')) unless $backups_existed;
@@ -200,7 +81,7 @@ sub purge_all {
 
 END {
     my $rc = $?;
-    if (!$> && (grep { installed($_) } @PACKAGES or %daemons)) {
+    if (!$> && (grep { installed($_) } @PACKAGES or started_units())) {
         purge_all();
         my @left = leftovers();
         print STDERR "# left on the machine after the purge: @left\n" if @left;
@@ -356,13 +237,13 @@ sub start_daemons {
         or diag(slurp("$dir/track-stats.service.out"),
                 slurp('/var/log/track/stats.log'));
     ok(wait_for(20, sub { slurp('/var/log/track/consumer.log')
-                              =~ /connected/ && alive('track-consumer.service') }),
+                              =~ /connected/ && unit_alive('track-consumer.service') }),
        "$label: track-consumer runs and logs to /var/log/track")
         or diag(slurp("$dir/track-consumer.service.out"),
                 slurp('/var/log/track/consumer.log'));
 }
 start_daemons('installed');
-my $pid = $daemons{'track-consumer.service'};
+my $pid = unit_pid('track-consumer.service');
 is((stat("/proc/$pid"))[4], $uid, 'track-consumer runs as user track');
 
 # nginx with the installed module, the stats API behind it as in the
@@ -412,13 +293,9 @@ check_pipeline('installed');
 
 # the backup job as its timer would start it: dumps the closed days into
 # /var/backups/track and proves the dump restores
-my $backup = start_unit('track-backup.service', $dir);
-my $backup_status;
-wait_for(60, sub { $backup_status = $? if waitpid($backup, POSIX::WNOHANG())
-                                          == $backup;
-                   defined $backup_status });
-delete $daemons{'track-backup.service'};
-is($backup_status, 0, 'track-backup.service runs its backup and check')
+start_unit('track-backup.service', $dir);
+is(wait_unit('track-backup.service', 60), 0,
+   'track-backup.service runs its backup and check')
     or diag(slurp("$dir/track-backup.service.out"));
 ok(glob('/var/backups/track/track-*/MANIFEST'),
    'the backup is in /var/backups/track')
