@@ -185,6 +185,14 @@ ok(@st && ($st[2] & 07777) == 0640 && $st[5] == $gid,
 my $conffiles = `dpkg-query -W -f='\${Conffiles}' track-consumer`;
 like($conffiles, qr{^ /etc/track/$_ }m, "/etc/track/$_ is a conffile")
     for qw(consumer.conf stats.conf backup.cnf backup-admin.cnf);
+SKIP: {
+    skip 'promtool is not installed (Debian prometheus)', 1
+        unless system('command -v promtool >/dev/null') == 0;
+    ok(run_logged("$dir/promtool.log", 'promtool', 'check', 'rules',
+                  '/usr/share/track/ops/alerts.yml'),
+       'promtool accepts the installed alert rules')
+        or diag(slurp("$dir/promtool.log"));
+}
 ok(system('man -w track-consumer track-stats ngx_http_track_module '
           . '>/dev/null 2>&1') == 0, 'the three man pages are installed');
 
