@@ -19,11 +19,12 @@ mkdir -p "$src"
     tar -cf - --null --no-recursion --ignore-failed-read -T - 2>/dev/null) |
     tar -xf - -C "$src"
 
-(cd "$src" && dpkg-buildpackage -b -us -uc --no-sign) >"$out/build.log" 2>&1 || {
+if ! (cd "$src" && dpkg-buildpackage -b -us -uc --no-sign) \
+        >"$out/build.log" 2>&1; then
     tail -n 40 "$out/build.log" >&2
     echo "build-deb: dpkg-buildpackage failed; whole log in $out/build.log" >&2
     exit 1
-}
+fi
 mv "$out/src/"*.deb "$out/src/"*.changes "$out/src/"*.buildinfo "$out/"
 rm -rf "$out/src"
 ls -1 "$out"/*.deb

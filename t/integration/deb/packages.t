@@ -244,8 +244,9 @@ sub start_daemons {
        "$label: track-stats answers /health as user track")
         or diag(slurp("$dir/track-stats.service.out"),
                 slurp('/var/log/track/stats.log'));
-    ok(wait_for(20, sub { slurp('/var/log/track/consumer.log')
-                              =~ /connected/ && unit_alive('track-consumer.service') }),
+    ok(wait_for(20, sub {
+           slurp('/var/log/track/consumer.log') =~ /connected/
+               && unit_alive('track-consumer.service') }),
        "$label: track-consumer runs and logs to /var/log/track")
         or diag(slurp("$dir/track-consumer.service.out"),
                 slurp('/var/log/track/consumer.log'));
