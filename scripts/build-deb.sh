@@ -29,7 +29,8 @@ mv "$out/src/"*.deb "$out/src/"*.changes "$out/src/"*.buildinfo "$out/"
 rm -rf "$out/src"
 ls -1 "$out"/*.deb
 
-# lintian refuses nothing as root but says so on every run: --allow-root
+# as root (make test) lintian would warn "running with root privileges is
+# not recommended" on every run
 lintian --allow-root --fail-on error,warning --info \
     "$out/${source}_${version}_$(dpkg --print-architecture).changes" \
     | tee "$out/lintian.log"
