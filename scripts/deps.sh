@@ -14,6 +14,8 @@ packages=(
     # the browser tracker and dashboard: node --test, the size budget
     # (terser), Chart.js served by nginx, the tests in headless Chromium
     nodejs terser libjs-chart.js chromium chromium-driver fonts-dejavu-core
+    # Debian packages (make deb) and their install test
+    debhelper lintian pandoc logrotate adduser
 )
 
 # `deps.sh bench` adds what bench/ needs: the OpenResty peer's modules and

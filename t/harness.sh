@@ -5,7 +5,7 @@
 #   a) the Test::Nginx suites t/[0-9]*.t
 #   b) the same suites with nginx under valgrind, then the valgrind reports
 #   c) `make -C consumer test`, when consumer/Makefile has that target
-#   d) the integration tests t/integration/*.t and t/integration/browser/*.t
+#   d) the integration tests t/integration/*.t and t/integration/*/*.t
 #   e) each fuzz target in fuzz/ for FUZZ_TEST_SECONDS (default 20)
 #   j) the unit tests of the browser code (node --test)
 # HARNESS_STAGES (default abcdej) picks stages; TEST_NGINX_UPSTREAM_LIB runs
@@ -202,7 +202,7 @@ run_consumer() {
 # Each integration test is a program judged by its exit status (they print
 # "N passed, N failed" rather than a TAP plan) and starts its own services.
 run_integration() {
-    local tests=(t/integration/*.t t/integration/browser/*.t) t rc=0
+    local tests=(t/integration/*.t t/integration/*/*.t) t rc=0
     [ ${#tests[@]} -gt 0 ] || { skip "no t/integration/*.t"; return 0; }
     for t in "${tests[@]}"; do
         echo "--- $t"
