@@ -23,6 +23,11 @@ our @EXPORT = qw($ROOT sh free_port scratch_dir wait_for at_exit slurp http
 our $ROOT = abs_path(dirname(__FILE__) . '/../../../..');
 
 my (@cleanups, @scratch, %sanitized);
+my $test_pid = $$;      # a forked child exits without cleaning up
+
+# an interrupted test still stops what it started
+$SIG{INT} = sub { exit 130 };
+$SIG{TERM} = sub { exit 143 };
 
 # at_exit($code): run when the test exits, passed or not, newest first,
 # before the scratch directories are judged
@@ -31,6 +36,7 @@ sub at_exit {
 }
 
 END {
+    return unless $$ == $test_pid;
     my $rc = $?;
     $_->() for reverse @cleanups;
     # a sanitizer report of a process stopped just now fails the test even
