@@ -56,7 +56,7 @@ for my $log (glob("$s/consumer-*.log")) {
     $rolled++ while $text =~ /rolled back/g;
 }
 ok($collided > 0, "resent eids met stored ones inside transactions ($collided times)");
-print "# $rolled batches rolled back and retried (a race or a deadlock)\n";
+note("$rolled batches rolled back and retried (a race or a deadlock)");
 
 stored_once($dbh, $events, 'two consumers');
 my $sum = db_rows($dbh, "SELECT SUM(events), SUM(duplicates) FROM consumer_state")->[0];

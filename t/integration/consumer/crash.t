@@ -33,6 +33,9 @@ for my $i (0 .. $CHUNKS - 1) {
     my $c = start_consumer($s, db => $db, id => 'crash',
                            lanes => 1 + int(rand(3)),
                            args => ["--batch-size=$batch", '--linger-ms=0']);
+    # a random moment of its work: after start-up, which on a loaded
+    # machine or in the sanitizer build can take longer than the drain
+    wait_for(30, sub { consumer_log($c) =~ /redis: connected/ });
     sleep(0.005 + rand(0.1));   # lanes drain a chunk in about 0.1 s
     $killed_busy++ if processing_len('crash') > 0;
     kill 'KILL', $c->{pid};
@@ -40,7 +43,7 @@ for my $i (0 .. $CHUNKS - 1) {
     $kills++ if defined $st && ($st & 127) == 9;
 }
 ok($kills == $CHUNKS, "$kills SIGKILLs at random moments");
-print "# $killed_busy of them with a batch in the processing list\n";
+note("$killed_busy of them with a batch in the processing list");
 ok($killed_busy >= $CHUNKS / 4, 'many kills hit a batch in hand');
 
 my $c = start_consumer($s, db => $db, id => 'crash', lanes => 1);
@@ -55,7 +58,8 @@ for my $log (glob("$s/consumer-crash-*.log")) {
     my $text = slurp($log);
     $replayed++ while $text =~ /was committed before/g;
 }
-print "# $replayed restarts found their batch committed and only acknowledged it\n";
+note("$replayed restarts found their batch committed and only "
+     . "acknowledged it");
 
 stored_once($dbh, $events, "after $kills SIGKILLs");
 my $st = lane_state($dbh, 'crash', ['events', 'duplicates']);

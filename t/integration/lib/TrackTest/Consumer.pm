@@ -42,13 +42,28 @@ sub read_env_file {
     return \%env;
 }
 
+# a test's own mariadbd in $mdir, stopped at exit
+my %private;
+
+sub start_private_db {
+    my ($mdir) = @_;
+    # its own tmpdir: nobody else's clean-up of /tmp can pull a temporary
+    # table from under a query
+    make_path("$mdir/tmp");
+    my $port = free_port();
+    at_exit(sub { sh("stop_mariadb '$mdir'") });
+    sh("start_mariadb '$mdir' $port --tmpdir='$mdir/tmp'")
+        or die "mariadbd did not start; see $mdir/mariadbd.log\n";
+}
+
 # start_db($dir, $name, %opt): the database $name and a root DBI handle on
 # it.  On the MariaDB of t/harness.sh (MARIADB_DIR) when there is one, else
 # (and always with opt own => 1, for a test that stops the server) on a
-# private mariadbd under $dir/mariadb.  $name 'track' is the database
-# start_mariadb made (schema applied, track_reader may read it); any other
-# name is made afresh for track_writer, and dropped at exit when the test
-# passed on the shared server.  opt tz: the handle's session time zone
+# private mariadbd under $dir/mariadb (one for every start_db of the test
+# with that $dir).  $name 'track' is the database start_mariadb made
+# (schema applied, track_reader may read it); any other name is made afresh
+# for track_writer, and dropped at exit when the test passed on the shared
+# server.  opt tz: the handle's session time zone
 # (default +00:00).  Returns { dir, port, socket, password (the writer's),
 # database, env (MYSQL_* of the server's env file), root_password, tz, dbh }.
 sub start_db {
@@ -57,13 +72,7 @@ sub start_db {
     my $own = $opt{own} || !($mdir && -f "$mdir/root.cnf");
     if ($own) {
         $mdir = "$dir/mariadb";
-        # its own tmpdir: nobody else's clean-up of /tmp can pull a
-        # temporary table from under a query
-        make_path("$mdir/tmp");
-        my $port = free_port();
-        at_exit(sub { sh("stop_mariadb '$mdir'") });
-        sh("start_mariadb '$mdir' $port --tmpdir='$mdir/tmp'")
-            or die "mariadbd did not start; see $mdir/mariadbd.log\n";
+        start_private_db($mdir) unless $private{$mdir}++;
     }
     my $env = read_env_file("$mdir/env");
     my $db = { dir => $mdir, port => $env->{MYSQL_PORT},
