@@ -9,7 +9,7 @@ packages=(
     redis-server redis-sentinel redis-tools
     mariadb-server mariadb-client libdbd-mariadb-perl
     libtest-base-perl libtext-diff-perl libwww-perl libipc-run-perl
-    liblist-moreutils-perl libtest-longstring-perl
+    liblist-moreutils-perl libtest-longstring-perl libredis-perl
     clang libclang-rt-14-dev valgrind wrk apache2-utils prometheus
     # the browser tracker and dashboard: node --test, the size budget
     # (terser), Chart.js served by nginx, the tests in headless Chromium

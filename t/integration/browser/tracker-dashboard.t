@@ -15,70 +15,22 @@ use warnings;
 use utf8;
 
 use FindBin;
-use lib "$FindBin::Bin/../lib", "$FindBin::Bin/lib";
+use lib "$FindBin::Bin/../lib";
 use File::Path qw(make_path);
 use JSON::PP ();
 use POSIX qw(strftime WNOHANG);
 use Test::More;
 use Time::HiRes qw(sleep time);
 use TrackTest;
-use WebDriver;
+use TrackTest::WebDriver;
 
 my $t0 = time;
 my $JSON = JSON::PP->new->utf8->canonical;
 my $TOKEN = 'browser-test-token';
 
-# --- local helpers (the lead may swap these for shared ones) ---------------
-
-# the track-stats binary: STATS_BIN, else whichever build exists
-sub stats_bin {
-    return $ENV{STATS_BIN} if $ENV{STATS_BIN};
-    my @b = grep { -x } map { "$ROOT/consumer/build/$_/track-stats" }
-        qw(release stats);
-    return $b[0] // "$ROOT/consumer/build/release/track-stats";
-}
-
-# start_stats_local($dir, $db, %env): track-stats on a free port as a
-# SELECT-only user of $db's database; returns { pid, port }.  Stopped at exit.
-my @stats;
-END { stop_stats_local($_) for @stats }
-
-sub start_stats_local {
-    my ($dir, $db, $user, $password, %env) = @_;
-    my $port = free_port();
-    my $pid = fork() // die "fork: $!";
-    if ($pid == 0) {
-        open(STDIN, '<', '/dev/null');
-        open(STDOUT, '>>', "$dir/track-stats.log");
-        open(STDERR, '>&', \*STDOUT);
-        $ENV{TRACK_STATS_MYSQL_PASSWORD} = $password;
-        $ENV{$_} = $env{$_} for keys %env;
-        exec(stats_bin(), '--listen', "127.0.0.1:$port",
-             '--mysql-host', 'localhost', '--mysql-socket', $db->{socket},
-             '--mysql-database', $db->{database}, '--mysql-user', $user,
-             '--timezone', 'UTC') or POSIX::_exit(127);
-    }
-    my $s = { pid => $pid, port => $port };
-    push @stats, $s;
-    wait_for(10, sub {
-        http('GET', "http://127.0.0.1:$port/stats/v1/health")->{status} == 200
-    }) or die "track-stats did not start; see $dir/track-stats.log\n";
-    return $s;
-}
-
-sub stop_stats_local {
-    my ($s) = @_;
-    return unless $s->{pid};
-    kill 'TERM', $s->{pid};
-    wait_for(10, sub { waitpid($s->{pid}, WNOHANG) == $s->{pid} })
-        or do { kill 'KILL', $s->{pid}; waitpid($s->{pid}, 0) };
-    delete $s->{pid};
-}
-
 # --- services ----------------------------------------------------------------
 
-for my $f ($MODULE_SO, "$ROOT/consumer/build/release/track-consumer",
-           stats_bin()) {
+for my $f ($MODULE_SO, $CONSUMER_BIN, $STATS_BIN) {
     -e $f or BAIL_OUT("$f is missing (make)");
 }
 for my $cmd (qw(chromium chromedriver)) {
@@ -94,24 +46,13 @@ start_redis("$dir/redis", $redis_port);
 
 my $db = start_db($dir, 'it_browser');
 my $dbh = $db->{dbh};
-# a reader of this database only (the harness' MariaDB is shared)
-my $reader_pw = join '', map { ('a' .. 'z')[rand 26] } 1 .. 16;
-for my $host ('localhost', '127.0.0.1') {
-    $dbh->do("CREATE OR REPLACE USER 'it_browser_reader'\@'$host'"
-             . " IDENTIFIED BY '$reader_pw'");
-    $dbh->do("GRANT SELECT ON `it_browser`.* TO 'it_browser_reader'\@'$host'");
-}
-END {
-    eval { $dbh->do("DROP USER IF EXISTS 'it_browser_reader'\@'$_'")
-               for 'localhost', '127.0.0.1' } if $dbh;
-}
-
 my $consumer = start_consumer("$dir/consumer", db => $db, id => 'browser',
                               redis_port => $redis_port);
 ok(wait_for(20, sub { consumer_log($consumer) =~ /redis: connected/ }),
    'track-consumer is connected');
-my $stats = start_stats_local($dir, $db, 'it_browser_reader', $reader_pw,
-                              TRACK_STATS_TOKEN => $TOKEN);
+my $stats = start_stats("$dir/stats", db => $db,
+                        args => ['--mysql-database', $db->{database}],
+                        env => { TRACK_STATS_TOKEN => $TOKEN });
 
 my $locations = `'$ROOT/dashboard/nginx-locations.sh' '$ROOT'`;
 $? == 0 or die "dashboard/nginx-locations.sh failed\n";
@@ -128,7 +69,7 @@ EOF
 my $url = "http://127.0.0.1:$port";
 ok(workers_connected($url), 'nginx workers are connected to Redis');
 
-my $b = WebDriver->start(dir => "$dir/chromium", port => free_port());
+my $b = TrackTest::WebDriver->start(dir => "$dir/chromium", port => free_port());
 
 # --- the tracker: the demo shop ----------------------------------------------
 
@@ -174,7 +115,7 @@ sub stored_count {
 }
 
 # waits until MariaDB has $n events of app shop and Redis' queue is empty
-sub drained {
+sub stored_and_drained {
     my ($n) = @_;
     return wait_for(30, sub {
         stored_count() >= $n
@@ -200,7 +141,7 @@ $b->click('[data-route="/demo/"]');
 push @expected, 'home-feed add-to-cart 991 42', ('home-feed add-to-cart 17 42') x 2,
     'home-feed like 991 42', 'page view /demo/deals 42', 'page view /demo/ 42';
 ok(settled(), 'clicks and routes are confirmed');
-ok(drained(scalar @expected), 'the consumer stored them');
+ok(stored_and_drained(scalar @expected), 'the consumer stored them');
 
 # --- a batch refused with 503 while Redis is down, then retried --------------
 
@@ -227,7 +168,7 @@ my $sends = $b->js('return window.__sent.filter(s => s.body === arguments[0])'
                    . '.map(s => s.status)', $refused);
 ok(@$sends >= 2 && $sends->[0] == 503 && $sends->[-1] =~ /^2\d\d$/,
    "the same batch, same eids, sent again until accepted (@$sends)");
-ok(drained(scalar @expected), 'the consumer stored it');
+ok(stored_and_drained(scalar @expected), 'the consumer stored it');
 my $in_db = 0;
 for my $t (@{ $dbh->selectcol_arrayref("SHOW TABLES LIKE 'events\\_%'") }) {
     $in_db += $dbh->selectrow_array(
@@ -254,7 +195,7 @@ $b->click('[data-track-action="pay"]');
 $b->close_window;
 $b->switch_to($other);
 push @expected, 'checkout pay order -';
-ok(drained(scalar @expected), 'the consumer stored every event');
+ok(stored_and_drained(scalar @expected), 'the consumer stored every event');
 wait_for(2, sub { stored_count() > @expected });    # nothing more comes
 
 my %want;
@@ -397,7 +338,7 @@ note(sprintf('shown %.1f s after the click was confirmed', time - $t_click));
 $b->get("$url/dashboard/?app=shop&from=$day&to=2020-01-01");
 $r = rendered_after(1);
 like($r->{error}, qr/refused the selection: .*\(invalid_range\)/, '400 as a readable message');
-stop_stats_local($stats);
+stop_stats($stats);
 $b->get("$url/dashboard/?$sel");
 $r = rendered_after(1);
 like($r->{error}, qr/answered 502/, 'track-stats down: a readable message');

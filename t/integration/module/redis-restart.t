@@ -5,7 +5,7 @@ use strict;
 use warnings;
 
 use FindBin;
-use lib "$FindBin::Bin/lib";
+use lib "$FindBin::Bin/../lib";
 use IO::Socket::INET;
 use Test::More;
 use TrackTest;
@@ -23,12 +23,6 @@ my $base = start_pixel_nginx("$dir/nginx", <<"EOF");
     track_redis_max_backoff 200ms;
 EOF
 
-sub metric {
-    my ($name) = @_;
-    my $body = http('GET', "$base/metrics")->{content} // '';
-    return $body =~ /^$name (\d+)$/m ? $1 : -1;
-}
-
 sub stored {
     my ($n) = redis_cli($redis_port, 'llen', 'it:restart') =~ /(\d+)/;
     return $n // -1;
@@ -45,7 +39,8 @@ if ($pid == 0) {
 ok(wait_for(30, sub { stored() > 1000 }), 'events flow before the outage');
 
 stop_redis("$dir/redis");
-ok(wait_for(30, sub { metric('track_events_failed_total') > 100 }),
+ok(wait_for(30, sub {
+       metric("$base/metrics", 'track_events_failed_total') > 100 }),
    'requests get 503 while Redis is down');
 is(http('GET', "$base/ok")->{status}, 200,
    'other locations answer while Redis is down');

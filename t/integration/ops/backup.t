@@ -8,58 +8,23 @@ use strict;
 use warnings;
 use utf8;
 
-use Cwd qw(abs_path);
-use DBI;
-use File::Basename qw(dirname);
-use File::Path qw(make_path remove_tree);
+use FindBin;
+use lib "$FindBin::Bin/../lib";
 use POSIX qw(strftime);
 use Test::More;
+use TrackTest;
 
-my $ROOT = abs_path(dirname(__FILE__) . '/../..');
 my $BACKUP = "$ROOT/ops/backup.sh";
-my $tmp = "$ROOT/t/tmp/ops-backup-$$";
-remove_tree($tmp);
-make_path("$tmp/db/tmp");
-my $started = 0;
-
-sub sh {
-    my ($cmd) = @_;
-    return system('bash', '-c',
-                  ". '$ROOT/scripts/lib/services.sh'; set -e; $cmd") == 0;
-}
-
-END {
-    my $rc = $?;
-    sh("stop_mariadb '$tmp/db'") if $started;
-    remove_tree($tmp) if $rc == 0 && !$ENV{KEEP_TMP};
-    $? = $rc;
-}
+my $tmp = scratch_dir();
 
 # the whole test is bounded: a hang fails it instead of the harness
-$SIG{ALRM} = sub { die "ops-backup.t: timed out after 60 s\n" };
+$SIG{ALRM} = sub { die "ops/backup.t: timed out after 60 s\n" };
 alarm 60;
 
-sub read_kv {
-    my ($file) = @_;
-    my %kv;
-    open my $fh, '<', $file or die "$file: $!";
-    while (<$fh>) {
-        chomp;
-        $kv{$1} = $2 if /^\s*([A-Za-z_]+)\s*=\s*(.*)$/;
-    }
-    return \%kv;
-}
-
-my $port = `bash -c ". '$ROOT/scripts/lib/services.sh'; free_port"`;
-chomp $port;
-$started = 1;
-sh("start_mariadb '$tmp/db' $port --tmpdir='$tmp/db/tmp'")
-    or BAIL_OUT('start_mariadb failed');
-my $env = read_kv("$tmp/db/env");
-my $root = read_kv("$tmp/db/root.cnf");
-my $dbh = DBI->connect("DBI:MariaDB:database=track;mariadb_socket=$env->{MYSQL_SOCKET}",
-                       'root', $root->{password},
-                       { RaiseError => 1, PrintError => 0, AutoCommit => 1 });
+# its own server: the job's restore checks create and drop schemas
+my $db = start_db($tmp, 'track', own => 1);
+my $env = $db->{env};
+my $dbh = $db->{dbh};
 
 # --- data: two closed days, today, and an older day not backed up ---------
 
@@ -117,7 +82,7 @@ sub run_backup {
     return ($? >> 8, $text);
 }
 
-my @common = ('--restore-defaults-file', "$tmp/db/root.cnf", '--out', $out,
+my @common = ('--restore-defaults-file', "$db->{dir}/root.cnf", '--out', $out,
               '--timezone', $tz);
 my ($rc, $log) = run_backup(@common, '--days', 2, '--keep-scratch');
 is($rc, 0, 'backup of the two closed days passes') or diag($log);
@@ -171,7 +136,7 @@ is_deeply($dbh->selectcol_arrayref("SHOW DATABASES LIKE 'track_restore_check'"),
 
 # --- verify of the intact backup passes -----------------------------------
 
-($rc, $log) = run_backup('--restore-defaults-file', "$tmp/db/root.cnf", '--verify', $bdir);
+($rc, $log) = run_backup('--restore-defaults-file', "$db->{dir}/root.cnf", '--verify', $bdir);
 is($rc, 0, '--verify of the intact backup passes') or diag($log);
 
 # --- a damaged dump fails loudly ------------------------------------------
@@ -186,7 +151,7 @@ my $victim = sprintf('%032x', 41);   # an eid in the older of the two days
         print;
     }
 }
-($rc, $log) = run_backup('--restore-defaults-file', "$tmp/db/root.cnf", '--verify', $bdir);
+($rc, $log) = run_backup('--restore-defaults-file', "$db->{dir}/root.cnf", '--verify', $bdir);
 is($rc, 1, 'damaged dump: --verify exits 1') or diag($log);
 like($log, qr/^FAIL events\.sql: sha256 .* differs/m, 'the changed dump file is named');
 like($log, qr/^FAIL events_\d{8}: restored copy's checksum/m,
@@ -203,7 +168,7 @@ ok(scalar @{ $dbh->selectcol_arrayref("SHOW DATABASES LIKE 'track_restore_check'
         print unless /^\('\Q$d2\E','invalid_json',3\),$/;
     }
 }
-($rc, $log) = run_backup('--restore-defaults-file', "$tmp/db/root.cnf", '--verify', $bdir,
+($rc, $log) = run_backup('--restore-defaults-file', "$db->{dir}/root.cnf", '--verify', $bdir,
                          '--drop-scratch');
 is($rc, 1, 'a row missing from the dump: exit 1') or diag($log);
 like($log, qr/^FAIL stats_dead_letters: restored copy has 1 rows, the source had 2/m,

@@ -12,46 +12,39 @@ use FindBin;
 use IO::Socket::INET;
 use POSIX ();
 use Time::HiRes qw(sleep time);
-use lib "$FindBin::Bin/lib";
-use TrackTest qw(start_redis start_sentinel kill_redis role_of
-                 sentinel_master sentinel_settled free_port);
-require "$FindBin::Bin/consumer-lib.pl";
+use lib "$FindBin::Bin/../lib";
+use Test::More;
+use TrackTest;
+
+consumer_defaults(%CONSUMER_TEST_SETTINGS);
+my $s = scratch_dir();
+start_queue_redis("$s/redis");
 
 my ($dbh, @all);        # a database, and every event pushed for it
 
-# each part in a database of its own: verify() reads it all
+# each part in a database of its own: stored_once() reads it all
 sub fresh_db {
     my ($name) = @_;
-    $dbh = new_db($name);
+    my $db = start_db($s, $name);
+    $dbh = $db->{dbh};
     @all = ();
-    return $name;
+    return $db;
 }
-my @consumers;          # stopped at exit, whatever happens
 my $fake_pid;
-
-END {
-    local $?;
-    kill 'KILL', map { $_->{pid} } grep { alive($_) } @consumers;
-    if ($fake_pid) {
-        kill 'KILL', $fake_pid;
-        waitpid($fake_pid, 0);
-    }
-}
-
-sub consumer {
-    my $c = start_consumer(@_);
-    push @consumers, $c;
-    return $c;
-}
+at_exit(sub {
+    return unless $fake_pid;
+    kill 'KILL', $fake_pid;
+    waitpid($fake_pid, 0);
+});
 
 sub log_has {
     my ($c, $re, $secs) = @_;
-    return wait_for($secs || 20, sub { log_text($c) =~ $re });
+    return wait_for($secs || 20, sub { consumer_log($c) =~ $re });
 }
 
 # --- a fake sentinel: answers get-master-addr-by-name from a file ----------
 
-my $answer = "$ENV{TC_SCRATCH}/fake-sentinel.answer";
+my $answer = "$s/fake-sentinel.answer";
 
 sub fake_answer {
     my ($text) = @_;
@@ -59,6 +52,18 @@ sub fake_answer {
     print $f "$text\n";
     close $f;
     rename "$answer.tmp", $answer or die $!;
+}
+
+# read_request($socket): reads one command a client sends (an array of
+# bulk strings, none holding a line break here); false at the end
+sub read_request {
+    my ($c) = @_;
+    my $head = <$c>;
+    return 0 unless defined $head && $head =~ /^\*(\d+)\r\n$/;
+    for (1 .. 2 * $1) {
+        defined(<$c>) or return 0;
+    }
+    return 1;
 }
 
 sub fake_sentinel {
@@ -70,7 +75,7 @@ sub fake_sentinel {
     die "fork: $!" unless defined $pid;
     if ($pid == 0) {
         while (my $c = $srv->accept) {
-            while (defined(my $cmd = eval { redis_reply($c) })) {
+            while (read_request($c)) {
                 my $a = slurp($answer);
                 chomp $a;
                 if ($a eq 'nil') {
@@ -99,7 +104,6 @@ sub stopped {
     });
 }
 
-my $s = $ENV{TC_SCRATCH};
 my ($a, $b, $m, $r1, $r2, $sport, $fport, $dead) = map { free_port() } 1 .. 8;
 my $sync = '--repl-diskless-sync-delay 0';
 my $name = "tc$$";      # sentinels of other runs on this machine ignore it
@@ -109,11 +113,11 @@ my $name = "tc$$";      # sentinels of other runs on this machine ignore it
 start_redis("$s/sa", $a, $sync);
 start_redis("$s/sb", $b, "$sync --replicaof 127.0.0.1 $a");
 ok(wait_for(20, sub {
-       rp($a, 'INFO', 'replication') =~ /connected_slaves:1/ }),
+       (redis_cmd($a, 'INFO', 'replication')->{connected_slaves} // 0) == 1 }),
    'a master and its replica');
 fake_answer('nil');
 $fake_pid = fake_sentinel($fport);
-my $c = consumer(db => fresh_db('tc_sentinel_disc'), id => 'disc',
+my $c = start_consumer($s, db => fresh_db('tc_sentinel_disc'), id => 'disc',
                  args => ["--redis-sentinel=127.0.0.1:$dead, 127.0.0.1:$fport",
                           "--redis-master=$name", '--batch-size=300'],
                  env => { TRACK_CONSUMER_PAUSE => 'after_move:1' });
@@ -124,7 +128,7 @@ ok(log_has($c, qr/sentinel 127\.0\.0\.1:$fport knows no master named "$name"/),
 fake_answer("127.0.0.1 $b");
 ok(log_has($c, qr/:$b is a replica, not the master \(yet\): asking the/),
    'a replica named as master is refused after ROLE');
-ok(log_text($c) !~ /redis: connected/, '... and not used');
+ok(consumer_log($c) !~ /redis: connected/, '... and not used');
 fake_answer("127.0.0.1 $a");
 ok(log_has($c, qr/redis: connected to 127\.0\.0\.1:$a \(master "$name"\)/),
    'connected to the master the sentinel names');
@@ -132,9 +136,9 @@ my $ev = gen_events(n => 1000, seed => 41, prefix => 'disc', dup => 0.05);
 push @all, @$ev;
 push_events($ev, 'track:events', $a);
 ok(stopped($c), 'demoted: a batch moved, not committed yet');
-ok(rp($a, 'WAIT', 1, 10000) == 1, 'demoted: the move is on the replica');
-rp($b, 'REPLICAOF', 'NO', 'ONE');
-rp($a, 'REPLICAOF', '127.0.0.1', $b);
+ok(redis_cmd($a, 'WAIT', 1, 10000) == 1, 'demoted: the move is on the replica');
+redis_cmd($b, 'REPLICAOF', 'NO', 'ONE');
+redis_cmd($a, 'REPLICAOF', '127.0.0.1', $b);
 fake_answer("127.0.0.1 $b");
 kill 'CONT', $c->{pid};
 ok(log_has($c, qr/a batch at 127\.0\.0\.1:$a: READONLY [^\n]*asking the sent/),
@@ -142,13 +146,13 @@ ok(log_has($c, qr/a batch at 127\.0\.0\.1:$a: READONLY [^\n]*asking the sent/),
 ok(log_has($c, qr/names [\d.]+:$b as master "$name" \(it was [\d.]+:$a:/),
    'demoted: it follows the promoted replica');
 ok(wait_for(30, sub {
-       rp($b, 'LLEN', 'track:events') == 0
-       && rp($b, 'LLEN', 'track:processing:disc') == 0 }),
+       redis_cmd($b, 'LLEN', 'track:events') == 0
+       && redis_cmd($b, 'LLEN', 'track:processing:disc') == 0 }),
    'demoted: every event consumed');
-ok(log_text($c) !~ /kept as batch|numbers the processing list otherwise/,
+ok(consumer_log($c) !~ /kept as batch|numbers the processing list otherwise/,
    'demoted: the batch acknowledged on the new master');
-is_eq(stop($c, 'TERM', 20), 0, 'exit 0');
-verify($dbh, \@all, 'demoted');
+is(stop_consumer($c, 'TERM', 20), 0, 'exit 0');
+stored_once($dbh, \@all, 'demoted');
 kill 'KILL', $fake_pid;
 waitpid($fake_pid, 0);
 $fake_pid = undef;
@@ -159,7 +163,7 @@ start_redis("$s/sm", $m, $sync);
 start_redis("$s/sr1", $r1, "$sync --replicaof 127.0.0.1 $m");
 start_redis("$s/sr2", $r2, "$sync --replicaof 127.0.0.1 $m");
 ok(wait_for(20, sub {
-       rp($m, 'INFO', 'replication') =~ /connected_slaves:2/ }),
+       (redis_cmd($m, 'INFO', 'replication')->{connected_slaves} // 0) == 2 }),
    'a master and two replicas');
 start_sentinel("$s/sentinel", $sport, $name, $m, down_after => 2000);
 
@@ -171,7 +175,7 @@ sub push_everywhere {
     my ($events, $master, $label) = @_;
     push @all, @$events;
     push_events($events, 'track:events', $master);
-    ok(rp($master, 'WAIT', 2, 10000) == 2, "$label: pushed to both replicas");
+    ok(redis_cmd($master, 'WAIT', 2, 10000) == 2, "$label: pushed to both replicas");
 }
 
 sub follows {
@@ -187,14 +191,14 @@ sub follows {
        "$label: the consumer follows the new master");
     ok(wait_for(60, sub {
            redis_forget();
-           my $n = eval { rp($to, 'LLEN', 'track:events')
-                          + rp($to, 'LLEN', 'track:processing:fo') };
+           my $n = eval { redis_cmd($to, 'LLEN', 'track:events')
+                          + redis_cmd($to, 'LLEN', 'track:processing:fo') };
            defined $n && $n == 0 }),
        "$label: and drains it");
     return $to;
 }
 
-$c = consumer(db => fresh_db('tc_sentinel_fo'), id => 'fo',
+$c = start_consumer($s, db => fresh_db('tc_sentinel_fo'), id => 'fo',
               args => ["--redis-sentinel=127.0.0.1:$dead 127.0.0.1:$sport",
                        "--redis-master=$name", '--batch-size=300']);
 ok(log_has($c, qr/redis: connected to 127\.0\.0\.1:$m \(master "$name"\)/),
@@ -206,15 +210,15 @@ kill 'STOP', $c->{pid};
 push_everywhere(gen_events(n => 4000, seed => 42, prefix => 'fa'), $m,
                 'graceful');
 kill 'CONT', $c->{pid};
-ok(wait_for(10, sub { rp($m, 'LLEN', 'track:events') < 4000 }),
+ok(wait_for(10, sub { redis_cmd($m, 'LLEN', 'track:events') < 4000 }),
    'graceful: consuming');
-ok(rp($sport, 'SENTINEL', 'FAILOVER', $name) eq 'OK',
+ok(redis_cmd($sport, 'SENTINEL', 'FAILOVER', $name) eq 'OK',
    'graceful: SENTINEL FAILOVER');
 my $new = follows($c, $m, 'graceful');
 # the sentinel demotes the old master when it next looks (10 s): now
-rp($m, 'REPLICAOF', '127.0.0.1', $new) if role_of($m) eq 'master';
+redis_cmd($m, 'REPLICAOF', '127.0.0.1', $new) if role_of($m) eq 'master';
 ok(wait_for(30, sub {
-       rp($new, 'INFO', 'replication') =~ /connected_slaves:2/
+       (redis_cmd($new, 'INFO', 'replication')->{connected_slaves} // 0) == 2
        && sentinel_settled($sport, $name, $new) }),
    'graceful: the other two replicate the new master, the failover is over');
 
@@ -223,24 +227,24 @@ kill 'STOP', $c->{pid};
 push_everywhere(gen_events(n => 4000, seed => 43, prefix => 'fb'), $new,
                 'killed');
 kill 'CONT', $c->{pid};
-ok(wait_for(10, sub { rp($new, 'LLEN', 'track:events') < 4000 }),
+ok(wait_for(10, sub { redis_cmd($new, 'LLEN', 'track:events') < 4000 }),
    'killed: consuming');
 my %dir = ($m => "$s/sm", $r1 => "$s/sr1", $r2 => "$s/sr2");
 kill_redis($dir{$new});
 redis_forget();
 follows($c, $new, 'killed');
 
-ok(alive($c), 'the same consumer process throughout');
-verify($dbh, \@all, 'failovers');
-is_eq(stop($c, 'TERM', 20), 0, 'exit 0');
+ok(consumer_alive($c), 'the same consumer process throughout');
+stored_once($dbh, \@all, 'failovers');
+is(stop_consumer($c, 'TERM', 20), 0, 'exit 0');
 
 # --- a Redis that went back in time ----------------------------------------
 
-r('FLUSHALL');
+queue_cmd('FLUSHALL');
 
 sub marker {
     my ($id) = @_;
-    my $r = rows($dbh, 'SELECT last_seq FROM consumer_state WHERE '
+    my $r = db_rows($dbh, 'SELECT last_seq FROM consumer_state WHERE '
                        . 'consumer_id = ?', $id);
     return @$r ? $r->[0][0] : 0;
 }
@@ -248,31 +252,31 @@ sub marker {
 # a list numbered below the marker: Redis lost the acknowledgements of the
 # last batches, and the list holds stored events and unstored ones
 my $db = fresh_db('tc_sentinel_back');
-$c = consumer(db => $db, id => 'back', args => ['--batch-size=200']);
+$c = start_consumer($s, db => $db, id => 'back', args => ['--batch-size=200']);
 $ev = gen_events(n => 1000, seed => 44, prefix => 'ba');
 push @all, @$ev;
 push_events($ev);
 ok(wait_for(30, sub { drained('back') }),
    'below the marker: first events stored');
-is_eq(stop($c, 'TERM', 20), 0, 'exit 0');
+is(stop_consumer($c, 'TERM', 20), 0, 'exit 0');
 my $last = marker('back');
 ok($last >= 3, "below the marker: the marker is $last");
 my $late = gen_events(n => 50, seed => 45, prefix => 'bb');
 push @all, @$late;
-r('SET', 'track:processing:back:seq', $last - 2);
-r('RPUSH', 'track:processing:back', @{$ev}[100 .. 199], @$late);
-$c = consumer(db => $db, id => 'back', args => ['--batch-size=200']);
+queue_cmd('SET', 'track:processing:back:seq', $last - 2);
+queue_cmd('RPUSH', 'track:processing:back', @{$ev}[100 .. 199], @$late);
+$c = start_consumer($s, db => $db, id => 'back', args => ['--batch-size=200']);
 ok(wait_for(30, sub { drained('back') }),
    'below the marker: the list is consumed');
-ok(log_text($c) !~ /was committed before/,
+ok(consumer_log($c) !~ /was committed before/,
    '... not taken for a committed batch');
-verify($dbh, \@all, 'below the marker');
-is_eq(stop($c, 'TERM', 20), 0, 'exit 0');
+stored_once($dbh, \@all, 'below the marker');
+is(stop_consumer($c, 'TERM', 20), 0, 'exit 0');
 
 # the list of the batch in hand gained elements between COMMIT and the
 # acknowledgement
 $db = fresh_db('tc_sentinel_gain');
-$c = consumer(db => $db, id => 'gain', args => ['--batch-size=500'],
+$c = start_consumer($s, db => $db, id => 'gain', args => ['--batch-size=500'],
               env => { TRACK_CONSUMER_PAUSE => 'before_ack:1' });
 $ev = gen_events(n => 300, seed => 46, prefix => 'ga');
 push @all, @$ev;
@@ -280,17 +284,17 @@ push_events($ev);
 ok(stopped($c), 'gained: stopped between COMMIT and the acknowledgement');
 $late = gen_events(n => 20, seed => 47, prefix => 'gb');
 push @all, @$late;
-r('RPUSH', 'track:processing:gain', @$late);
+queue_cmd('RPUSH', 'track:processing:gain', @$late);
 kill 'CONT', $c->{pid};
 ok(log_has($c, qr/\(300 events\) but [^\n]* holds 320 [^\n]*kept as batch/),
    'gained: the list is kept, not deleted');
 ok(wait_for(30, sub { drained('gain') }), 'gained: and stored again');
-verify($dbh, \@all, 'gained');
-is_eq(stop($c, 'TERM', 20), 0, 'exit 0');
+stored_once($dbh, \@all, 'gained');
+is(stop_consumer($c, 'TERM', 20), 0, 'exit 0');
 
 # the acknowledgement finds the list numbered below the batch in hand
 $db = fresh_db('tc_sentinel_refused');
-$c = consumer(db => $db, id => 'refused',
+$c = start_consumer($s, db => $db, id => 'refused',
               args => ['--batch-size=500'],
               env => { TRACK_CONSUMER_PAUSE => 'before_ack:2' });
 $ev = gen_events(n => 300, seed => 48, prefix => 'ra');
@@ -304,14 +308,15 @@ ok(stopped($c), 'refused: stopped before acknowledging the second');
 $last = marker('refused');
 $late = gen_events(n => 10, seed => 50, prefix => 'rc');
 push @all, @$late;
-r('SET', 'track:processing:refused:seq', $last - 1);
-r('RPUSH', 'track:processing:refused', @$late);
+queue_cmd('SET', 'track:processing:refused:seq', $last - 1);
+queue_cmd('RPUSH', 'track:processing:refused', @$late);
 kill 'CONT', $c->{pid};
 ok(log_has($c, qr/batch $last is committed but Redis numbers the processing/),
    'refused: said so');
 ok(wait_for(30, sub { drained('refused') }),
    'refused: the list is stored again');
-verify($dbh, \@all, 'refused');
-is_eq(stop($c, 'TERM', 20), 0, 'exit 0');
+stored_once($dbh, \@all, 'refused');
+is(stop_consumer($c, 'TERM', 20), 0, 'exit 0');
 
-done();
+no_sanitizer_reports();
+done_testing();

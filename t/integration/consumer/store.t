@@ -4,34 +4,42 @@
 use strict;
 use warnings;
 use FindBin;
+use JSON::PP;
 use POSIX qw(strftime);
 use Time::HiRes qw(sleep time);
-require "$FindBin::Bin/consumer-lib.pl";
+use lib "$FindBin::Bin/../lib";
+use Test::More;
+use TrackTest;
 
-our ($JSON, $SCRATCH, $BIN, $TZ_OFF);
+consumer_defaults(%CONSUMER_TEST_SETTINGS);
+my $s = scratch_dir();
+start_queue_redis("$s/redis");
+
+my $JSON = JSON::PP->new->utf8->canonical;
 
 sub hexs { return uc unpack('H*', $_[0]) }
 
 # the stored bytes of a column, by HEX() (no client-side decoding)
 sub stored_hex {
     my ($dbh, $table, $col, $eid) = @_;
-    my $r = rows($dbh, "SELECT HEX($col) FROM `$table` WHERE eid = ?", $eid);
+    my $r = db_rows($dbh, "SELECT HEX($col) FROM `$table` WHERE eid = ?", $eid);
     return @$r ? (defined $r->[0][0] ? $r->[0][0] : 'NULL') : 'no row';
 }
 
-r('FLUSHALL');
+queue_cmd('FLUSHALL');
 
 # --- --help ------------------------------------------------------------------
 
-my $help = `$BIN --help`;
+my $help = `$CONSUMER_BIN --help`;
 ok($? == 0 && $help =~ /--batch_size/ && $help =~ /--timezone/
    && $help =~ /--retention_days/ && $help =~ /SIGTERM/, '--help documents the settings');
-my $bad = `$BIN --batch-size=0 2>&1`;
+my $bad = `$CONSUMER_BIN --batch-size=0 2>&1`;
 ok(($? >> 8) == 2 && $bad =~ /batch_size/, 'an invalid flag exits 2 with the reason');
 
 # --- byte-exact values, day tables across midnight -------------------------
 
-my $dbh = new_db('tc_store');
+my $db = start_db($s, 'tc_store');
+my $dbh = $db->{dbh};
 my $midnight = 1732559400000;                    # 2024-11-26 00:00 +05:30
 my $long_ua = join("", map { chr(40 + $_ % 50) } 1 .. 65535);   # no " or \
 my $emoji = "\xf0\x9f\x98\x80";                  # 4-byte UTF-8, as bytes
@@ -53,42 +61,42 @@ my @tricky = (
 );
 push_events([map { $_->[2] } @tricky]);
 
-my $c = start_consumer(db => 'tc_store', id => 'store');
+my $c = start_consumer($s, db => $db, id => 'store');
 ok(wait_for(30, sub { drained('store') }), 'queue drained');
 
 my ($d1, $d2) = ('events_20241125', 'events_20241126');
-is_eq(join(',', @{day_tables($dbh)}), "$d1,$d2",
+is(join(',', @{day_tables($dbh)}), "$d1,$d2",
       'one table per day of the configured zone (last ms before midnight, midnight)');
-is_eq(stored_hex($dbh, $d1, 'app', 'q1'), hexs(q~a'b"c~), 'quotes stored as is');
-is_eq(stored_hex($dbh, $d1, 'module', 'q1'), hexs('back\\slash'), 'backslash stored as is');
-is_eq(stored_hex($dbh, $d1, 'action', 'q1'), hexs("$emoji\xe4\xb8\xad"),
+is(stored_hex($dbh, $d1, 'app', 'q1'), hexs(q~a'b"c~), 'quotes stored as is');
+is(stored_hex($dbh, $d1, 'module', 'q1'), hexs('back\\slash'), 'backslash stored as is');
+is(stored_hex($dbh, $d1, 'action', 'q1'), hexs("$emoji\xe4\xb8\xad"),
       '4-byte and 3-byte UTF-8 stored as is');
-is_eq(stored_hex($dbh, $d1, 'object', 'q1'), hexs('x '), 'trailing space kept');
-is_eq(stored_hex($dbh, $d1, 'uid', 'q1'), hexs("\xc3\xa9$emoji"),
+is(stored_hex($dbh, $d1, 'object', 'q1'), hexs('x '), 'trailing space kept');
+is(stored_hex($dbh, $d1, 'uid', 'q1'), hexs("\xc3\xa9$emoji"),
       '\u escapes and a surrogate pair stored as UTF-8');
-is_eq(stored_hex($dbh, $d1, 'ts', 'q1'), uc sprintf('%X', 9007199254740991),
+is(stored_hex($dbh, $d1, 'ts', 'q1'), uc sprintf('%X', 9007199254740991),
       'ts up to 2^53-1');
-is_eq(stored_hex($dbh, $d1, 'ua', 'q1'), hexs("tab\tnl\ncr\r"), 'control characters');
-is_eq(stored_hex($dbh, $d1, 'referer', 'q1'),
+is(stored_hex($dbh, $d1, 'ua', 'q1'), hexs("tab\tnl\ncr\r"), 'control characters');
+is(stored_hex($dbh, $d1, 'referer', 'q1'),
       hexs(q~'); DROP TABLE stats_daily; --~), 'SQL in a value is only text');
-is_eq(stored_hex($dbh, $d1, 'props', 'q1'),
+is(stored_hex($dbh, $d1, 'props', 'q1'),
       hexs(qq~{"q":"it's \\"x\\"","e":"\xc3\xa9","n":1.5,"t":true,"z":null}~),
       'props stored as compact JSON by jansson (escapes decoded, 1.50 as 1.5)');
-is_eq(stored_hex($dbh, $d1, 'fields', 'q1'), hexs(q~{"host":"h\\\\1"}~), 'fields as text');
-is_eq(stored_hex($dbh, $d2, 'app', 'q2'), hexs($app128), '128-byte app of emoji');
-is_eq(stored_hex($dbh, $d2, 'uid', 'q2'), hexs('42'), 'numeric uid as text');
-is_eq(stored_hex($dbh, $d2, 'ua', 'q2'), hexs($long_ua), '65535-byte user agent');
-is_eq(stored_hex($dbh, $d2, 'ip', 'q2'), 'NULL', 'absent ip is NULL');
-is_eq(stored_hex($dbh, $d2, 'object', 'Q2'), hexs('991'), 'numeric object as text');
-is_eq(scalar @{rows($dbh, "SELECT 1 FROM $d2")}, 2, "eids differing in case are distinct");
-my $tables = rows($dbh, "SELECT COUNT(*) FROM information_schema.tables "
+is(stored_hex($dbh, $d1, 'fields', 'q1'), hexs(q~{"host":"h\\\\1"}~), 'fields as text');
+is(stored_hex($dbh, $d2, 'app', 'q2'), hexs($app128), '128-byte app of emoji');
+is(stored_hex($dbh, $d2, 'uid', 'q2'), hexs('42'), 'numeric uid as text');
+is(stored_hex($dbh, $d2, 'ua', 'q2'), hexs($long_ua), '65535-byte user agent');
+is(stored_hex($dbh, $d2, 'ip', 'q2'), 'NULL', 'absent ip is NULL');
+is(stored_hex($dbh, $d2, 'object', 'Q2'), hexs('991'), 'numeric object as text');
+is(scalar @{db_rows($dbh, "SELECT 1 FROM $d2")}, 2, "eids differing in case are distinct");
+my $tables = db_rows($dbh, "SELECT COUNT(*) FROM information_schema.tables "
                   . "WHERE table_schema = 'tc_store' AND table_name = 'stats_daily'");
-is_eq($tables->[0][0], 1, 'stats_daily survived the SQL-looking referer');
-is_eq(join('|', map { join(',', @$_) } @{rows($dbh,
+is($tables->[0][0], 1, 'stats_daily survived the SQL-looking referer');
+is(join('|', map { join(',', @$_) } @{db_rows($dbh,
       "SELECT day, hour, object, events FROM stats_hourly ORDER BY day, hour, object")}),
       '2024-11-25,23,x ,1|2024-11-26,0,991,1|2024-11-26,0,x,1',
       'hourly statistics in the configured zone');
-verify($dbh, [map { $_->[2] } @tricky], 'tricky values');
+stored_once($dbh, [map { $_->[2] } @tricky], 'tricky values');
 
 # --- idempotency: a resent eid is stored and counted once per day ----------
 
@@ -104,14 +112,14 @@ my @nextday = map {
 } @first[0 .. 9];
 push_events([@resend, @resend[0 .. 9], @nextday]);
 ok(wait_for(30, sub { drained('store') }), 'resent copies drained');
-verify($dbh, [(map { $_->[2] } @tricky), @first, @resend, @nextday],
+stored_once($dbh, [(map { $_->[2] } @tricky), @first, @resend, @nextday],
        'resent eids');
-my $st = rows($dbh, "SELECT events, duplicates FROM consumer_state WHERE consumer_id = 'store'");
-is_eq("@{$st->[0]}", (3 + 300 + 10) . " 110", 'consumer_state counts stored and duplicates');
+my $st = db_rows($dbh, "SELECT events, duplicates FROM consumer_state WHERE consumer_id = 'store'");
+is("@{$st->[0]}", (3 + 300 + 10) . " 110", 'consumer_state counts stored and duplicates');
 
 # --- dead letters ------------------------------------------------------------
 
-r('DEL', 'track:dead');
+queue_cmd('DEL', 'track:dead');
 my @dead_in = (
     ['not json at all', 'invalid_json'],
     ['{"eid":"d1","recv_ts":1,"app":"a","module":"m"}', 'missing_field'],
@@ -128,8 +136,8 @@ for my $i (0 .. $#good) {
 }
 push_events(\@mix);
 ok(wait_for(30, sub { drained('store') }), 'mixed batch drained: dead letters do not block');
-my $letters = r('LRANGE', 'track:dead', 0, -1);
-is_eq(scalar @$letters, scalar @dead_in, 'every bad element is in track:dead once');
+my $letters = queue_cmd('LRANGE', 'track:dead', 0, -1);
+is(scalar @$letters, scalar @dead_in, 'every bad element is in track:dead once');
 my $exact = 0;
 for my $i (0 .. $#dead_in) {
     my $l = eval { $JSON->decode($letters->[$i]) } || {};
@@ -138,37 +146,37 @@ for my $i (0 .. $#dead_in) {
     $exact++ if $raw eq $dead_in[$i][0] && $l->{code} eq $dead_in[$i][1]
                 && length($l->{reason} || '') > 5 && $l->{consumer} eq 'store';
 }
-is_eq($exact, scalar @dead_in, 'dead letters carry the exact element, its code and reason');
+is($exact, scalar @dead_in, 'dead letters carry the exact element, its code and reason');
 my %codes;
 $codes{$_->[1]}++ for @dead_in;
-is_eq(join(',', map { "$_->[0]=$_->[1]" } @{rows($dbh,
+is(join(',', map { "$_->[0]=$_->[1]" } @{db_rows($dbh,
       "SELECT reason, SUM(events) FROM stats_dead_letters GROUP BY reason ORDER BY reason")}),
       join(',', map { "$_=$codes{$_}" } sort keys %codes), 'dead letters counted by reason');
-verify($dbh, [(map { $_->[2] } @tricky), @first, @resend, @nextday, @good],
+stored_once($dbh, [(map { $_->[2] } @tricky), @first, @resend, @nextday, @good],
        'around dead letters');
 
 # --- signals -------------------------------------------------------------------
 
 rename $c->{log}, "$c->{log}.old";
 kill 'HUP', $c->{pid};
-ok(wait_for(10, sub { -f $c->{log} && log_text($c) =~ /log file reopened/ }),
+ok(wait_for(10, sub { -f $c->{log} && consumer_log($c) =~ /log file reopened/ }),
    'SIGHUP reopens the log file');
-ok(alive($c), 'still running after SIGHUP');
+ok(consumer_alive($c), 'still running after SIGHUP');
 my $t0 = time;
-my $status = stop($c, 'TERM', 10);
+my $status = stop_consumer($c, 'TERM', 10);
 ok(defined $status && $status == 0, 'SIGTERM while idle: exit 0');
 ok(time - $t0 < 3, sprintf('... within %.2f s (blocking pop timeout 0.2 s)', time - $t0));
 
 # SIGTERM with a batch in hand: the batch is finished
 my @late = @{gen_events(n => 50, seed => 9, prefix => 'late')};
-$c = start_consumer(db => 'tc_store', id => 'store', args => ['--linger-ms=3000', '--batch-size=1000']);
-ok(wait_for(10, sub { log_text($c) =~ /redis: connected/ }), 'restarted');
+$c = start_consumer($s, db => $db, id => 'store', args => ['--linger-ms=3000', '--batch-size=1000']);
+ok(wait_for(10, sub { consumer_log($c) =~ /redis: connected/ }), 'restarted');
 push_events(\@late);
-ok(wait_for(10, sub { r('LLEN', 'track:processing:store') == 50 }), 'a batch lingers in the processing list');
-$status = stop($c, 'TERM', 10);
+ok(wait_for(10, sub { queue_cmd('LLEN', 'track:processing:store') == 50 }), 'a batch lingers in the processing list');
+$status = stop_consumer($c, 'TERM', 10);
 ok(defined $status && $status == 0, 'SIGTERM with a batch in hand: exit 0');
 ok(drained('store'), '... after finishing the batch');
-verify($dbh, [(map { $_->[2] } @tricky), @first, @resend, @nextday, @good, @late],
+stored_once($dbh, [(map { $_->[2] } @tricky), @first, @resend, @nextday, @good, @late],
        'after SIGTERM');
 
 # --- a SIGKILL at each step of a batch -------------------------------------------
@@ -178,25 +186,25 @@ for my $point (qw(after_move before_commit after_commit)) {
     my $ev = gen_events(n => 300, seed => 10, prefix => "k$point", dup => 0.1);
     push @all, @$ev;
     push_events($ev);
-    $c = start_consumer(db => 'tc_store', id => 'store', args => ['--batch-size=100'],
+    $c = start_consumer($s, db => $db, id => 'store', args => ['--batch-size=100'],
                         env => { TRACK_CONSUMER_CRASH => "$point:2" });
-    my $st2 = reap($c, 30);
+    my $st2 = wait_consumer($c, 30);
     ok(defined $st2 && ($st2 & 127) == 9, "killed by SIGKILL $point of batch 2");
-    ok(r('LLEN', 'track:processing:store') > 0, '... leaving its processing list');
+    ok(queue_cmd('LLEN', 'track:processing:store') > 0, '... leaving its processing list');
     # a larger batch after the restart: a committed batch must not grow
-    $c = start_consumer(db => 'tc_store', id => 'store', args => ['--batch-size=500']);
+    $c = start_consumer($s, db => $db, id => 'store', args => ['--batch-size=500']);
     ok(wait_for(30, sub { drained('store') }), '... restarted with larger batches and drained');
     if ($point eq 'after_commit') {
-        ok(log_text($c) =~ /was committed before/, '... recognising the committed batch');
+        ok(consumer_log($c) =~ /was committed before/, '... recognising the committed batch');
     }
-    stop($c, 'TERM', 10);
-    verify($dbh, \@all, "SIGKILL $point");
+    stop_consumer($c, 'TERM', 10);
+    stored_once($dbh, \@all, "SIGKILL $point");
 }
 
 # --- retention -------------------------------------------------------------------
 
-my $keep = strftime('%Y%m%d', gmtime(time + $TZ_OFF - 5 * 86400));
-my $tmpl = slurp("$ENV{TC_ROOT}/sql/events_day.sql");
+my $keep = strftime('%Y%m%d', gmtime(time + zone_offset() - 5 * 86400));
+my $tmpl = slurp("$ROOT/sql/events_day.sql");
 for my $d ('20000101', $keep) {
     (my $sql = $tmpl) =~ s/\@TABLE\@/events_$d/g;
     $sql =~ s/;\s*$//;
@@ -204,26 +212,27 @@ for my $d ('20000101', $keep) {
 }
 $dbh->do("INSERT INTO stats_user_seen VALUES ('2000-01-01','a','m','x','u')");
 $dbh->do("INSERT INTO stats_daily_users VALUES ('2000-01-01','a','m','x',1)");
-$c = start_consumer(db => 'tc_store', id => 'store', args => ['--retention-days=30']);
-ok(wait_for(10, sub { log_text($c) =~ /retention: dropped events_20000101/ }),
+$c = start_consumer($s, db => $db, id => 'store', args => ['--retention-days=30']);
+ok(wait_for(10, sub { consumer_log($c) =~ /retention: dropped events_20000101/ }),
    'retention drops a day table older than 30 days');
 my %t = map { $_ => 1 } @{day_tables($dbh)};
 ok(!$t{events_20000101} && $t{"events_$keep"}, 'and keeps a table of 5 days ago');
-ok(wait_for(10, sub { rows($dbh, "SELECT COUNT(*) FROM stats_user_seen "
+ok(wait_for(10, sub { db_rows($dbh, "SELECT COUNT(*) FROM stats_user_seen "
                             . "WHERE day = '2000-01-01'")->[0][0] == 0 }),
    'user memberships of dropped days are deleted');
-stop($c, 'TERM', 10);
+stop_consumer($c, 'TERM', 10);
 
 # a consumer with retention off keeps everything
 $dbh->do("CREATE TABLE events_20000102 LIKE events_$keep");
-$c = start_consumer(db => 'tc_store', id => 'store');
-ok(wait_for(10, sub { log_text($c) =~ /redis: connected/ }), 'started without retention');
-stop($c, 'TERM', 10);
+$c = start_consumer($s, db => $db, id => 'store');
+ok(wait_for(10, sub { consumer_log($c) =~ /redis: connected/ }), 'started without retention');
+stop_consumer($c, 'TERM', 10);
 ok(grep({ $_ eq 'events_20000102' } @{day_tables($dbh)}), 'retention is off by default');
 
 # --- schema migration: stats_daily of the first layout -----------------------
 
-my $old = new_db('tc_migrate');
+my $migdb = start_db($s, 'tc_migrate');
+my $old = $migdb->{dbh};
 $old->do(q~CREATE TABLE stats_daily (
     day DATE NOT NULL, app VARCHAR(128) NOT NULL, module VARCHAR(128) NOT NULL,
     action VARCHAR(128) NOT NULL, object VARCHAR(128) NOT NULL DEFAULT '',
@@ -232,33 +241,34 @@ $old->do(q~CREATE TABLE stats_daily (
     KEY top_objects (app, module, action, day, events)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin~);
 my @kept = @{gen_events(n => 200, seed => 11, prefix => 'm')};
-my $mig = start_consumer(db => 'tc_migrate', id => 'mig');
+my $mig = start_consumer($s, db => $migdb, id => 'mig');
 push_events([@kept[0 .. 99]]);
 ok(wait_for(30, sub { drained('mig') }), 'first half drained');
-stop($mig, 'TERM', 10);
+stop_consumer($mig, 'TERM', 10);
 $old->do('ALTER TABLE stats_daily DROP PRIMARY KEY,'
          . ' ADD PRIMARY KEY (app, module, action, object, day),'
          . ' DROP INDEX by_object,'
          . ' ADD INDEX top_objects (app, module, action, day, events)');
-$mig = start_consumer(db => 'tc_migrate', id => 'mig');
+$mig = start_consumer($s, db => $migdb, id => 'mig');
 push_events([@kept[100 .. 199]]);
 ok(wait_for(30, sub { drained('mig') }), 'second half drained after the migration');
-is_eq(stop($mig, 'TERM', 10), 0, 'exit 0');
-is_eq(join('|', map { "$_->[0]:$_->[1]" } @{rows($old,
+is(stop_consumer($mig, 'TERM', 10), 0, 'exit 0');
+is(join('|', map { "$_->[0]:$_->[1]" } @{db_rows($old,
       "SELECT index_name, GROUP_CONCAT(column_name ORDER BY seq_in_index)"
       . " FROM information_schema.statistics WHERE table_schema = 'tc_migrate'"
       . " AND table_name = 'stats_daily' GROUP BY index_name"
       . " ORDER BY index_name")}),
       'by_object:app,module,action,object,day|PRIMARY:app,module,action,day,object',
       'stats_daily migrated to the day-first primary key, top_objects dropped');
-verify($old, \@kept, 'counts kept across the migration');
+stored_once($old, \@kept, 'counts kept across the migration');
 
 # --- a lingering batch is read in steps; a list changed under it is reread ---
 
-r('FLUSHALL');
-my $lingerdb = new_db('tc_linger');
+queue_cmd('FLUSHALL');
+my $lingdb = start_db($s, 'tc_linger');
+my $lingerdb = $lingdb->{dbh};
 my @grow = @{gen_events(n => 40, seed => 12, prefix => 'g')};
-my $lc = start_consumer(db => 'tc_linger', id => 'grow',
+my $lc = start_consumer($s, db => $lingdb, id => 'grow',
                         args => ['--batch-size=1000', '--linger-ms=8000']);
 push_events([@grow[0 .. 9]]);
 ok(wait_for(10, sub { processing_len('grow') == 10 }), 'ten events linger');
@@ -266,23 +276,24 @@ push_events([@grow[10 .. 19]]);
 ok(wait_for(10, sub { processing_len('grow') == 20 }), 'ten more join them');
 # not something that happens: the list is this consumer's alone; but if it
 # changes, what is stored and acknowledged must be the list as it is
-r('LPUSH', 'track:processing:grow', $grow[20]);
+queue_cmd('LPUSH', 'track:processing:grow', $grow[20]);
 push_events([@grow[21 .. 39]]);
 ok(wait_for(30, sub { drained('grow') }), 'drained after the change');
-ok(log_text($lc) =~ /processing list "track:processing:grow" changed between two reads/,
+ok(consumer_log($lc) =~ /processing list "track:processing:grow" changed between two reads/,
    'the change is logged');
-is_eq(stop($lc, 'TERM', 10), 0, 'exit 0');
-verify($lingerdb, \@grow, 'a list grown in steps, changed once');
+is(stop_consumer($lc, 'TERM', 10), 0, 'exit 0');
+stored_once($lingerdb, \@grow, 'a list grown in steps, changed once');
 
 # --- one process per consumer id ----------------------------------------------------
 
-my $one = start_consumer(db => 'tc_store', id => 'same');
-ok(wait_for(10, sub { log_text($one) =~ /redis: connected/ }), 'first "same" runs');
-my $two = start_consumer(db => 'tc_store', id => 'same');
-ok(wait_for(20, sub { log_text($two) =~ /consumer id "same" is in use/ }),
+my $one = start_consumer($s, db => $db, id => 'same');
+ok(wait_for(10, sub { consumer_log($one) =~ /redis: connected/ }), 'first "same" runs');
+my $two = start_consumer($s, db => $db, id => 'same');
+ok(wait_for(20, sub { consumer_log($two) =~ /consumer id "same" is in use/ }),
    'a second process with the same id waits for the lock, saying why');
-stop($one, 'TERM', 10);
-ok(wait_for(20, sub { log_text($two) =~ /redis: connected/ }), '... and takes over when the first exits');
-is_eq(stop($two, 'TERM', 10), 0, 'exit 0');
+stop_consumer($one, 'TERM', 10);
+ok(wait_for(20, sub { consumer_log($two) =~ /redis: connected/ }), '... and takes over when the first exits');
+is(stop_consumer($two, 'TERM', 10), 0, 'exit 0');
 
-done();
+no_sanitizer_reports();
+done_testing();

@@ -6,18 +6,17 @@
 use strict;
 use warnings;
 
-use Cwd qw(abs_path);
-use File::Basename qw(dirname);
-use File::Path qw(make_path remove_tree);
+use FindBin;
+use lib "$FindBin::Bin/../lib";
 use Test::More;
+use TrackTest;
 
-my $ROOT = abs_path(dirname(__FILE__) . '/../..');
 my $rules = "$ROOT/ops/alerts.yml";
 
 plan skip_all => 'promtool not installed (apt-get install prometheus)'
     unless grep { -x "$_/promtool" } split /:/, $ENV{PATH};
 
-$SIG{ALRM} = sub { die "ops-alerts.t: timed out\n" };
+$SIG{ALRM} = sub { die "ops/alerts.t: timed out\n" };
 alarm 50;
 
 my $out = `promtool check rules '$rules' 2>&1`;
@@ -35,9 +34,7 @@ for my $block (split /^\s*- alert: /m, $text) {
     like($block, qr/^\s*action: /m, "$name says what to do");
 }
 
-my $tmp = "$ROOT/t/tmp/ops-alerts-$$";
-make_path($tmp);
-END { remove_tree($tmp) if $tmp && $? == 0 && !$ENV{KEEP_TMP} }
+my $tmp = scratch_dir();
 
 # the unit test compares labels and annotations exactly: it runs on a copy
 # without the annotations (checked above)

@@ -1,173 +1,121 @@
-# Shared by the track-stats integration tests (t/integration/stats-*.t):
-# throwaway services through scripts/lib/services.sh, an HTTP client, the
-# expected answer of every endpoint computed from the raw day tables, and a
-# pass/fail tally that ends with "N passed, N failed".
+# track-stats for the integration tests: the service on a free port (stopped
+# when the test exits), JSON requests, and the expected answer of every
+# endpoint computed by SQL from the raw day tables.
+package TrackTest::Stats;
+
 use strict;
 use warnings;
 use utf8;
 
-use Cwd qw(abs_path);
-use DBI;
-use File::Basename qw(dirname);
-use File::Path qw(make_path remove_tree);
+use Exporter qw(import);
+use File::Path qw(make_path);
 use HTTP::Tiny;
 use JSON::PP;
 use POSIX qw(strftime WNOHANG);
+use Test::More ();
 use Time::HiRes qw(sleep time);
 use Time::Local qw(timegm);
 
-our $ROOT = abs_path(dirname(__FILE__) . '/../..');
-our ($PASSED, $FAILED) = (0, 0);
-our $JSON = JSON::PP->new->utf8->canonical;
+use TrackTest::Base;
 
-binmode STDOUT, ':utf8';
-binmode STDERR, ':utf8';
-$| = 1;
+our @EXPORT = qw($STATS_BIN start_stats stop_stats json_request json_get
+                 is_json qs day_to_epoch epoch_to_day day_range table_of
+                 check_all_endpoints);
 
-sub ok {
-    my ($cond, $name) = @_;
-    if ($cond) {
-        $PASSED++;
-        print "ok - $name\n";
-    } else {
-        $FAILED++;
-        print "not ok - $name\n";
-    }
-    return $cond;
-}
+our $STATS_BIN = $ENV{STATS_BIN}
+                 || "$ROOT/consumer/build/release/track-stats";
 
-sub is_eq {
+my $JSON = JSON::PP->new->utf8->canonical;
+
+# the names of the checks carry the apps' and modules' characters
+binmode(Test::More->builder->$_, ':encoding(UTF-8)')
+    for qw(output failure_output todo_output);
+
+# is_json($got, $want, $name): equal as canonical JSON (a number is not a
+# string); plain scalars compare as they are
+sub is_json {
     my ($got, $want, $name) = @_;
     my $g = defined $got ? (ref $got ? $JSON->encode($got) : $got) : 'undef';
     my $w = defined $want ? (ref $want ? $JSON->encode($want) : $want)
                           : 'undef';
-    ok($g eq $w, $name) or do {
-        print "#   got:  " . substr($g, 0, 2000) . "\n";
-        print "#   want: " . substr($w, 0, 2000) . "\n";
+    return Test::More::ok($g eq $w, $name) || do {
+        Test::More::diag("got:  " . substr($g, 0, 2000) . "\n"
+                         . "want: " . substr($w, 0, 2000));
+        0;
     };
 }
 
-sub summary {
-    # a TAP plan for prove, then the tally the harnesses read
-    print "1.." . ($PASSED + $FAILED) . "\n";
-    print "$PASSED passed, $FAILED failed\n";
-    return $FAILED == 0 && $PASSED > 0 ? 0 : 1;
-}
+# --- the service ---------------------------------------------------------
 
-# --- services -----------------------------------------------------------
-
-sub sh {
-    my ($cmd) = @_;
-    return system('bash', '-c',
-                  ". '$ROOT/scripts/lib/services.sh'; set -e; $cmd") == 0;
-}
-
-sub free_port {
-    my $p = `bash -c ". '$ROOT/scripts/lib/services.sh'; free_port"`;
-    chomp $p;
-    return $p;
-}
-
-sub read_env_file {
-    my ($file) = @_;
-    my %env;
-    open my $fh, '<', $file or die "$file: $!";
-    while (<$fh>) {
-        chomp;
-        $env{$1} = $2 if /^(\w+)=(.*)$/;
-    }
-    return \%env;
-}
-
-# start_db(DIR[, UTC_OFFSET]): a private mariadbd with the schema; returns a
-# hash with the reader's credentials and a root DBI handle whose session time
-# zone is UTC_OFFSET (default +00:00), the offset of the consumer's zone.
-sub start_db {
-    my ($dir, $offset) = @_;
-    $offset //= '+00:00';
-    my $port = free_port();
-    # its own tmpdir: nobody else's clean-up of /tmp can pull a temporary
-    # table from under a query
-    make_path("$dir/tmp");
-    sh("start_mariadb '$dir' $port --tmpdir='$dir/tmp'")
-        or die "start_mariadb failed";
-    my $env = read_env_file("$dir/env");
-    my $cnf = read_env_file("$dir/root.cnf");
-    my $dbh = DBI->connect(
-        "DBI:MariaDB:database=track;mariadb_socket=$env->{MYSQL_SOCKET}",
-        'root', $cnf->{password},
-        { RaiseError => 1, PrintError => 0, AutoCommit => 1 });
-    $dbh->do("SET time_zone = '$offset'");
-    return { dir => $dir, port => $port, env => $env, dbh => $dbh,
-             root_password => $cnf->{password} };
-}
-
-# start_stats(%opt): runs track-stats on a free port with the reader's
-# credentials; stderr and stdout go to LOG.  Returns { pid, url, log }.
+# start_stats($dir, db => $db, timezone => $tz, args => [...], env => {...}):
+# track-stats on a free port with the reader's credentials of $db (see
+# start_db), its pid file $dir/stats.pid, stdout and stderr in
+# $dir/stats.log.  Returns { pid, url, port, log, pid_file, dir } once it
+# answers; stopped at exit.
 sub start_stats {
-    my (%o) = @_;
-    my $bin = $ENV{STATS_BIN} || "$ROOT/consumer/build/release/track-stats";
+    my ($dir, %o) = @_;
+    -x $STATS_BIN
+        or die "$STATS_BIN is missing: make -C consumer (or STATS_BIN)\n";
+    make_path($dir);
     my $port = free_port();
     my $db = $o{db};
+    my $s = { url => "http://127.0.0.1:$port", port => $port, dir => $dir,
+              log => "$dir/stats.log", pid_file => "$dir/stats.pid" };
     my @args = ("--listen", "127.0.0.1:$port",
                 "--mysql-host", "localhost",
-                "--mysql-socket", $db->{env}{MYSQL_SOCKET},
+                "--mysql-socket", $db->{socket},
                 "--mysql-user", $db->{env}{MYSQL_READER_USER},
                 "--timezone", $o{timezone} || "UTC",
-                "--pid-file", $o{pid_file},
+                "--pid-file", $s->{pid_file},
                 @{ $o{args} || [] });
+    my %env = (sanitizer_env($dir),
+               TRACK_STATS_MYSQL_PASSWORD => $db->{env}{MYSQL_READER_PASSWORD},
+               %{ $o{env} || {} });
     my $pid = fork // die "fork: $!";
     if ($pid == 0) {
-        open STDOUT, '>>', $o{log} or die;
+        open STDOUT, '>>', $s->{log} or die;
         open STDERR, '>&', \*STDOUT or die;
-        $ENV{TRACK_STATS_MYSQL_PASSWORD} = $db->{env}{MYSQL_READER_PASSWORD};
-        $ENV{$_} = $o{env}{$_} for keys %{ $o{env} || {} };
-        exec $bin, @args or die "exec $bin: $!";
+        $ENV{$_} = $env{$_} for keys %env;
+        exec $STATS_BIN, @args or POSIX::_exit(127);
     }
-    my $s = { pid => $pid, url => "http://127.0.0.1:$port", log => $o{log},
-              port => $port };
-    my $deadline = time + 10;
-    while (time < $deadline) {
-        my $r = http_get($s, '/stats/v1/health');
-        return $s if $r->{status} == 200 || $r->{status} == 503;
-        last if waitpid($pid, WNOHANG) == $pid;
-        sleep 0.05;
-    }
-    die "track-stats did not start; see $o{log}";
+    $s->{pid} = $pid;
+    at_exit(sub { stop_stats($s) });
+    wait_for(10, sub {
+        my $r = json_get($s, '/stats/v1/health');
+        return 1 if $r->{status} == 200 || $r->{status} == 503;
+        die "track-stats exited; see $s->{log}\n"
+            if waitpid($pid, WNOHANG) == $pid;
+        return 0;
+    }) or die "track-stats did not start; see $s->{log}\n";
+    return $s;
 }
 
-# stop_stats(S): SIGTERM, returns the exit status (undef if it hung).
+# stop_stats($s): SIGTERM, returns the exit status (undef if it hung and
+# had to be killed, or was stopped before)
 sub stop_stats {
     my ($s) = @_;
     return undef unless $s->{pid};
     kill 'TERM', $s->{pid};
-    my $deadline = time + 10;
-    while (time < $deadline) {
-        if (waitpid($s->{pid}, WNOHANG) == $s->{pid}) {
-            delete $s->{pid};
-            return $?;
-        }
-        sleep 0.02;
-    }
-    kill 'KILL', $s->{pid};
-    waitpid($s->{pid}, 0);
+    my $status;
+    wait_for(10, sub {
+        return 0 unless waitpid($s->{pid}, WNOHANG) == $s->{pid};
+        $status = $?;
+        return 1;
+    }) or do {
+        kill 'KILL', $s->{pid};
+        waitpid($s->{pid}, 0);
+    };
     delete $s->{pid};
-    return undef;
+    return $status;
 }
 
-# Sanitizer reports in a log of an ASan/UBSan build.
-sub sanitizer_reports {
-    my ($log) = @_;
-    open my $fh, '<', $log or return 0;
-    my $n = grep { /ERROR: (Address|Leak)Sanitizer|runtime error:/ } <$fh>;
-    return $n;
-}
-
-# --- HTTP ---------------------------------------------------------------
+# --- HTTP -----------------------------------------------------------------
 
 my $http = HTTP::Tiny->new(timeout => 20, keep_alive => 1);
 
-sub http_req {
+# json_request($s, $method, $path, \%headers): a request to $s->{url}; the
+# response with the JSON body decoded into {json} when it is JSON
+sub json_request {
     my ($s, $method, $path, $headers) = @_;
     my $r = $http->request($method, $s->{url} . $path,
                            { headers => $headers || {} });
@@ -181,7 +129,7 @@ sub http_req {
     return $r;
 }
 
-sub http_get { http_req($_[0], 'GET', $_[1], $_[2]) }
+sub json_get { json_request($_[0], 'GET', $_[1], $_[2]) }
 
 sub qs {
     my (@kv) = @_;
@@ -196,6 +144,7 @@ sub qs {
     }
     return join '&', @p;
 }
+
 
 # --- days ---------------------------------------------------------------
 
@@ -362,7 +311,7 @@ sub combos {
 }
 
 # Queries every endpoint for the data in from..to and compares each answer
-# with the raw tables.  Returns nothing; records passes and failures.
+# with the raw tables, one check per request.
 sub check_all_endpoints {
     my ($s, $dbh, $from, $to) = @_;
     my @days = day_range($from, $to);
@@ -371,7 +320,8 @@ sub check_all_endpoints {
     my %app_module;
     $app_module{"$_->{app}\0$_->{module}"} = $_ for @$combos;
 
-    ok(@$combos > 0, "there are events to compare with ($from .. $to)");
+    Test::More::ok(@$combos > 0,
+                   "there are events to compare with ($from .. $to)");
 
     my @filters;
     push @filters, { app => $_ } for sort keys %apps;
@@ -397,25 +347,25 @@ sub check_all_endpoints {
         my $name = join ',', map { "$_=$f->{$_}" }
             grep { defined $f->{$_} } qw(app module action object);
 
-        my $r = http_get($s, '/stats/v1/series?' . qs(%$f, from => $dfrom,
+        my $r = json_get($s, '/stats/v1/series?' . qs(%$f, from => $dfrom,
                                                         to => $dto));
-        is_eq($r->{json}, expected_series($dbh, $f, $dfrom, $dto, 0),
+        is_json($r->{json}, expected_series($dbh, $f, $dfrom, $dto, 0),
               "series by day [$name]");
 
         my ($hf, $ht) = ("${from}T20", epoch_to_day(day_to_epoch($from)
                                                     + 86400) . "T03");
-        $r = http_get($s, '/stats/v1/series?' . qs(%$f, from => $hf,
+        $r = json_get($s, '/stats/v1/series?' . qs(%$f, from => $hf,
                                                     to => $ht,
                                                     interval => 'hour'));
-        is_eq($r->{json}, expected_series($dbh, $f, $hf, $ht, 1),
+        is_json($r->{json}, expected_series($dbh, $f, $hf, $ht, 1),
               "series by hour across midnight [$name]");
     }
 
     for my $d (@days) {
-        my $r = http_get($s, '/stats/v1/series?' . qs(app => $combos->[0]{app},
+        my $r = json_get($s, '/stats/v1/series?' . qs(app => $combos->[0]{app},
                                                     day => $d,
                                                     interval => 'hour'));
-        is_eq($r->{json}, expected_series($dbh, { app => $combos->[0]{app} },
+        is_json($r->{json}, expected_series($dbh, { app => $combos->[0]{app} },
                                           "${d}T00", "${d}T23", 1),
               "series of one day by hour ($d)");
     }
@@ -425,31 +375,31 @@ sub check_all_endpoints {
                   action => $c->{action} };
         my $name = "$c->{app}/$c->{module}/$c->{action}";
         for my $d (@days) {
-            my $r = http_get($s, '/stats/v1/top?' . qs(%$f, day => $d,
+            my $r = json_get($s, '/stats/v1/top?' . qs(%$f, day => $d,
                                                         limit => 5));
-            is_eq($r->{json}, expected_top($dbh, $f, $d, $d, 5),
+            is_json($r->{json}, expected_top($dbh, $f, $d, $d, 5),
                   "top 5 on $d [$name]");
         }
-        my $r = http_get($s, '/stats/v1/top?' . qs(%$f, from => $from,
+        my $r = json_get($s, '/stats/v1/top?' . qs(%$f, from => $from,
                                                     to => $to));
-        is_eq($r->{json}, expected_top($dbh, $f, $from, $to, 10),
+        is_json($r->{json}, expected_top($dbh, $f, $from, $to, 10),
               "top 10 over $from..$to [$name]");
-        $r = http_get($s, '/stats/v1/top?' . qs(%$f, from => $from,
+        $r = json_get($s, '/stats/v1/top?' . qs(%$f, from => $from,
                                                  to => $to, limit => 1000));
-        is_eq($r->{json}, expected_top($dbh, $f, $from, $to, 1000),
+        is_json($r->{json}, expected_top($dbh, $f, $from, $to, 1000),
               "top 1000 over $from..$to [$name]");
 
-        $r = http_get($s, '/stats/v1/users?' . qs(%$f, from => $dfrom,
+        $r = json_get($s, '/stats/v1/users?' . qs(%$f, from => $dfrom,
                                                    to => $dto));
-        is_eq($r->{json}, expected_users($dbh, $f, $dfrom, $dto),
+        is_json($r->{json}, expected_users($dbh, $f, $dfrom, $dto),
               "users per day [$name]");
     }
 
     for my $app ((sort keys %apps), 'no-such-app') {
         for my $d (@days) {
-            my $r = http_get($s, '/stats/v1/breakdown?' . qs(app => $app,
+            my $r = json_get($s, '/stats/v1/breakdown?' . qs(app => $app,
                                                               day => $d));
-            is_eq($r->{json}, expected_breakdown($dbh, $app, $d),
+            is_json($r->{json}, expected_breakdown($dbh, $app, $d),
                   "breakdown of $app on $d");
         }
     }

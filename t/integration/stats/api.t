@@ -4,40 +4,26 @@
 # would): every endpoint compared with SQL over the raw day tables, every
 # error path, cache headers, the bearer token, a database restart, a bounded
 # request flood and a clean SIGTERM.  STATS_BIN picks the binary (e.g. the
-# ASan+UBSan build); the last line is "N passed, N failed".
+# ASan+UBSan build).
 use strict;
 use warnings;
 use utf8;
 
-use File::Basename qw(dirname);
-use File::Path qw(make_path remove_tree);
+use FindBin;
+use lib "$FindBin::Bin/../lib";
 use IO::Socket::INET;
 use POSIX qw(strftime);
+use Test::More;
 use Time::HiRes qw(sleep time);
-
-use Cwd qw(abs_path);
-require(abs_path(dirname(__FILE__)) . '/stats-lib.pl');
-our ($ROOT, $JSON);
+use TrackTest;
 
 my $t0 = time;
-my $tmp = "$ROOT/t/tmp/stats-api-$$";
-remove_tree($tmp);
-make_path($tmp);
-
-my ($db, $stats, $tstats);
-
-END {
-    my $rc = $?;
-    stop_stats($stats) if $stats;
-    stop_stats($tstats) if $tstats;
-    sh("stop_mariadb '$tmp/db'") if $db;
-    remove_tree($tmp) if $rc == 0 && !$ENV{KEEP_TMP};
-    $? = $rc;
-}
+my $tmp = scratch_dir();
 
 # --- data ---------------------------------------------------------------
 
-$db = start_db("$tmp/db");
+# its own server: the test stops and restarts it
+my $db = start_db($tmp, 'track', own => 1);
 my $dbh = $db->{dbh};
 
 my $today = strftime('%Y-%m-%d', gmtime);
@@ -101,36 +87,35 @@ fill_day($today, 200);
 
 # --- the service --------------------------------------------------------
 
-$stats = start_stats(db => $db, log => "$tmp/stats.log",
-                     pid_file => "$tmp/stats.pid",
+my $stats = start_stats("$tmp/stats", db => $db,
                      args => [ '--max-connections', '64', '--threads', '2',
                                '--mysql-pool', '2', '--settle', '0' ]);
 
-my $r = http_get($stats, '/stats/v1/health');
-is_eq($r->{status}, 200, 'health answers 200');
-is_eq($r->{json}, { status => 'ok' }, 'health body');
+my $r = json_get($stats, '/stats/v1/health');
+is_json($r->{status}, 200, 'health answers 200');
+is_json($r->{json}, { status => 'ok' }, 'health body');
 
 # the consumers' progress, from consumer_state; a label value is escaped
-$r = http_get($stats, '/stats/v1/metrics');
-is_eq([$r->{status}, $r->{content} =~ /^track_consumer_\w+\{/m ? 1 : 0],
+$r = json_get($stats, '/stats/v1/metrics');
+is_json([$r->{status}, $r->{content} =~ /^track_consumer_\w+\{/m ? 1 : 0],
       [200, 0], 'metrics without consumers: no samples');
 ok($r->{content} =~ /^# TYPE track_consumer_events_total counter$/m,
    'metrics without consumers: the families are declared');
 $dbh->do('INSERT INTO consumer_state (consumer_id, last_seq, batches,'
          . ' events, duplicates, dead) VALUES (?, 7, 7, 700, 3, 1),'
          . ' (?, 1, 1, 10, 0, 0)', undef, 'host-1', 'we"ird\\id');
-$r = http_get($stats, '/stats/v1/metrics');
-is_eq($r->{headers}{'content-type'},
+$r = json_get($stats, '/stats/v1/metrics');
+is_json($r->{headers}{'content-type'},
       'text/plain; version=0.0.4; charset=utf-8', 'metrics content type');
-is_eq([grep { /^track_consumer_(events|dead_letters)_total/ }
+is_json([grep { /^track_consumer_(events|dead_letters)_total/ }
        split /\n/, $r->{content}],
       ['track_consumer_events_total{consumer="host-1"} 700',
        'track_consumer_events_total{consumer="we\\"ird\\\\id"} 10',
        'track_consumer_dead_letters_total{consumer="host-1"} 1',
        'track_consumer_dead_letters_total{consumer="we\\"ird\\\\id"} 0'],
       'metrics: one sample per consumer, label values escaped');
-$r = http_get($stats, '/stats/v1/metrics?x=1');
-is_eq([$r->{status}, $r->{json}{error}], [400, 'unknown_parameter'],
+$r = json_get($stats, '/stats/v1/metrics?x=1');
+is_json([$r->{status}, $r->{json}{error}], [400, 'unknown_parameter'],
       'metrics take no parameters');
 $dbh->do('DELETE FROM consumer_state');
 
@@ -146,31 +131,31 @@ check_all_endpoints($stats, $dbh, $yesterday, $today);
 
 my $closed = '/stats/v1/series?' . qs(app => 'shop', from => $days[0],
                                       to => $days[-1]);
-$r = http_get($stats, $closed);
-is_eq($r->{headers}{'content-type'}, 'application/json; charset=utf-8',
+$r = json_get($stats, $closed);
+is_json($r->{headers}{'content-type'}, 'application/json; charset=utf-8',
       'JSON content type');
-is_eq($r->{headers}{'cache-control'}, 'public, max-age=86400',
+is_json($r->{headers}{'cache-control'}, 'public, max-age=86400',
       'closed days: public, cacheable for a day');
 my $etag = $r->{headers}{etag} // '';
 ok($etag =~ /^"[0-9a-f]{16}"$/, "closed days: ETag $etag");
 ok($r->{content} =~ /\n\z/ && $r->{content} !~ /\n./, 'one line of JSON');
 
-my $r2 = http_get($stats, $closed, { 'If-None-Match' => $etag });
-is_eq($r2->{status}, 304, 'If-None-Match with the ETag: 304');
-is_eq($r2->{content}, '', '304 has no body');
-is_eq($r2->{headers}{etag}, $etag, '304 repeats the ETag');
-$r2 = http_get($stats, $closed, { 'If-None-Match' => "\"0\", W/$etag" });
-is_eq($r2->{status}, 304, 'weak ETag in a list: 304');
-$r2 = http_get($stats, $closed, { 'If-None-Match' => '"0123456789abcdef"' });
-is_eq($r2->{status}, 200, 'another ETag: 200');
+my $r2 = json_get($stats, $closed, { 'If-None-Match' => $etag });
+is_json($r2->{status}, 304, 'If-None-Match with the ETag: 304');
+is_json($r2->{content}, '', '304 has no body');
+is_json($r2->{headers}{etag}, $etag, '304 repeats the ETag');
+$r2 = json_get($stats, $closed, { 'If-None-Match' => "\"0\", W/$etag" });
+is_json($r2->{status}, 304, 'weak ETag in a list: 304');
+$r2 = json_get($stats, $closed, { 'If-None-Match' => '"0123456789abcdef"' });
+is_json($r2->{status}, 200, 'another ETag: 200');
 
 my $three_ago = strftime('%Y-%m-%d', gmtime(time - 3 * 86400));
 my $in_a_week = strftime('%Y-%m-%d', gmtime(time + 7 * 86400));
 
-my $h = http_req($stats, 'HEAD', $closed);
-is_eq($h->{status}, 200, 'HEAD: 200');
-is_eq($h->{content}, '', 'HEAD: no body');
-is_eq($h->{headers}{etag}, $etag, 'HEAD: same ETag');
+my $h = json_request($stats, 'HEAD', $closed);
+is_json($h->{status}, 200, 'HEAD: 200');
+is_json($h->{content}, '', 'HEAD: no body');
+is_json($h->{headers}{etag}, $etag, 'HEAD: same ETag');
 
 for my $u ('/stats/v1/series?' . qs(app => 'shop', day => $today),
            '/stats/v1/series?' . qs(app => 'shop', from => $three_ago,
@@ -180,8 +165,8 @@ for my $u ('/stats/v1/series?' . qs(app => 'shop', day => $today),
            '/stats/v1/series?' . qs(app => 'shop', from => $today,
                                     to => $in_a_week))
 {
-    $r = http_get($stats, $u);
-    is_eq($r->{status} . ' ' . ($r->{headers}{'cache-control'} // '') . ' '
+    $r = json_get($stats, $u);
+    is_json($r->{status} . ' ' . ($r->{headers}{'cache-control'} // '') . ' '
           . ($r->{headers}{etag} // 'no-etag'), '200 no-store no-etag',
           "range reaching today is not cacheable: $u");
 }
@@ -190,11 +175,11 @@ for my $u ('/stats/v1/series?' . qs(app => 'shop', day => $today),
 
 sub expect_error {
     my ($method, $path, $status, $code, $name) = @_;
-    my $r = http_req($stats, $method, $path);
+    my $r = json_request($stats, $method, $path);
     if ($status == 200) {
-        return is_eq($r->{status}, 200, $name);
+        return is_json($r->{status}, 200, $name);
     }
-    is_eq([0 + $r->{status}, $r->{json} && $r->{json}{error},
+    is_json([0 + $r->{status}, $r->{json} && $r->{json}{error},
            ($r->{json} && defined $r->{json}{message}
             && length $r->{json}{message} > 0) ? 1 : 0,
            $r->{headers}{'cache-control'}],
@@ -297,20 +282,20 @@ my @errors = (
 );
 expect_error(@$_) for @errors;
 
-$r = http_req($stats, 'POST', '/stats/v1/series');
-is_eq($r->{headers}{allow}, 'GET, HEAD', '405 says Allow: GET, HEAD');
+$r = json_request($stats, 'POST', '/stats/v1/series');
+is_json($r->{headers}{allow}, 'GET, HEAD', '405 says Allow: GET, HEAD');
 
-$r = http_get($stats, "/stats/v1/series?app=$max&day=$days[0]");
-is_eq($r->{status}, 200, '128 characters are allowed');
-$r = http_get($stats, "/stats/v1/series?app=%27%3B%20DROP%20TABLE%20stats_"
+$r = json_get($stats, "/stats/v1/series?app=$max&day=$days[0]");
+is_json($r->{status}, 200, '128 characters are allowed');
+$r = json_get($stats, "/stats/v1/series?app=%27%3B%20DROP%20TABLE%20stats_"
               . "daily%3B--&day=$days[0]");
-is_eq([$r->{status}, $r->{json}{total}], [200, 0],
+is_json([$r->{status}, $r->{json}{total}], [200, 0],
       'SQL in a value is only a value');
 ok($dbh->selectrow_array('SELECT COUNT(*) FROM stats_daily') > 0,
    'stats_daily is still there');
 
 # a request line far beyond libmicrohttpd's buffer is refused, not crashed on
-$r = http_get($stats, '/stats/v1/series?app=' . ('x' x 70000));
+$r = json_get($stats, '/stats/v1/series?app=' . ('x' x 70000));
 ok($r->{status} >= 400 && $r->{status} < 500,
    "a 70 kB request line is refused ($r->{status})");
 
@@ -325,78 +310,76 @@ sub write_token {
 }
 write_token('s3cret-token');
 
-$tstats = start_stats(db => $db, log => "$tmp/stats-token.log",
-                      pid_file => "$tmp/stats-token.pid",
+my $tstats = start_stats("$tmp/stats-token", db => $db,
                       args => [ '--token-file', $token_file, '--settle', '0',
                                 '--cache-max-age', '60' ]);
 
 my $tq = '/stats/v1/series?' . qs(app => 'shop', from => $three_ago,
                                   to => $yesterday);
-$r = http_get($tstats, $tq);
-is_eq([$r->{status}, $r->{json}{error}], [401, 'unauthorized'],
+$r = json_get($tstats, $tq);
+is_json([$r->{status}, $r->{json}{error}], [401, 'unauthorized'],
       'no token: 401');
-is_eq($r->{headers}{'www-authenticate'}, 'Bearer realm="track-stats"',
+is_json($r->{headers}{'www-authenticate'}, 'Bearer realm="track-stats"',
       '401 carries WWW-Authenticate');
-$r = http_get($tstats, $tq, { Authorization => 'Bearer wrong' });
-is_eq($r->{status}, 401, 'wrong token: 401');
-$r = http_get($tstats, $tq, { Authorization => 'Bearer s3cret-token-x' });
-is_eq($r->{status}, 401, 'longer token: 401');
-$r = http_get($tstats, $tq, { Authorization => 'Basic s3cret-token' });
-is_eq($r->{status}, 401, 'other scheme: 401');
-$r = http_get($tstats, $tq, { Authorization => 'Bearer s3cret-token' });
-is_eq($r->{status}, 200, 'right token: 200');
-is_eq($r->{headers}{'cache-control'}, 'private, max-age=60',
+$r = json_get($tstats, $tq, { Authorization => 'Bearer wrong' });
+is_json($r->{status}, 401, 'wrong token: 401');
+$r = json_get($tstats, $tq, { Authorization => 'Bearer s3cret-token-x' });
+is_json($r->{status}, 401, 'longer token: 401');
+$r = json_get($tstats, $tq, { Authorization => 'Basic s3cret-token' });
+is_json($r->{status}, 401, 'other scheme: 401');
+$r = json_get($tstats, $tq, { Authorization => 'Bearer s3cret-token' });
+is_json($r->{status}, 200, 'right token: 200');
+is_json($r->{headers}{'cache-control'}, 'private, max-age=60',
       'with a token, closed days are private (no shared cache), '
       . 'yesterday closed with --settle 0');
-$r = http_get($tstats, '/stats/v1/health');
-is_eq($r->{status}, 200, 'health needs no token');
-$r = http_get($tstats, '/stats/v1/metrics');
-is_eq($r->{status}, 401, 'metrics need the token');
-$r = http_get($tstats, '/stats/v1/metrics',
+$r = json_get($tstats, '/stats/v1/health');
+is_json($r->{status}, 200, 'health needs no token');
+$r = json_get($tstats, '/stats/v1/metrics');
+is_json($r->{status}, 401, 'metrics need the token');
+$r = json_get($tstats, '/stats/v1/metrics',
               { Authorization => 'Bearer s3cret-token' });
-is_eq($r->{status}, 200, 'metrics with the token: 200');
-$r = http_get($tstats, '/stats/v1/nope');
-is_eq($r->{status}, 404, 'unknown path: 404 before the token check');
+is_json($r->{status}, 200, 'metrics with the token: 200');
+$r = json_get($tstats, '/stats/v1/nope');
+is_json($r->{status}, 404, 'unknown path: 404 before the token check');
 
 write_token('rotated-token');
 kill 'HUP', $tstats->{pid};
 my $deadline = time + 5;
 do {
     sleep 0.05;
-    $r = http_get($tstats, $tq, { Authorization => 'Bearer rotated-token' });
+    $r = json_get($tstats, $tq, { Authorization => 'Bearer rotated-token' });
 } until $r->{status} == 200 || time > $deadline;
-is_eq($r->{status}, 200, 'SIGHUP rereads the token file');
-$r = http_get($tstats, $tq, { Authorization => 'Bearer s3cret-token' });
-is_eq($r->{status}, 401, 'the old token no longer works');
+is_json($r->{status}, 200, 'SIGHUP rereads the token file');
+$r = json_get($tstats, $tq, { Authorization => 'Bearer s3cret-token' });
+is_json($r->{status}, 401, 'the old token no longer works');
 
 unlink $token_file;
 kill 'HUP', $tstats->{pid};
 sleep 0.2;
-$r = http_get($tstats, $tq, { Authorization => 'Bearer rotated-token' });
-is_eq($r->{status}, 200, 'a failed reread keeps the token');
-is_eq(stop_stats($tstats), 0, 'token instance: SIGTERM exits 0');
-ok(!sanitizer_reports("$tmp/stats-token.log"),
+$r = json_get($tstats, $tq, { Authorization => 'Bearer rotated-token' });
+is_json($r->{status}, 200, 'a failed reread keeps the token');
+is_json(stop_stats($tstats), 0, 'token instance: SIGTERM exits 0');
+is(sanitizer_reports($tstats->{dir}, $tstats->{log}), 0,
    'token instance: no sanitizer reports');
-undef $tstats;
 
 # --- the database goes away and comes back --------------------------------
 
-sh("stop_mariadb '$tmp/db'") or die;
+stop_db($db) or die "mariadbd did not stop\n";
 my $top_closed = '/stats/v1/top?' . qs(app => 'shop', module => 'cart',
                                        action => 'add', day => $days[0]);
-$r = http_get($stats, $top_closed);
-is_eq([$r->{status}, $r->{json}{error}], [503, 'unavailable'],
+$r = json_get($stats, $top_closed);
+is_json([$r->{status}, $r->{json}{error}], [503, 'unavailable'],
       'database down: 503 unavailable');
-$r = http_get($stats, $closed);
-is_eq([$r->{status}, $r->{headers}{etag}], [200, $etag],
+$r = json_get($stats, $closed);
+is_json([$r->{status}, $r->{headers}{etag}], [200, $etag],
       'database down: series of closed days still answered from the cache');
-$r = http_get($stats, '/stats/v1/health');
-is_eq($r->{status}, 503, 'database down: health 503');
-sh("start_mariadb '$tmp/db' $db->{port} --tmpdir='$tmp/db/tmp'") or die;
-$r = http_get($stats, $top_closed);
-is_eq($r->{status}, 200, 'database back: connections reopened');
-$r = http_get($stats, '/stats/v1/health');
-is_eq($r->{status}, 200, 'database back: health 200');
+$r = json_get($stats, '/stats/v1/health');
+is_json($r->{status}, 503, 'database down: health 503');
+$dbh = restart_db($db);
+$r = json_get($stats, $top_closed);
+is_json($r->{status}, 200, 'database back: connections reopened');
+$r = json_get($stats, '/stats/v1/health');
+is_json($r->{status}, 200, 'database back: health 200');
 
 # --- a bounded flood on loopback -----------------------------------------
 
@@ -426,17 +409,17 @@ SKIP: {
 
 $deadline = time + 5;
 do {
-    $r = http_get($stats, $closed);
+    $r = json_get($stats, $closed);
 } until $r->{status} == 200 || (sleep(0.1), time > $deadline);
-is_eq([$r->{status}, $r->{headers}{etag}], [200, $etag],
+is_json([$r->{status}, $r->{headers}{etag}], [200, $etag],
       'after the flood: still answering, same answer');
 
 # --- SIGTERM ---------------------------------------------------------------
 
-is_eq(stop_stats($stats), 0, 'SIGTERM: exit status 0');
-ok(!-e "$tmp/stats.pid", 'SIGTERM: pid file removed');
-ok(!sanitizer_reports("$tmp/stats.log"), 'no sanitizer reports');
-undef $stats;
+is_json(stop_stats($stats), 0, 'SIGTERM: exit status 0');
+ok(!-e $stats->{pid_file}, 'SIGTERM: pid file removed');
+is(sanitizer_reports($stats->{dir}, $stats->{log}), 0,
+   'no sanitizer reports');
 
-printf "# %.1f s\n", time - $t0;
-exit summary();
+note(sprintf('%.1f s', time - $t0));
+done_testing();

@@ -8,7 +8,7 @@ use warnings;
 
 use Compress::Zlib qw(crc32);
 use FindBin;
-use lib "$FindBin::Bin/lib";
+use lib "$FindBin::Bin/../lib";
 use Test::More;
 use TrackTest;
 

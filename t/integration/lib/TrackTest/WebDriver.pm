@@ -2,7 +2,7 @@
 # W3C WebDriver HTTP/JSON API (HTTP::Tiny + JSON::PP: nothing beyond Perl
 # core and Debian's chromium + chromium-driver).  chromedriver runs in its
 # own process group, which is ended with the test, passed or not.
-package WebDriver;
+package TrackTest::WebDriver;
 
 use strict;
 use warnings;
