@@ -12,6 +12,8 @@
 #include <hiredis/hiredis.h>
 #include <hiredis/async.h>
 
+#include "ngx_http_track_adapter.h"
+
 
 typedef enum {
     NGX_HTTP_TRACK_REDIS_DOWN = 0,     /* waiting for the next attempt */
@@ -82,7 +84,6 @@ struct ngx_http_track_redis_s {
     ngx_uint_t                    nargv;
 
     unsigned                      exiting:1;
-    unsigned                      writing:1; /* in redisAsyncHandleWrite */
 };
 
 
@@ -134,14 +135,6 @@ static void ngx_http_track_redis_queue_length(ngx_http_track_redis_t *redis,
     long long len);
 static void ngx_http_track_redis_poll_handler(ngx_event_t *ev);
 static void ngx_http_track_redis_polled(redisReply *reply, void *data);
-
-static void ngx_http_track_redis_add_read(void *privdata);
-static void ngx_http_track_redis_del_read(void *privdata);
-static void ngx_http_track_redis_add_write(void *privdata);
-static void ngx_http_track_redis_del_write(void *privdata);
-static void ngx_http_track_redis_cleanup(void *privdata);
-static void ngx_http_track_redis_read_handler(ngx_event_t *ev);
-static void ngx_http_track_redis_write_handler(ngx_event_t *ev);
 
 
 #define NGX_HTTP_TRACK_MIN_BACKOFF     100
@@ -297,7 +290,6 @@ ngx_http_track_redis_open(ngx_http_track_redis_t *redis, u_char *host,
 {
     u_char             *p, *last;
     redisAsyncContext  *ac;
-    ngx_connection_t   *c;
 
     p = redis->addr_buf;
     last = p + sizeof(redis->addr_buf);
@@ -332,28 +324,14 @@ ngx_http_track_redis_open(ngx_http_track_redis_t *redis, u_char *host,
         return NGX_ERROR;
     }
 
-    c = ngx_get_connection(ac->c.fd, redis->log);
-    if (c == NULL) {
+    if (ngx_http_track_adapter_attach(ac, redis->log) != NGX_OK) {
         redisAsyncFree(ac);
         ngx_http_track_redis_lost(redis, NGX_LOG_ALERT,
                                   "no free connection slot", "");
         return NGX_ERROR;
     }
 
-    c->data = redis;
-    c->log = redis->log;
-    c->read->log = redis->log;
-    c->write->log = redis->log;
-    c->read->handler = ngx_http_track_redis_read_handler;
-    c->write->handler = ngx_http_track_redis_write_handler;
-
     ac->data = redis;
-    ac->ev.data = c;
-    ac->ev.addRead = ngx_http_track_redis_add_read;
-    ac->ev.delRead = ngx_http_track_redis_del_read;
-    ac->ev.addWrite = ngx_http_track_redis_add_write;
-    ac->ev.delWrite = ngx_http_track_redis_del_write;
-    ac->ev.cleanup = ngx_http_track_redis_cleanup;
 
     redis->ac = ac;
     redis->state = state;
@@ -1307,122 +1285,4 @@ ngx_http_track_redis_timer_handler(ngx_event_t *ev)
     ngx_http_track_redis_close(redis,
                                redis->state == NGX_HTTP_TRACK_REDIS_READY
                                ? "no reply in time" : "connect timed out");
-}
-
-
-static void
-ngx_http_track_redis_add_read(void *privdata)
-{
-    ngx_connection_t  *c = privdata;
-
-    if (!c->read->active) {
-        (void) ngx_add_event(c->read, NGX_READ_EVENT, 0);
-    }
-}
-
-
-static void
-ngx_http_track_redis_del_read(void *privdata)
-{
-    ngx_connection_t  *c = privdata;
-
-    if (c->read->active) {
-        (void) ngx_del_event(c->read, NGX_READ_EVENT, 0);
-    }
-}
-
-
-/*
- * A connected socket is nearly always writable: new commands are written
- * by a posted event in this loop iteration, without asking epoll (which
- * cost two epoll_ctl calls per push).  Only the connect and a write that
- * did not go out whole wait for writability.
- */
-
-static void
-ngx_http_track_redis_add_write(void *privdata)
-{
-    ngx_connection_t        *c = privdata;
-    ngx_http_track_redis_t  *redis = c->data;
-
-    if (c->write->active) {
-        return;
-    }
-
-    if (!redis->writing && redis->ac != NULL
-        && (redis->ac->c.flags & REDIS_CONNECTED))
-    {
-        ngx_post_event(c->write, &ngx_posted_events);
-        return;
-    }
-
-    (void) ngx_add_event(c->write, NGX_WRITE_EVENT, 0);
-}
-
-
-static void
-ngx_http_track_redis_del_write(void *privdata)
-{
-    ngx_connection_t  *c = privdata;
-
-    if (c->write->active) {
-        (void) ngx_del_event(c->write, NGX_WRITE_EVENT, 0);
-    }
-}
-
-
-/*
- * hiredis closes the socket itself right after this, so the events are only
- * marked inactive (NGX_CLOSE_EVENT) and the fd is never closed twice.
- */
-
-static void
-ngx_http_track_redis_cleanup(void *privdata)
-{
-    ngx_connection_t  *c = privdata;
-
-    if (c->read->active) {
-        (void) ngx_del_event(c->read, NGX_READ_EVENT, NGX_CLOSE_EVENT);
-    }
-
-    if (c->write->active) {
-        (void) ngx_del_event(c->write, NGX_WRITE_EVENT, NGX_CLOSE_EVENT);
-    }
-
-    if (c->read->posted) {
-        ngx_delete_posted_event(c->read);
-    }
-
-    if (c->write->posted) {
-        ngx_delete_posted_event(c->write);
-    }
-
-    ngx_free_connection(c);
-    c->fd = (ngx_socket_t) -1;
-}
-
-
-static void
-ngx_http_track_redis_read_handler(ngx_event_t *ev)
-{
-    ngx_connection_t        *c = ev->data;
-    ngx_http_track_redis_t  *redis = c->data;
-
-    if (redis->ac) {
-        redisAsyncHandleRead(redis->ac);
-    }
-}
-
-
-static void
-ngx_http_track_redis_write_handler(ngx_event_t *ev)
-{
-    ngx_connection_t        *c = ev->data;
-    ngx_http_track_redis_t  *redis = c->data;
-
-    if (redis->ac) {
-        redis->writing = 1;
-        redisAsyncHandleWrite(redis->ac);
-        redis->writing = 0;
-    }
 }
