@@ -6,6 +6,7 @@
 
 
 #include "ngx_http_track_module.h"
+#include "ngx_http_track_spool.h"
 
 
 static ngx_int_t ngx_http_track_preflight(ngx_http_request_t *r,
@@ -592,7 +593,7 @@ ngx_http_track_settle(ngx_http_track_ctx_t *ctx, ngx_uint_t status)
     r = ctx->request;
 
     if (status != NGX_HTTP_OK
-        && ngx_http_track_spool_write(ctx) == NGX_OK)
+        && ngx_http_track_spool_append(ctx) == NGX_OK)
     {
         status = NGX_HTTP_OK;
     }
@@ -1023,7 +1024,7 @@ ngx_http_track_done(ngx_http_track_ctx_t *ctx, ngx_uint_t status)
     r = ctx->request;
 
     if (r == NULL) {
-        if (status != NGX_HTTP_OK && ngx_http_track_spool_write(ctx) != NGX_OK)
+        if (status != NGX_HTTP_OK && ngx_http_track_spool_append(ctx) != NGX_OK)
         {
             ngx_http_track_lost(ctx);
         }

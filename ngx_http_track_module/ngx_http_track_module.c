@@ -7,6 +7,8 @@
 
 
 #include "ngx_http_track_module.h"
+#include "ngx_http_track_spool.h"
+#include "ngx_http_track_replay.h"
 
 
 static ngx_int_t ngx_http_track_add_variables(ngx_conf_t *cf);
@@ -1043,7 +1045,11 @@ ngx_http_track_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
-    return ngx_http_track_spool_init_process(cycle, tmcf);
+    if (ngx_http_track_spool_init_process(cycle, tmcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_track_replay_init_process(cycle, tmcf);
 }
 
 
@@ -1052,6 +1058,7 @@ ngx_http_track_exit_process(ngx_cycle_t *cycle)
 {
     /* the spool first: closing its segment hands it to the next replayer */
     ngx_http_track_spool_exit_process(cycle);
+    ngx_http_track_replay_exit_process(cycle);
     ngx_http_track_redis_exit_process(cycle);
     ngx_http_track_handler_exit();
 }

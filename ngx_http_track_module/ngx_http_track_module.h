@@ -170,13 +170,6 @@ ngx_int_t ngx_http_track_redis_command(ngx_uint_t argc, const char **argv,
 ngx_int_t ngx_http_track_redis_wait(ngx_http_track_reply_pt handler,
     void *data);
 
-ngx_int_t ngx_http_track_spool_init_module(ngx_cycle_t *cycle,
-    ngx_http_track_main_conf_t *tmcf);
-ngx_int_t ngx_http_track_spool_init_process(ngx_cycle_t *cycle,
-    ngx_http_track_main_conf_t *tmcf);
-void ngx_http_track_spool_exit_process(ngx_cycle_t *cycle);
-ngx_int_t ngx_http_track_spool_write(ngx_http_track_ctx_t *ctx);
-
 void ngx_http_track_done(ngx_http_track_ctx_t *ctx, ngx_uint_t status);
 void ngx_http_track_handler_exit(void);
 
