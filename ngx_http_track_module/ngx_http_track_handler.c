@@ -1,12 +1,12 @@
 
 /*
  * The "track" content handler: method and CORS rules, request body
- * collection, enrichment, hand-off to Redis, and the replies.
+ * collection, enrichment, hand-off to delivery, and the replies.
  */
 
 
 #include "ngx_http_track_module.h"
-#include "ngx_http_track_spool.h"
+#include "ngx_http_track_delivery.h"
 
 
 static ngx_int_t ngx_http_track_preflight(ngx_http_request_t *r,
@@ -39,11 +39,10 @@ static ngx_int_t ngx_http_track_send_error(ngx_http_request_t *r,
     ngx_uint_t status, const char *code, const char *message,
     const char *field);
 static ngx_int_t ngx_http_track_send_ok(ngx_http_request_t *r);
-static ngx_int_t ngx_http_track_settle(ngx_http_track_ctx_t *ctx,
+static ngx_int_t ngx_http_track_answer(ngx_http_request_t *r,
     ngx_uint_t status);
-static void ngx_http_track_detach(ngx_http_track_ctx_t *ctx);
-static void ngx_http_track_lost(ngx_http_track_ctx_t *ctx);
-static void ngx_http_track_cleanup(void *data);
+static void ngx_http_track_delivered(ngx_http_track_ctx_t *ctx,
+    ngx_uint_t status);
 
 
 /* a 1x1 transparent GIF */
@@ -511,7 +510,6 @@ ngx_http_track_accept(ngx_http_request_t *r, ngx_http_track_event_t *events,
     size_t nevents)
 {
     ngx_int_t                   rc;
-    ngx_pool_cleanup_t         *cln;
     ngx_http_track_ctx_t       *ctx;
     ngx_http_track_error_t      err;
     ngx_http_track_loc_conf_t  *tlcf;
@@ -522,6 +520,7 @@ ngx_http_track_accept(ngx_http_request_t *r, ngx_http_track_event_t *events,
     }
 
     ctx->request = r;
+    ctx->done = ngx_http_track_delivered;
     ngx_http_set_ctx(r, ctx, ngx_http_track_module);
 
     rc = ngx_http_track_recordable(r);
@@ -556,60 +555,13 @@ ngx_http_track_accept(ngx_http_request_t *r, ngx_http_track_event_t *events,
 
     tlcf = ngx_http_get_module_loc_conf(r, ngx_http_track_module);
 
-    if (tlcf->ack == NGX_HTTP_TRACK_ACK_IMMEDIATE) {
-        ngx_http_track_detach(ctx);
-        ngx_http_track_stat_add(NGX_HTTP_TRACK_STAT_EVENTS_ACCEPTED,
-                                ctx->nevents);
-        return ngx_http_track_send_ok(r);
+    rc = ngx_http_track_deliver(ctx, tlcf->ack);
+
+    if (rc == NGX_DONE || rc == NGX_HTTP_INTERNAL_SERVER_ERROR) {
+        return rc;
     }
 
-    cln = ngx_pool_cleanup_add(r->pool, 0);
-    if (cln == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    cln->handler = ngx_http_track_cleanup;
-    cln->data = ctx;
-
-    if (ngx_http_track_redis_submit(ctx) == NGX_OK) {
-        return NGX_DONE;
-    }
-
-    /* Redis cannot take it now: the spool can, or the client must retry */
-    return ngx_http_track_settle(ctx, NGX_HTTP_SERVICE_UNAVAILABLE);
-}
-
-
-/*
- * The answer once Redis took the events (NGX_HTTP_OK) or could not: then
- * they go to the spool, and only if that fails too does the client get 503.
- */
-
-static ngx_int_t
-ngx_http_track_settle(ngx_http_track_ctx_t *ctx, ngx_uint_t status)
-{
-    ngx_http_request_t  *r;
-
-    r = ctx->request;
-
-    if (status != NGX_HTTP_OK
-        && ngx_http_track_spool_append(ctx) == NGX_OK)
-    {
-        status = NGX_HTTP_OK;
-    }
-
-    if (status == NGX_HTTP_OK) {
-        ngx_http_track_stat_add(NGX_HTTP_TRACK_STAT_EVENTS_ACCEPTED,
-                                ctx->nevents);
-        return ngx_http_track_send_ok(r);
-    }
-
-    ngx_http_track_stat_add(NGX_HTTP_TRACK_STAT_EVENTS_FAILED, ctx->nevents);
-
-    return ngx_http_track_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                     "unavailable",
-                                     "the event store is unavailable; "
-                                     "retry later", NULL);
+    return ngx_http_track_answer(r, rc);
 }
 
 
@@ -957,85 +909,35 @@ ngx_http_track_send_ok(ngx_http_request_t *r)
 }
 
 
-/*
- * track_ack immediate: the client is answered now, so the events move to
- * worker memory, go to Redis, and to the spool if Redis cannot take them.
- * They are lost only if the spool cannot take them either.
- */
+/* the answer to events delivered (NGX_HTTP_OK) or not (503) */
 
-static void
-ngx_http_track_detach(ngx_http_track_ctx_t *ctx)
+static ngx_int_t
+ngx_http_track_answer(ngx_http_request_t *r, ngx_uint_t status)
 {
-    u_char                *p;
-    size_t                 size;
-    ngx_uint_t             i;
-    ngx_http_track_ctx_t  *copy;
-
-    size = sizeof(ngx_http_track_ctx_t) + ctx->nevents * sizeof(ngx_str_t);
-
-    for (i = 0; i < ctx->nevents; i++) {
-        size += ctx->events[i].len;
+    if (status == NGX_HTTP_OK) {
+        return ngx_http_track_send_ok(r);
     }
 
-    copy = ngx_alloc(size, ctx->request->connection->log);
-    if (copy == NULL) {
-        ngx_http_track_lost(ctx);
-        return;
-    }
-
-    ngx_memzero(copy, sizeof(ngx_http_track_ctx_t));
-    copy->nevents = ctx->nevents;
-    copy->events = (ngx_str_t *) (copy + 1);
-    p = (u_char *) (copy->events + copy->nevents);
-
-    for (i = 0; i < ctx->nevents; i++) {
-        copy->events[i].data = p;
-        copy->events[i].len = ctx->events[i].len;
-        p = ngx_cpymem(p, ctx->events[i].data, ctx->events[i].len);
-    }
-
-    if (ngx_http_track_redis_submit(copy) != NGX_OK) {
-        ngx_http_track_done(copy, NGX_HTTP_SERVICE_UNAVAILABLE);
-    }
+    return ngx_http_track_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                     "unavailable",
+                                     "the event store is unavailable; "
+                                     "retry later", NULL);
 }
 
 
+/* the request's ngx_http_track_done_pt: Redis has settled its events */
+
 static void
-ngx_http_track_lost(ngx_http_track_ctx_t *ctx)
-{
-    ngx_http_track_stat_add(NGX_HTTP_TRACK_STAT_EVENTS_FAILED, ctx->nevents);
-
-    ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
-                  "track: %ui events answered at once (track_ack "
-                  "immediate) are lost: neither Redis nor a spool took them",
-                  ctx->nevents);
-}
-
-
-/* called by the Redis side once the request's events are settled */
-
-void
-ngx_http_track_done(ngx_http_track_ctx_t *ctx, ngx_uint_t status)
+ngx_http_track_delivered(ngx_http_track_ctx_t *ctx, ngx_uint_t status)
 {
     ngx_int_t            rc;
     ngx_connection_t    *c;
     ngx_http_request_t  *r;
 
     r = ctx->request;
-
-    if (r == NULL) {
-        if (status != NGX_HTTP_OK && ngx_http_track_spool_append(ctx) != NGX_OK)
-        {
-            ngx_http_track_lost(ctx);
-        }
-
-        ngx_free(ctx);
-        return;
-    }
-
     c = r->connection;
 
-    rc = ngx_http_track_settle(ctx, status);
+    rc = ngx_http_track_answer(r, ngx_http_track_delivery_settle(ctx, status));
 
     ngx_http_finalize_request(r, rc);
     ngx_http_run_posted_requests(c);
@@ -1052,13 +954,3 @@ ngx_http_track_handler_exit(void)
     ngx_http_track_scratch_size = 0;
 }
 
-
-static void
-ngx_http_track_cleanup(void *data)
-{
-    ngx_http_track_ctx_t  *ctx = data;
-
-    if (ctx->queued) {
-        ngx_http_track_redis_detach(ctx);
-    }
-}

@@ -14,6 +14,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_track_event.h"
+#include "ngx_http_track_ctx.h"
 
 
 #define NGX_HTTP_TRACK_RESPONSE_GIF    0
@@ -43,7 +44,6 @@ typedef struct {
 
 
 typedef struct ngx_http_track_redis_s  ngx_http_track_redis_t;
-typedef struct ngx_http_track_push_s   ngx_http_track_push_t;
 
 struct redisReply;
 
@@ -102,20 +102,6 @@ typedef struct {
 } ngx_http_track_loc_conf_t;
 
 
-typedef struct {
-    ngx_http_request_t         *request;     /* NULL: answered already */
-    ngx_queue_t                 link;        /* in a push's waiters */
-    ngx_http_track_push_t      *push;        /* NULL while not queued */
-
-    ngx_str_t                  *events;      /* serialised events */
-    ngx_uint_t                  nevents;
-    ngx_str_t                   event_id;    /* of the first event */
-
-    ngx_uint_t                  status;      /* of the final response */
-    unsigned                    queued:1;
-} ngx_http_track_ctx_t;
-
-
 /* counters kept in shared memory, summed over all workers */
 typedef enum {
     NGX_HTTP_TRACK_STAT_REQUESTS = 0,
@@ -170,7 +156,6 @@ ngx_int_t ngx_http_track_redis_command(ngx_uint_t argc, const char **argv,
 ngx_int_t ngx_http_track_redis_wait(ngx_http_track_reply_pt handler,
     void *data);
 
-void ngx_http_track_done(ngx_http_track_ctx_t *ctx, ngx_uint_t status);
 void ngx_http_track_handler_exit(void);
 
 

@@ -1251,7 +1251,7 @@ ngx_http_track_redis_finish(ngx_queue_t *waiters, ngx_uint_t status)
         ctx->queued = 0;
         ctx->push = NULL;
 
-        ngx_http_track_done(ctx, status);
+        ctx->done(ctx, status);
     }
 }
 
