@@ -7,6 +7,8 @@
 
 
 #include "ngx_http_track_module.h"
+#include "ngx_http_track_metrics.h"
+#include "ngx_http_track_batch.h"
 #include "ngx_http_track_spool.h"
 #include "ngx_http_track_delivery.h"
 
@@ -44,7 +46,7 @@ ngx_http_track_deliver(ngx_http_track_ctx_t *ctx, ngx_uint_t ack)
     cln->handler = ngx_http_track_delivery_cleanup;
     cln->data = ctx;
 
-    if (ngx_http_track_redis_submit(ctx) == NGX_OK) {
+    if (ngx_http_track_batch_submit(ctx) == NGX_OK) {
         return NGX_DONE;
     }
 
@@ -118,7 +120,7 @@ ngx_http_track_delivery_detach(ngx_http_track_ctx_t *ctx)
         p = ngx_cpymem(p, ctx->events[i].data, ctx->events[i].len);
     }
 
-    if (ngx_http_track_redis_submit(copy) != NGX_OK) {
+    if (ngx_http_track_batch_submit(copy) != NGX_OK) {
         ngx_http_track_delivery_detached(copy, NGX_HTTP_SERVICE_UNAVAILABLE);
     }
 }
@@ -158,6 +160,6 @@ ngx_http_track_delivery_cleanup(void *data)
     ngx_http_track_ctx_t  *ctx = data;
 
     if (ctx->queued) {
-        ngx_http_track_redis_detach(ctx);
+        ngx_http_track_batch_detach(ctx);
     }
 }

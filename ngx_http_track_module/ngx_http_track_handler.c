@@ -6,7 +6,10 @@
 
 
 #include "ngx_http_track_module.h"
+#include "ngx_http_track_ctx.h"
+#include "ngx_http_track_metrics.h"
 #include "ngx_http_track_delivery.h"
+#include "ngx_http_track_handler.h"
 
 
 static ngx_int_t ngx_http_track_preflight(ngx_http_request_t *r,

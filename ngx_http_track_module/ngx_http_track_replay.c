@@ -13,6 +13,9 @@
 
 
 #include "ngx_http_track_module.h"
+#include "ngx_http_track_metrics.h"
+#include "ngx_http_track_command.h"
+#include "ngx_http_track_throttle.h"
 #include "ngx_http_track_spool.h"
 #include "ngx_http_track_replay.h"
 
@@ -142,7 +145,7 @@ ngx_http_track_replay_tick(ngx_event_t *ev)
 
     ngx_add_timer(&replay->tick, NGX_HTTP_TRACK_REPLAY_TICK);
 
-    if (!ngx_http_track_redis_writable()) {
+    if (!ngx_http_track_throttle_writable()) {
         return;
     }
 
@@ -320,8 +323,8 @@ ngx_http_track_replay_next_file(ngx_http_track_replay_t *replay)
     argv[1] = (const char *) replay->progress_key.data;
     argvlen[1] = replay->progress_key.len;
 
-    if (ngx_http_track_redis_command(2, argv, argvlen,
-                                     ngx_http_track_replay_progress, replay)
+    if (ngx_http_track_command(2, argv, argvlen,
+                               ngx_http_track_replay_progress, replay)
         != NGX_OK)
     {
         ngx_http_track_replay_finish_file(replay, 0);
@@ -343,7 +346,7 @@ ngx_http_track_replay_next_file(ngx_http_track_replay_t *replay)
 static void
 ngx_http_track_replay_continue(ngx_http_track_replay_t *replay)
 {
-    if (ngx_exiting || !ngx_http_track_redis_writable()
+    if (ngx_exiting || !ngx_http_track_throttle_writable()
         || ngx_http_track_replay_next_file(replay) != NGX_OK)
     {
         ngx_http_track_replay_stop(replay);
@@ -420,7 +423,8 @@ ngx_http_track_replay_send_chunk(ngx_http_track_replay_t *replay)
          * that dies before replicating them takes them and the progress
          * key along, and the file is replayed again to its successor.
          */
-        if (ngx_http_track_redis_wait(ngx_http_track_replay_replicated, replay)
+        if (ngx_http_track_command_wait(ngx_http_track_replay_replicated,
+                                        replay)
             != NGX_OK)
         {
             ngx_http_track_replay_stop(replay);
@@ -450,7 +454,7 @@ ngx_http_track_replay_send_chunk(ngx_http_track_replay_t *replay)
 
     max = replay->conf->batch_size;
 
-    argv = ngx_http_track_redis_argv(first + max, &argvlen);
+    argv = ngx_http_track_command_argv(first + max, &argvlen);
     if (argv == NULL) {
         ngx_http_track_replay_stop(replay);
         return;
@@ -526,8 +530,8 @@ ngx_http_track_replay_send_chunk(ngx_http_track_replay_t *replay)
     argvlen[6] = ngx_sprintf(replay->end_arg, "%O", replay->end_offset)
                  - replay->end_arg;
 
-    if (ngx_http_track_redis_command(argc, argv, argvlen,
-                                     ngx_http_track_replay_pushed, replay)
+    if (ngx_http_track_command(argc, argv, argvlen,
+                               ngx_http_track_replay_pushed, replay)
         != NGX_OK)
     {
         ngx_http_track_replay_stop(replay);
@@ -575,7 +579,7 @@ ngx_http_track_replay_pushed(redisReply *reply, void *data)
 
     replay->offset = reply->integer;
 
-    if (ngx_exiting || !ngx_http_track_redis_writable()) {
+    if (ngx_exiting || !ngx_http_track_throttle_writable()) {
         ngx_http_track_replay_stop(replay);
         return;
     }
@@ -634,7 +638,7 @@ ngx_http_track_replay_finish_file(ngx_http_track_replay_t *replay,
         argvlen[0] = 3;
         argv[1] = (const char *) replay->progress_key.data;
         argvlen[1] = replay->progress_key.len;
-        (void) ngx_http_track_redis_command(2, argv, argvlen, NULL, NULL);
+        (void) ngx_http_track_command(2, argv, argvlen, NULL, NULL);
 
         ngx_log_error(NGX_LOG_NOTICE, replay->log, 0,
                       "track: spool file \"%s\" replayed and removed",

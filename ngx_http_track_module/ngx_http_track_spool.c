@@ -12,6 +12,7 @@
 
 
 #include "ngx_http_track_module.h"
+#include "ngx_http_track_metrics.h"
 #include "ngx_http_track_spool.h"
 
 #include <sys/file.h>

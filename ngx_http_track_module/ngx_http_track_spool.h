@@ -12,6 +12,7 @@
 #include <ngx_core.h>
 
 #include "ngx_http_track_module.h"
+#include "ngx_http_track_ctx.h"
 
 
 /* a record: 4-byte length, 4-byte CRC32 (little-endian), the event */
