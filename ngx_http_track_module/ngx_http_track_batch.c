@@ -199,12 +199,13 @@ ngx_http_track_batch_flush_handler(ngx_event_t *ev)
 static ngx_int_t
 ngx_http_track_batch_send(ngx_http_track_batch_t *batch)
 {
-    size_t                  *argvlen;
-    ngx_uint_t               n, i;
-    ngx_queue_t             *q;
-    const char             **argv;
-    ngx_http_track_ctx_t    *ctx;
-    ngx_http_track_push_t   *push;
+    size_t                       *argvlen;
+    ngx_uint_t                    n, i;
+    ngx_queue_t                  *q;
+    const char                  **argv;
+    ngx_http_track_ctx_t         *ctx;
+    ngx_http_track_push_t        *push;
+    ngx_http_track_redis_wait_t   wait;
 
     push = ngx_alloc(sizeof(ngx_http_track_push_t), batch->log);
     if (push == NULL) {
@@ -278,15 +279,17 @@ ngx_http_track_batch_send(ngx_http_track_batch_t *batch)
      * WAIT holds this connection until the replicas have everything sent
      * before it, so an acknowledged event survives a failover.
      */
-    if (push->waiting
-        && ngx_http_track_redis_send_wait(NULL,
-                                          ngx_http_track_batch_replicated,
-                                          push)
-           != NGX_OK)
-    {
-        /* the push is settled by the RPUSH reply alone then */
-        push->waiting = 0;
-        ngx_http_track_redis_close_later("could not queue a command");
+    if (push->waiting) {
+        ngx_http_track_redis_wait_args(&wait);
+
+        if (ngx_http_track_redis_send(NULL, ngx_http_track_batch_replicated,
+                                      push, 3, wait.argv, wait.argvlen)
+            != NGX_OK)
+        {
+            /* the push is settled by the RPUSH reply alone then */
+            push->waiting = 0;
+            ngx_http_track_redis_close_later("could not queue a command");
+        }
     }
 
     ngx_http_track_stat_add(NGX_HTTP_TRACK_STAT_PUSHES, 1);

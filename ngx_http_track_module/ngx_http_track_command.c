@@ -18,10 +18,6 @@ typedef struct {
 } ngx_http_track_command_t;
 
 
-static ngx_http_track_command_t *ngx_http_track_command_alloc(
-    ngx_http_track_reply_pt handler, void *data);
-static ngx_int_t ngx_http_track_command_failed(
-    ngx_http_track_command_t *command);
 static void ngx_http_track_command_replied(redisAsyncContext *ac,
     void *reply, void *privdata);
 
@@ -47,17 +43,23 @@ ngx_http_track_command(ngx_uint_t argc, const char **argv, size_t *argvlen,
         return NGX_ERROR;
     }
 
-    command = ngx_http_track_command_alloc(handler, data);
+    command = ngx_alloc(sizeof(ngx_http_track_command_t), ngx_cycle->log);
     if (command == NULL) {
         return NGX_ERROR;
     }
+
+    command->handler = handler;
+    command->data = data;
 
     if (ngx_http_track_redis_send(&command->cmd,
                                   ngx_http_track_command_replied, command,
                                   argc, argv, argvlen)
         != NGX_OK)
     {
-        return ngx_http_track_command_failed(command);
+        /* not queued: the handler is not called */
+        ngx_free(command);
+        ngx_http_track_redis_close("could not queue a command");
+        return NGX_ERROR;
     }
 
     return NGX_OK;
@@ -72,55 +74,16 @@ ngx_http_track_command(ngx_uint_t argc, const char **argv, size_t *argvlen,
 ngx_int_t
 ngx_http_track_command_wait(ngx_http_track_reply_pt handler, void *data)
 {
-    ngx_http_track_command_t  *command;
+    ngx_http_track_redis_wait_t  wait;
 
     if (!ngx_http_track_redis_is_ready()) {
         return NGX_ERROR;
     }
 
-    command = ngx_http_track_command_alloc(handler, data);
-    if (command == NULL) {
-        return NGX_ERROR;
-    }
+    /* hiredis copies the arguments: the buffers may go with this frame */
+    ngx_http_track_redis_wait_args(&wait);
 
-    if (ngx_http_track_redis_send_wait(&command->cmd,
-                                       ngx_http_track_command_replied,
-                                       command)
-        != NGX_OK)
-    {
-        return ngx_http_track_command_failed(command);
-    }
-
-    return NGX_OK;
-}
-
-
-static ngx_http_track_command_t *
-ngx_http_track_command_alloc(ngx_http_track_reply_pt handler, void *data)
-{
-    ngx_http_track_command_t  *command;
-
-    command = ngx_alloc(sizeof(ngx_http_track_command_t), ngx_cycle->log);
-    if (command == NULL) {
-        return NULL;
-    }
-
-    command->handler = handler;
-    command->data = data;
-
-    return command;
-}
-
-
-/* not queued: the handler is not called, and the connection is given up */
-
-static ngx_int_t
-ngx_http_track_command_failed(ngx_http_track_command_t *command)
-{
-    ngx_free(command);
-    ngx_http_track_redis_close("could not queue a command");
-
-    return NGX_ERROR;
+    return ngx_http_track_command(3, wait.argv, wait.argvlen, handler, data);
 }
 
 

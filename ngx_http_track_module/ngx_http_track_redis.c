@@ -671,28 +671,22 @@ ngx_http_track_redis_send(ngx_http_track_redis_cmd_t *cmd,
  * replicas that have everything written before it.
  */
 
-ngx_int_t
-ngx_http_track_redis_send_wait(ngx_http_track_redis_cmd_t *cmd,
-    redisCallbackFn *fn, void *privdata)
+void
+ngx_http_track_redis_wait_args(ngx_http_track_redis_wait_t *wait)
 {
-    u_char                       replicas[NGX_INT_T_LEN];
-    u_char                       timeout[NGX_INT_T_LEN];
-    size_t                       argvlen[3];
-    const char                  *argv[3];
     ngx_http_track_main_conf_t  *conf;
 
     conf = ngx_http_track_redis_conn->conf;
 
-    argv[0] = "WAIT";
-    argvlen[0] = sizeof("WAIT") - 1;
-    argv[1] = (const char *) replicas;
-    argvlen[1] = ngx_sprintf(replicas, "%ui", conf->wait_replicas)
-                 - replicas;
-    argv[2] = (const char *) timeout;
-    argvlen[2] = ngx_sprintf(timeout, "%M", conf->wait_timeout) - timeout;
-
-    /* hiredis copies the arguments: the buffers may go with this frame */
-    return ngx_http_track_redis_send(cmd, fn, privdata, 3, argv, argvlen);
+    wait->argv[0] = "WAIT";
+    wait->argvlen[0] = sizeof("WAIT") - 1;
+    wait->argv[1] = (const char *) wait->replicas;
+    wait->argvlen[1] = ngx_sprintf(wait->replicas, "%ui",
+                                   conf->wait_replicas)
+                       - wait->replicas;
+    wait->argv[2] = (const char *) wait->timeout;
+    wait->argvlen[2] = ngx_sprintf(wait->timeout, "%M", conf->wait_timeout)
+                       - wait->timeout;
 }
 
 

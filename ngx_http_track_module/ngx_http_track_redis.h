@@ -22,6 +22,14 @@ typedef struct {
     ngx_msec_t                  deadline;
 } ngx_http_track_redis_cmd_t;
 
+/* WAIT track_redis_wait_replicas track_redis_wait_timeout, as arguments */
+typedef struct {
+    const char                 *argv[3];
+    size_t                      argvlen[3];
+    u_char                      replicas[NGX_INT_T_LEN];
+    u_char                      timeout[NGX_INT_T_LEN];
+} ngx_http_track_redis_wait_t;
+
 /* what the connection tells its user: ready (or a slot free), or lost */
 typedef void (*ngx_http_track_redis_event_pt)(void);
 
@@ -34,8 +42,7 @@ void ngx_http_track_redis_exit_process(ngx_cycle_t *cycle);
 ngx_int_t ngx_http_track_redis_send(ngx_http_track_redis_cmd_t *cmd,
     redisCallbackFn *fn, void *privdata, ngx_uint_t argc, const char **argv,
     size_t *argvlen);
-ngx_int_t ngx_http_track_redis_send_wait(ngx_http_track_redis_cmd_t *cmd,
-    redisCallbackFn *fn, void *privdata);
+void ngx_http_track_redis_wait_args(ngx_http_track_redis_wait_t *wait);
 void ngx_http_track_redis_settle(ngx_http_track_redis_cmd_t *cmd);
 void ngx_http_track_redis_next(void);
 void ngx_http_track_redis_close(const char *why);
