@@ -220,6 +220,7 @@ ngx_http_track_spool_close(ngx_http_track_spool_t *spool)
                   "ready for replay", spool->name, spool->size);
 }
 
+
 /* Redis is back: the segment goes to the replay */
 
 void
