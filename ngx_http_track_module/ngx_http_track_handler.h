@@ -14,7 +14,6 @@
 
 
 ngx_int_t ngx_http_track_handler(ngx_http_request_t *r);
-void ngx_http_track_handler_exit(void);
 
 
 #endif /* _NGX_HTTP_TRACK_HANDLER_H_INCLUDED_ */

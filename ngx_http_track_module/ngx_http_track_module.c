@@ -11,6 +11,7 @@
 #include "ngx_http_track_ctx.h"
 #include "ngx_http_track_metrics.h"
 #include "ngx_http_track_handler.h"
+#include "ngx_http_track_enrich.h"
 #include "ngx_http_track_redis.h"
 #include "ngx_http_track_command.h"
 #include "ngx_http_track_throttle.h"
@@ -1084,5 +1085,5 @@ ngx_http_track_exit_process(ngx_cycle_t *cycle)
     ngx_http_track_throttle_exit_process(cycle);
     ngx_http_track_redis_exit_process(cycle);
     ngx_http_track_command_exit_process(cycle);
-    ngx_http_track_handler_exit();
+    ngx_http_track_enrich_exit();
 }
