@@ -83,7 +83,7 @@ ok(consumer_alive($c), 'the supervisor survived both');
 
 # --- SIGHUP: the settings read again, the lanes replaced ----------------------
 
-open(my $conf, '>>', "$dir/consumer/consumer.conf") or die $!;
+open(my $conf, '>>', $c->{conf}) or die "$c->{conf}: $!";
 print $conf "lanes = 3\n";
 close $conf;
 my $before = lanes_of($c);

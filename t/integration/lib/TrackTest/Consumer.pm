@@ -175,8 +175,8 @@ my $serial = 0;
 # $log_level, conf => {setting => value}, args => [...], env => {...}):
 # track-consumer with its settings in $dir/consumer-<id>-<n>.conf and its
 # log in $dir/consumer-<id>-<n>.log (stdout and stderr in .out); the Redis
-# of start_queue_redis unless told.  Returns { pid, log, id, dir }; stopped
-# at exit.
+# of start_queue_redis unless told.  Returns { pid, log, conf, id, dir };
+# stopped at exit.
 sub start_consumer {
     my ($dir, %o) = @_;
     -x $CONSUMER_BIN
@@ -214,7 +214,8 @@ sub start_consumer {
         exec($CONSUMER_BIN, '--config', "$stem.conf", @{ $o{args} || [] })
             or POSIX::_exit(127);
     }
-    my $c = { pid => $pid, log => "$stem.log", id => $id, dir => $dir };
+    my $c = { pid => $pid, log => "$stem.log", conf => "$stem.conf",
+              id => $id, dir => $dir };
     at_exit(sub { stop_consumer($c) });
     return $c;
 }
