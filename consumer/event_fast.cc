@@ -2,6 +2,7 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
+#include <new>
 #include <string>
 #include <string_view>
 
@@ -474,7 +475,11 @@ tc_event_fast_decode(tc_event_t *ev, const char *raw, size_t len,
 
     memset(ev, 0, sizeof(*ev));
 
-    rc = decode(ev, raw, len, max_bytes);
+    try {
+        rc = decode(ev, raw, len, max_bytes);
+    } catch (const std::bad_alloc &) {
+        rc = TC_FAST_DECLINED;      /* jansson will say out of memory */
+    }
     if (rc != TC_FAST_DECODED) {
         memset(ev, 0, sizeof(*ev));
     }
