@@ -135,9 +135,10 @@ escapes_agree(const char *p, const char *end)
 /*
  * True when jansson would load the whole document as simdjson did: no
  * object repeats a key (JSON_REJECT_DUPLICATES holds at every depth), and
- * every number is an integer jansson keeps as one.  simdjson reads an
- * integer beyond int64 as uint64 or double, where jansson fails, and a
- * double could be either; both are left to jansson.
+ * no integer is beyond int64 (simdjson 3.0 reads one up to 2^64 - 1 as
+ * uint64, where jansson fails).  Both take a real (a number with a
+ * fraction or an exponent) as the correctly rounded double, and both fail
+ * on one that overflows.
  */
 bool
 loads_alike(element e, int depth)
@@ -179,7 +180,6 @@ loads_alike(element e, int depth)
         return true;
 
     case element_type::UINT64:
-    case element_type::DOUBLE:
         return false;
 
     default:
@@ -220,9 +220,42 @@ dump_string(std::string_view s)
 
 
 /*
- * Appends json_dumps(JSON_COMPACT | JSON_PRESERVE_ORDER) of e to text;
- * false for a real, whose text jansson makes its own way.
+ * jansson's dump of a real (2.14, as Debian 12 ships it): "%.17g" in the C
+ * locale (the consumer never sets another), ".0" added when that looks
+ * like an integer, and the exponent without '+' or leading zeros.
  */
+void
+dump_real(double d)
+{
+    char  num[40], *e, *digits;
+
+    snprintf(num, sizeof(num), "%.17g", d);
+
+    e = strchr(num, 'e');
+    if (e == nullptr) {
+        text += num;
+        if (strchr(num, '.') == nullptr) {
+            text += ".0";
+        }
+        return;
+    }
+
+    text.append(num, (size_t) (e - num + 1));
+    digits = e + 1;
+    if (*digits == '-') {
+        text += '-';
+    }
+    if (*digits == '-' || *digits == '+') {
+        digits++;
+    }
+    while (*digits == '0' && digits[1] != '\0') {
+        digits++;
+    }
+    text += digits;
+}
+
+
+/* Appends json_dumps(JSON_COMPACT | JSON_PRESERVE_ORDER) of e to text. */
 bool
 dump_compact(element e)
 {
@@ -264,6 +297,10 @@ dump_compact(element e)
     case element_type::INT64:
         snprintf(num, sizeof(num), "%" PRId64, e.get_int64().value_unsafe());
         text += num;
+        return true;
+
+    case element_type::DOUBLE:
+        dump_real(e.get_double().value_unsafe());
         return true;
 
     case element_type::STRING:

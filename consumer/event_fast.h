@@ -19,9 +19,9 @@ typedef enum {
  * Decodes a well-formed event exactly as tc_event_decode_json() would, or
  * declines: it never rejects an event and never differs.  It declines
  * whatever simdjson and jansson might not decide alike: invalid JSON, a
- * \u escape of NUL or of a surrogate, a number that is not a 64-bit
- * integer, a repeated key, a field of the wrong type or out of range, a
- * props or fields object holding a real, and every kind of dead letter.
+ * \u escape of NUL or of a surrogate, an integer beyond int64, a repeated
+ * key, a field of the wrong type or out of range, and every kind of dead
+ * letter.
  * The decoded strings are copied to ev->text, allocated as ev->json is
  * (jansson's allocator: the batch arena inside tc_batch_decode()).
  */

@@ -427,7 +427,15 @@ test_event_fast(void)
                 "integer beyond int64, anywhere");
     expect_fast(EV_HEAD ",\"x\":-9223372036854775809}", 0,
                 "negative integer beyond int64");
-    expect_fast(EV_HEAD ",\"props\":{\"n\":1.50}}", 0, "real in props");
+    expect_fast(EV_HEAD ",\"props\":{\"n\":1.50,\"a\":0.1,\"b\":1e22,"
+                "\"c\":1E-7,\"d\":-0.0,\"e\":2.5e+300,\"f\":100.0}}", 1,
+                "reals in props in jansson's form");
+    expect_fast(EV_HEAD ",\"props\":{\"max\":1.7976931348623157e308,"
+                "\"min\":4.9e-324,\"under\":1e-400,"
+                "\"half\":2.4703282292062328e-324}}", 1,
+                "reals at the ends of the double range");
+    expect_fast(EV_HEAD ",\"x\":1.7976931348623159e308}", 0,
+                "a real that overflows");
     expect_fast(EV_HEAD ",\"app\":\"b\"}", 0, "repeated key");
     expect_fast(EV_HEAD ",\"x\":[{\"d\":1,\"d\":2}]}", 0,
                 "repeated key, nested");
