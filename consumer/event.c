@@ -1,7 +1,7 @@
 /* track-consumer: decoding and validation of one queued event (README format). */
 #include <inttypes.h>
-#include <stddef.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
