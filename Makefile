@@ -4,7 +4,7 @@ BUILD      := build
 MODULE_SO  := $(BUILD)/nginx/ngx_http_track_module.so
 MODULE_SRC := config $(wildcard ngx_http_track_module/*.[ch])
 
-.PHONY: all deps module consumer run stop test bench fuzz clean
+.PHONY: all deps module consumer run stop test bench fuzz deb clean
 
 all: module consumer
 
@@ -33,6 +33,10 @@ test: module consumer
 bench: module consumer
 	@scripts/deps.sh bench
 	bench/run.sh
+
+# Debian packages in build/deb/ (debian/, debian/README.md), lintian-clean
+deb: deps
+	scripts/build-deb.sh $(BUILD)/deb
 
 # libFuzzer + ASan + UBSan targets in fuzz/, FUZZ_SECONDS each (fuzz/Makefile)
 FUZZ_SECONDS ?= 60

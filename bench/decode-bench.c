@@ -13,7 +13,11 @@
 #include <time.h>
 
 #include "batch.h"
-#include "day.h"
+#if __has_include("common/date.h")
+#include "common/date.h"
+#else
+#include "day.h"               /* the layout before common/ */
+#endif
 #include "event.h"
 
 #define BATCH  1000

@@ -21,16 +21,25 @@ trap 'rm -rf "$tmp"' EXIT
 "$root/bench/consumer-gen.pl" "$EVENTS" "$tmp/ev" 0 "${BENCH_PROFILE:-typical}"
 grep -a '^{' "$tmp/ev.resp" >"$tmp/events"
 
-# build DIR OUT: decode-bench against the consumer sources in DIR
+# build DIR OUT: decode-bench against the consumer sources in DIR (consumer/,
+# flat before the one-room-per-concern layout, track-consumer/ + common/
+# after it)
 build() {
-    local dir=$1 out=$2 objs=()
-    if [ -f "$dir/event_fast.cc" ]; then
-        g++ -std=c++17 -O2 -I"$dir" -c "$dir/event_fast.cc" -o "$out.fast.o"
-        objs=("$out.fast.o" -lsimdjson -lstdc++)
+    local dir=$1 out=$2 src=$1 objs=() inc=(-I"$1")
+    if [ -d "$dir/track-consumer" ]; then
+        src=$dir/track-consumer
+        inc+=(-I"$src")
+        objs+=("$dir/common/date.c" "$dir/common/log.c" "$dir/common/buf.c")
+    else
+        objs+=("$dir/day.c")
     fi
-    gcc -std=c11 -O2 -D_GNU_SOURCE -I"$dir" -o "$out" \
-        "$root/bench/decode-bench.c" "$dir/event.c" "$dir/day.c" \
-        "$dir/batch.c" "${objs[@]}" -ljansson
+    if [ -f "$src/event_fast.cc" ]; then
+        g++ -std=c++17 -O2 "${inc[@]}" -c "$src/event_fast.cc" -o "$out.fast.o"
+        objs+=("$out.fast.o" -lsimdjson -lstdc++)
+    fi
+    gcc -std=c11 -O2 -D_GNU_SOURCE "${inc[@]}" -o "$out" \
+        "$root/bench/decode-bench.c" "$src/event.c" "$src/batch.c" \
+        "${objs[@]}" -ljansson
 }
 
 mkdir -p "$tmp/base"

@@ -8,7 +8,7 @@
 # the 29 days before it get stats_daily rows shaped like that day.  The day
 # is today (DAY=YYYY-MM-DD to change), so a 30-day series is "the last 30
 # days" of a dashboard: never cacheable as a whole.
-# Then track-stats (consumer/build/stats, or STATS_BIN) is loaded with wrk on
+# Then track-stats (consumer/build/release, or STATS_BIN) is loaded with wrk on
 # loopback, one endpoint at a time.
 #
 # Usage: bench/stats-bench.sh        (env: EVENTS OBJECTS DURATION CONNS
@@ -25,7 +25,7 @@ DURATION=${DURATION:-10}
 CONNS=${CONNS:-16}
 THREADS=${THREADS:-4}
 POOL=${POOL:-4}
-bin=${STATS_BIN:-$root/consumer/build/stats/track-stats}
+bin=${STATS_BIN:-$root/consumer/build/release/track-stats}
 day=${DAY:-$(date -u +%F)}    # today: the dashboard case, not cacheable
 
 die() { echo "$*" >&2; exit 1; }

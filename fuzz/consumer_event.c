@@ -17,7 +17,8 @@
 #include "sql_check.h"
 
 #include "batch.h"
-#include "day.h"
+#include "common/date.h"
+#include "common/rc.h"
 #include "event.h"
 #include "sql.h"
 
@@ -30,7 +31,7 @@ static MYSQL  *fz_mysql;
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    FZ_CHECK(tc_tz_set("UTC") == 0, "UTC");
+    FZ_CHECK(tc_tz_set("UTC") == TC_OK, "UTC");
 
     /* escaping needs only the handle's character set, no server */
     fz_mysql = mysql_init(NULL);
@@ -325,7 +326,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* a small limit now and then, so the size check is reached too */
     max_bytes = (size % 5 == 0) ? 64 : (size_t) 1 << 20;
 
-    FZ_CHECK(tc_batch_init(&b, n) == 0, "batch");
+    FZ_CHECK(tc_batch_init(&b, n) == TC_OK, "batch");
     for (i = 0; i < n; i++) {
         b.raw[i] = raw[i];
         b.raw_len[i] = raw_len[i];

@@ -16,7 +16,7 @@
 #include "sql_check.h"
 
 #include "batch.h"
-#include "day.h"
+#include "common/date.h"
 #include "event.h"
 #include "sql.h"
 

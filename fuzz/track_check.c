@@ -6,7 +6,8 @@
 #include "track_check.h"
 
 /* the consumer's decoder: what the module stores must be storable */
-#include "day.h"
+#include "common/date.h"
+#include "common/rc.h"
 #include "event.h"
 
 
@@ -42,7 +43,7 @@ fz_track_init(void)
     static int  done;
 
     if (!done) {
-        FZ_CHECK(tc_tz_set("UTC") == 0, "UTC");
+        FZ_CHECK(tc_tz_set("UTC") == TC_OK, "UTC");
         done = 1;
     }
 }
@@ -168,7 +169,7 @@ fz_check_consumer(const char *buf, size_t n, json_t *stored)
     json_t      *v;
     tc_event_t   ev;
 
-    if (tc_event_decode(&ev, buf, n, 1 << 20) != 0) {
+    if (tc_event_decode(&ev, buf, n, 1 << 20) != TC_OK) {
         FZ_CHECK(0, "the consumer refused what the module stored: %s: %s",
                  ev.code, ev.reason);
     }

@@ -1,11 +1,17 @@
 
 /*
  * The "track" content handler: method and CORS rules, request body
- * collection, enrichment, hand-off to Redis, and the replies.
+ * collection, privacy consent, hand-off to enrichment and delivery, and
+ * the replies.
  */
 
 
 #include "ngx_http_track_module.h"
+#include "ngx_http_track_ctx.h"
+#include "ngx_http_track_metrics.h"
+#include "ngx_http_track_enrich.h"
+#include "ngx_http_track_delivery.h"
+#include "ngx_http_track_handler.h"
 
 
 static ngx_int_t ngx_http_track_preflight(ngx_http_request_t *r,
@@ -26,23 +32,16 @@ static ngx_int_t ngx_http_track_read_body(ngx_http_request_t *r,
 static ngx_int_t ngx_http_track_accept(ngx_http_request_t *r,
     ngx_http_track_event_t *events, size_t nevents);
 static ngx_int_t ngx_http_track_recordable(ngx_http_request_t *r);
-static ngx_int_t ngx_http_track_anonymize_ip(ngx_http_request_t *r,
-    ngx_str_t *ip);
-static ngx_int_t ngx_http_track_serialize_events(ngx_http_request_t *r,
-    ngx_http_track_ctx_t *ctx, ngx_http_track_event_t *events);
-static size_t ngx_http_track_escape(u_char *dst, const u_char *src,
-    size_t len);
 static ngx_int_t ngx_http_track_reject(ngx_http_request_t *r,
     ngx_uint_t status, ngx_http_track_error_t *err);
 static ngx_int_t ngx_http_track_send_error(ngx_http_request_t *r,
     ngx_uint_t status, const char *code, const char *message,
     const char *field);
 static ngx_int_t ngx_http_track_send_ok(ngx_http_request_t *r);
-static ngx_int_t ngx_http_track_settle(ngx_http_track_ctx_t *ctx,
+static ngx_int_t ngx_http_track_answer(ngx_http_request_t *r,
     ngx_uint_t status);
-static void ngx_http_track_detach(ngx_http_track_ctx_t *ctx);
-static void ngx_http_track_lost(ngx_http_track_ctx_t *ctx);
-static void ngx_http_track_cleanup(void *data);
+static void ngx_http_track_delivered(ngx_http_track_ctx_t *ctx,
+    ngx_uint_t status);
 
 
 /* a 1x1 transparent GIF */
@@ -60,12 +59,6 @@ static ngx_str_t  ngx_http_track_json_type = ngx_string("application/json");
 static ngx_str_t  ngx_http_track_no_store = ngx_string("no-store");
 static ngx_str_t  ngx_http_track_allow =
     ngx_string("GET, HEAD, POST, OPTIONS");
-
-
-/* the serialisation buffer; grows to the largest track_max_event_size */
-static u_char  *ngx_http_track_scratch;
-static size_t   ngx_http_track_scratch_size;
-static uint64_t ngx_http_track_seq;
 
 
 ngx_int_t
@@ -510,7 +503,6 @@ ngx_http_track_accept(ngx_http_request_t *r, ngx_http_track_event_t *events,
     size_t nevents)
 {
     ngx_int_t                   rc;
-    ngx_pool_cleanup_t         *cln;
     ngx_http_track_ctx_t       *ctx;
     ngx_http_track_error_t      err;
     ngx_http_track_loc_conf_t  *tlcf;
@@ -521,6 +513,7 @@ ngx_http_track_accept(ngx_http_request_t *r, ngx_http_track_event_t *events,
     }
 
     ctx->request = r;
+    ctx->done = ngx_http_track_delivered;
     ngx_http_set_ctx(r, ctx, ngx_http_track_module);
 
     rc = ngx_http_track_recordable(r);
@@ -538,7 +531,7 @@ ngx_http_track_accept(ngx_http_request_t *r, ngx_http_track_event_t *events,
 
     ctx->nevents = nevents;
 
-    rc = ngx_http_track_serialize_events(r, ctx, events);
+    rc = ngx_http_track_enrich_events(r, ctx, events);
 
     if (rc == NGX_DECLINED) {
         err.reason = NGX_HTTP_TRACK_REJECT_TOO_LONG;
@@ -555,60 +548,13 @@ ngx_http_track_accept(ngx_http_request_t *r, ngx_http_track_event_t *events,
 
     tlcf = ngx_http_get_module_loc_conf(r, ngx_http_track_module);
 
-    if (tlcf->ack == NGX_HTTP_TRACK_ACK_IMMEDIATE) {
-        ngx_http_track_detach(ctx);
-        ngx_http_track_stat_add(NGX_HTTP_TRACK_STAT_EVENTS_ACCEPTED,
-                                ctx->nevents);
-        return ngx_http_track_send_ok(r);
+    rc = ngx_http_track_deliver(ctx, tlcf->ack);
+
+    if (rc == NGX_DONE || rc == NGX_HTTP_INTERNAL_SERVER_ERROR) {
+        return rc;
     }
 
-    cln = ngx_pool_cleanup_add(r->pool, 0);
-    if (cln == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    cln->handler = ngx_http_track_cleanup;
-    cln->data = ctx;
-
-    if (ngx_http_track_redis_submit(ctx) == NGX_OK) {
-        return NGX_DONE;
-    }
-
-    /* Redis cannot take it now: the spool can, or the client must retry */
-    return ngx_http_track_settle(ctx, NGX_HTTP_SERVICE_UNAVAILABLE);
-}
-
-
-/*
- * The answer once Redis took the events (NGX_HTTP_OK) or could not: then
- * they go to the spool, and only if that fails too does the client get 503.
- */
-
-static ngx_int_t
-ngx_http_track_settle(ngx_http_track_ctx_t *ctx, ngx_uint_t status)
-{
-    ngx_http_request_t  *r;
-
-    r = ctx->request;
-
-    if (status != NGX_HTTP_OK
-        && ngx_http_track_spool_write(ctx) == NGX_OK)
-    {
-        status = NGX_HTTP_OK;
-    }
-
-    if (status == NGX_HTTP_OK) {
-        ngx_http_track_stat_add(NGX_HTTP_TRACK_STAT_EVENTS_ACCEPTED,
-                                ctx->nevents);
-        return ngx_http_track_send_ok(r);
-    }
-
-    ngx_http_track_stat_add(NGX_HTTP_TRACK_STAT_EVENTS_FAILED, ctx->nevents);
-
-    return ngx_http_track_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                     "unavailable",
-                                     "the event store is unavailable; "
-                                     "retry later", NULL);
+    return ngx_http_track_answer(r, rc);
 }
 
 
@@ -649,209 +595,6 @@ ngx_http_track_recordable(ngx_http_request_t *r)
     }
 
     return NGX_OK;
-}
-
-
-/* the client address with its last octet (IPv4) or last 80 bits zeroed */
-
-static ngx_int_t
-ngx_http_track_anonymize_ip(ngx_http_request_t *r, ngx_str_t *ip)
-{
-    u_char                *p;
-    ngx_sockaddr_t         sa;
-    struct sockaddr_in    *sin;
-#if (NGX_HAVE_INET6)
-    struct sockaddr_in6   *sin6;
-#endif
-
-    if (r->connection->socklen > (socklen_t) sizeof(ngx_sockaddr_t)) {
-        return NGX_DECLINED;
-    }
-
-    ngx_memcpy(&sa, r->connection->sockaddr, r->connection->socklen);
-
-    switch (sa.sockaddr.sa_family) {
-
-    case AF_INET:
-        sin = &sa.sockaddr_in;
-        p = (u_char *) &sin->sin_addr.s_addr;
-        p[3] = 0;
-        break;
-
-#if (NGX_HAVE_INET6)
-    case AF_INET6:
-        sin6 = &sa.sockaddr_in6;
-        ngx_memzero(&sin6->sin6_addr.s6_addr[6], 10);
-        break;
-#endif
-
-    default:
-        return NGX_DECLINED;
-    }
-
-    p = ngx_pnalloc(r->pool, NGX_SOCKADDR_STRLEN);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
-    ip->len = ngx_sock_ntop(&sa.sockaddr, r->connection->socklen, p,
-                            NGX_SOCKADDR_STRLEN, 0);
-    ip->data = p;
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_http_track_serialize_events(ngx_http_request_t *r,
-    ngx_http_track_ctx_t *ctx, ngx_http_track_event_t *events)
-{
-    u_char                      *p;
-    size_t                       i, n, nfields;
-    ngx_str_t                    value;
-    ngx_time_t                  *tp;
-    ngx_http_track_kv_t          fields[16];
-    ngx_http_track_text_t       *eid;
-    ngx_http_track_enrich_t      enrich;
-    ngx_http_track_loc_conf_t   *tlcf;
-    ngx_http_track_main_conf_t  *tmcf;
-    ngx_http_track_field_conf_t *fc;
-    char                         id[NGX_HTTP_TRACK_EID_LEN + 1];
-
-    tlcf = ngx_http_get_module_loc_conf(r, ngx_http_track_module);
-    tmcf = ngx_http_get_module_main_conf(r, ngx_http_track_module);
-
-    if (ngx_http_track_scratch_size < tlcf->max_event_size) {
-        p = ngx_alloc(tlcf->max_event_size, r->connection->log);
-        if (p == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        ngx_free(ngx_http_track_scratch);
-        ngx_http_track_scratch = p;
-        ngx_http_track_scratch_size = tlcf->max_event_size;
-    }
-
-    tp = ngx_timeofday();
-
-    ngx_memzero(&enrich, sizeof(ngx_http_track_enrich_t));
-    enrich.recv_ts = (int64_t) tp->sec * 1000 + tp->msec;
-    enrich.max_header_len = tlcf->max_header_len;
-    enrich.escape = ngx_http_track_escape;
-    value = r->connection->addr_text;
-
-    if (tlcf->anonymize_ip
-        && ngx_http_track_anonymize_ip(r, &value) == NGX_ERROR)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (!(tlcf->drop & NGX_HTTP_TRACK_DROP_IP)) {
-        enrich.ip.data = value.data;
-        enrich.ip.len = value.len;
-    }
-
-    if (r->headers_in.user_agent && !(tlcf->drop & NGX_HTTP_TRACK_DROP_UA)) {
-        enrich.ua.data = r->headers_in.user_agent->value.data;
-        enrich.ua.len = r->headers_in.user_agent->value.len;
-    }
-
-    if (r->headers_in.referer && !(tlcf->drop & NGX_HTTP_TRACK_DROP_REFERER)) {
-        enrich.referer.data = r->headers_in.referer->value.data;
-        enrich.referer.len = r->headers_in.referer->value.len;
-    }
-
-    nfields = 0;
-
-    if (tlcf->fields) {
-        fc = tlcf->fields->elts;
-
-        for (i = 0; i < tlcf->fields->nelts && nfields < 16; i++) {
-            if (ngx_http_complex_value(r, &fc[i].value, &value) != NGX_OK) {
-                return NGX_HTTP_INTERNAL_SERVER_ERROR;
-            }
-
-            fields[nfields].name = (const char *) fc[i].name.data;
-            fields[nfields].data = value.data;
-            fields[nfields].len = value.len;
-            nfields++;
-        }
-    }
-
-    enrich.fields = fields;
-    enrich.nfields = nfields;
-
-    ctx->events = ngx_palloc(r->pool, ctx->nevents * sizeof(ngx_str_t));
-    if (ctx->events == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    for (i = 0; i < ctx->nevents; i++) {
-
-        if (tlcf->drop & NGX_HTTP_TRACK_DROP_UID) {
-            events[i].text[NGX_HTTP_TRACK_UID].data = NULL;
-        }
-
-        if (tlcf->drop & NGX_HTTP_TRACK_DROP_PROPS) {
-            events[i].nprops = 0;
-            events[i].props_json = NULL;
-        }
-
-        /* time-ordered and unique across hosts, workers and requests */
-        ngx_sprintf((u_char *) id, "%012xL%04xL%06xL%010xL%Z",
-                    (uint64_t) enrich.recv_ts, (uint64_t) tmcf->node_id,
-                    (uint64_t) (ngx_pid & 0xffffff),
-                    ngx_http_track_seq++ & 0xffffffffffULL);
-        enrich.eid = id;
-
-        n = ngx_http_track_serialize(&events[i], &enrich,
-                                     ngx_http_track_scratch,
-                                     tlcf->max_event_size);
-        if (n == 0) {
-            return NGX_DECLINED;
-        }
-
-        p = ngx_pnalloc(r->pool, n);
-        if (p == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        ngx_memcpy(p, ngx_http_track_scratch, n);
-        ctx->events[i].data = p;
-        ctx->events[i].len = n;
-
-        if (i == 0) {
-            eid = &events[0].text[NGX_HTTP_TRACK_EID];
-
-            if (eid->data == NULL) {
-                eid->data = (u_char *) id;
-                eid->len = ngx_strlen(id);
-            }
-
-            ctx->event_id.len = eid->len;
-            ctx->event_id.data = ngx_pnalloc(r->pool, eid->len);
-            if (ctx->event_id.data == NULL) {
-                return NGX_HTTP_INTERNAL_SERVER_ERROR;
-            }
-
-            ngx_memcpy(ctx->event_id.data, eid->data, eid->len);
-        }
-    }
-
-    return NGX_OK;
-}
-
-
-/* the serialiser's escaping is nginx's own */
-
-static size_t
-ngx_http_track_escape(u_char *dst, const u_char *src, size_t len)
-{
-    if (dst == NULL) {
-        return len + ngx_escape_json(NULL, (u_char *) src, len);
-    }
-
-    return (u_char *) ngx_escape_json(dst, (u_char *) src, len) - dst;
 }
 
 
@@ -956,108 +699,36 @@ ngx_http_track_send_ok(ngx_http_request_t *r)
 }
 
 
-/*
- * track_ack immediate: the client is answered now, so the events move to
- * worker memory, go to Redis, and to the spool if Redis cannot take them.
- * They are lost only if the spool cannot take them either.
- */
+/* the answer to events delivered (NGX_HTTP_OK) or not (503) */
 
-static void
-ngx_http_track_detach(ngx_http_track_ctx_t *ctx)
+static ngx_int_t
+ngx_http_track_answer(ngx_http_request_t *r, ngx_uint_t status)
 {
-    u_char                *p;
-    size_t                 size;
-    ngx_uint_t             i;
-    ngx_http_track_ctx_t  *copy;
-
-    size = sizeof(ngx_http_track_ctx_t) + ctx->nevents * sizeof(ngx_str_t);
-
-    for (i = 0; i < ctx->nevents; i++) {
-        size += ctx->events[i].len;
+    if (status == NGX_HTTP_OK) {
+        return ngx_http_track_send_ok(r);
     }
 
-    copy = ngx_alloc(size, ctx->request->connection->log);
-    if (copy == NULL) {
-        ngx_http_track_lost(ctx);
-        return;
-    }
-
-    ngx_memzero(copy, sizeof(ngx_http_track_ctx_t));
-    copy->nevents = ctx->nevents;
-    copy->events = (ngx_str_t *) (copy + 1);
-    p = (u_char *) (copy->events + copy->nevents);
-
-    for (i = 0; i < ctx->nevents; i++) {
-        copy->events[i].data = p;
-        copy->events[i].len = ctx->events[i].len;
-        p = ngx_cpymem(p, ctx->events[i].data, ctx->events[i].len);
-    }
-
-    if (ngx_http_track_redis_submit(copy) != NGX_OK) {
-        ngx_http_track_done(copy, NGX_HTTP_SERVICE_UNAVAILABLE);
-    }
+    return ngx_http_track_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                     "unavailable",
+                                     "the event store is unavailable; "
+                                     "retry later", NULL);
 }
 
 
+/* the request's ngx_http_track_done_pt: Redis has settled its events */
+
 static void
-ngx_http_track_lost(ngx_http_track_ctx_t *ctx)
-{
-    ngx_http_track_stat_add(NGX_HTTP_TRACK_STAT_EVENTS_FAILED, ctx->nevents);
-
-    ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
-                  "track: %ui events answered at once (track_ack "
-                  "immediate) are lost: neither Redis nor a spool took them",
-                  ctx->nevents);
-}
-
-
-/* called by the Redis side once the request's events are settled */
-
-void
-ngx_http_track_done(ngx_http_track_ctx_t *ctx, ngx_uint_t status)
+ngx_http_track_delivered(ngx_http_track_ctx_t *ctx, ngx_uint_t status)
 {
     ngx_int_t            rc;
     ngx_connection_t    *c;
     ngx_http_request_t  *r;
 
     r = ctx->request;
-
-    if (r == NULL) {
-        if (status != NGX_HTTP_OK && ngx_http_track_spool_write(ctx) != NGX_OK)
-        {
-            ngx_http_track_lost(ctx);
-        }
-
-        ngx_free(ctx);
-        return;
-    }
-
     c = r->connection;
 
-    rc = ngx_http_track_settle(ctx, status);
+    rc = ngx_http_track_answer(r, ngx_http_track_delivery_settle(ctx, status));
 
     ngx_http_finalize_request(r, rc);
     ngx_http_run_posted_requests(c);
-}
-
-
-/* at exit: the module is unloaded next, and its memory must not leak */
-
-void
-ngx_http_track_handler_exit(void)
-{
-    ngx_free(ngx_http_track_scratch);
-    ngx_http_track_scratch = NULL;
-    ngx_http_track_scratch_size = 0;
-}
-
-
-static void
-ngx_http_track_cleanup(void *data)
-{
-    ngx_http_track_ctx_t  *ctx = data;
-
-    if (ctx->queued) {
-        ngx_http_track_redis_detach(ctx);
-    }
 }

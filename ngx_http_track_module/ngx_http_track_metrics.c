@@ -6,6 +6,7 @@
 
 
 #include "ngx_http_track_module.h"
+#include "ngx_http_track_metrics.h"
 
 
 typedef struct {

@@ -1,12 +1,23 @@
 
 /*
- * ngx_http_track_module: directives, configuration and variables.  Request
- * handling lives in ngx_http_track_handler.c, the Redis connection in
- * ngx_http_track_redis.c, counters in ngx_http_track_metrics.c.
+ * ngx_http_track_module: directives, configuration and variables, and the
+ * worker's start and end.  Request handling lives in
+ * ngx_http_track_handler.c, the way to Redis or the spool in
+ * ngx_http_track_delivery.c, counters in ngx_http_track_metrics.c.
  */
 
 
 #include "ngx_http_track_module.h"
+#include "ngx_http_track_ctx.h"
+#include "ngx_http_track_metrics.h"
+#include "ngx_http_track_handler.h"
+#include "ngx_http_track_enrich.h"
+#include "ngx_http_track_redis.h"
+#include "ngx_http_track_command.h"
+#include "ngx_http_track_throttle.h"
+#include "ngx_http_track_batch.h"
+#include "ngx_http_track_spool.h"
+#include "ngx_http_track_replay.h"
 
 
 static ngx_int_t ngx_http_track_add_variables(ngx_conf_t *cf);
@@ -16,25 +27,26 @@ static char *ngx_http_track_init_main_conf(ngx_conf_t *cf, void *conf);
 static void *ngx_http_track_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_track_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
-static char *ngx_http_track(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
-static char *ngx_http_track_metrics(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
+static char *ngx_http_track_conf_set_track(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_track_conf_set_metrics(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static char *ngx_http_track_parse_addr(ngx_conf_t *cf, ngx_str_t *value,
     ngx_http_track_addr_t *addr, in_port_t default_port);
-static char *ngx_http_track_redis(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-static char *ngx_http_track_redis_sentinel(ngx_conf_t *cf,
+static char *ngx_http_track_conf_set_redis(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
-static char *ngx_http_track_field(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-static char *ngx_http_track_cors_origin(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
+static char *ngx_http_track_conf_set_sentinel(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_track_conf_set_field(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_track_conf_set_cors_origin(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_track_conf_set_spool(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static ngx_int_t ngx_http_track_event_id_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_track_events_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
-static char *ngx_http_track_spool(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
 static ngx_int_t ngx_http_track_init_module(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_track_init_process(ngx_cycle_t *cycle);
 static void ngx_http_track_exit_process(ngx_cycle_t *cycle);
@@ -68,14 +80,14 @@ static ngx_command_t  ngx_http_track_commands[] = {
 
     { ngx_string("track"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
-      ngx_http_track,
+      ngx_http_track_conf_set_track,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
 
     { ngx_string("track_metrics"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
-      ngx_http_track_metrics,
+      ngx_http_track_conf_set_metrics,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -152,7 +164,7 @@ static ngx_command_t  ngx_http_track_commands[] = {
 
     { ngx_string("track_field"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE2,
-      ngx_http_track_field,
+      ngx_http_track_conf_set_field,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -187,21 +199,21 @@ static ngx_command_t  ngx_http_track_commands[] = {
 
     { ngx_string("track_cors_origin"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
-      ngx_http_track_cors_origin,
+      ngx_http_track_conf_set_cors_origin,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
 
     { ngx_string("track_redis"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
-      ngx_http_track_redis,
+      ngx_http_track_conf_set_redis,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
 
     { ngx_string("track_redis_sentinel"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
-      ngx_http_track_redis_sentinel,
+      ngx_http_track_conf_set_sentinel,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
@@ -299,7 +311,7 @@ static ngx_command_t  ngx_http_track_commands[] = {
 
     { ngx_string("track_spool"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
-      ngx_http_track_spool,
+      ngx_http_track_conf_set_spool,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
@@ -608,7 +620,7 @@ ngx_http_track_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
 
 static char *
-ngx_http_track(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+ngx_http_track_conf_set_track(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_track_loc_conf_t  *tlcf = conf;
 
@@ -632,7 +644,7 @@ ngx_http_track(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 
 static char *
-ngx_http_track_metrics(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+ngx_http_track_conf_set_metrics(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_track_loc_conf_t  *tlcf = conf;
 
@@ -711,7 +723,7 @@ ngx_http_track_parse_addr(ngx_conf_t *cf, ngx_str_t *value,
 
 
 static char *
-ngx_http_track_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+ngx_http_track_conf_set_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_track_main_conf_t  *tmcf = conf;
 
@@ -728,7 +740,7 @@ ngx_http_track_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 
 static char *
-ngx_http_track_redis_sentinel(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+ngx_http_track_conf_set_sentinel(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_track_main_conf_t  *tmcf = conf;
 
@@ -766,7 +778,7 @@ ngx_http_track_redis_sentinel(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 
 static char *
-ngx_http_track_field(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+ngx_http_track_conf_set_field(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_track_loc_conf_t  *tlcf = conf;
 
@@ -848,7 +860,7 @@ ngx_http_track_field(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 /* track_spool path [max_size=size] [segment=size] [fsync=on|off] */
 
 static char *
-ngx_http_track_spool(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+ngx_http_track_conf_set_spool(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_track_main_conf_t  *tmcf = conf;
 
@@ -929,7 +941,8 @@ invalid:
 
 
 static char *
-ngx_http_track_cors_origin(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+ngx_http_track_conf_set_cors_origin(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
 {
     ngx_http_track_loc_conf_t  *tlcf = conf;
 
@@ -1039,11 +1052,26 @@ ngx_http_track_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
-    if (ngx_http_track_redis_init_process(cycle, tmcf) != NGX_OK) {
+    if (ngx_http_track_batch_init_process(cycle, tmcf) != NGX_OK
+        || ngx_http_track_throttle_init_process(cycle, tmcf) != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
-    return ngx_http_track_spool_init_process(cycle, tmcf);
+    /* the connection tells the batcher when to push and when to give up */
+    if (ngx_http_track_redis_init_process(cycle, tmcf,
+                                          ngx_http_track_batch_wake,
+                                          ngx_http_track_batch_fail)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_track_spool_init_process(cycle, tmcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_track_replay_init_process(cycle, tmcf);
 }
 
 
@@ -1052,6 +1080,10 @@ ngx_http_track_exit_process(ngx_cycle_t *cycle)
 {
     /* the spool first: closing its segment hands it to the next replayer */
     ngx_http_track_spool_exit_process(cycle);
+    ngx_http_track_replay_exit_process(cycle);
+    ngx_http_track_batch_exit_process(cycle);
+    ngx_http_track_throttle_exit_process(cycle);
     ngx_http_track_redis_exit_process(cycle);
-    ngx_http_track_handler_exit();
+    ngx_http_track_command_exit_process(cycle);
+    ngx_http_track_enrich_exit();
 }

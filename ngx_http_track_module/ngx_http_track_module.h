@@ -1,7 +1,7 @@
 
 /*
- * Shared declarations of ngx_http_track_module: configuration, per-request
- * context and the interfaces between its files.
+ * ngx_http_track_module's configuration (ngx_http_track_module.c), which
+ * every part of the module reads.
  */
 
 
@@ -40,15 +40,6 @@ typedef struct {
     u_char                     *host;          /* numeric address or path */
     in_port_t                   port;          /* 0 for a unix socket */
 } ngx_http_track_addr_t;
-
-
-typedef struct ngx_http_track_redis_s  ngx_http_track_redis_t;
-typedef struct ngx_http_track_push_s   ngx_http_track_push_t;
-
-struct redisReply;
-
-/* gets a command's reply, or NULL when the connection went away */
-typedef void (*ngx_http_track_reply_pt)(struct redisReply *reply, void *data);
 
 
 typedef struct {
@@ -102,83 +93,7 @@ typedef struct {
 } ngx_http_track_loc_conf_t;
 
 
-typedef struct {
-    ngx_http_request_t         *request;     /* NULL: answered already */
-    ngx_queue_t                 link;        /* in a push's waiters */
-    ngx_http_track_push_t      *push;        /* NULL while not queued */
-
-    ngx_str_t                  *events;      /* serialised events */
-    ngx_uint_t                  nevents;
-    ngx_str_t                   event_id;    /* of the first event */
-
-    ngx_uint_t                  status;      /* of the final response */
-    unsigned                    queued:1;
-} ngx_http_track_ctx_t;
-
-
-/* counters kept in shared memory, summed over all workers */
-typedef enum {
-    NGX_HTTP_TRACK_STAT_REQUESTS = 0,
-    NGX_HTTP_TRACK_STAT_EVENTS_ACCEPTED,
-    NGX_HTTP_TRACK_STAT_EVENTS_PUSHED,
-    NGX_HTTP_TRACK_STAT_EVENTS_FAILED,
-    NGX_HTTP_TRACK_STAT_EVENTS_INFLIGHT,
-    NGX_HTTP_TRACK_STAT_PUSHES,
-    NGX_HTTP_TRACK_STAT_REDIS_ERRORS,
-    NGX_HTTP_TRACK_STAT_REDIS_CONNECTS,
-    NGX_HTTP_TRACK_STAT_REDIS_UP,
-    NGX_HTTP_TRACK_STAT_QUEUE_LENGTH,
-    NGX_HTTP_TRACK_STAT_THROTTLED,
-    NGX_HTTP_TRACK_STAT_EVENTS_SPOOLED,
-    NGX_HTTP_TRACK_STAT_EVENTS_REPLAYED,
-    NGX_HTTP_TRACK_STAT_SPOOL_BYTES,
-    NGX_HTTP_TRACK_STAT_SPOOL_TORN,
-    NGX_HTTP_TRACK_STAT_SPOOL_ERRORS,
-    NGX_HTTP_TRACK_STAT_EVENTS_NOT_RECORDED,
-    NGX_HTTP_TRACK_STAT_LAST
-} ngx_http_track_stat_e;
-
-
-typedef struct {
-    ngx_atomic_t                stat[NGX_HTTP_TRACK_STAT_LAST];
-    ngx_atomic_t                rejected[NGX_HTTP_TRACK_REJECT_LAST];
-} ngx_http_track_shm_t;
-
-
 extern ngx_module_t  ngx_http_track_module;
-
-
-ngx_int_t ngx_http_track_handler(ngx_http_request_t *r);
-ngx_int_t ngx_http_track_metrics_handler(ngx_http_request_t *r);
-
-ngx_int_t ngx_http_track_metrics_init_zone(ngx_shm_zone_t *shm_zone,
-    void *data);
-void ngx_http_track_stat_add(ngx_http_track_stat_e stat, ngx_atomic_int_t n);
-void ngx_http_track_stat_set(ngx_http_track_stat_e stat, ngx_atomic_uint_t v);
-ngx_atomic_uint_t ngx_http_track_stat_get(ngx_http_track_stat_e stat);
-void ngx_http_track_stat_reject(ngx_http_track_reject_e reason);
-
-ngx_int_t ngx_http_track_redis_init_process(ngx_cycle_t *cycle,
-    ngx_http_track_main_conf_t *tmcf);
-void ngx_http_track_redis_exit_process(ngx_cycle_t *cycle);
-ngx_int_t ngx_http_track_redis_submit(ngx_http_track_ctx_t *ctx);
-void ngx_http_track_redis_detach(ngx_http_track_ctx_t *ctx);
-ngx_uint_t ngx_http_track_redis_writable(void);
-const char **ngx_http_track_redis_argv(ngx_uint_t n, size_t **argvlen);
-ngx_int_t ngx_http_track_redis_command(ngx_uint_t argc, const char **argv,
-    size_t *argvlen, ngx_http_track_reply_pt handler, void *data);
-ngx_int_t ngx_http_track_redis_wait(ngx_http_track_reply_pt handler,
-    void *data);
-
-ngx_int_t ngx_http_track_spool_init_module(ngx_cycle_t *cycle,
-    ngx_http_track_main_conf_t *tmcf);
-ngx_int_t ngx_http_track_spool_init_process(ngx_cycle_t *cycle,
-    ngx_http_track_main_conf_t *tmcf);
-void ngx_http_track_spool_exit_process(ngx_cycle_t *cycle);
-ngx_int_t ngx_http_track_spool_write(ngx_http_track_ctx_t *ctx);
-
-void ngx_http_track_done(ngx_http_track_ctx_t *ctx, ngx_uint_t status);
-void ngx_http_track_handler_exit(void);
 
 
 #endif /* _NGX_HTTP_TRACK_MODULE_H_INCLUDED_ */

@@ -1,16 +1,17 @@
-
 /*
- * The worker's Redis connection: hiredis' async API glued to nginx's event
- * loop, with connect and reply timeouts on nginx timers, reconnection with
- * backoff, and coalescing of the events of many requests into pipelined
- * RPUSH commands.
+ * The worker's Redis connection: connect and reply timeouts on nginx
+ * timers, Sentinel discovery, reconnection with backoff, and the list of
+ * commands in flight under the reply deadline.  What the connection
+ * carries is up to its users (ngx_http_track_batch.c, _command.c).
  */
 
 
 #include "ngx_http_track_module.h"
+#include "ngx_http_track_metrics.h"
+#include "ngx_http_track_adapter.h"
+#include "ngx_http_track_redis.h"
 
 #include <hiredis/hiredis.h>
-#include <hiredis/async.h>
 
 
 typedef enum {
@@ -29,20 +30,11 @@ typedef enum {
 } ngx_http_track_step_e;
 
 
-/*
- * A command in flight: an RPUSH and the requests waiting on its reply, or
- * another command whose reply goes to a handler.
- */
-struct ngx_http_track_push_s {
-    ngx_queue_t                   link;      /* in redis->inflight */
-    ngx_queue_t                   waiters;   /* ngx_http_track_ctx_t */
-    ngx_uint_t                    nevents;
-    ngx_msec_t                    deadline;
-    ngx_http_track_reply_pt       handler;
-    void                         *data;
-    unsigned                      waiting:1;   /* for WAIT's reply */
-    unsigned                      pushed:1;    /* RPUSH succeeded */
-};
+typedef struct ngx_http_track_redis_s  ngx_http_track_redis_t;
+
+/* the reply to the connection's own question (SENTINEL, ROLE) */
+typedef void (*ngx_http_track_probe_pt)(ngx_http_track_redis_t *redis,
+    redisReply *reply);
 
 
 struct ngx_http_track_redis_s {
@@ -59,101 +51,68 @@ struct ngx_http_track_redis_s {
     u_char                        master_host[NGX_SOCKADDR_STRLEN + 1];
     in_port_t                     master_port;
 
+    ngx_http_track_redis_cmd_t    probe;     /* SENTINEL or ROLE */
+    ngx_http_track_probe_pt       probe_handler;
+
     ngx_event_t                   step;      /* posted */
     ngx_http_track_step_e         step_action;
     const char                   *step_why;
 
-    ngx_queue_t                   pending;   /* ngx_http_track_ctx_t */
-    ngx_uint_t                    npending;  /* events */
+    ngx_queue_t                   inflight;  /* ngx_http_track_redis_cmd_t */
+    ngx_uint_t                    ninflight;
 
-    ngx_queue_t                   inflight;  /* ngx_http_track_push_t */
-    ngx_uint_t                    ninflight; /* pushes */
-
-    ngx_event_t                   flush;     /* posted: coalesce a loop */
     ngx_event_t                   timer;     /* connect or reply deadline */
     ngx_event_t                   retry;
-    ngx_event_t                   poll;      /* queue length while full */
 
-    ngx_uint_t                    queue_len; /* as Redis last told */
-    unsigned                      throttled:1;
-
-    const char                  **argv;
-    size_t                       *argvlen;
-    ngx_uint_t                    nargv;
+    ngx_http_track_redis_event_pt on_ready;
+    ngx_http_track_redis_event_pt on_lost;
 
     unsigned                      exiting:1;
-    unsigned                      writing:1; /* in redisAsyncHandleWrite */
 };
 
 
 static void ngx_http_track_redis_connect(ngx_http_track_redis_t *redis);
 static ngx_int_t ngx_http_track_redis_open(ngx_http_track_redis_t *redis,
     u_char *host, in_port_t port, ngx_http_track_redis_state_e state);
-static void ngx_http_track_redis_discovered(redisReply *reply, void *data);
+static ngx_int_t ngx_http_track_redis_probe(ngx_http_track_redis_t *redis,
+    ngx_uint_t argc, const char **argv, size_t *argvlen,
+    ngx_http_track_probe_pt handler);
+static void ngx_http_track_redis_probed(redisAsyncContext *ac, void *reply,
+    void *privdata);
+static void ngx_http_track_redis_discovered(ngx_http_track_redis_t *redis,
+    redisReply *reply);
 static void ngx_http_track_redis_later(ngx_http_track_redis_t *redis,
     ngx_http_track_step_e action, const char *why);
 static void ngx_http_track_redis_step_handler(ngx_event_t *ev);
-static void ngx_http_track_redis_role(redisReply *reply, void *data);
-static void ngx_http_track_redis_ready(ngx_http_track_redis_t *redis);
-static ngx_int_t ngx_http_track_redis_command_in(ngx_http_track_redis_t *redis,
-    ngx_uint_t argc, const char **argv, size_t *argvlen,
-    ngx_http_track_reply_pt handler, void *data);
 static void ngx_http_track_redis_connected(const redisAsyncContext *ac,
     int status);
+static void ngx_http_track_redis_role(ngx_http_track_redis_t *redis,
+    redisReply *reply);
+static void ngx_http_track_redis_ready(ngx_http_track_redis_t *redis);
+static void ngx_http_track_redis_setup_reply(redisAsyncContext *ac,
+    void *reply, void *privdata);
 static void ngx_http_track_redis_disconnected(const redisAsyncContext *ac,
     int status);
 static void ngx_http_track_redis_lost(ngx_http_track_redis_t *redis,
     ngx_uint_t level, const char *why, const char *detail);
-static void ngx_http_track_redis_close(ngx_http_track_redis_t *redis,
+static void ngx_http_track_redis_shut(ngx_http_track_redis_t *redis,
     const char *why);
-static void ngx_http_track_redis_fail_pending(ngx_http_track_redis_t *redis);
-static void ngx_http_track_redis_flush_handler(ngx_event_t *ev);
-static ngx_int_t ngx_http_track_redis_send(ngx_http_track_redis_t *redis);
-static void ngx_http_track_redis_pushed(redisAsyncContext *ac, void *reply,
-    void *privdata);
-static void ngx_http_track_redis_replicated(redisAsyncContext *ac,
-    void *reply, void *privdata);
-static void ngx_http_track_redis_answer(ngx_http_track_redis_t *redis,
-    ngx_http_track_push_t *push, ngx_uint_t status);
-static void ngx_http_track_redis_settle(ngx_http_track_redis_t *redis,
-    ngx_http_track_push_t *push);
-static void ngx_http_track_redis_next(ngx_http_track_redis_t *redis);
-static void ngx_http_track_redis_setup_reply(redisAsyncContext *ac,
-    void *reply, void *privdata);
+static void ngx_http_track_redis_retry_handler(ngx_event_t *ev);
 static void ngx_http_track_redis_arm_timer(ngx_http_track_redis_t *redis);
 static void ngx_http_track_redis_timer_handler(ngx_event_t *ev);
-static void ngx_http_track_redis_retry_handler(ngx_event_t *ev);
-static void ngx_http_track_redis_finish(ngx_queue_t *waiters,
-    ngx_uint_t status);
-static ngx_http_track_push_t *ngx_http_track_redis_push_alloc(
-    ngx_http_track_redis_t *redis);
-static ngx_int_t ngx_http_track_redis_send_argv(ngx_http_track_redis_t *redis,
-    ngx_http_track_push_t *push, ngx_uint_t argc, const char **argv,
-    size_t *argvlen);
-static void ngx_http_track_redis_queue_length(ngx_http_track_redis_t *redis,
-    long long len);
-static void ngx_http_track_redis_poll_handler(ngx_event_t *ev);
-static void ngx_http_track_redis_polled(redisReply *reply, void *data);
-
-static void ngx_http_track_redis_add_read(void *privdata);
-static void ngx_http_track_redis_del_read(void *privdata);
-static void ngx_http_track_redis_add_write(void *privdata);
-static void ngx_http_track_redis_del_write(void *privdata);
-static void ngx_http_track_redis_cleanup(void *privdata);
-static void ngx_http_track_redis_read_handler(ngx_event_t *ev);
-static void ngx_http_track_redis_write_handler(ngx_event_t *ev);
 
 
 #define NGX_HTTP_TRACK_MIN_BACKOFF     100
-#define NGX_HTTP_TRACK_POLL_INTERVAL   500
 
 
-static ngx_http_track_redis_t  *ngx_http_track_redis;
+/* this worker's connection */
+static ngx_http_track_redis_t  *ngx_http_track_redis_conn;
 
 
 ngx_int_t
 ngx_http_track_redis_init_process(ngx_cycle_t *cycle,
-    ngx_http_track_main_conf_t *tmcf)
+    ngx_http_track_main_conf_t *tmcf, ngx_http_track_redis_event_pt ready,
+    ngx_http_track_redis_event_pt lost)
 {
     ngx_http_track_redis_t  *redis;
 
@@ -165,13 +124,10 @@ ngx_http_track_redis_init_process(ngx_cycle_t *cycle,
     redis->conf = tmcf;
     redis->log = cycle->log;
     redis->backoff = NGX_HTTP_TRACK_MIN_BACKOFF;
+    redis->on_ready = ready;
+    redis->on_lost = lost;
 
-    ngx_queue_init(&redis->pending);
     ngx_queue_init(&redis->inflight);
-
-    redis->flush.handler = ngx_http_track_redis_flush_handler;
-    redis->flush.data = redis;
-    redis->flush.log = cycle->log;
 
     redis->timer.handler = ngx_http_track_redis_timer_handler;
     redis->timer.data = redis;
@@ -183,16 +139,11 @@ ngx_http_track_redis_init_process(ngx_cycle_t *cycle,
     redis->retry.log = cycle->log;
     redis->retry.cancelable = 1;
 
-    redis->poll.handler = ngx_http_track_redis_poll_handler;
-    redis->poll.data = redis;
-    redis->poll.log = cycle->log;
-    redis->poll.cancelable = 1;
-
     redis->step.handler = ngx_http_track_redis_step_handler;
     redis->step.data = redis;
     redis->step.log = cycle->log;
 
-    ngx_http_track_redis = redis;
+    ngx_http_track_redis_conn = redis;
 
     ngx_http_track_redis_connect(redis);
 
@@ -206,17 +157,13 @@ ngx_http_track_redis_exit_process(ngx_cycle_t *cycle)
     redisAsyncContext       *ac;
     ngx_http_track_redis_t  *redis;
 
-    redis = ngx_http_track_redis;
+    redis = ngx_http_track_redis_conn;
     if (redis == NULL) {
         return;
     }
 
     /* the process is ending: no request may be touched any more */
     redis->exiting = 1;
-
-    if (redis->flush.posted) {
-        ngx_delete_posted_event(&redis->flush);
-    }
 
     if (redis->step.posted) {
         ngx_delete_posted_event(&redis->step);
@@ -230,10 +177,6 @@ ngx_http_track_redis_exit_process(ngx_cycle_t *cycle)
         ngx_del_timer(&redis->retry);
     }
 
-    if (redis->poll.timer_set) {
-        ngx_del_timer(&redis->poll);
-    }
-
     ac = redis->ac;
     redis->ac = NULL;
 
@@ -241,10 +184,7 @@ ngx_http_track_redis_exit_process(ngx_cycle_t *cycle)
         redisAsyncFree(ac);
     }
 
-    ngx_free(redis->argv);
-    ngx_free(redis->argvlen);
-
-    ngx_http_track_redis = NULL;
+    ngx_http_track_redis_conn = NULL;
 }
 
 
@@ -285,9 +225,8 @@ ngx_http_track_redis_connect(ngx_http_track_redis_t *redis)
     argv[2] = (const char *) conf->master_name.data;
     argvlen[2] = conf->master_name.len;
 
-    (void) ngx_http_track_redis_command_in(redis, 3, argv, argvlen,
-                                           ngx_http_track_redis_discovered,
-                                           redis);
+    (void) ngx_http_track_redis_probe(redis, 3, argv, argvlen,
+                                      ngx_http_track_redis_discovered);
 }
 
 
@@ -297,7 +236,6 @@ ngx_http_track_redis_open(ngx_http_track_redis_t *redis, u_char *host,
 {
     u_char             *p, *last;
     redisAsyncContext  *ac;
-    ngx_connection_t   *c;
 
     p = redis->addr_buf;
     last = p + sizeof(redis->addr_buf);
@@ -332,28 +270,14 @@ ngx_http_track_redis_open(ngx_http_track_redis_t *redis, u_char *host,
         return NGX_ERROR;
     }
 
-    c = ngx_get_connection(ac->c.fd, redis->log);
-    if (c == NULL) {
+    if (ngx_http_track_adapter_attach(ac, redis->log) != NGX_OK) {
         redisAsyncFree(ac);
         ngx_http_track_redis_lost(redis, NGX_LOG_ALERT,
                                   "no free connection slot", "");
         return NGX_ERROR;
     }
 
-    c->data = redis;
-    c->log = redis->log;
-    c->read->log = redis->log;
-    c->write->log = redis->log;
-    c->read->handler = ngx_http_track_redis_read_handler;
-    c->write->handler = ngx_http_track_redis_write_handler;
-
     ac->data = redis;
-    ac->ev.data = c;
-    ac->ev.addRead = ngx_http_track_redis_add_read;
-    ac->ev.delRead = ngx_http_track_redis_del_read;
-    ac->ev.addWrite = ngx_http_track_redis_add_write;
-    ac->ev.delWrite = ngx_http_track_redis_del_write;
-    ac->ev.cleanup = ngx_http_track_redis_cleanup;
 
     redis->ac = ac;
     redis->state = state;
@@ -371,13 +295,49 @@ ngx_http_track_redis_open(ngx_http_track_redis_t *redis, u_char *host,
 }
 
 
+/* the connection's own question, pipelined like any command */
+
+static ngx_int_t
+ngx_http_track_redis_probe(ngx_http_track_redis_t *redis, ngx_uint_t argc,
+    const char **argv, size_t *argvlen, ngx_http_track_probe_pt handler)
+{
+    redis->probe_handler = handler;
+
+    if (ngx_http_track_redis_send(&redis->probe, ngx_http_track_redis_probed,
+                                  redis, argc, argv, argvlen)
+        != NGX_OK)
+    {
+        ngx_http_track_redis_shut(redis, "could not queue a command");
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_track_redis_probed(redisAsyncContext *ac, void *reply,
+    void *privdata)
+{
+    ngx_http_track_redis_t  *redis = privdata;
+
+    ngx_http_track_redis_settle(&redis->probe);
+
+    if (!redis->exiting) {
+        redis->probe_handler(redis, reply);
+    }
+
+    ngx_http_track_redis_next();
+}
+
+
 /* the sentinel's answer: [host, port] of the master, or nil */
 
 static void
-ngx_http_track_redis_discovered(redisReply *reply, void *data)
+ngx_http_track_redis_discovered(ngx_http_track_redis_t *redis,
+    redisReply *reply)
 {
-    ngx_int_t                port;
-    ngx_http_track_redis_t  *redis = data;
+    ngx_int_t  port;
 
     if (reply == NULL) {
         return;
@@ -432,7 +392,7 @@ ngx_http_track_redis_step_handler(ngx_event_t *ev)
     switch (redis->step_action) {
 
     case NGX_HTTP_TRACK_STEP_CLOSE:
-        ngx_http_track_redis_close(redis, redis->step_why);
+        ngx_http_track_redis_shut(redis, redis->step_why);
         break;
 
     case NGX_HTTP_TRACK_STEP_MASTER:
@@ -515,16 +475,14 @@ ngx_http_track_redis_connected(const redisAsyncContext *ac, int status)
     argv[0] = "ROLE";
     argvlen[0] = sizeof("ROLE") - 1;
 
-    (void) ngx_http_track_redis_command_in(redis, 1, argv, argvlen,
-                                           ngx_http_track_redis_role, redis);
+    (void) ngx_http_track_redis_probe(redis, 1, argv, argvlen,
+                                      ngx_http_track_redis_role);
 }
 
 
 static void
-ngx_http_track_redis_role(redisReply *reply, void *data)
+ngx_http_track_redis_role(ngx_http_track_redis_t *redis, redisReply *reply)
 {
-    ngx_http_track_redis_t  *redis = data;
-
     if (reply == NULL) {
         return;
     }
@@ -563,9 +521,7 @@ ngx_http_track_redis_ready(ngx_http_track_redis_t *redis)
     /* commands sent while connecting may be in flight: arm their deadline */
     ngx_http_track_redis_arm_timer(redis);
 
-    if (!ngx_queue_empty(&redis->pending) && !redis->flush.posted) {
-        ngx_post_event(&redis->flush, &ngx_posted_events);
-    }
+    redis->on_ready();
 }
 
 
@@ -641,14 +597,14 @@ ngx_http_track_redis_lost(ngx_http_track_redis_t *redis, ngx_uint_t level,
 
     redis->backoff = ngx_min(redis->backoff * 2, redis->conf->max_backoff);
 
-    ngx_http_track_redis_fail_pending(redis);
+    redis->on_lost();
 }
 
 
 /* tears down a context we gave up on; hiredis fails its callbacks */
 
 static void
-ngx_http_track_redis_close(ngx_http_track_redis_t *redis, const char *why)
+ngx_http_track_redis_shut(ngx_http_track_redis_t *redis, const char *why)
 {
     redisAsyncContext  *ac;
 
@@ -663,27 +619,6 @@ ngx_http_track_redis_close(ngx_http_track_redis_t *redis, const char *why)
 
 
 static void
-ngx_http_track_redis_fail_pending(ngx_http_track_redis_t *redis)
-{
-    ngx_queue_t  waiters;
-
-    if (ngx_queue_empty(&redis->pending)) {
-        return;
-    }
-
-    /* move them out first: answering may queue new requests */
-    waiters = redis->pending;
-    waiters.next->prev = &waiters;
-    waiters.prev->next = &waiters;
-
-    ngx_queue_init(&redis->pending);
-    redis->npending = 0;
-
-    ngx_http_track_redis_finish(&waiters, NGX_HTTP_SERVICE_UNAVAILABLE);
-}
-
-
-static void
 ngx_http_track_redis_retry_handler(ngx_event_t *ev)
 {
     ngx_http_track_redis_t  *redis = ev->data;
@@ -694,216 +629,33 @@ ngx_http_track_redis_retry_handler(ngx_event_t *ev)
 }
 
 
-ngx_int_t
-ngx_http_track_redis_submit(ngx_http_track_ctx_t *ctx)
-{
-    ngx_http_track_redis_t  *redis;
-
-    redis = ngx_http_track_redis;
-
-    if (redis == NULL || redis->state == NGX_HTTP_TRACK_REDIS_DOWN
-        || redis->throttled)
-    {
-        return NGX_DECLINED;
-    }
-
-    if (redis->npending + ctx->nevents > redis->conf->max_pending) {
-        ngx_log_error(NGX_LOG_WARN, redis->log, 0,
-                      "track: %ui events already wait for redis at %V",
-                      redis->npending, &redis->addr);
-        return NGX_DECLINED;
-    }
-
-    ngx_queue_insert_tail(&redis->pending, &ctx->link);
-    redis->npending += ctx->nevents;
-    ctx->queued = 1;
-
-    /* everything queued during this event loop iteration goes together */
-    if (redis->state == NGX_HTTP_TRACK_REDIS_READY && !redis->flush.posted) {
-        ngx_post_event(&redis->flush, &ngx_posted_events);
-    }
-
-    return NGX_OK;
-}
-
-
-void
-ngx_http_track_redis_detach(ngx_http_track_ctx_t *ctx)
-{
-    ngx_http_track_redis_t  *redis;
-
-    redis = ngx_http_track_redis;
-
-    ngx_queue_remove(&ctx->link);
-    ctx->queued = 0;
-
-    if (ctx->push == NULL && redis) {
-        redis->npending -= ctx->nevents;
-    }
-}
-
-
-static void
-ngx_http_track_redis_flush_handler(ngx_event_t *ev)
-{
-    ngx_http_track_redis_t  *redis = ev->data;
-
-    while (redis->state == NGX_HTTP_TRACK_REDIS_READY
-           && !ngx_queue_empty(&redis->pending)
-           && redis->ninflight < redis->conf->max_inflight)
-    {
-        if (ngx_http_track_redis_send(redis) != NGX_OK) {
-            return;
-        }
-    }
-}
-
-
-/* takes whole requests from pending until batch_size events are in */
-
-static ngx_int_t
-ngx_http_track_redis_send(ngx_http_track_redis_t *redis)
-{
-    size_t                  *argvlen;
-    ngx_uint_t               n, i;
-    ngx_queue_t             *q;
-    const char             **argv;
-    ngx_http_track_ctx_t    *ctx;
-    ngx_http_track_push_t   *push;
-
-    push = ngx_http_track_redis_push_alloc(redis);
-    if (push == NULL) {
-        return NGX_ERROR;
-    }
-
-    while (!ngx_queue_empty(&redis->pending)) {
-        q = ngx_queue_head(&redis->pending);
-        ctx = ngx_queue_data(q, ngx_http_track_ctx_t, link);
-
-        if (push->nevents
-            && push->nevents + ctx->nevents > redis->conf->batch_size)
-        {
-            break;
-        }
-
-        ngx_queue_remove(q);
-        ngx_queue_insert_tail(&push->waiters, q);
-        ctx->push = push;
-        push->nevents += ctx->nevents;
-        redis->npending -= ctx->nevents;
-    }
-
-    argv = ngx_http_track_redis_argv(push->nevents + 2, &argvlen);
-    if (argv == NULL) {
-        ngx_http_track_redis_finish(&push->waiters,
-                                    NGX_HTTP_SERVICE_UNAVAILABLE);
-        ngx_free(push);
-        return NGX_ERROR;
-    }
-
-    argv[0] = "RPUSH";
-    argvlen[0] = sizeof("RPUSH") - 1;
-    argv[1] = (const char *) redis->conf->redis_key.data;
-    argvlen[1] = redis->conf->redis_key.len;
-
-    n = 2;
-
-    for (q = ngx_queue_head(&push->waiters);
-         q != ngx_queue_sentinel(&push->waiters);
-         q = ngx_queue_next(q))
-    {
-        ctx = ngx_queue_data(q, ngx_http_track_ctx_t, link);
-
-        for (i = 0; i < ctx->nevents; i++) {
-            argv[n] = (const char *) ctx->events[i].data;
-            argvlen[n] = ctx->events[i].len;
-            n++;
-        }
-    }
-
-    push->waiting = (redis->conf->wait_replicas > 0);
-
-    if (ngx_http_track_redis_send_argv(redis, push, n, argv, argvlen)
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    /*
-     * WAIT holds this connection until the replicas have everything sent
-     * before it, so an acknowledged event survives a failover.
-     */
-    if (push->waiting
-        && redisAsyncCommand(redis->ac, ngx_http_track_redis_replicated,
-                             push, "WAIT %d %d",
-                             (int) redis->conf->wait_replicas,
-                             (int) redis->conf->wait_timeout)
-           != REDIS_OK)
-    {
-        /* the push is settled by the RPUSH reply alone then */
-        push->waiting = 0;
-        ngx_http_track_redis_later(redis, NGX_HTTP_TRACK_STEP_CLOSE,
-                                   "could not queue a command");
-    }
-
-    ngx_http_track_stat_add(NGX_HTTP_TRACK_STAT_PUSHES, 1);
-    ngx_http_track_stat_add(NGX_HTTP_TRACK_STAT_EVENTS_INFLIGHT,
-                            push->nevents);
-
-    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, redis->log, 0,
-                   "track: pushing %ui events, %ui commands in flight",
-                   push->nevents, redis->ninflight);
-
-    return NGX_OK;
-}
-
-
-static ngx_http_track_push_t *
-ngx_http_track_redis_push_alloc(ngx_http_track_redis_t *redis)
-{
-    ngx_http_track_push_t  *push;
-
-    push = ngx_alloc(sizeof(ngx_http_track_push_t), redis->log);
-    if (push == NULL) {
-        return NULL;
-    }
-
-    ngx_queue_init(&push->waiters);
-    push->nevents = 0;
-    push->handler = NULL;
-    push->data = NULL;
-    push->waiting = 0;
-    push->pushed = 0;
-
-    return push;
-}
-
-
 /*
- * Queues a command and starts its reply deadline.  On failure the push's
- * waiters are answered, the push freed (its handler is not called) and the
- * connection given up.
+ * Queues a command; with cmd, under the reply deadline until its owner
+ * settles it.  NGX_ERROR: not queued, and the caller gives the connection
+ * up (ngx_http_track_redis_close) once it has answered its own waiters.
  */
 
-static ngx_int_t
-ngx_http_track_redis_send_argv(ngx_http_track_redis_t *redis,
-    ngx_http_track_push_t *push, ngx_uint_t argc, const char **argv,
+ngx_int_t
+ngx_http_track_redis_send(ngx_http_track_redis_cmd_t *cmd,
+    redisCallbackFn *fn, void *privdata, ngx_uint_t argc, const char **argv,
     size_t *argvlen)
 {
+    ngx_http_track_redis_t  *redis = ngx_http_track_redis_conn;
+
     /* hiredis copies the arguments into its output buffer */
-    if (redisAsyncCommandArgv(redis->ac, ngx_http_track_redis_pushed, push,
-                              (int) argc, argv, argvlen)
+    if (redisAsyncCommandArgv(redis->ac, fn, privdata, (int) argc, argv,
+                              argvlen)
         != REDIS_OK)
     {
-        ngx_http_track_redis_finish(&push->waiters,
-                                    NGX_HTTP_SERVICE_UNAVAILABLE);
-        ngx_free(push);
-        ngx_http_track_redis_close(redis, "could not queue a command");
         return NGX_ERROR;
     }
 
-    push->deadline = ngx_current_msec + redis->conf->timeout;
-    ngx_queue_insert_tail(&redis->inflight, &push->link);
+    if (cmd == NULL) {
+        return NGX_OK;
+    }
+
+    cmd->deadline = ngx_current_msec + redis->conf->timeout;
+    ngx_queue_insert_tail(&redis->inflight, &cmd->link);
     redis->ninflight++;
 
     if (!redis->timer.timer_set) {
@@ -914,250 +666,50 @@ ngx_http_track_redis_send_argv(ngx_http_track_redis_t *redis,
 }
 
 
-/* the worker's argument arrays, grown to hold n arguments */
-
-const char **
-ngx_http_track_redis_argv(ngx_uint_t n, size_t **argvlen)
-{
-    ngx_http_track_redis_t  *redis = ngx_http_track_redis;
-
-    if (redis->nargv < n) {
-        ngx_free(redis->argv);
-        ngx_free(redis->argvlen);
-
-        redis->argv = ngx_alloc(n * sizeof(char *), redis->log);
-        redis->argvlen = ngx_alloc(n * sizeof(size_t), redis->log);
-
-        if (redis->argv == NULL || redis->argvlen == NULL) {
-            ngx_free(redis->argv);
-            ngx_free(redis->argvlen);
-            redis->argv = NULL;
-            redis->argvlen = NULL;
-            redis->nargv = 0;
-            return NULL;
-        }
-
-        redis->nargv = n;
-    }
-
-    *argvlen = redis->argvlen;
-
-    return redis->argv;
-}
-
-
 /*
- * Sends a command of the spool or the queue watch, pipelined with the
- * pushes and under the same reply deadline.  The handler gets the reply,
- * or NULL when the connection went away; it may be NULL itself.
+ * WAIT for track_redis_wait_replicas replicas: its reply is the number of
+ * replicas that have everything written before it.
  */
 
-ngx_int_t
-ngx_http_track_redis_command(ngx_uint_t argc, const char **argv,
-    size_t *argvlen, ngx_http_track_reply_pt handler, void *data)
+void
+ngx_http_track_redis_wait_args(ngx_http_track_redis_wait_t *wait)
 {
-    ngx_http_track_redis_t  *redis = ngx_http_track_redis;
+    ngx_http_track_main_conf_t  *conf;
 
-    if (redis == NULL || redis->state != NGX_HTTP_TRACK_REDIS_READY) {
-        return NGX_ERROR;
-    }
+    conf = ngx_http_track_redis_conn->conf;
 
-    return ngx_http_track_redis_command_in(redis, argc, argv, argvlen,
-                                           handler, data);
-}
-
-
-/* the same in any state with a context, for the connection's own use */
-
-static ngx_int_t
-ngx_http_track_redis_command_in(ngx_http_track_redis_t *redis,
-    ngx_uint_t argc, const char **argv, size_t *argvlen,
-    ngx_http_track_reply_pt handler, void *data)
-{
-    ngx_http_track_push_t  *push;
-
-    push = ngx_http_track_redis_push_alloc(redis);
-    if (push == NULL) {
-        return NGX_ERROR;
-    }
-
-    push->handler = handler;
-    push->data = data;
-
-    return ngx_http_track_redis_send_argv(redis, push, argc, argv, argvlen);
-}
-
-
-/*
- * WAIT for track_redis_wait_replicas replicas, pipelined like any command:
- * the handler gets its reply (the number of replicas that have everything
- * written before it), or NULL.
- */
-
-ngx_int_t
-ngx_http_track_redis_wait(ngx_http_track_reply_pt handler, void *data)
-{
-    u_char                   replicas[NGX_INT_T_LEN], timeout[NGX_INT_T_LEN];
-    size_t                   argvlen[3];
-    const char              *argv[3];
-    ngx_http_track_redis_t  *redis = ngx_http_track_redis;
-
-    if (redis == NULL) {
-        return NGX_ERROR;
-    }
-
-    argv[0] = "WAIT";
-    argvlen[0] = sizeof("WAIT") - 1;
-    argv[1] = (const char *) replicas;
-    argvlen[1] = ngx_sprintf(replicas, "%ui", redis->conf->wait_replicas)
-                 - replicas;
-    argv[2] = (const char *) timeout;
-    argvlen[2] = ngx_sprintf(timeout, "%M", redis->conf->wait_timeout)
-                 - timeout;
-
-    /* hiredis copies the arguments: the buffers may go with this frame */
-    return ngx_http_track_redis_command(3, argv, argvlen, handler, data);
-}
-
-
-/* Redis can take events: connected, and the queue below its ceiling */
-
-ngx_uint_t
-ngx_http_track_redis_writable(void)
-{
-    ngx_http_track_redis_t  *redis = ngx_http_track_redis;
-
-    return redis != NULL && redis->state == NGX_HTTP_TRACK_REDIS_READY
-           && !redis->throttled;
-}
-
-
-static void
-ngx_http_track_redis_pushed(redisAsyncContext *ac, void *reply,
-    void *privdata)
-{
-    redisReply              *rr = reply;
-    ngx_uint_t               status;
-    ngx_http_track_push_t   *push = privdata;
-    ngx_http_track_redis_t  *redis = ac->data;
-
-    if (push->handler) {
-        ngx_http_track_redis_settle(redis, push);
-
-        if (!redis->exiting) {
-            push->handler(rr, push->data);
-        }
-
-        ngx_free(push);
-        ngx_http_track_redis_next(redis);
-        return;
-    }
-
-    status = NGX_HTTP_SERVICE_UNAVAILABLE;
-
-    if (rr != NULL && rr->type == REDIS_REPLY_INTEGER) {
-        status = NGX_HTTP_OK;
-        ngx_http_track_redis_queue_length(redis, rr->integer);
-
-    } else if (rr != NULL) {
-        ngx_http_track_stat_add(NGX_HTTP_TRACK_STAT_REDIS_ERRORS, 1);
-        ngx_log_error(NGX_LOG_ERR, redis->log, 0,
-                      "track: redis at %V refused %ui events: %*s",
-                      &redis->addr, push->nevents, (size_t) rr->len,
-                      rr->type == REDIS_REPLY_ERROR ? rr->str : "");
-
-        /* a failover made it a replica: find the new master */
-        if (rr->type == REDIS_REPLY_ERROR
-            && ngx_strncmp(rr->str, "READONLY", 8) == 0)
-        {
-            ngx_http_track_redis_later(redis, NGX_HTTP_TRACK_STEP_CLOSE,
-                                       "it became a read-only replica");
-        }
-    }
-
-    if (push->waiting) {
-        /* WAIT's reply comes next and settles the push */
-        push->waiting = 0;
-        push->pushed = (status == NGX_HTTP_OK);
-        return;
-    }
-
-    ngx_http_track_redis_answer(redis, push, status);
-}
-
-
-/* WAIT's reply: the push counts only once enough replicas have it */
-
-static void
-ngx_http_track_redis_replicated(redisAsyncContext *ac, void *reply,
-    void *privdata)
-{
-    redisReply              *rr = reply;
-    ngx_uint_t               status;
-    ngx_http_track_push_t   *push = privdata;
-    ngx_http_track_redis_t  *redis = ac->data;
-
-    status = NGX_HTTP_SERVICE_UNAVAILABLE;
-
-    if (push->pushed && rr != NULL && rr->type == REDIS_REPLY_INTEGER) {
-
-        if ((ngx_uint_t) rr->integer >= redis->conf->wait_replicas) {
-            status = NGX_HTTP_OK;
-
-        } else {
-            ngx_http_track_stat_add(NGX_HTTP_TRACK_STAT_REDIS_ERRORS, 1);
-            ngx_log_error(NGX_LOG_WARN, redis->log, 0,
-                          "track: %ui events reached %L of %ui replicas "
-                          "of %V in time; they are spooled as well",
-                          push->nevents, (int64_t) rr->integer,
-                          redis->conf->wait_replicas, &redis->addr);
-        }
-    }
-
-    ngx_http_track_redis_answer(redis, push, status);
-}
-
-
-static void
-ngx_http_track_redis_answer(ngx_http_track_redis_t *redis,
-    ngx_http_track_push_t *push, ngx_uint_t status)
-{
-    ngx_http_track_redis_settle(redis, push);
-
-    ngx_http_track_stat_add(NGX_HTTP_TRACK_STAT_EVENTS_INFLIGHT,
-                            -(ngx_atomic_int_t) push->nevents);
-
-    if (status == NGX_HTTP_OK) {
-        ngx_http_track_stat_add(NGX_HTTP_TRACK_STAT_EVENTS_PUSHED,
-                                push->nevents);
-    }
-
-    if (!redis->exiting) {
-        ngx_http_track_redis_finish(&push->waiters, status);
-    }
-
-    ngx_free(push);
-    ngx_http_track_redis_next(redis);
+    wait->argv[0] = "WAIT";
+    wait->argvlen[0] = sizeof("WAIT") - 1;
+    wait->argv[1] = (const char *) wait->replicas;
+    wait->argvlen[1] = ngx_sprintf(wait->replicas, "%ui",
+                                   conf->wait_replicas)
+                       - wait->replicas;
+    wait->argv[2] = (const char *) wait->timeout;
+    wait->argvlen[2] = ngx_sprintf(wait->timeout, "%M", conf->wait_timeout)
+                       - wait->timeout;
 }
 
 
 /* a command is done: out of the flight list */
 
-static void
-ngx_http_track_redis_settle(ngx_http_track_redis_t *redis,
-    ngx_http_track_push_t *push)
+void
+ngx_http_track_redis_settle(ngx_http_track_redis_cmd_t *cmd)
 {
-    ngx_queue_remove(&push->link);
-    redis->ninflight--;
+    ngx_queue_remove(&cmd->link);
+    ngx_http_track_redis_conn->ninflight--;
 }
 
 
 /* after a reply: the next deadline, and what waits for a free slot */
 
-static void
-ngx_http_track_redis_next(ngx_http_track_redis_t *redis)
+void
+ngx_http_track_redis_next(void)
 {
-    if (redis->state != NGX_HTTP_TRACK_REDIS_READY || redis->exiting) {
+    ngx_http_track_redis_t  *redis = ngx_http_track_redis_conn;
+
+    if (redis == NULL || redis->state != NGX_HTTP_TRACK_REDIS_READY
+        || redis->exiting)
+    {
         return;
     }
 
@@ -1167,133 +719,87 @@ ngx_http_track_redis_next(ngx_http_track_redis_t *redis)
 
     ngx_http_track_redis_arm_timer(redis);
 
-    if (!ngx_queue_empty(&redis->pending) && !redis->flush.posted) {
-        ngx_post_event(&redis->flush, &ngx_posted_events);
-    }
+    redis->on_ready();
 }
 
 
-/*
- * Backpressure: above track_redis_max_queue events go to the spool, and the
- * length is polled until it falls below 90% of the ceiling.
- */
+/* gives the connection up: hiredis fails what is in flight */
 
-static void
-ngx_http_track_redis_queue_length(ngx_http_track_redis_t *redis,
-    long long len)
+void
+ngx_http_track_redis_close(const char *why)
 {
-    ngx_uint_t  max;
-
-    redis->queue_len = len < 0 ? 0 : (ngx_uint_t) len;
-    ngx_http_track_stat_set(NGX_HTTP_TRACK_STAT_QUEUE_LENGTH,
-                            (ngx_atomic_uint_t) redis->queue_len);
-
-    max = redis->conf->max_queue;
-
-    if (max == 0) {
-        return;
-    }
-
-    if (!redis->throttled && redis->queue_len >= max) {
-        redis->throttled = 1;
-        ngx_http_track_stat_add(NGX_HTTP_TRACK_STAT_THROTTLED, 1);
-
-        ngx_log_error(NGX_LOG_WARN, redis->log, 0,
-                      "track: queue \"%V\" holds %ui events, at its "
-                      "ceiling of %ui: new events go to the spool until the "
-                      "consumers catch up", &redis->conf->redis_key,
-                      redis->queue_len, max);
-
-        if (!redis->poll.timer_set) {
-            ngx_add_timer(&redis->poll, NGX_HTTP_TRACK_POLL_INTERVAL);
-        }
-
-    } else if (redis->throttled && redis->queue_len < max / 10 * 9) {
-        redis->throttled = 0;
-        ngx_http_track_stat_add(NGX_HTTP_TRACK_STAT_THROTTLED, -1);
-
-        ngx_log_error(NGX_LOG_NOTICE, redis->log, 0,
-                      "track: queue \"%V\" is down to %ui events: pushing "
-                      "again", &redis->conf->redis_key, redis->queue_len);
-    }
+    ngx_http_track_redis_shut(ngx_http_track_redis_conn, why);
 }
 
 
-static void
-ngx_http_track_redis_poll_handler(ngx_event_t *ev)
+/* the same from inside a hiredis callback, where nothing may be freed */
+
+void
+ngx_http_track_redis_close_later(const char *why)
 {
-    const char              *argv[2];
-    size_t                   argvlen[2];
-    ngx_http_track_redis_t  *redis = ev->data;
-
-    if (!redis->throttled) {
-        return;
-    }
-
-    argv[0] = "LLEN";
-    argvlen[0] = sizeof("LLEN") - 1;
-    argv[1] = (const char *) redis->conf->redis_key.data;
-    argvlen[1] = redis->conf->redis_key.len;
-
-    if (ngx_http_track_redis_command(2, argv, argvlen,
-                                     ngx_http_track_redis_polled, redis)
-        != NGX_OK)
-    {
-        ngx_add_timer(&redis->poll, NGX_HTTP_TRACK_POLL_INTERVAL);
-    }
+    ngx_http_track_redis_later(ngx_http_track_redis_conn,
+                               NGX_HTTP_TRACK_STEP_CLOSE, why);
 }
 
 
-static void
-ngx_http_track_redis_polled(redisReply *reply, void *data)
+ngx_uint_t
+ngx_http_track_redis_is_ready(void)
 {
-    ngx_http_track_redis_t  *redis = data;
-
-    if (reply != NULL && reply->type == REDIS_REPLY_INTEGER) {
-        ngx_http_track_redis_queue_length(redis, reply->integer);
-    }
-
-    if (redis->throttled && !redis->poll.timer_set) {
-        ngx_add_timer(&redis->poll, NGX_HTTP_TRACK_POLL_INTERVAL);
-    }
+    return ngx_http_track_redis_conn != NULL
+           && ngx_http_track_redis_conn->state == NGX_HTTP_TRACK_REDIS_READY;
 }
 
 
-static void
-ngx_http_track_redis_finish(ngx_queue_t *waiters, ngx_uint_t status)
+ngx_uint_t
+ngx_http_track_redis_is_down(void)
 {
-    ngx_queue_t           *q;
-    ngx_http_track_ctx_t  *ctx;
-
-    while (!ngx_queue_empty(waiters)) {
-        q = ngx_queue_head(waiters);
-        ctx = ngx_queue_data(q, ngx_http_track_ctx_t, link);
-
-        ngx_queue_remove(q);
-        ctx->queued = 0;
-        ctx->push = NULL;
-
-        ngx_http_track_done(ctx, status);
-    }
+    return ngx_http_track_redis_conn == NULL
+           || ngx_http_track_redis_conn->state == NGX_HTTP_TRACK_REDIS_DOWN;
 }
 
 
-/* the timer tracks the oldest push in flight: replies come in order */
+/* the worker exits: replies may not touch requests or spool any more */
+
+ngx_uint_t
+ngx_http_track_redis_is_exiting(void)
+{
+    return ngx_http_track_redis_conn == NULL
+           || ngx_http_track_redis_conn->exiting;
+}
+
+
+ngx_uint_t
+ngx_http_track_redis_inflight(void)
+{
+    return ngx_http_track_redis_conn->ninflight;
+}
+
+
+/* where the connection goes, for logs */
+
+ngx_str_t *
+ngx_http_track_redis_address(void)
+{
+    return &ngx_http_track_redis_conn->addr;
+}
+
+
+/* the timer tracks the oldest command in flight: replies come in order */
 
 static void
 ngx_http_track_redis_arm_timer(ngx_http_track_redis_t *redis)
 {
-    ngx_msec_int_t          left;
-    ngx_http_track_push_t  *push;
+    ngx_msec_int_t               left;
+    ngx_http_track_redis_cmd_t  *cmd;
 
     if (ngx_queue_empty(&redis->inflight)) {
         return;
     }
 
-    push = ngx_queue_data(ngx_queue_head(&redis->inflight),
-                          ngx_http_track_push_t, link);
+    cmd = ngx_queue_data(ngx_queue_head(&redis->inflight),
+                         ngx_http_track_redis_cmd_t, link);
 
-    left = (ngx_msec_int_t) (push->deadline - ngx_current_msec);
+    left = (ngx_msec_int_t) (cmd->deadline - ngx_current_msec);
 
     ngx_add_timer(&redis->timer, left > 0 ? (ngx_msec_t) left : 1);
 }
@@ -1304,125 +810,7 @@ ngx_http_track_redis_timer_handler(ngx_event_t *ev)
 {
     ngx_http_track_redis_t  *redis = ev->data;
 
-    ngx_http_track_redis_close(redis,
-                               redis->state == NGX_HTTP_TRACK_REDIS_READY
-                               ? "no reply in time" : "connect timed out");
-}
-
-
-static void
-ngx_http_track_redis_add_read(void *privdata)
-{
-    ngx_connection_t  *c = privdata;
-
-    if (!c->read->active) {
-        (void) ngx_add_event(c->read, NGX_READ_EVENT, 0);
-    }
-}
-
-
-static void
-ngx_http_track_redis_del_read(void *privdata)
-{
-    ngx_connection_t  *c = privdata;
-
-    if (c->read->active) {
-        (void) ngx_del_event(c->read, NGX_READ_EVENT, 0);
-    }
-}
-
-
-/*
- * A connected socket is nearly always writable: new commands are written
- * by a posted event in this loop iteration, without asking epoll (which
- * cost two epoll_ctl calls per push).  Only the connect and a write that
- * did not go out whole wait for writability.
- */
-
-static void
-ngx_http_track_redis_add_write(void *privdata)
-{
-    ngx_connection_t        *c = privdata;
-    ngx_http_track_redis_t  *redis = c->data;
-
-    if (c->write->active) {
-        return;
-    }
-
-    if (!redis->writing && redis->ac != NULL
-        && (redis->ac->c.flags & REDIS_CONNECTED))
-    {
-        ngx_post_event(c->write, &ngx_posted_events);
-        return;
-    }
-
-    (void) ngx_add_event(c->write, NGX_WRITE_EVENT, 0);
-}
-
-
-static void
-ngx_http_track_redis_del_write(void *privdata)
-{
-    ngx_connection_t  *c = privdata;
-
-    if (c->write->active) {
-        (void) ngx_del_event(c->write, NGX_WRITE_EVENT, 0);
-    }
-}
-
-
-/*
- * hiredis closes the socket itself right after this, so the events are only
- * marked inactive (NGX_CLOSE_EVENT) and the fd is never closed twice.
- */
-
-static void
-ngx_http_track_redis_cleanup(void *privdata)
-{
-    ngx_connection_t  *c = privdata;
-
-    if (c->read->active) {
-        (void) ngx_del_event(c->read, NGX_READ_EVENT, NGX_CLOSE_EVENT);
-    }
-
-    if (c->write->active) {
-        (void) ngx_del_event(c->write, NGX_WRITE_EVENT, NGX_CLOSE_EVENT);
-    }
-
-    if (c->read->posted) {
-        ngx_delete_posted_event(c->read);
-    }
-
-    if (c->write->posted) {
-        ngx_delete_posted_event(c->write);
-    }
-
-    ngx_free_connection(c);
-    c->fd = (ngx_socket_t) -1;
-}
-
-
-static void
-ngx_http_track_redis_read_handler(ngx_event_t *ev)
-{
-    ngx_connection_t        *c = ev->data;
-    ngx_http_track_redis_t  *redis = c->data;
-
-    if (redis->ac) {
-        redisAsyncHandleRead(redis->ac);
-    }
-}
-
-
-static void
-ngx_http_track_redis_write_handler(ngx_event_t *ev)
-{
-    ngx_connection_t        *c = ev->data;
-    ngx_http_track_redis_t  *redis = c->data;
-
-    if (redis->ac) {
-        redis->writing = 1;
-        redisAsyncHandleWrite(redis->ac);
-        redis->writing = 0;
-    }
+    ngx_http_track_redis_shut(redis,
+                              redis->state == NGX_HTTP_TRACK_REDIS_READY
+                              ? "no reply in time" : "connect timed out");
 }

@@ -10,8 +10,13 @@ packages=(
     redis-server redis-sentinel redis-tools
     mariadb-server mariadb-client libdbd-mariadb-perl
     libtest-base-perl libtext-diff-perl libwww-perl libipc-run-perl
-    liblist-moreutils-perl libtest-longstring-perl
+    liblist-moreutils-perl libtest-longstring-perl libredis-perl
     clang libclang-rt-14-dev valgrind wrk apache2-utils prometheus
+    # the browser tracker and dashboard: node --test, the size budget
+    # (terser), Chart.js served by nginx, the tests in headless Chromium
+    nodejs terser libjs-chart.js chromium chromium-driver fonts-dejavu-core
+    # Debian packages (make deb) and their install test
+    debhelper lintian pandoc logrotate adduser
 )
 
 # `deps.sh bench` adds what bench/ needs: the OpenResty peer's modules and

@@ -4,7 +4,9 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-run="$root/run"
+# TRACK_RUN_DIR: another directory than run/ (t/integration/e2e/ runs the
+# real start and stop in a scratch directory)
+run=${TRACK_RUN_DIR:-$root/run}
 # shellcheck source=lib/services.sh
 . "$root/scripts/lib/services.sh"
 
@@ -41,6 +43,9 @@ http {
     track_redis 127.0.0.1:$REDIS_PORT;
     track_redis_key track:events;
     track_spool $run/nginx/spool max_size=1g;
+    # overload spills to the spool before Redis (maxmemory, see
+    # start_redis --durable) fills: about 100 MB of queue
+    track_redis_max_queue $TRACK_MAX_QUEUE;
 
     server {
         listen 127.0.0.1:$NGINX_PORT;
@@ -62,6 +67,9 @@ http {
         location /stats/ {
             proxy_pass http://127.0.0.1:$STATS_PORT;
         }
+
+        # the demo shop, track.js and the dashboard
+$("$root/dashboard/nginx-locations.sh" "$root")
     }
 }
 EOF
@@ -77,18 +85,23 @@ start() {
     NGINX_PORT=${NGINX_PORT:-$(free_port)}
     MYSQL_PORT=${MYSQL_PORT:-$(free_port)}
     STATS_PORT=${STATS_PORT:-$(free_port)}
+    TRACK_MAX_QUEUE=${TRACK_MAX_QUEUE:-500000}
 
     mkdir -p "$run"
 
     if running "$run/redis/redis.pid"; then
         echo "redis already running on port $REDIS_PORT"
     else
-        start_redis "$run/redis" "$REDIS_PORT"
+        start_redis "$run/redis" "$REDIS_PORT" --durable
     fi
 
     start_store
-    "$root/consumer/stats-run.sh" start "$run/stats" "$run/mariadb" \
-        "$STATS_PORT"
+    if running "$run/stats/track-stats.pid"; then
+        echo "track-stats already running on port $STATS_PORT"
+    else
+        start_stats "$run/stats" "$root/consumer/build/release/track-stats" \
+            "$run/mariadb" "$STATS_PORT"
+    fi
 
     write_nginx_conf
     if running "$run/nginx/nginx.pid"; then
@@ -104,6 +117,8 @@ NGINX_PORT=$NGINX_PORT
 REDIS_PORT=$REDIS_PORT
 STATS_PORT=$STATS_PORT
 STATS_URL=$NGINX_URL/stats/v1
+DEMO_URL=$NGINX_URL/demo/
+DASHBOARD_URL=$NGINX_URL/dashboard/
 EOF
     # MYSQL_SOCKET, MYSQL_PORT, MYSQL_DATABASE, MYSQL_USER (track_writer),
     # MYSQL_PASSWORD, MYSQL_READER_USER (track_reader, SELECT only), ...
@@ -133,6 +148,12 @@ and the statistics API (STATS_URL in run/env):
   curl -s '$NGINX_URL/stats/v1/series?app=shop&day=$(date +%Y-%m-%d)&interval=hour'
   curl -s '$NGINX_URL/stats/v1/top?app=shop&module=home-feed&action=click&day=$(date +%Y-%m-%d)'
   curl -s $NGINX_URL/stats/v1/metrics        # the consumers, for Prometheus
+
+The demo shop (its buttons report through tracker/track.js) and the live
+dashboard, where its clicks show up within seconds:
+
+  $NGINX_URL/demo/
+  $NGINX_URL/dashboard/?app=shop&module=home-feed&action=add-to-cart&live=1
 
 Stop it with: make stop
 EOF
@@ -169,16 +190,19 @@ EOF
     fi
 }
 
+# In the order that loses nothing: nginx first (its workers finish their
+# pushes, spooling what Redis does not take), the consumer after its batch,
+# Redis with its append-only file flushed, then MariaDB.
 stop() {
     if running "$run/nginx/nginx.pid"; then
         nginx -p "$run/nginx" -c "$run/nginx/nginx.conf" -e "$run/nginx/logs/error.log" -s quit || true
-        wait_until 10 bash -c "! [ -f '$run/nginx/nginx.pid' ]" || true
+        wait_until 30 bash -c "! [ -f '$run/nginx/nginx.pid' ]" || true
     fi
     stop_pidfile "$run/nginx/nginx.pid"
-    "$root/consumer/stats-run.sh" stop "$run/stats"
+    stop_stats "$run/stats"
     stop_consumer "$run/consumer"
-    stop_mariadb "$run/mariadb"
     stop_redis "$run/redis"
+    stop_mariadb "$run/mariadb"
     echo "stopped"
 }
 

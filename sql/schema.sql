@@ -104,3 +104,16 @@ CREATE TABLE IF NOT EXISTS consumer_state (
     PRIMARY KEY (consumer_id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin
 ;
+-- One row per lane a track-consumer supervisor restarted: how often it did
+-- (restarts), and whether it gave the lane up for now (crash_loop 1: it died
+-- lane_crash_limit times in a row within 2 s of its start).  Written by the
+-- supervisor, read by track-stats' metrics; not part of exactly-once.
+CREATE TABLE IF NOT EXISTS consumer_lanes (
+    consumer_id VARCHAR(64)     NOT NULL,
+    restarts    BIGINT UNSIGNED NOT NULL DEFAULT 0,
+    crash_loop  TINYINT UNSIGNED NOT NULL DEFAULT 0,
+    updated_at  TIMESTAMP       NOT NULL DEFAULT CURRENT_TIMESTAMP
+                                ON UPDATE CURRENT_TIMESTAMP,
+    PRIMARY KEY (consumer_id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin
+;

@@ -1,7 +1,7 @@
 # Hostile and malformed requests from the open internet: each is stored
 # (where it is valid) or answered 4xx with a JSON reason; none crashes,
 # blocks a worker or logs client data.  What exactly reaches Redis is checked
-# in t/integration/hostile-stored.t.
+# in t/integration/module/hostile-stored.t.
 
 use Test::Nginx::Socket;
 

@@ -4,10 +4,14 @@
 # stop the next ones, the exit status says whether any failed:
 #   a) the Test::Nginx suites t/[0-9]*.t
 #   b) the same suites with nginx under valgrind, then the valgrind reports
-#   c) `make -C consumer test`, when consumer/Makefile has that target
-#   d) the integration tests t/integration/*.t
+#   c) `make -C consumer test` (the consumer's unit tests), when
+#      consumer/Makefile has that target
+#   d) the integration tests: every family of t/integration/ with prove,
+#      then the consumer and stats families again against the
+#      AddressSanitizer + UBSan build (see t/README.md)
 #   e) each fuzz target in fuzz/ for FUZZ_TEST_SECONDS (default 20)
-# HARNESS_STAGES (default abcde) picks stages; TEST_NGINX_UPSTREAM_LIB runs
+#   j) the unit tests of the browser code (node --test)
+# HARNESS_STAGES (default abcdej) picks stages; TEST_NGINX_UPSTREAM_LIB runs
 # the suites under that upstream Test::Nginx instead (see t/upstream.sh).
 set -euo pipefail
 shopt -s nullglob
@@ -91,7 +95,7 @@ skip() {
 # stage LETTER TITLE FUNCTION: runs FUNCTION, records PASS, FAIL or SKIP.
 stage() {
     local letter=$1 title=$2 fn=$3 rc=0 t0=$SECONDS result=PASS
-    [[ ${HARNESS_STAGES:-abcde} == *$letter* ]] || return 0
+    [[ ${HARNESS_STAGES:-abcdej} == *$letter* ]] || return 0
     printf '\n==> [%s] %s\n' "$letter" "$title"
     skipped_stage=0
     "$fn" || rc=$?
@@ -182,30 +186,36 @@ run_consumer() {
         skip "consumer/Makefile has no test target"
         return 0
     fi
-    # MariaDB hook: start_mariadb comes from scripts/lib/services.sh (the
-    # consumer's part); its DIR/env (MYSQL_SOCKET, MYSQL_PORT, MYSQL_USER...)
-    # is exported to the consumer tests, with MARIADB_DIR.
-    if declare -F start_mariadb >/dev/null; then
-        local db=$scratch/mariadb
-        start_mariadb "$db" "$(free_port)" || return 1
-        started+=("mariadb $db")
-        set -a
-        # shellcheck disable=SC1091
-        . "$db/env"
-        set +a
-        export MARIADB_DIR=$db
-    fi
     make -C consumer test
 }
 
-# Each integration test is a program judged by its exit status (they print
-# "N passed, N failed" rather than a TAP plan) and starts its own services.
+# The integration tests are TAP tests on t/integration/lib/TrackTest.pm, one
+# folder per family; each starts its own services, except MariaDB: one
+# server here (MARIADB_DIR), each test in a database of its own.
+families=(module e2e consumer stats ops browser deb)
+# run a second time against the sanitizer build, where a sanitizer report
+# of any process a test started fails that test
+sanitized_families=(consumer stats)
+sanitizer=address,undefined
+sanitizer_build=consumer/build/${sanitizer/,/-}
+
 run_integration() {
-    local tests=(t/integration/*.t) t rc=0
-    [ ${#tests[@]} -gt 0 ] || { skip "no t/integration/*.t"; return 0; }
-    for t in "${tests[@]}"; do
-        echo "--- $t"
-        perl "$t" || { echo "--- $t: FAILED (exit $?)"; rc=1; }
+    local fam rc=0 db=$scratch/mariadb
+    [ -d t/integration ] || { skip "no t/integration/"; return 0; }
+    start_mariadb "$db" "$(free_port)" || return 1
+    started+=("mariadb $db")
+    export MARIADB_DIR=$db
+    for fam in "${families[@]}"; do
+        echo "--- t/integration/$fam"
+        prove -r "t/integration/$fam" || rc=1
+    done
+    echo "--- make -C consumer SANITIZER=$sanitizer"
+    make -s -C consumer SANITIZER="$sanitizer" || return 1
+    for fam in "${sanitized_families[@]}"; do
+        echo "--- t/integration/$fam against $sanitizer_build/"
+        CONSUMER_BIN=$root/$sanitizer_build/track-consumer \
+        STATS_BIN=$root/$sanitizer_build/track-stats \
+            prove -r "t/integration/$fam" || rc=1
     done
     return "$rc"
 }
@@ -217,11 +227,18 @@ run_fuzz() {
     make -s -C fuzz run FUZZ_SECONDS="${FUZZ_TEST_SECONDS:-20}"
 }
 
+# the tracker's and the dashboard's logic under node's test runner (fake
+# timers and transport); stage d runs both for real in Chromium
+run_node() {
+    node --test tracker/tests/ dashboard/tests/
+}
+
 stage a "Test::Nginx suites" run_suites
 stage b "Test::Nginx suites under valgrind" run_valgrind
-stage c "consumer tests (make -C consumer test)" run_consumer
+stage c "consumer unit tests (make -C consumer test)" run_consumer
 stage d "integration tests" run_integration
 stage e "fuzz targets, briefly (make -C fuzz run)" run_fuzz
+stage j "browser code unit tests (node --test)" run_node
 
 # --- summary ---------------------------------------------------------------
 

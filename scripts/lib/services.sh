@@ -19,23 +19,41 @@ wait_until() {
     done
 }
 
-# stop_pidfile FILE: TERM the process in FILE, wait for it, KILL if it stays.
+# stop_pidfile FILE [SECONDS]: TERM the process in FILE, wait for it (10 s
+# unless told), KILL if it stays.
 stop_pidfile() {
-    local f=$1 pid
+    local f=$1 secs=${2:-10} pid
     [ -f "$f" ] || return 0
     pid=$(cat "$f" 2>/dev/null) || return 0
     if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
         kill -TERM "$pid" 2>/dev/null || true
-        wait_until 10 bash -c "! kill -0 $pid" || kill -KILL "$pid" 2>/dev/null || true
+        wait_until "$secs" bash -c "! kill -0 $pid" || kill -KILL "$pid" 2>/dev/null || true
     fi
     rm -f "$f"
 }
 
-# start_redis DIR PORT [extra redis-server args...]
+# The Redis settings the README's *Delivery* section asks of production,
+# used by `make run` and by the tests that kill Redis and expect its data
+# back: every acknowledged write in the append-only file (written before
+# the reply, fsynced every second), and a memory limit that refuses writes
+# rather than evicting keys (an evicting Redis would drop the queue; refused
+# pushes go to nginx's spool).
+REDIS_DURABLE_ARGS=(--appendonly yes --appendfsync everysec
+                    --maxmemory-policy noeviction)
+REDIS_MAXMEMORY=${REDIS_MAXMEMORY:-256mb}
+
+# start_redis DIR PORT [--durable] [extra redis-server args...]
+# Without --durable: nothing persisted (fast, for tests that need nothing
+# back after a restart).  --durable: REDIS_DURABLE_ARGS and maxmemory
+# REDIS_MAXMEMORY; the data of an earlier run in DIR is loaded.
 start_redis() {
-    local dir=$1 port=$2; shift 2
+    local dir=$1 port=$2 mode=(--save '' --appendonly no); shift 2
+    if [ "${1:-}" = --durable ]; then
+        shift
+        mode=(--save '' "${REDIS_DURABLE_ARGS[@]}" --maxmemory "$REDIS_MAXMEMORY")
+    fi
     mkdir -p "$dir"
-    redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
+    redis-server --port "$port" --bind 127.0.0.1 "${mode[@]}" \
         --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" \
         --dir "$dir" "$@"
     wait_until 10 redis-cli -p "$port" ping || {
@@ -44,8 +62,11 @@ start_redis() {
     }
 }
 
+# stop_redis DIR: SIGTERM, which Redis takes as SHUTDOWN: with an append-only
+# file it writes and fsyncs what it holds before it exits; it is given a
+# minute for that rather than the usual 10 s before a KILL.
 stop_redis() {
-    stop_pidfile "$1/redis.pid"
+    stop_pidfile "$1/redis.pid" 60
 }
 
 # mariadb_client DIR [args...]: the mariadb command-line client as the admin
@@ -169,7 +190,43 @@ start_consumer() {
     }
 }
 
-# stop_consumer DIR: SIGTERM (it finishes the batch in hand), then waits.
+# stop_consumer DIR: SIGTERM (it finishes the batch in hand), then waits
+# (KILL after 30 s: safe too, the batch is finished at the next start).
 stop_consumer() {
-    stop_pidfile "$1/consumer.pid"
+    stop_pidfile "$1/consumer.pid" 30
+}
+
+# start_stats DIR BINARY MARIADB_DIR PORT [TIMEZONE]: track-stats in the
+# background on 127.0.0.1:PORT as the read-only user of the mariadbd started
+# by start_mariadb MARIADB_DIR (its env file); pid and log under DIR.  Waits
+# until its health endpoint answers.  nginx passes /stats/ to it:
+#   location /stats/ { proxy_pass http://127.0.0.1:PORT; }
+start_stats() {
+    local dir=$1 bin=$2 mariadb_dir=$3 port=$4 tz=${5:-${TZ:-}}
+    mkdir -p "$dir"
+    dir=$(cd "$dir" && pwd)
+    [ -x "$bin" ] || {
+        echo "missing $bin (make -C consumer)" >&2
+        return 1
+    }
+    (
+        # shellcheck disable=SC1091
+        . "$mariadb_dir/env"
+        export TRACK_STATS_MYSQL_PASSWORD=$MYSQL_READER_PASSWORD
+        setsid "$bin" --listen "127.0.0.1:$port" \
+            --mysql-host localhost --mysql-socket "$MYSQL_SOCKET" \
+            --mysql-user "$MYSQL_READER_USER" \
+            ${tz:+--timezone "$tz"} \
+            --pid-file "$dir/track-stats.pid" --log-file "$dir/track-stats.log" \
+            </dev/null >>"$dir/track-stats.log" 2>&1 &
+    )
+    wait_until 10 curl -sf "http://127.0.0.1:$port/stats/v1/health" || {
+        echo "track-stats did not start; see $dir/track-stats.log" >&2
+        return 1
+    }
+}
+
+# stop_stats DIR: SIGTERM (it finishes the requests in hand), then waits.
+stop_stats() {
+    stop_pidfile "$1/track-stats.pid"
 }

@@ -1,0 +1,684 @@
+/* track-consumer: the main loop: take a batch, commit it to MySQL, ack it. */
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <mysql.h>
+
+#include "common/date.h"
+#include "common/log.h"
+#include "common/rc.h"
+
+#include "batch.h"
+#include "config.h"
+#include "fault.h"
+#include "lanes.h"
+#include "queue.h"
+#include "store.h"
+
+#define TC_REPORT_EVERY   10        /* seconds between progress lines */
+#define TC_RETENTION_EVERY  3600
+
+/* What take_batch found. */
+typedef enum {
+    TC_TAKE_BATCH,                  /* a batch is in hand */
+    TC_TAKE_NOTHING,                /* the queue stayed empty */
+    TC_TAKE_ERROR                   /* Redis failed */
+} tc_take_t;
+
+typedef struct {
+    tc_conf_t    conf;
+    tc_queue_t   queue;
+    tc_store_t   store;
+    tc_batch_t   batch;
+    int          have;              /* a batch is in hand */
+    int          committed;         /* ...and MySQL has it */
+    unsigned     retries;           /* transient failures of this batch */
+
+    long         redis_backoff;
+    long         mysql_backoff;
+    time_t       next_retention;
+
+    /* since the last progress line */
+    time_t       report_at;
+    uint64_t     n_batches;
+    uint64_t     n_stored;
+    uint64_t     n_dup;
+    uint64_t     n_dead;
+} tc_ctx_t;
+
+static sigset_t  tc_signals;
+static int       tc_stop;
+
+
+static int64_t
+now_ms(void)
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+
+static void
+handle_signal(int signo)
+{
+    if (signo == SIGHUP) {
+        tc_log_reopen();
+        return;
+    }
+
+    if (!tc_stop) {
+        tc_log_info("got %s: finishing the batch in hand, then exiting",
+                    signo == SIGTERM ? "SIGTERM" : "SIGINT");
+    }
+    tc_stop = 1;
+}
+
+
+/*
+ * The signals stay blocked; they are taken here, synchronously, so nothing
+ * runs in signal context and no wakeup can be lost.  Waits up to ms (0:
+ * only looks) and returns early when a signal arrives.
+ */
+static void
+wait_signals(long ms)
+{
+    int              signo;
+    int64_t          end, left;
+    struct timespec  ts;
+
+    end = now_ms() + ms;
+
+    for ( ;; ) {
+        left = end - now_ms();
+        if (left < 0) {
+            left = 0;
+        }
+        ts.tv_sec = left / 1000;
+        ts.tv_nsec = (left % 1000) * 1000000;
+
+        signo = sigtimedwait(&tc_signals, NULL, &ts);
+        if (signo > 0) {
+            handle_signal(signo);
+            if (tc_stop) {
+                return;
+            }
+            continue;           /* SIGHUP: keep waiting */
+        }
+
+        if (errno == EINTR) {
+            continue;
+        }
+
+        return;                 /* EAGAIN: time is up */
+    }
+}
+
+
+/* Capped exponential backoff: waits, then doubles *backoff. */
+static void
+backoff(tc_ctx_t *ctx, long *backoff, const char *what)
+{
+    tc_log_warn("%s: retrying in %ld ms", what, *backoff);
+    wait_signals(*backoff);
+
+    *backoff *= 2;
+    if (*backoff > ctx->conf.backoff_max_ms) {
+        *backoff = ctx->conf.backoff_max_ms;
+    }
+}
+
+
+static void
+batch_drop(tc_ctx_t *ctx)
+{
+    tc_batch_free(&ctx->batch);
+    tc_queue_release(&ctx->queue);
+    ctx->have = 0;
+    ctx->committed = 0;
+    ctx->retries = 0;
+}
+
+
+/* Dead letters of the events whose status is status (malloc'ed texts). */
+static size_t
+dead_letters(tc_ctx_t *ctx, tc_ev_status_t status, char ***out,
+    size_t **out_len)
+{
+    size_t       i, n;
+    char       **dead;
+    size_t      *len;
+    tc_batch_t  *b;
+
+    b = &ctx->batch;
+    dead = calloc(b->n + 1, sizeof(char *));
+    len = calloc(b->n + 1, sizeof(size_t));
+    if (dead == NULL || len == NULL) {
+        free(dead);
+        free(len);
+        *out = NULL;
+        *out_len = NULL;
+        return (size_t) -1;
+    }
+
+    n = 0;
+    for (i = 0; i < b->n; i++) {
+        if (b->ev[i].status != status) {
+            continue;
+        }
+        dead[n] = tc_event_dead_letter(&b->ev[i], b->raw[i], b->raw_len[i],
+                                       ctx->conf.id, &len[n]);
+        if (dead[n] == NULL) {
+            while (n-- > 0) {
+                free(dead[n]);
+            }
+            free(dead);
+            free(len);
+            *out = NULL;
+            *out_len = NULL;
+            return (size_t) -1;
+        }
+        n++;
+    }
+
+    *out = dead;
+    *out_len = len;
+
+    return n;
+}
+
+
+static void
+dead_free(char **dead, size_t *len, size_t n)
+{
+    size_t  i;
+
+    for (i = 0; dead != NULL && i < n; i++) {
+        free(dead[i]);
+    }
+    free(dead);
+    free(len);
+}
+
+
+/* store's hook: rows MySQL refused are dead letters before COMMIT */
+static tc_rc_t
+push_rejected(tc_batch_t *b, void *data)
+{
+    tc_rc_t    rc;
+    char     **dead;
+    size_t     n, *len;
+    tc_ctx_t  *ctx;
+
+    (void) b;
+    ctx = data;
+
+    n = dead_letters(ctx, TC_EV_REJECTED, &dead, &len);
+    if (n == (size_t) -1) {
+        return TC_ERROR;
+    }
+
+    rc = tc_queue_push_dead(&ctx->queue, dead, len, n);
+    dead_free(dead, len, n);
+
+    return rc;
+}
+
+
+/*
+ * Takes what the processing list holds, topping it up from the queue; when
+ * the queue is empty, blocks; a batch that is not full lingers for more.
+ */
+static tc_take_t
+take_batch(tc_ctx_t *ctx)
+{
+    tc_wait_t    r;
+    long         max;
+    size_t       i;
+    int64_t      deadline, left;
+    tc_queue_t  *q;
+    tc_batch_t  *b;
+
+    q = &ctx->queue;
+    max = ctx->conf.batch_size;
+
+    tc_queue_release(q);        /* a failed take may have read a part */
+    if (tc_queue_fill(q, ctx->store.last_seq + 1, tc_stop ? 0 : max)
+        != TC_OK)
+    {
+        return TC_TAKE_ERROR;
+    }
+
+    if (q->n == 0) {
+        if (tc_stop || ctx->conf.drain) {
+            return TC_TAKE_NOTHING;
+        }
+
+        r = tc_queue_wait(q, ctx->conf.block_ms);
+        if (r == TC_WAIT_ERROR) {
+            return TC_TAKE_ERROR;
+        }
+
+        if (r == TC_WAIT_TIMEOUT) {
+            return TC_TAKE_NOTHING;
+        }
+
+        if (tc_queue_fill(q, ctx->store.last_seq + 1, max) != TC_OK) {
+            return TC_TAKE_ERROR;
+        }
+    }
+
+    deadline = now_ms() + ctx->conf.linger_ms;
+
+    /*
+     * Linger only for a batch MySQL does not have: a list numbered at or
+     * below last_seq was committed before a crash and must be acknowledged
+     * as it is, or what joins it would be deleted unstored.
+     */
+    while (q->n > 0 && q->n < (size_t) max && !tc_stop
+           && ctx->conf.linger_ms > 0 && q->seq > ctx->store.last_seq)
+    {
+        left = deadline - now_ms();
+        if (left < 10) {
+            break;
+        }
+
+        /* one element or the timeout; then top up with what else came */
+        r = tc_queue_wait(q, left < ctx->conf.block_ms ? left
+                                                       : ctx->conf.block_ms);
+        if (r == TC_WAIT_ERROR) {
+            return TC_TAKE_ERROR;
+        }
+
+        if (tc_queue_fill(q, ctx->store.last_seq + 1, max) != TC_OK) {
+            return TC_TAKE_ERROR;
+        }
+
+        wait_signals(0);
+    }
+
+    if (q->n == 0) {
+        return TC_TAKE_NOTHING;
+    }
+
+    b = &ctx->batch;
+    if (tc_batch_init(b, q->n) != TC_OK) {
+        tc_log_error("out of memory for a batch of %zu", q->n);
+        return TC_TAKE_ERROR;
+    }
+
+    b->seq = q->seq;
+    for (i = 0; i < q->n; i++) {
+        b->raw[i] = q->items[i]->str;
+        b->raw_len[i] = q->items[i]->len;
+    }
+
+    tc_batch_decode(b, (size_t) ctx->conf.max_event_bytes);
+
+    ctx->have = 1;
+    ctx->committed = 0;
+    ctx->retries = 0;
+
+    tc_log_debug("batch %" PRIu64 ": %zu events taken", b->seq, b->n);
+
+    return TC_TAKE_BATCH;
+}
+
+
+static void
+report(tc_ctx_t *ctx, int force)
+{
+    time_t     now;
+    long long  len;
+
+    now = time(NULL);
+    if (!force && now < ctx->report_at) {
+        return;
+    }
+
+    if (ctx->n_batches > 0) {
+        len = tc_queue_length(&ctx->queue);
+        tc_log_info("stored %" PRIu64 " events in %" PRIu64 " batches "
+                    "(%" PRIu64 " duplicates skipped, %" PRIu64 " dead "
+                    "letters); last batch %" PRIu64 "; queue length %lld",
+                    ctx->n_stored, ctx->n_batches, ctx->n_dup, ctx->n_dead,
+                    ctx->store.last_seq, len);
+    }
+
+    ctx->n_batches = ctx->n_stored = ctx->n_dup = ctx->n_dead = 0;
+    ctx->report_at = now + TC_REPORT_EVERY;
+}
+
+
+/* MySQL has the batch: the processing list can go, dead letters with it. */
+static tc_rc_t
+ack_batch(tc_ctx_t *ctx)
+{
+    char      **dead;
+    size_t      n, *len;
+    tc_ack_t    r;
+    tc_batch_t *b;
+
+    b = &ctx->batch;
+
+    n = dead_letters(ctx, TC_EV_DEAD, &dead, &len);
+    if (n == (size_t) -1) {
+        tc_log_error("out of memory building dead letters");
+        return TC_ERROR;
+    }
+
+    tc_fault_point("before_ack");
+
+    r = tc_queue_ack(&ctx->queue, b->seq, b->n, dead, len, n);
+    dead_free(dead, len, n);
+
+    if (r == TC_ACK_REFUSED) {
+        /*
+         * Not ours to delete: Redis went back in time (a failover to a
+         * replica that missed writes), or another process has this id.
+         * MySQL has the batch; a list numbered below the marker is stored
+         * again by the next fill, its duplicates skipped.
+         */
+        tc_log_error("batch %" PRIu64 " is committed but Redis numbers the "
+                     "processing list otherwise (writes lost in a failover "
+                     "or restart, or another process with id \"%s\"?); "
+                     "leaving the list to be stored again", b->seq,
+                     ctx->conf.id);
+        batch_drop(ctx);
+        return TC_OK;
+    }
+
+    if (r == TC_ACK_KEPT) {
+        tc_log_warn("batch %" PRIu64 " is committed (%zu events) but the "
+                    "processing list in Redis holds %zu (writes lost or "
+                    "replayed in a failover or restart?): kept as batch %"
+                    PRIu64 ", stored again, duplicates skipped", b->seq,
+                    b->n, ctx->queue.ack_len, b->seq + 1);
+    }
+
+    if (r == TC_ACK_ERROR) {
+        return TC_ERROR;
+    }
+
+    if (r == TC_ACK_BEFORE) {
+        tc_log_info("batch %" PRIu64 " was acknowledged already", b->seq);
+    }
+
+    if (n > 0) {
+        tc_log_warn("batch %" PRIu64 ": %zu events moved to \"%s\" "
+                    "(undecodable or missing fields)", b->seq, n,
+                    ctx->conf.dead_key);
+    }
+
+    batch_drop(ctx);
+
+    return TC_OK;
+}
+
+
+static void
+apply_batch(tc_ctx_t *ctx)
+{
+    long        ms;
+    tc_rc_t     rc;
+    tc_batch_t *b;
+
+    b = &ctx->batch;
+
+    tc_fault_point("after_move");
+
+    rc = tc_store_apply(&ctx->store, b);
+
+    switch (rc) {
+
+    case TC_OK:
+        ctx->committed = 1;
+        ctx->mysql_backoff = ctx->conf.backoff_min_ms;
+        ctx->n_batches++;
+        ctx->n_stored += ctx->store.stats.stored;
+        ctx->n_dup += ctx->store.stats.duplicates;
+        ctx->n_dead += ctx->store.stats.dead;
+        tc_log_debug("batch %" PRIu64 " committed: %zu stored, %zu "
+                     "duplicates, %zu dead, %zu new users", b->seq,
+                     ctx->store.stats.stored, ctx->store.stats.duplicates,
+                     ctx->store.stats.dead, ctx->store.stats.new_users);
+        tc_fault_point("after_commit");
+        return;
+
+    case TC_ALREADY:
+        ctx->committed = 1;
+        tc_log_info("batch %" PRIu64 " (%zu events) was committed before "
+                    "(crash or lost reply); acknowledging it", b->seq, b->n);
+        return;
+
+    case TC_RETRY:
+        /* a deadlock or a race with another consumer: again, soon */
+        ctx->retries++;
+        ms = ctx->conf.backoff_min_ms << (ctx->retries < 6 ? ctx->retries : 6);
+        ms = ms / 2 + rand() % (ms / 2 + 1);
+        if (ms > ctx->conf.backoff_max_ms) {
+            ms = ctx->conf.backoff_max_ms;
+        }
+        tc_log_info("batch %" PRIu64 " rolled back (attempt %u); retrying "
+                    "in %ld ms", b->seq, ctx->retries, ms);
+        wait_signals(ms);
+        return;
+
+    case TC_DOWN:
+    case TC_ERROR:                  /* not the store's: treated as down */
+        tc_store_close(&ctx->store);
+        backoff(ctx, &ctx->mysql_backoff, "mysql unavailable, batch kept in "
+                "the processing list");
+        return;
+    }
+}
+
+
+static int
+run(tc_ctx_t *ctx)
+{
+    tc_take_t  taken;
+
+    for ( ;; ) {
+        wait_signals(0);
+        report(ctx, 0);
+
+        if (tc_stop && !ctx->have) {
+            return 0;
+        }
+
+        if (ctx->store.m == NULL) {
+            if (tc_store_connect(&ctx->store) != TC_OK) {
+                if (tc_stop) {
+                    tc_log_info("exiting without MySQL; the batch in hand "
+                                "stays in the processing list");
+                    return 0;
+                }
+                backoff(ctx, &ctx->mysql_backoff, "mysql unavailable");
+                continue;
+            }
+            ctx->mysql_backoff = ctx->conf.backoff_min_ms;
+        }
+
+        if (ctx->queue.c == NULL) {
+            if (tc_queue_connect(&ctx->queue) != TC_OK) {
+                if (tc_stop) {
+                    tc_log_info("exiting without Redis; the processing list "
+                                "is finished at the next start");
+                    return 0;
+                }
+                backoff(ctx, &ctx->redis_backoff, "redis unavailable");
+                continue;
+            }
+            ctx->redis_backoff = ctx->conf.backoff_min_ms;
+        }
+
+        if (!ctx->have) {
+            if (tc_queue_check_master(&ctx->queue) != TC_OK) {
+                continue;       /* a failover: connect to the new master */
+            }
+
+            if (time(NULL) >= ctx->next_retention) {
+                if (tc_store_retention(&ctx->store) == TC_DOWN) {
+                    tc_store_close(&ctx->store);
+                    continue;
+                }
+                ctx->next_retention = time(NULL) + TC_RETENTION_EVERY;
+            }
+
+            taken = take_batch(ctx);
+            if (taken == TC_TAKE_ERROR) {
+                tc_queue_close(&ctx->queue);
+                if (ctx->have) {
+                    batch_drop(ctx);
+                }
+                backoff(ctx, &ctx->redis_backoff, "redis unavailable");
+                continue;
+            }
+            if (taken == TC_TAKE_NOTHING) {
+                if (ctx->conf.drain) {
+                    tc_log_info("queue drained, exiting (--drain)");
+                    return 0;
+                }
+                continue;
+            }
+        }
+
+        if (!ctx->committed) {
+            if (tc_stop && ctx->store.m == NULL) {
+                return 0;
+            }
+            apply_batch(ctx);
+            if (!ctx->committed) {
+                if (tc_stop && ctx->store.m == NULL) {
+                    tc_log_info("exiting without MySQL; batch %" PRIu64
+                                " stays in the processing list",
+                                ctx->batch.seq);
+                    return 0;
+                }
+                continue;
+            }
+        }
+
+        if (ack_batch(ctx) != TC_OK) {
+            tc_queue_close(&ctx->queue);
+            if (tc_stop) {
+                tc_log_info("exiting without Redis; batch %" PRIu64 " is "
+                            "committed and is acknowledged at the next start",
+                            ctx->batch.seq);
+                return 0;
+            }
+            backoff(ctx, &ctx->redis_backoff, "redis unavailable, batch "
+                    "committed but not acknowledged");
+            continue;
+        }
+    }
+}
+
+
+int
+main(int argc, char **argv)
+{
+    int            rc;
+    char           err[512];
+    tc_ctx_t      *ctx;
+    tc_conf_rc_t   parsed;
+
+    static tc_ctx_t  context;
+
+    ctx = &context;
+
+    tc_log_set_ident("track-consumer");
+
+    parsed = tc_conf_load(&ctx->conf, argc, argv, err, sizeof(err));
+    if (parsed != TC_CONF_RUN) {
+        if (parsed == TC_CONF_EXIT) {
+            return 0;
+        }
+        fprintf(stderr, "track-consumer: %s\n", err);
+        return 2;
+    }
+
+    tc_log_level = (int) ctx->conf.log_level;
+
+    if (tc_log_open(ctx->conf.log_file) != TC_OK) {
+        fprintf(stderr, "track-consumer: cannot open log file \"%s\": %s\n",
+                ctx->conf.log_file, strerror(errno));
+        tc_conf_free(&ctx->conf);
+        return 2;
+    }
+
+    if (tc_tz_set(ctx->conf.timezone) != TC_OK) {
+        tc_log_error("unknown time zone \"%s\"", ctx->conf.timezone);
+        tc_conf_free(&ctx->conf);
+        return 2;
+    }
+
+    sigemptyset(&tc_signals);
+    sigaddset(&tc_signals, SIGTERM);
+    sigaddset(&tc_signals, SIGINT);
+    sigaddset(&tc_signals, SIGHUP);
+    sigprocmask(SIG_BLOCK, &tc_signals, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    /* with several lanes, this process supervises and each lane goes on */
+    tc_lanes_start(&ctx->conf, argc, argv);
+
+    srand((unsigned) (time(NULL) ^ getpid()));
+
+    if (mysql_library_init(0, NULL, NULL) != 0) {
+        tc_log_error("mysql_library_init() failed");
+        return 1;
+    }
+
+    if (tc_queue_init(&ctx->queue, &ctx->conf) != TC_OK) {
+        tc_log_error("out of memory");
+        return 1;
+    }
+
+    tc_store_init(&ctx->store, &ctx->conf);
+    ctx->store.before_commit = push_rejected;
+    ctx->store.before_commit_data = ctx;
+    ctx->redis_backoff = ctx->conf.backoff_min_ms;
+    ctx->mysql_backoff = ctx->conf.backoff_min_ms;
+    ctx->report_at = time(NULL) + TC_REPORT_EVERY;
+
+    tc_log_info("starting: id \"%s\", queue \"%s\", batch %ld, linger %ld ms, "
+                "time zone %s, retention %ld days", ctx->conf.id,
+                ctx->conf.queue_key, ctx->conf.batch_size,
+                ctx->conf.linger_ms,
+                ctx->conf.timezone[0] ? ctx->conf.timezone : "(system)",
+                ctx->conf.retention_days);
+
+    if (ctx->conf.nsentinels > 0) {
+        tc_log_info("redis: master \"%s\" through %zu sentinel(s): %s",
+                    ctx->conf.redis_master, ctx->conf.nsentinels,
+                    ctx->conf.redis_sentinel);
+    }
+
+    rc = run(ctx);
+
+    report(ctx, 1);
+
+    if (ctx->have) {
+        batch_drop(ctx);
+    }
+
+    tc_queue_free(&ctx->queue);
+    tc_store_free(&ctx->store);
+    mysql_library_end();
+
+    tc_log_info("exited");
+    tc_log_close();
+    tc_conf_free(&ctx->conf);
+
+    return rc;
+}

@@ -1,0 +1,1616 @@
+/* track-consumer: MySQL side: connection, schema, one transaction per batch. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <errmsg.h>
+#include <mysqld_error.h>
+
+#include "common/date.h"
+#include "common/log.h"
+#include "common/rc.h"
+
+#include "fault.h"
+#include "store.h"
+
+#define TC_DUP_ROUNDS  8        /* eid filter rounds before retrying */
+
+
+void
+tc_store_init(tc_store_t *s, const tc_conf_t *conf)
+{
+    memset(s, 0, sizeof(*s));
+    s->conf = conf;
+    s->max_stmt = (size_t) conf->max_statement_bytes;
+    tc_set_init(&s->users, (size_t) conf->user_cache);
+    tc_sql_multi_init(&s->sql, NULL, NULL);
+}
+
+
+void
+tc_store_free(tc_store_t *s)
+{
+    tc_store_close(s);
+    tc_set_free(&s->users);
+    tc_sql_multi_free(&s->sql);
+    free(s->tables);
+    free(s->agg);
+    free(s->seen);
+    free(s->seen_new);
+    free(s->seen_known);
+    s->tables = NULL;
+    s->agg = NULL;
+    s->seen = NULL;
+    s->seen_new = NULL;
+    s->seen_known = NULL;
+}
+
+
+void
+tc_store_close(tc_store_t *s)
+{
+    unsigned  i;
+
+    /* statements first: they belong to the connection */
+    for (i = 0; i < TC_DAY_STMTS; i++) {
+        tc_bulk_close(&s->events[i].bulk);
+        s->events[i].day = 0;
+    }
+    tc_bulk_close(&s->hourly);
+    tc_bulk_close(&s->daily);
+    s->bulk = 0;
+
+    if (s->m != NULL) {
+        mysql_close(s->m);
+        s->m = NULL;
+    }
+    s->ntables = 0;
+}
+
+
+/* How to go on after MySQL error err. */
+static tc_rc_t
+classify(unsigned err)
+{
+    if (err >= CR_MIN_ERROR && err <= CR_MAX_ERROR) {
+        return TC_DOWN;                 /* client side: connection, timeout */
+    }
+
+    switch (err) {
+    case ER_CON_COUNT_ERROR:
+    case ER_ACCESS_DENIED_ERROR:
+    case ER_DBACCESS_DENIED_ERROR:
+    case ER_BAD_DB_ERROR:
+    case ER_SERVER_SHUTDOWN:
+    case ER_HOST_IS_BLOCKED:
+    case ER_ABORTING_CONNECTION:
+    case ER_NET_PACKET_TOO_LARGE:
+    case ER_NET_READ_ERROR_FROM_PIPE:
+    case ER_NET_FCNTL_ERROR:
+    case ER_NET_PACKETS_OUT_OF_ORDER:
+    case ER_NET_UNCOMPRESS_ERROR:
+    case ER_NET_READ_ERROR:
+    case ER_NET_READ_INTERRUPTED:
+    case ER_NET_ERROR_ON_WRITE:
+    case ER_NET_WRITE_INTERRUPTED:
+    case ER_CONNECTION_KILLED:
+    case ER_OPTION_PREVENTS_STATEMENT:  /* read-only server */
+        return TC_DOWN;
+    }
+
+    return TC_RETRY;
+}
+
+
+/* MySQL refused a value of a row; the row can go to the dead letters. */
+static int
+data_error(unsigned err)
+{
+    switch (err) {
+    case ER_BAD_NULL_ERROR:
+    case ER_WARN_DATA_OUT_OF_RANGE:
+    case WARN_DATA_TRUNCATED:
+    case ER_TRUNCATED_WRONG_VALUE:
+    case ER_INVALID_CHARACTER_STRING:
+    case ER_TRUNCATED_WRONG_VALUE_FOR_FIELD:
+    case ER_ILLEGAL_VALUE_FOR_TYPE:
+    case ER_DATA_TOO_LONG:
+    case ER_CONSTRAINT_FAILED:
+        return 1;
+    }
+
+    return 0;
+}
+
+
+static tc_rc_t
+failed(tc_store_t *s, const char *what)
+{
+    tc_rc_t  rc;
+
+    s->err = mysql_errno(s->m);
+    rc = classify(s->err);
+
+    if (s->err == ER_DUP_ENTRY || s->err == ER_LOCK_DEADLOCK
+        || s->err == ER_LOCK_WAIT_TIMEOUT || s->err == ER_NO_SUCH_TABLE)
+    {
+        tc_log_info("mysql: %s: (%u) %s", what, s->err, mysql_error(s->m));
+    } else {
+        tc_log_error("mysql: %s: (%u) %s", what, s->err, mysql_error(s->m));
+    }
+
+    return rc;
+}
+
+
+static tc_rc_t
+stmt_failed(tc_store_t *s, MYSQL_STMT *stmt, const char *what)
+{
+    s->err = mysql_stmt_errno(stmt);
+
+    if (s->err == ER_DUP_ENTRY || s->err == ER_LOCK_DEADLOCK
+        || s->err == ER_LOCK_WAIT_TIMEOUT || s->err == ER_NO_SUCH_TABLE
+        || s->err == ER_NEED_REPREPARE)
+    {
+        tc_log_info("mysql: %s: (%u) %s", what, s->err,
+                    mysql_stmt_error(stmt));
+    } else {
+        tc_log_error("mysql: %s: (%u) %s", what, s->err,
+                     mysql_stmt_error(stmt));
+    }
+
+    return s->err ? classify(s->err) : TC_RETRY;
+}
+
+
+static const int  events_types[] = {
+    TC_BULK_STR, TC_BULK_INT, TC_BULK_STR, TC_BULK_STR, TC_BULK_STR,
+    TC_BULK_STR, TC_BULK_STR, TC_BULK_INT, TC_BULK_STR, TC_BULK_STR,
+    TC_BULK_STR, TC_BULK_STR, TC_BULK_STR
+};
+
+/* day, hour (hourly only), app, module, action, object, events */
+static const int  hourly_types[] = {
+    TC_BULK_INT, TC_BULK_INT, TC_BULK_STR, TC_BULK_STR, TC_BULK_STR,
+    TC_BULK_STR, TC_BULK_INT
+};
+
+static const int  daily_types[] = {
+    TC_BULK_INT, TC_BULK_STR, TC_BULK_STR, TC_BULK_STR, TC_BULK_STR,
+    TC_BULK_INT
+};
+
+
+static tc_rc_t
+bulk_prepare(tc_store_t *s, tc_bulk_t *b, const char *sql, unsigned ncols,
+    const int *types, const char *what)
+{
+    tc_rc_t  rc;
+
+    if (tc_bulk_prepare(b, s->m, sql, ncols, types) == TC_OK) {
+        return TC_OK;
+    }
+
+    if (b->stmt == NULL) {
+        tc_log_error("out of memory preparing %s", what);
+        rc = TC_RETRY;
+    } else {
+        rc = stmt_failed(s, b->stmt, what);
+    }
+
+    tc_bulk_close(b);
+
+    return rc;
+}
+
+
+/* The prepared INSERT into a day table, prepared on first use. */
+static tc_bulk_t *
+events_stmt(tc_store_t *s, uint32_t day, tc_rc_t *rc)
+{
+    char            head[256], sql[512];
+    unsigned        i;
+    tc_day_stmt_t  *e;
+
+    for (i = 0; i < TC_DAY_STMTS; i++) {
+        if (s->events[i].day == day && s->events[i].bulk.stmt != NULL) {
+            return &s->events[i].bulk;
+        }
+    }
+
+    e = &s->events[s->events_next];
+    s->events_next = (s->events_next + 1) % TC_DAY_STMTS;
+    tc_bulk_close(&e->bulk);
+    e->day = 0;
+
+    tc_sql_events_head(head, day);
+    snprintf(sql, sizeof(sql), "%s(?,?,?,?,?,?,?,?,?,?,?,?,?)", head);
+
+    *rc = bulk_prepare(s, &e->bulk, sql, 13, events_types,
+                       "preparing the day table INSERT");
+    if (*rc != TC_OK) {
+        return NULL;
+    }
+
+    e->day = day;
+
+    return &e->bulk;
+}
+
+
+static void
+events_stmt_forget(tc_store_t *s, uint32_t day)
+{
+    unsigned  i;
+
+    for (i = 0; i < TC_DAY_STMTS; i++) {
+        if (s->events[i].day == day) {
+            tc_bulk_close(&s->events[i].bulk);
+            s->events[i].day = 0;
+        }
+    }
+}
+
+
+/* Runs sql and discards every result set (multi-statement aware). */
+static tc_rc_t
+run(tc_store_t *s, const char *sql, size_t len, const char *what)
+{
+    int         st;
+    MYSQL_RES  *res;
+
+    if (sql == NULL) {
+        tc_log_error("out of memory building %s", what);
+        return TC_RETRY;
+    }
+
+    if (mysql_real_query(s->m, sql, (unsigned long) len) != 0) {
+        return failed(s, what);
+    }
+
+    do {
+        res = mysql_store_result(s->m);
+        if (res != NULL) {
+            mysql_free_result(res);
+        } else if (mysql_field_count(s->m) != 0) {
+            return failed(s, what);
+        }
+
+        st = mysql_next_result(s->m);
+        if (st > 0) {
+            return failed(s, what);
+        }
+    } while (st == 0);
+
+    return TC_OK;
+}
+
+
+static tc_rc_t
+run_str(tc_store_t *s, const char *sql, const char *what)
+{
+    return run(s, sql, strlen(sql), what);
+}
+
+
+/* A query returning one integer (or NULL: *isnull). */
+static tc_rc_t
+query_u64(tc_store_t *s, const char *sql, size_t len, const char *what,
+    uint64_t *out, int *isnull)
+{
+    MYSQL_ROW   row;
+    MYSQL_RES  *res;
+
+    int         st;
+
+    if (mysql_real_query(s->m, sql, (unsigned long) len) != 0) {
+        return failed(s, what);
+    }
+
+    /* the value is in the first result set; statements before it have none */
+    *isnull = 1;
+    *out = 0;
+    res = NULL;
+    do {
+        if (mysql_field_count(s->m) != 0) {
+            res = mysql_store_result(s->m);
+            if (res == NULL) {
+                return failed(s, what);
+            }
+            row = mysql_fetch_row(res);
+            if (*isnull && row != NULL && row[0] != NULL) {
+                *isnull = 0;
+                *out = strtoull(row[0], NULL, 10);
+            }
+            mysql_free_result(res);
+        }
+
+        st = mysql_next_result(s->m);
+        if (st > 0) {
+            return failed(s, what);
+        }
+    } while (st == 0);
+
+    return TC_OK;
+}
+
+
+static tc_rc_t
+multi_run(tc_store_t *s, const char *what)
+{
+    tc_rc_t      rc;
+    const char  *sql;
+
+    if (s->sql.rows == 0) {
+        return TC_OK;
+    }
+
+    sql = tc_sql_end(&s->sql);
+    rc = run(s, sql, s->sql.buf.len, what);
+    tc_sql_multi_reset(&s->sql);
+
+    return rc;
+}
+
+
+static void
+multi_start(tc_store_t *s, const char *head, const char *tail)
+{
+    tc_sql_multi_reset(&s->sql);
+    s->sql.head = head;
+    s->sql.tail = tail;
+}
+
+
+tc_rc_t
+tc_store_connect(tc_store_t *s)
+{
+    int                 isnull;
+    unsigned            timeout;
+    uint64_t            v;
+    tc_rc_t             rc;
+    tc_buf_t            b;
+    const tc_conf_t    *c;
+    char                addr[300];
+    const char         *host, *sock;
+
+    c = s->conf;
+    tc_store_close(s);
+
+    s->m = mysql_init(NULL);
+    if (s->m == NULL) {
+        tc_log_error("mysql_init() failed: out of memory");
+        return TC_DOWN;
+    }
+
+    timeout = (unsigned) c->mysql_timeout;
+    mysql_options(s->m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+    mysql_options(s->m, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
+    mysql_options(s->m, MYSQL_OPT_READ_TIMEOUT, &timeout);
+    mysql_options(s->m, MYSQL_OPT_WRITE_TIMEOUT, &timeout);
+
+    sock = c->mysql_socket[0] ? c->mysql_socket : NULL;
+    host = sock ? "localhost" : c->mysql_host;
+    if (sock) {
+        snprintf(addr, sizeof(addr), "%s", sock);
+    } else {
+        snprintf(addr, sizeof(addr), "%s:%ld", host, c->mysql_port);
+    }
+
+    if (mysql_real_connect(s->m, host, c->mysql_user, c->mysql_password,
+                           c->mysql_database, (unsigned) c->mysql_port, sock,
+                           CLIENT_MULTI_STATEMENTS) == NULL)
+    {
+        s->err = mysql_errno(s->m);
+        tc_log_error("mysql: cannot connect to %s as \"%s\": (%u) %s",
+                     addr, c->mysql_user, s->err, mysql_error(s->m));
+        tc_store_close(s);
+        return TC_DOWN;
+    }
+
+    /*
+     * READ COMMITTED: the eid filter sees rows other consumers committed,
+     * and fewer gap locks are taken.  Strict mode: a value MySQL cannot
+     * store exactly is an error, never a silent truncation.
+     */
+    rc = run_str(s, "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED;"
+                 "SET SESSION sql_mode = 'STRICT_ALL_TABLES,"
+                 "NO_ENGINE_SUBSTITUTION';"
+                 "SET SESSION innodb_lock_wait_timeout = 20",
+                 "session setup");
+    if (rc != TC_OK) {
+        goto fail;
+    }
+
+    rc = run_str(s, tc_schema_sql, "applying the schema (sql/schema.sql)");
+    if (rc != TC_OK) {
+        goto fail;
+    }
+
+    tc_buf_init(&b);
+    tc_buf_adds(&b, "SELECT GET_LOCK(");
+    tc_buf_addf(&b, "'track-consumer:%s'", c->id);
+    tc_buf_adds(&b, ", 3)");
+    rc = query_u64(s, b.data, b.len, "GET_LOCK", &v, &isnull);
+    tc_buf_free(&b);
+    if (rc != TC_OK) {
+        goto fail;
+    }
+
+    if (v != 1) {
+        tc_log_error("consumer id \"%s\" is in use: another connection holds "
+                     "the lock \"track-consumer:%s\" (a second process with "
+                     "the same --id, or the session of a killed one that "
+                     "MySQL has not closed yet)", c->id, c->id);
+        rc = TC_DOWN;
+        goto fail;
+    }
+
+    tc_buf_init(&b);
+    tc_buf_adds(&b, "INSERT IGNORE INTO consumer_state (consumer_id, last_seq)"
+                " VALUES (");
+    tc_sql_quote(&b, s->m, c->id, strlen(c->id));
+    tc_buf_adds(&b, ", 0)");
+    rc = run(s, tc_buf_cstr(&b), b.len, "consumer_state");
+
+    if (rc == TC_OK) {
+        tc_buf_reset(&b);
+        tc_buf_adds(&b, "SELECT last_seq FROM consumer_state"
+                    " WHERE consumer_id = ");
+        tc_sql_quote(&b, s->m, c->id, strlen(c->id));
+        rc = query_u64(s, b.data, b.len, "reading last_seq", &s->last_seq,
+                       &isnull);
+    }
+    tc_buf_free(&b);
+    if (rc != TC_OK) {
+        goto fail;
+    }
+
+    rc = query_u64(s, "SELECT @@max_allowed_packet", 27,
+                   "reading max_allowed_packet", &v, &isnull);
+    if (rc != TC_OK) {
+        goto fail;
+    }
+
+    /* room for the last row appended after the size check */
+    s->max_stmt = (size_t) c->max_statement_bytes;
+    if (v > 0 && s->max_stmt > v / 2) {
+        s->max_stmt = (size_t) (v / 2);
+        tc_log_warn("max_statement_bytes lowered to %zu: the server's "
+                    "max_allowed_packet is %" PRIu64, s->max_stmt, v);
+    }
+
+    if (v > 0 && (uint64_t) c->max_event_bytes * 2 + 4096 > v / 2) {
+        tc_log_warn("max_event_bytes %ld may not fit the server's "
+                    "max_allowed_packet %" PRIu64, c->max_event_bytes, v);
+    }
+
+    s->bulk = tc_bulk_supported(s->m);
+    if (s->bulk) {
+        rc = bulk_prepare(s, &s->hourly,
+                          "INSERT INTO stats_hourly (day, hour, app, module,"
+                          " action, object, events) VALUES (?,?,?,?,?,?,?)"
+                          " ON DUPLICATE KEY UPDATE"
+                          " events = events + VALUES(events)",
+                          7, hourly_types, "preparing the stats_hourly upsert");
+        if (rc == TC_OK) {
+            rc = bulk_prepare(s, &s->daily,
+                              "INSERT INTO stats_daily (day, app, module,"
+                              " action, object, events) VALUES (?,?,?,?,?,?)"
+                              " ON DUPLICATE KEY UPDATE"
+                              " events = events + VALUES(events)",
+                              6, daily_types,
+                              "preparing the stats_daily upsert");
+        }
+        if (rc != TC_OK) {
+            goto fail;
+        }
+    }
+
+    tc_log_info("mysql: connected to %s database \"%s\" as \"%s\" (%s); "
+                "consumer \"%s\" last committed batch %" PRIu64,
+                addr, c->mysql_database, c->mysql_user,
+                s->bulk ? "bulk statements" : "multi-row statements", c->id,
+                s->last_seq);
+
+    return TC_OK;
+
+fail:
+
+    tc_store_close(s);
+
+    return rc == TC_OK ? TC_DOWN : rc;
+}
+
+
+static int
+table_known(tc_store_t *s, uint32_t day)
+{
+    size_t  i;
+
+    for (i = 0; i < s->ntables; i++) {
+        if (s->tables[i] == day) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+static void
+table_forget(tc_store_t *s, uint32_t day)
+{
+    size_t  i;
+
+    for (i = 0; i < s->ntables; i++) {
+        if (s->tables[i] == day) {
+            s->tables[i] = s->tables[--s->ntables];
+            return;
+        }
+    }
+}
+
+
+/* CREATE TABLE IF NOT EXISTS: outside the transaction (DDL commits). */
+static tc_rc_t
+ensure_table(tc_store_t *s, uint32_t day)
+{
+    char       table[16];
+    size_t     cap;
+    tc_rc_t    rc;
+    tc_buf_t   b;
+    uint32_t  *p;
+
+    if (table_known(s, day)) {
+        return TC_OK;
+    }
+
+    tc_day_table(day, table);
+    tc_buf_init(&b);
+    tc_sql_day_table(&b, tc_events_day_sql, day);
+    rc = run(s, tc_buf_cstr(&b), b.len, table);
+    tc_buf_free(&b);
+
+    if (rc != TC_OK) {
+        return rc;
+    }
+
+    if (s->ntables == s->tables_cap) {
+        cap = s->tables_cap ? s->tables_cap * 2 : 16;
+        p = realloc(s->tables, cap * sizeof(uint32_t));
+        if (p == NULL) {
+            return TC_OK;           /* only the cache is lost */
+        }
+        s->tables = p;
+        s->tables_cap = cap;
+    }
+
+    s->tables[s->ntables++] = day;
+    tc_log_debug("day table %s ready", table);
+
+    return TC_OK;
+}
+
+
+static tc_rc_t
+scratch(tc_store_t *s, size_t n)
+{
+    void  *a, *b, *c, *d;
+
+    if (n <= s->scratch) {
+        return TC_OK;
+    }
+
+    a = realloc(s->agg, n * sizeof(tc_agg_t));
+    if (a != NULL) {
+        s->agg = a;
+    }
+    b = realloc(s->seen, n * sizeof(tc_event_t *));
+    if (b != NULL) {
+        s->seen = b;
+    }
+    c = realloc(s->seen_new, n * sizeof(uint64_t));
+    if (c != NULL) {
+        s->seen_new = c;
+    }
+    d = realloc(s->seen_known, n);
+    if (d != NULL) {
+        s->seen_known = d;
+    }
+
+    if (a == NULL || b == NULL || c == NULL || d == NULL) {
+        return TC_ERROR;
+    }
+
+    s->scratch = n;
+
+    return TC_OK;
+}
+
+
+/*
+ * Marks TC_EV_EXISTS the events of idx[0..n) whose eid is already in the
+ * day table (committed by anyone, or by this transaction).
+ */
+static tc_rc_t
+filter_existing(tc_store_t *s, tc_batch_t *b, uint32_t day, size_t *idx,
+    size_t n)
+{
+    char          head[256];
+    size_t        i, marked;
+    tc_rc_t       rc;
+    tc_set_t      found;
+    tc_buf_t      q;
+    MYSQL_ROW     row;
+    MYSQL_RES    *res;
+    tc_event_t   *ev;
+    unsigned long *lens;
+
+    tc_sql_eids_head(head, day);
+    tc_buf_init(&q);
+    tc_buf_adds(&q, head);
+    for (i = 0; i < n; i++) {
+        if (i > 0) {
+            tc_buf_add(&q, ",", 1);
+        }
+        tc_sql_str(&q, s->m, &b->ev[idx[i]].eid);
+    }
+    tc_buf_add(&q, ")", 1);
+
+    if (tc_buf_cstr(&q) == NULL) {
+        tc_buf_free(&q);
+        return TC_RETRY;
+    }
+
+    if (mysql_real_query(s->m, q.data, (unsigned long) q.len) != 0) {
+        tc_buf_free(&q);
+        return failed(s, "selecting stored eids");
+    }
+    tc_buf_free(&q);
+
+    res = mysql_store_result(s->m);
+    if (res == NULL) {
+        return failed(s, "selecting stored eids");
+    }
+
+    tc_set_init(&found, SIZE_MAX);
+    rc = TC_OK;
+    while ((row = mysql_fetch_row(res)) != NULL) {
+        lens = mysql_fetch_lengths(res);
+        if (tc_set_add(&found, row[0], lens[0]) != TC_OK) {
+            rc = TC_RETRY;
+        }
+    }
+    mysql_free_result(res);
+
+    marked = 0;
+    for (i = 0; rc == TC_OK && i < n; i++) {
+        ev = &b->ev[idx[i]];
+        if (tc_set_has(&found, ev->eid.data, ev->eid.len)) {
+            ev->status = TC_EV_EXISTS;
+            marked++;
+        }
+    }
+    tc_set_free(&found);
+
+    tc_log_debug("batch %" PRIu64 ": %zu of %zu eids already stored in "
+                 "events_%u; skipping them", b->seq, marked, n, (unsigned) day);
+
+    if (rc == TC_OK && marked == 0) {
+        /* the duplicate is not visible yet: retry the whole batch */
+        return TC_RETRY;
+    }
+
+    return rc;
+}
+
+
+/* Inserts rows one by one: the row MySQL refuses becomes a dead letter. */
+static tc_rc_t
+insert_each(tc_store_t *s, tc_batch_t *b, uint32_t day, size_t *idx,
+    size_t n)
+{
+    char         head[256];
+    size_t       i;
+    unsigned     err;
+    tc_buf_t     q;
+    tc_event_t  *ev;
+
+    tc_sql_events_head(head, day);
+    tc_buf_init(&q);
+
+    for (i = 0; i < n; i++) {
+        ev = &b->ev[idx[i]];
+        if (ev->status != TC_EV_OK) {
+            continue;
+        }
+
+        tc_buf_reset(&q);
+        tc_buf_adds(&q, head);
+        tc_sql_event_row(&q, s->m, ev);
+        if (tc_buf_cstr(&q) == NULL) {
+            tc_buf_free(&q);
+            return TC_RETRY;
+        }
+
+        if (mysql_real_query(s->m, q.data, (unsigned long) q.len) == 0) {
+            continue;
+        }
+
+        err = mysql_errno(s->m);
+        if (err == ER_DUP_ENTRY) {
+            ev->status = TC_EV_EXISTS;
+
+        } else if (data_error(err)) {
+            tc_log_warn("mysql refused event %zu of batch %" PRIu64
+                        ": (%u) %s; it goes to the dead letters",
+                        (size_t) (ev - b->ev), b->seq, err,
+                        mysql_error(s->m));
+            tc_event_reject(ev, TC_EV_REJECTED, "mysql_rejected",
+                            "MySQL refused the row: (%u) %s", err,
+                            mysql_error(s->m));
+        } else {
+            tc_buf_free(&q);
+            return failed(s, "inserting one event");
+        }
+    }
+
+    tc_buf_free(&q);
+
+    return TC_OK;
+}
+
+
+static void
+bind_event(tc_bulk_t *q, const tc_event_t *ev)
+{
+    tc_bulk_str(q, 0, ev->eid.data, ev->eid.len);
+    tc_bulk_int(q, 1, ev->recv_ts, 0);
+    tc_bulk_str(q, 2, ev->app.data, ev->app.len);
+    tc_bulk_str(q, 3, ev->module.data, ev->module.len);
+    tc_bulk_str(q, 4, ev->action.data, ev->action.len);
+    tc_bulk_str(q, 5, ev->object.data, ev->object.len);
+    tc_bulk_str(q, 6, ev->uid.data, ev->uid.len);
+    tc_bulk_int(q, 7, ev->ts, !ev->has_ts);
+    tc_bulk_str(q, 8, ev->ip.data, ev->ip.len);
+    tc_bulk_str(q, 9, ev->ua.data, ev->ua.len);
+    tc_bulk_str(q, 10, ev->referer.data, ev->referer.len);
+    tc_bulk_str(q, 11, ev->props.data, ev->props.len);
+    tc_bulk_str(q, 12, ev->fields.data, ev->fields.len);
+}
+
+
+static tc_rc_t insert_each(tc_store_t *s, tc_batch_t *b, uint32_t day,
+    size_t *idx, size_t n);
+static tc_rc_t filter_existing(tc_store_t *s, tc_batch_t *b, uint32_t day,
+    size_t *idx, size_t n);
+
+
+/* The bulk INSERT of the TC_EV_OK events among idx[0..n). */
+static tc_rc_t
+insert_chunk_bulk(tc_store_t *s, tc_batch_t *b, uint32_t day, size_t *idx,
+    size_t n)
+{
+    char        table[16];
+    size_t      i, round;
+    tc_rc_t     rc;
+    unsigned    err;
+    tc_bulk_t  *q;
+
+    tc_day_table(day, table);
+
+    for (round = 0; round < TC_DUP_ROUNDS; round++) {
+        q = events_stmt(s, day, &rc);
+        if (q == NULL) {
+            if (s->err == ER_NO_SUCH_TABLE) {
+                table_forget(s, day);
+            }
+            return rc;
+        }
+
+        for (i = 0; i < n; i++) {
+            if (b->ev[idx[i]].status == TC_EV_OK) {
+                if (tc_bulk_row(q) != TC_OK) {
+                    tc_log_error("out of memory binding a batch");
+                    return TC_RETRY;
+                }
+                bind_event(q, &b->ev[idx[i]]);
+            }
+        }
+
+        if (q->rows == 0) {
+            return TC_OK;
+        }
+
+        if (tc_bulk_exec(q) == TC_OK) {
+            return TC_OK;
+        }
+
+        err = mysql_stmt_errno(q->stmt);
+
+        if (err == ER_DUP_ENTRY) {
+            /* the statement was rolled back; the transaction goes on */
+            rc = filter_existing(s, b, day, idx, n);
+            if (rc != TC_OK) {
+                return rc;
+            }
+            continue;
+        }
+
+        if (data_error(err)) {
+            tc_log_warn("mysql refused a row of batch %" PRIu64 " in %s: "
+                        "(%u) %s; inserting its %zu rows one by one",
+                        b->seq, table, err, mysql_stmt_error(q->stmt), n);
+            return insert_each(s, b, day, idx, n);
+        }
+
+        rc = stmt_failed(s, q->stmt, table);
+        if (err == ER_NO_SUCH_TABLE || err == ER_NEED_REPREPARE) {
+            /* dropped by retention meanwhile, or changed */
+            table_forget(s, day);
+            events_stmt_forget(s, day);
+        }
+
+        return rc;
+    }
+
+    tc_log_info("batch %" PRIu64 ": eids in %s keep colliding with another "
+                "consumer's; retrying the batch", b->seq, table);
+
+    return TC_RETRY;
+}
+
+
+/* One multi-row INSERT of the TC_EV_OK events among idx[0..n). */
+static tc_rc_t
+insert_chunk(tc_store_t *s, tc_batch_t *b, uint32_t day, size_t *idx,
+    size_t n)
+{
+    char         head[256], table[16];
+    size_t       i, round;
+    tc_rc_t      rc;
+    unsigned     err;
+    const char  *sql;
+
+    if (s->bulk) {
+        return insert_chunk_bulk(s, b, day, idx, n);
+    }
+
+    tc_sql_events_head(head, day);
+    tc_day_table(day, table);
+
+    for (round = 0; round < TC_DUP_ROUNDS; round++) {
+        multi_start(s, head, NULL);
+        for (i = 0; i < n; i++) {
+            if (b->ev[idx[i]].status == TC_EV_OK) {
+                tc_sql_row(&s->sql);
+                tc_sql_event_row(&s->sql.buf, s->m, &b->ev[idx[i]]);
+            }
+        }
+
+        if (s->sql.rows == 0) {
+            return TC_OK;
+        }
+
+        sql = tc_sql_end(&s->sql);
+        if (sql == NULL) {
+            return TC_RETRY;
+        }
+
+        if (mysql_real_query(s->m, sql, (unsigned long) s->sql.buf.len) == 0)
+        {
+            return TC_OK;
+        }
+
+        err = mysql_errno(s->m);
+
+        if (err == ER_DUP_ENTRY) {
+            /* the statement was rolled back; the transaction goes on */
+            rc = filter_existing(s, b, day, idx, n);
+            if (rc != TC_OK) {
+                return rc;
+            }
+            continue;
+        }
+
+        if (err == ER_NO_SUCH_TABLE) {
+            table_forget(s, day);       /* dropped by retention meanwhile */
+        }
+
+        if (data_error(err)) {
+            tc_log_warn("mysql refused a row of batch %" PRIu64 " in %s: "
+                        "(%u) %s; inserting its %zu rows one by one",
+                        b->seq, table, err, mysql_error(s->m), n);
+            return insert_each(s, b, day, idx, n);
+        }
+
+        return failed(s, table);
+    }
+
+    tc_log_info("batch %" PRIu64 ": eids in %s keep colliding with another "
+                "consumer's; retrying the batch", b->seq, table);
+
+    return TC_RETRY;
+}
+
+
+static tc_rc_t
+insert_day(tc_store_t *s, tc_batch_t *b, uint32_t day)
+{
+    size_t   i, n, bytes;
+    tc_rc_t  rc;
+    size_t  *idx;
+
+    /* b->order is free to use here: chunks of events of this day */
+    idx = b->order;
+    n = 0;
+    bytes = 0;
+
+    for (i = 0; i < b->n; i++) {
+        if (b->ev[i].status != TC_EV_OK || b->ev[i].day != day) {
+            continue;
+        }
+
+        idx[n++] = i;
+        bytes += 2 * (b->raw_len[i] + 64);
+
+        if (bytes >= s->max_stmt) {
+            rc = insert_chunk(s, b, day, idx, n);
+            if (rc != TC_OK) {
+                return rc;
+            }
+            n = 0;
+            bytes = 0;
+        }
+    }
+
+    return n ? insert_chunk(s, b, day, idx, n) : TC_OK;
+}
+
+
+#define TC_BULK_ROWS  5000
+
+
+static tc_rc_t
+bulk_flush(tc_store_t *s, tc_bulk_t *q, const char *what)
+{
+    if (tc_bulk_exec(q) == TC_OK) {
+        return TC_OK;
+    }
+
+    return stmt_failed(s, q->stmt, what);
+}
+
+
+static tc_rc_t
+stats_counts_bulk(tc_store_t *s, tc_batch_t *b)
+{
+    size_t             i, rows;
+    tc_rc_t            rc;
+    tc_bulk_t         *q;
+    const tc_event_t  *ev;
+
+    rows = tc_batch_hourly(b, s->agg);
+    q = &s->hourly;
+    for (i = 0; i < rows; i++) {
+        ev = s->agg[i].ev;
+        if (tc_bulk_row(q) != TC_OK) {
+            return TC_RETRY;
+        }
+        tc_bulk_int(q, 0, ev->day, 0);
+        tc_bulk_int(q, 1, ev->hour, 0);
+        tc_bulk_str(q, 2, ev->app.data, ev->app.len);
+        tc_bulk_str(q, 3, ev->module.data, ev->module.len);
+        tc_bulk_str(q, 4, ev->action.data, ev->action.len);
+        tc_bulk_str(q, 5, ev->object.data ? ev->object.data : "",
+                    ev->object.len);
+        tc_bulk_int(q, 6, (int64_t) s->agg[i].n, 0);
+        if (q->rows >= TC_BULK_ROWS || i + 1 == rows) {
+            rc = bulk_flush(s, q, "updating stats_hourly");
+            if (rc != TC_OK) {
+                return rc;
+            }
+        }
+    }
+
+    /* the hourly rows are bound by value and sent: fold them into days */
+    rows = tc_agg_daily(s->agg, rows);
+    q = &s->daily;
+    for (i = 0; i < rows; i++) {
+        ev = s->agg[i].ev;
+        if (tc_bulk_row(q) != TC_OK) {
+            return TC_RETRY;
+        }
+        tc_bulk_int(q, 0, ev->day, 0);
+        tc_bulk_str(q, 1, ev->app.data, ev->app.len);
+        tc_bulk_str(q, 2, ev->module.data, ev->module.len);
+        tc_bulk_str(q, 3, ev->action.data, ev->action.len);
+        tc_bulk_str(q, 4, ev->object.data ? ev->object.data : "",
+                    ev->object.len);
+        tc_bulk_int(q, 5, (int64_t) s->agg[i].n, 0);
+        if (q->rows >= TC_BULK_ROWS || i + 1 == rows) {
+            rc = bulk_flush(s, q, "updating stats_daily");
+            if (rc != TC_OK) {
+                return rc;
+            }
+        }
+    }
+
+    return TC_OK;
+}
+
+
+static tc_rc_t
+stats_counts(tc_store_t *s, tc_batch_t *b)
+{
+    size_t   i, rows;
+    tc_rc_t  rc;
+
+    if (s->bulk) {
+        return stats_counts_bulk(s, b);
+    }
+
+    rows = tc_batch_hourly(b, s->agg);
+    multi_start(s, tc_sql_hourly_head, tc_sql_count_tail);
+    for (i = 0; i < rows; i++) {
+        tc_sql_row(&s->sql);
+        tc_sql_hourly_row(&s->sql.buf, s->m, &s->agg[i]);
+        if (s->sql.buf.len >= s->max_stmt) {
+            rc = multi_run(s, "updating stats_hourly");
+            if (rc != TC_OK) {
+                return rc;
+            }
+        }
+    }
+    rc = multi_run(s, "updating stats_hourly");
+    if (rc != TC_OK) {
+        return rc;
+    }
+
+    rows = tc_agg_daily(s->agg, rows);
+    multi_start(s, tc_sql_daily_head, tc_sql_count_tail);
+    for (i = 0; i < rows; i++) {
+        tc_sql_row(&s->sql);
+        tc_sql_daily_row(&s->sql.buf, s->m, &s->agg[i]);
+        if (s->sql.buf.len >= s->max_stmt) {
+            rc = multi_run(s, "updating stats_daily");
+            if (rc != TC_OK) {
+                return rc;
+            }
+        }
+    }
+
+    return multi_run(s, "updating stats_daily");
+}
+
+
+/* day, app, module, action, uid (each at most TC_NAME_MAX bytes) */
+#define TC_USER_KEY_MAX  (sizeof(uint32_t) + 4 * (sizeof(uint32_t)         \
+                                                  + TC_NAME_MAX))
+
+/* day, app, module, action, uid as one byte string in k; its length */
+static size_t
+user_key(char *k, const tc_event_t *ev)
+{
+    size_t    n;
+    uint32_t  len;
+
+    memcpy(k, &ev->day, sizeof(ev->day));
+    n = sizeof(ev->day);
+#define KEY_PART(f)                                                           \
+    len = (uint32_t) ev->f.len;                                               \
+    memcpy(k + n, &len, sizeof(len));                                         \
+    n += sizeof(len);                                                         \
+    if (len > 0) {                                                            \
+        memcpy(k + n, ev->f.data, len);                                       \
+        n += len;                                                             \
+    }
+    KEY_PART(app);
+    KEY_PART(module);
+    KEY_PART(action);
+    KEY_PART(uid);
+#undef KEY_PART
+
+    return n;
+}
+
+
+/*
+ * Sends q, INSERT IGNOREs separated by ';', as one multi-statement query:
+ * one round trip.  The affected rows of statement k are new users of the
+ * group whose first row is s->seen[gidx[k]].
+ */
+static tc_rc_t
+seen_flush(tc_store_t *s, tc_buf_t *q, size_t *gidx, size_t nstmt)
+{
+    int         st;
+    size_t      k;
+    my_ulonglong  aff;
+
+    if (nstmt == 0) {
+        return TC_OK;
+    }
+
+    if (tc_buf_cstr(q) == NULL) {
+        return TC_RETRY;
+    }
+
+    if (mysql_real_query(s->m, q->data, (unsigned long) q->len) != 0) {
+        return failed(s, "updating stats_user_seen");
+    }
+
+    k = 0;
+    do {
+        if (mysql_field_count(s->m) != 0) {
+            mysql_free_result(mysql_store_result(s->m));
+        }
+
+        aff = mysql_affected_rows(s->m);
+        if (k < nstmt && aff != (my_ulonglong) -1) {
+            s->seen_new[gidx[k]] += aff;
+        }
+        k++;
+
+        st = mysql_next_result(s->m);
+        if (st > 0) {
+            return failed(s, "updating stats_user_seen");
+        }
+    } while (st == 0);
+
+    tc_buf_reset(q);
+
+    return TC_OK;
+}
+
+
+static tc_rc_t
+stats_users(tc_store_t *s, tc_batch_t *b, size_t *nseen, tc_buf_t *tail)
+{
+    size_t              i, j, n, g, nstmt, rows, klen;
+    tc_rc_t             rc;
+    tc_buf_t            q;
+    size_t             *gidx;
+    const tc_event_t   *ev, *first;
+    char                key[TC_USER_KEY_MAX];
+
+    n = tc_batch_users(b, s->seen);
+    *nseen = n;
+
+    /* groups: runs of equal (app, module, action, day); seen_new per run */
+    tc_buf_init(&q);
+    gidx = b->order;            /* statement -> index of the group's first */
+    nstmt = 0;
+    rc = TC_OK;
+
+    for (i = 0; i < n; i = j) {
+        first = s->seen[i];
+        s->seen_new[i] = 0;
+
+        for (j = i; j < n && tc_event_group_cmp(first, s->seen[j]) == 0; j++)
+        {
+            /* void */
+        }
+
+        rows = 0;
+        for (g = i; g < j; g++) {
+            ev = s->seen[g];
+
+            s->seen_known[g] = 0;
+            if (s->users.count > 0) {
+                klen = user_key(key, ev);
+                if (tc_set_has(&s->users, key, klen)) {
+                    s->seen_known[g] = 1;
+                    continue;       /* committed before: not a new user */
+                }
+            }
+
+            if (rows++ == 0) {
+                if (q.len > 0) {
+                    tc_buf_add(&q, ";", 1);
+                }
+                tc_buf_adds(&q, tc_sql_seen_head);
+                gidx[nstmt++] = i;
+            } else {
+                tc_buf_add(&q, ",", 1);
+            }
+            tc_sql_seen_row(&q, s->m, ev);
+
+            if (q.len >= s->max_stmt) {
+                rc = seen_flush(s, &q, gidx, nstmt);
+                if (rc != TC_OK) {
+                    goto done;
+                }
+                nstmt = 0;
+                rows = 0;
+            }
+        }
+    }
+
+    rc = seen_flush(s, &q, gidx, nstmt);
+    if (rc != TC_OK) {
+        goto done;
+    }
+
+    multi_start(s, tc_sql_users_head, tc_sql_users_tail);
+    for (i = 0; i < n; i = j) {
+        first = s->seen[i];
+        for (j = i; j < n && tc_event_group_cmp(first, s->seen[j]) == 0; j++)
+        {
+            /* void */
+        }
+
+        if (s->seen_new[i] > 0) {
+            s->stats.new_users += s->seen_new[i];
+            tc_sql_row(&s->sql);
+            tc_sql_users_row(&s->sql.buf, s->m, first, s->seen_new[i]);
+        }
+    }
+
+    /* sent with the batch marker and COMMIT, in one round trip */
+    if (s->sql.rows > 0) {
+        tc_buf_add(tail, s->sql.buf.data, s->sql.buf.len);
+        tc_buf_adds(tail, s->sql.tail);
+        tc_buf_add(tail, ";", 1);
+    }
+    rc = TC_OK;
+
+done:
+
+    tc_buf_free(&q);
+
+    return rc;
+}
+
+
+static void
+stats_dead(tc_store_t *s, tc_batch_t *b, tc_buf_t *tail)
+{
+    size_t       i, j;
+    uint32_t     today;
+    uint64_t     n;
+    const char  *code;
+
+    today = tc_day_today();
+    multi_start(s, tc_sql_dead_head, tc_sql_count_tail);
+
+    /* few distinct codes: count each at its first occurrence */
+    for (i = 0; i < b->n; i++) {
+        if (b->ev[i].status != TC_EV_DEAD
+            && b->ev[i].status != TC_EV_REJECTED)
+        {
+            continue;
+        }
+
+        code = b->ev[i].code;
+        for (j = 0; j < i; j++) {
+            if ((b->ev[j].status == TC_EV_DEAD
+                 || b->ev[j].status == TC_EV_REJECTED)
+                && strcmp(b->ev[j].code, code) == 0)
+            {
+                break;
+            }
+        }
+        if (j < i) {
+            continue;
+        }
+
+        n = 0;
+        for (j = i; j < b->n; j++) {
+            if ((b->ev[j].status == TC_EV_DEAD
+                 || b->ev[j].status == TC_EV_REJECTED)
+                && strcmp(b->ev[j].code, code) == 0)
+            {
+                n++;
+            }
+        }
+
+        tc_sql_row(&s->sql);
+        tc_sql_dead_row(&s->sql.buf, s->m, today, code, n);
+    }
+
+    if (s->sql.rows > 0) {
+        tc_buf_add(tail, s->sql.buf.data, s->sql.buf.len);
+        tc_buf_adds(tail, s->sql.tail);
+        tc_buf_add(tail, ";", 1);
+    }
+}
+
+
+static void
+remember_users(tc_store_t *s, size_t nseen)
+{
+    char    key[TC_USER_KEY_MAX];
+    size_t  i, klen;
+
+    if (s->users.max == 0) {
+        return;
+    }
+
+    for (i = 0; i < nseen; i++) {
+        if (s->seen_known[i]) {
+            continue;
+        }
+        klen = user_key(key, s->seen[i]);
+        if (tc_set_add(&s->users, key, klen) != TC_OK) {
+            tc_set_clear(&s->users);    /* never keep a partial truth */
+            break;
+        }
+    }
+}
+
+
+tc_rc_t
+tc_store_apply(tc_store_t *s, tc_batch_t *b)
+{
+    int        isnull, rejected;
+    size_t     i, nseen;
+    tc_rc_t    rc;
+    uint64_t   last;
+    tc_buf_t   q;
+
+    memset(&s->stats, 0, sizeof(s->stats));
+
+    if (s->m == NULL) {
+        return TC_DOWN;
+    }
+
+    /* a previous attempt may have marked events: decide afresh */
+    for (i = 0; i < b->n; i++) {
+        if (b->ev[i].status == TC_EV_EXISTS
+            || b->ev[i].status == TC_EV_REJECTED)
+        {
+            b->ev[i].status = TC_EV_OK;
+        }
+    }
+    tc_batch_days(b);
+
+    if (scratch(s, b->n + 1) != TC_OK) {
+        tc_log_error("out of memory for a batch of %zu", b->n);
+        return TC_RETRY;
+    }
+
+    for (i = 0; i < b->ndays; i++) {
+        rc = ensure_table(s, b->days[i]);
+        if (rc != TC_OK) {
+            return rc;
+        }
+    }
+
+    /* the batch marker: locks this consumer's row until COMMIT */
+    tc_buf_init(&q);
+    tc_buf_adds(&q, "START TRANSACTION;"
+                "SELECT last_seq FROM consumer_state WHERE consumer_id = ");
+    tc_sql_quote(&q, s->m, s->conf->id, strlen(s->conf->id));
+    tc_buf_adds(&q, " FOR UPDATE");
+    rc = query_u64(s, tc_buf_cstr(&q), q.len, "reading the batch marker",
+                   &last, &isnull);
+    tc_buf_free(&q);
+    if (rc != TC_OK) {
+        goto rollback;
+    }
+
+    if (isnull) {
+        tc_log_error("consumer_state has no row for \"%s\"; reconnecting to "
+                     "recreate it", s->conf->id);
+        rc = TC_DOWN;
+        goto rollback;
+    }
+
+    if (last >= b->seq) {
+        run_str(s, "ROLLBACK", "ROLLBACK");
+        s->last_seq = last;
+        return TC_ALREADY;
+    }
+
+    for (i = 0; i < b->ndays; i++) {
+        rc = insert_day(s, b, b->days[i]);
+        if (rc != TC_OK) {
+            goto rollback;
+        }
+    }
+
+    /*
+     * Memberships first, then the counters, whose hot rows (the popular
+     * objects, every action's users) other consumers also update: locked
+     * last, they are held for the shortest time, until the round trip that
+     * writes the daily users, the marker and COMMITs.
+     */
+    tc_buf_init(&q);
+    rc = stats_users(s, b, &nseen, &q);
+    if (rc != TC_OK) {
+        tc_buf_free(&q);
+        goto rollback;
+    }
+
+    rc = stats_counts(s, b);
+    if (rc != TC_OK) {
+        tc_buf_free(&q);
+        goto rollback;
+    }
+
+    stats_dead(s, b, &q);
+
+    s->stats.stored = tc_batch_count(b, TC_EV_OK);
+    s->stats.duplicates = tc_batch_count(b, TC_EV_DUP)
+                          + tc_batch_count(b, TC_EV_EXISTS);
+    s->stats.dead = tc_batch_count(b, TC_EV_DEAD)
+                    + tc_batch_count(b, TC_EV_REJECTED);
+
+    /* daily users, dead letters, the marker, COMMIT: one round trip */
+    tc_buf_addf(&q, "UPDATE consumer_state SET last_seq = %" PRIu64
+                ", batches = batches + 1, events = events + %zu,"
+                " duplicates = duplicates + %zu, dead = dead + %zu"
+                " WHERE consumer_id = ", b->seq, s->stats.stored,
+                s->stats.duplicates, s->stats.dead);
+    tc_sql_quote(&q, s->m, s->conf->id, strlen(s->conf->id));
+
+    rejected = tc_batch_count(b, TC_EV_REJECTED) > 0
+               && s->before_commit != NULL;
+    if (rejected) {
+        /* rows MySQL refused go to the dead letters before COMMIT */
+        rc = run(s, tc_buf_cstr(&q), q.len, "writing the batch marker");
+        tc_buf_free(&q);
+        if (rc == TC_OK && s->before_commit(b, s->before_commit_data) != TC_OK) {
+            rc = TC_RETRY;
+        }
+        if (rc != TC_OK) {
+            goto rollback;
+        }
+        tc_fault_point("before_commit");
+        if (mysql_commit(s->m) != 0) {
+            rc = failed(s, "COMMIT");
+            return rc == TC_OK ? TC_DOWN : rc;
+        }
+
+    } else {
+        tc_fault_point("before_commit");
+        tc_buf_adds(&q, ";COMMIT");
+        rc = run(s, tc_buf_cstr(&q), q.len,
+                 "writing the batch marker and COMMIT");
+        tc_buf_free(&q);
+        if (rc != TC_OK) {
+            /*
+             * A statement before COMMIT failed (roll back), or the
+             * connection did, committed or not: the marker tells after
+             * reconnecting.
+             */
+            goto rollback;
+        }
+    }
+
+    s->last_seq = b->seq;
+    remember_users(s, nseen);
+
+    return TC_OK;
+
+rollback:
+
+    if (rc != TC_DOWN && s->m != NULL) {
+        if (mysql_rollback(s->m) != 0) {
+            failed(s, "ROLLBACK");
+            rc = TC_DOWN;
+        }
+    }
+
+    return rc;
+}
+
+
+tc_rc_t
+tc_store_retention(tc_store_t *s)
+{
+    char        date[11], table[16], *name;
+    size_t      i, n, dropped;
+    tc_rc_t     rc;
+    uint32_t    cutoff, day, *days;
+    tc_buf_t    q;
+    MYSQL_ROW   row;
+    MYSQL_RES  *res;
+    my_ulonglong  aff;
+    unsigned long *lens;
+
+    if (s->conf->retention_days == 0 || s->m == NULL) {
+        return TC_OK;
+    }
+
+    cutoff = tc_day_sub(tc_day_today(), s->conf->retention_days);
+
+    if (mysql_query(s->m, "SELECT table_name FROM information_schema.tables"
+                    " WHERE table_schema = DATABASE()"
+                    " AND table_name LIKE 'events\\_%'") != 0)
+    {
+        return failed(s, "listing day tables");
+    }
+
+    res = mysql_store_result(s->m);
+    if (res == NULL) {
+        return failed(s, "listing day tables");
+    }
+
+    n = 0;
+    days = calloc(mysql_num_rows(res) + 1, sizeof(uint32_t));
+    while (days != NULL && (row = mysql_fetch_row(res)) != NULL) {
+        name = row[0];
+        day = name ? tc_day_parse_table(name) : 0;
+        if (day != 0 && day < cutoff) {
+            days[n++] = day;
+        }
+    }
+    mysql_free_result(res);
+
+    rc = TC_OK;
+    dropped = 0;
+    tc_buf_init(&q);
+
+    for (i = 0; days != NULL && i < n; i++) {
+        tc_day_table(days[i], table);
+        tc_buf_reset(&q);
+        tc_buf_addf(&q, "DROP TABLE IF EXISTS `%s`", table);
+        rc = run(s, tc_buf_cstr(&q), q.len, "dropping an old day table");
+        if (rc != TC_OK) {
+            break;
+        }
+        table_forget(s, days[i]);
+        dropped++;
+        tc_log_info("retention: dropped %s (older than %ld days)", table,
+                    s->conf->retention_days);
+    }
+    free(days);
+
+    /*
+     * User memberships of those days: only needed while a day is open.
+     * stats_user_seen has no index on day: delete by primary-key range,
+     * one (app, module, action) at a time, found in stats_daily_users.
+     */
+    tc_day_date(cutoff, date);
+    res = NULL;
+    if (rc == TC_OK) {
+        tc_buf_reset(&q);
+        tc_buf_addf(&q, "SELECT DISTINCT app, module, action"
+                    " FROM stats_daily_users WHERE day < '%s'", date);
+        if (tc_buf_cstr(&q) == NULL
+            || mysql_real_query(s->m, q.data, (unsigned long) q.len) != 0
+            || (res = mysql_store_result(s->m)) == NULL)
+        {
+            rc = failed(s, "listing old user memberships");
+        }
+    }
+
+    while (rc == TC_OK && (row = mysql_fetch_row(res)) != NULL) {
+        lens = mysql_fetch_lengths(res);
+        do {
+            tc_buf_reset(&q);
+            tc_buf_adds(&q, "DELETE FROM stats_user_seen WHERE app = ");
+            tc_sql_quote(&q, s->m, row[0], lens[0]);
+            tc_buf_adds(&q, " AND module = ");
+            tc_sql_quote(&q, s->m, row[1], lens[1]);
+            tc_buf_adds(&q, " AND action = ");
+            tc_sql_quote(&q, s->m, row[2], lens[2]);
+            tc_buf_addf(&q, " AND day < '%s' LIMIT 10000", date);
+            if (tc_buf_cstr(&q) == NULL
+                || mysql_real_query(s->m, q.data, (unsigned long) q.len) != 0)
+            {
+                rc = failed(s, "deleting old user memberships");
+                break;
+            }
+            aff = mysql_affected_rows(s->m);
+            if (aff > 0) {
+                tc_set_clear(&s->users);
+            }
+        } while (aff == 10000);
+    }
+
+    if (res != NULL) {
+        mysql_free_result(res);
+    }
+    tc_buf_free(&q);
+
+    if (rc == TC_OK) {
+        tc_log_debug("retention: %zu day tables dropped, cutoff %s", dropped,
+                     date);
+    }
+
+    return rc;
+}

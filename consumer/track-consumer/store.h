@@ -1,0 +1,90 @@
+/* track-consumer: MySQL side: connection, schema, one transaction per batch. */
+#ifndef TC_STORE_H
+#define TC_STORE_H
+
+#include <stdint.h>
+#include <time.h>
+
+#include <mysql.h>
+
+#include "common/rc.h"
+
+#include "batch.h"
+#include "bulk.h"
+#include "config.h"
+#include "map.h"
+#include "sql.h"
+
+/* what the last tc_store_apply() did */
+typedef struct {
+    size_t     stored;
+    size_t     duplicates;      /* in-batch repeats and eids already stored */
+    size_t     dead;            /* undecodable and rejected by MySQL */
+    size_t     new_users;
+} tc_apply_stats_t;
+
+/* called before COMMIT when MySQL rejected rows; nonzero aborts the batch */
+typedef tc_rc_t (*tc_before_commit_pt)(tc_batch_t *b, void *data);
+
+#define TC_DAY_STMTS  8
+
+typedef struct {
+    uint32_t              day;
+    tc_bulk_t             bulk;
+} tc_day_stmt_t;
+
+typedef struct {
+    const tc_conf_t      *conf;
+    MYSQL                *m;
+    int                   bulk;         /* server takes bulk statements */
+    tc_bulk_t             hourly;
+    tc_bulk_t             daily;
+    tc_day_stmt_t         events[TC_DAY_STMTS];   /* INSERT per day table */
+    unsigned              events_next;
+    uint64_t              last_seq;     /* of this consumer, as committed */
+    size_t                max_stmt;
+
+    uint32_t             *tables;       /* day tables known to exist */
+    size_t                ntables;
+    size_t                tables_cap;
+
+    tc_set_t              users;        /* committed user memberships */
+
+    tc_sql_multi_t        sql;
+    tc_agg_t             *agg;
+    const tc_event_t    **seen;
+    uint64_t             *seen_new;
+    unsigned char        *seen_known;   /* in the users cache already */
+    size_t                scratch;
+
+    tc_before_commit_pt   before_commit;
+    void                 *before_commit_data;
+
+    tc_apply_stats_t      stats;
+    unsigned              err;          /* last MySQL error number */
+} tc_store_t;
+
+void tc_store_init(tc_store_t *s, const tc_conf_t *conf);
+void tc_store_free(tc_store_t *s);
+
+/*
+ * Connects, prepares the session, applies the schema, takes the consumer id's
+ * lock (one process per id) and reads last_seq.  TC_OK or TC_DOWN.
+ */
+tc_rc_t tc_store_connect(tc_store_t *s);
+void tc_store_close(tc_store_t *s);
+
+/*
+ * Stores the batch in one transaction with its statistics and its
+ * sequence number; TC_ALREADY when that sequence number was committed.
+ */
+tc_rc_t tc_store_apply(tc_store_t *s, tc_batch_t *b);
+
+/* Drops day tables older than retention_days (a no-op when 0). */
+tc_rc_t tc_store_retention(tc_store_t *s);
+
+/* the schema and the day-table template, compiled in from sql/ */
+extern const char  tc_schema_sql[];
+extern const char  tc_events_day_sql[];
+
+#endif /* TC_STORE_H */

@@ -1,0 +1,173 @@
+/*
+ * track-stats: the consumers' progress as Prometheus metrics (text format
+ * 0.0.4), read from consumer_state: every batch's transaction updates its
+ * consumer's row, so these are exactly what is committed, whichever host
+ * or lane committed it.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "metrics.h"
+#include "query.h"
+
+
+/* consumer_lanes has rows of lanes that died before their first batch */
+static const char  state_sql[] =
+    "SELECT s.consumer_id, s.batches, s.events, s.duplicates, s.dead,"
+    " UNIX_TIMESTAMP(s.updated_at), l.restarts, l.crash_loop"
+    " FROM consumer_state s LEFT JOIN consumer_lanes l USING (consumer_id)"
+    " UNION ALL"
+    " SELECT l.consumer_id, NULL, NULL, NULL, NULL, NULL, l.restarts,"
+    " l.crash_loop FROM consumer_lanes l WHERE NOT EXISTS"
+    " (SELECT 1 FROM consumer_state s WHERE s.consumer_id = l.consumer_id)"
+    " ORDER BY 1";
+
+enum { C_ID = 0, C_BATCHES, C_EVENTS, C_DUPLICATES, C_DEAD, C_UPDATED,
+       C_RESTARTS, C_CRASH_LOOP, C_COUNT };
+
+static const struct {
+    int          col;
+    const char  *name;
+    const char  *type;
+    const char  *help;
+} metrics[] = {
+    { C_BATCHES, "track_consumer_batches_total", "counter",
+      "Batches committed to MariaDB by the consumer (lane)." },
+    { C_EVENTS, "track_consumer_events_total", "counter",
+      "Events stored by the consumer (lane)." },
+    { C_DUPLICATES, "track_consumer_duplicates_total", "counter",
+      "Events skipped because their eid was stored already." },
+    { C_DEAD, "track_consumer_dead_letters_total", "counter",
+      "Queue elements the consumer moved to the dead-letter list." },
+    { C_UPDATED, "track_consumer_last_commit_seconds", "gauge",
+      "Unix time of the consumer's last committed batch." },
+    { C_RESTARTS, "track_consumer_lane_restarts_total", "counter",
+      "Times the supervisor restarted the lane after it died." },
+    { C_CRASH_LOOP, "track_consumer_lane_crash_loop", "gauge",
+      "1 while the supervisor leaves the lane down (it died lane_crash_limit "
+      "times in a row within 2 s of its start)." },
+};
+
+#define NMETRICS  (sizeof(metrics) / sizeof(metrics[0]))
+
+
+typedef struct {
+    char                 id[TC_FIELD_MAX];
+    unsigned long long   v[C_COUNT];
+} tc_row_t;
+
+typedef struct {
+    size_t               n;
+    size_t               size;
+    int                  failed;    /* out of memory */
+    tc_row_t            *r;
+} tc_rows_t;
+
+
+static tc_rc_t
+state_row(void *arg, const tc_col_t *cols)
+{
+    int           i;
+    tc_rows_t    *rows = arg;
+    tc_row_t     *r;
+
+    if (rows->n == rows->size) {
+        r = realloc(rows->r, (rows->size * 2 + 8) * sizeof(tc_row_t));
+        if (r == NULL) {
+            rows->failed = 1;
+            return TC_ERROR;
+        }
+        rows->r = r;
+        rows->size = rows->size * 2 + 8;
+    }
+
+    r = &rows->r[rows->n++];
+    memcpy(r->id, cols[C_ID].str, cols[C_ID].len);
+    r->id[cols[C_ID].len] = '\0';
+
+    for (i = C_BATCHES; i < C_COUNT; i++) {
+        r->v[i] = cols[i].is_null ? 0 : cols[i].u64;
+    }
+
+    return TC_OK;
+}
+
+
+/* a label value: backslash, double quote and newline escaped */
+static void
+put_label(FILE *f, const char *s)
+{
+    for ( ; *s; s++) {
+        if (*s == '\\' || *s == '"') {
+            fputc('\\', f);
+            fputc(*s, f);
+        } else if (*s == '\n') {
+            fputs("\\n", f);
+        } else {
+            fputc(*s, f);
+        }
+    }
+}
+
+
+char *
+tc_metrics_run(tc_pool_t *pool, tc_conn_t *c, size_t *len,
+    tc_error_t *err)
+{
+    int            rc, i;
+    char          *text;
+    FILE          *f;
+    size_t         m, k;
+    tc_rows_t      rows;
+    tc_col_t       cols[C_COUNT];
+
+    memset(cols, 0, sizeof(cols));
+    for (i = C_BATCHES; i < C_COUNT; i++) {
+        cols[i].type = TC_T_U64;
+    }
+
+    memset(&rows, 0, sizeof(rows));
+
+    rc = tc_db_query(pool, c, state_sql, NULL, 0, cols, C_COUNT, state_row,
+                     &rows);
+    if (rows.failed) {
+        free(rows.r);
+        tc_set_error(err, 500, "internal_error", "out of memory");
+        return NULL;
+    }
+
+    if (tc_db_failed(rc, err)) {
+        free(rows.r);
+        return NULL;
+    }
+
+    text = NULL;
+    f = open_memstream(&text, len);
+    if (f == NULL) {
+        free(rows.r);
+        tc_set_error(err, 500, "internal_error", "out of memory");
+        return NULL;
+    }
+
+    for (m = 0; m < NMETRICS; m++) {
+        fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", metrics[m].name,
+                metrics[m].help, metrics[m].name, metrics[m].type);
+
+        for (k = 0; k < rows.n; k++) {
+            fprintf(f, "%s{consumer=\"", metrics[m].name);
+            put_label(f, rows.r[k].id);
+            fprintf(f, "\"} %llu\n", rows.r[k].v[metrics[m].col]);
+        }
+    }
+
+    free(rows.r);
+
+    if (fclose(f) != 0 || text == NULL) {
+        free(text);
+        tc_set_error(err, 500, "internal_error", "out of memory");
+        return NULL;
+    }
+
+    return text;
+}

@@ -1,0 +1,176 @@
+
+/*
+ * Backpressure: above track_redis_max_queue events go to the spool, and the
+ * list's length is polled until it falls below 90% of the ceiling.
+ */
+
+
+#include "ngx_http_track_module.h"
+#include "ngx_http_track_metrics.h"
+#include "ngx_http_track_redis.h"
+#include "ngx_http_track_command.h"
+#include "ngx_http_track_throttle.h"
+
+#include <hiredis/hiredis.h>
+
+
+typedef struct {
+    ngx_http_track_main_conf_t  *conf;
+    ngx_log_t                   *log;
+
+    ngx_uint_t                   queue_len;  /* as Redis last told */
+    ngx_event_t                  poll;       /* queue length while full */
+    unsigned                     throttled:1;
+} ngx_http_track_throttle_t;
+
+
+static void ngx_http_track_throttle_poll_handler(ngx_event_t *ev);
+static void ngx_http_track_throttle_polled(redisReply *reply, void *data);
+
+
+#define NGX_HTTP_TRACK_POLL_INTERVAL   500
+
+
+/* this worker's view of the list's length */
+static ngx_http_track_throttle_t  *ngx_http_track_throttler;
+
+
+ngx_int_t
+ngx_http_track_throttle_init_process(ngx_cycle_t *cycle,
+    ngx_http_track_main_conf_t *tmcf)
+{
+    ngx_http_track_throttle_t  *throttle;
+
+    throttle = ngx_pcalloc(cycle->pool, sizeof(ngx_http_track_throttle_t));
+    if (throttle == NULL) {
+        return NGX_ERROR;
+    }
+
+    throttle->conf = tmcf;
+    throttle->log = cycle->log;
+
+    throttle->poll.handler = ngx_http_track_throttle_poll_handler;
+    throttle->poll.data = throttle;
+    throttle->poll.log = cycle->log;
+    throttle->poll.cancelable = 1;
+
+    ngx_http_track_throttler = throttle;
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_track_throttle_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_track_throttle_t  *throttle = ngx_http_track_throttler;
+
+    if (throttle && throttle->poll.timer_set) {
+        ngx_del_timer(&throttle->poll);
+    }
+}
+
+
+/* the list's length as a reply told it */
+
+void
+ngx_http_track_throttle_queue_length(long long len)
+{
+    ngx_uint_t                  max;
+    ngx_http_track_throttle_t  *throttle = ngx_http_track_throttler;
+
+    throttle->queue_len = len < 0 ? 0 : (ngx_uint_t) len;
+    ngx_http_track_stat_set(NGX_HTTP_TRACK_STAT_QUEUE_LENGTH,
+                            (ngx_atomic_uint_t) throttle->queue_len);
+
+    max = throttle->conf->max_queue;
+
+    if (max == 0) {
+        return;
+    }
+
+    if (!throttle->throttled && throttle->queue_len >= max) {
+        throttle->throttled = 1;
+        ngx_http_track_stat_add(NGX_HTTP_TRACK_STAT_THROTTLED, 1);
+
+        ngx_log_error(NGX_LOG_WARN, throttle->log, 0,
+                      "track: queue \"%V\" holds %ui events, at its "
+                      "ceiling of %ui: new events go to the spool until the "
+                      "consumers catch up", &throttle->conf->redis_key,
+                      throttle->queue_len, max);
+
+        if (!throttle->poll.timer_set) {
+            ngx_add_timer(&throttle->poll, NGX_HTTP_TRACK_POLL_INTERVAL);
+        }
+
+    } else if (throttle->throttled && throttle->queue_len < max / 10 * 9) {
+        throttle->throttled = 0;
+        ngx_http_track_stat_add(NGX_HTTP_TRACK_STAT_THROTTLED, -1);
+
+        ngx_log_error(NGX_LOG_NOTICE, throttle->log, 0,
+                      "track: queue \"%V\" is down to %ui events: pushing "
+                      "again", &throttle->conf->redis_key,
+                      throttle->queue_len);
+    }
+}
+
+
+/* new events go to the spool, not to Redis */
+
+ngx_uint_t
+ngx_http_track_throttle_is_on(void)
+{
+    return ngx_http_track_throttler != NULL
+           && ngx_http_track_throttler->throttled;
+}
+
+
+/* Redis can take events: connected, and the queue below its ceiling */
+
+ngx_uint_t
+ngx_http_track_throttle_writable(void)
+{
+    return ngx_http_track_throttler != NULL
+           && ngx_http_track_redis_is_ready()
+           && !ngx_http_track_throttler->throttled;
+}
+
+
+static void
+ngx_http_track_throttle_poll_handler(ngx_event_t *ev)
+{
+    const char                 *argv[2];
+    size_t                      argvlen[2];
+    ngx_http_track_throttle_t  *throttle = ev->data;
+
+    if (!throttle->throttled) {
+        return;
+    }
+
+    argv[0] = "LLEN";
+    argvlen[0] = sizeof("LLEN") - 1;
+    argv[1] = (const char *) throttle->conf->redis_key.data;
+    argvlen[1] = throttle->conf->redis_key.len;
+
+    if (ngx_http_track_command(2, argv, argvlen,
+                               ngx_http_track_throttle_polled, throttle)
+        != NGX_OK)
+    {
+        ngx_add_timer(&throttle->poll, NGX_HTTP_TRACK_POLL_INTERVAL);
+    }
+}
+
+
+static void
+ngx_http_track_throttle_polled(redisReply *reply, void *data)
+{
+    ngx_http_track_throttle_t  *throttle = data;
+
+    if (reply != NULL && reply->type == REDIS_REPLY_INTEGER) {
+        ngx_http_track_throttle_queue_length(reply->integer);
+    }
+
+    if (throttle->throttled && !throttle->poll.timer_set) {
+        ngx_add_timer(&throttle->poll, NGX_HTTP_TRACK_POLL_INTERVAL);
+    }
+}

@@ -1,0 +1,178 @@
+#!/usr/bin/env perl
+# ops/backup.sh against a throwaway MariaDB: closed day tables and their
+# statistics rows are dumped, restored into a scratch schema and found equal
+# to the source (checked here independently, row by row); today's table and
+# other days' statistics rows stay out; a second run is idempotent; a
+# damaged dump makes --verify fail loudly with exit status 1.
+use strict;
+use warnings;
+use utf8;
+
+use FindBin;
+use lib "$FindBin::Bin/../lib";
+use POSIX qw(strftime);
+use Test::More;
+use TrackTest;
+
+my $BACKUP = "$ROOT/ops/backup.sh";
+my $tmp = scratch_dir();
+
+# the whole test is bounded: a hang fails it instead of the harness
+$SIG{ALRM} = sub { die "ops/backup.t: timed out after 60 s\n" };
+alarm 60;
+
+# its own server: the job's restore checks create and drop schemas
+my $db = start_db($tmp, 'track', own => 1);
+my $env = $db->{env};
+my $dbh = $db->{dbh};
+
+# --- data: two closed days, today, and an older day not backed up ---------
+
+my $tz = 'Asia/Kolkata';
+local $ENV{TZ} = $tz;
+POSIX::tzset();
+my $now = time;
+my @day = map { strftime('%Y-%m-%d', localtime($now - $_ * 86400)) } 0 .. 3;
+my ($today, $d1, $d2, $d3) = @day;   # $d3 stays out of the backup
+(my $tmpl = do { local $/; open my $fh, '<', "$ROOT/sql/events_day.sql" or die; <$fh> });
+
+my $n = 0;
+for my $d ($today, $d1, $d2, $d3) {
+    (my $table = "events_$d") =~ s/-//g;
+    (my $sql = $tmpl) =~ s/\@TABLE\@/$table/g;
+    $dbh->do($sql);
+    for my $i (1 .. 40) {
+        $n++;
+        $dbh->do("INSERT INTO `$table` (eid, recv_ts, app, module, action, object,"
+                 . " uid, ts, ip, ua, referer, props, fields)"
+                 . " VALUES (?, ?, 'shop', ?, 'click', ?, ?, ?, '10.0.0.1', ?, NULL, ?, ?)",
+                 undef, sprintf('%032x', $n), $now * 1000 + $n, "m\x{f6}d$i",
+                 $i % 5 ? $i : undef, $i % 3 ? "u'$i" : undef, $i * 7,
+                 "Mozilla \"$i\" \x{1F600}", '{"p":' . $i . '}',
+                 $i % 2 ? '{"host":"x"}' : undef);
+    }
+    for my $h (0, 13, 23) {
+        $dbh->do("INSERT INTO stats_hourly VALUES (?, ?, 'shop', 'home', 'click', ?, ?)",
+                 undef, $d, $h, "o$h", 100 + $h);
+    }
+    $dbh->do("INSERT INTO stats_daily VALUES (?, 'shop', 'home', 'click', 'A', 5),"
+             . " (?, 'shop', 'home', 'click', 'a ', 6)", undef, $d, $d);
+    $dbh->do("INSERT INTO stats_daily_users VALUES (?, 'shop', 'home', 'click', 2)", undef, $d);
+    $dbh->do("INSERT INTO stats_user_seen VALUES (?, 'shop', 'home', 'click', 'u1'),"
+             . " (?, 'shop', 'home', 'click', 'ü2')", undef, $d, $d);
+    $dbh->do("INSERT INTO stats_dead_letters VALUES (?, 'invalid_json', 3)", undef, $d);
+}
+
+# --- the job --------------------------------------------------------------
+
+my $out = "$tmp/backups";
+# the consumer's variables from the env file, as with run/env
+my %job_env = (%$env, TZ => 'UTC');
+sub run_backup {
+    my (@args) = @_;
+    my $pid = open(my $fh, '-|') // die "fork: $!";
+    if (!$pid) {
+        open STDERR, '>&', \*STDOUT or die;
+        %ENV = (%ENV, %job_env);
+        delete $ENV{MYSQL_HOST};   # a harness's own MariaDB must not leak in
+        exec $BACKUP, @args or die "exec: $!";
+    }
+    my $text = do { local $/; <$fh> };
+    close $fh;
+    return ($? >> 8, $text);
+}
+
+my @common = ('--restore-defaults-file', "$db->{dir}/root.cnf", '--out', $out,
+              '--timezone', $tz);
+my ($rc, $log) = run_backup(@common, '--days', 2, '--keep-scratch');
+is($rc, 0, 'backup of the two closed days passes') or diag($log);
+my $ok = () = $log =~ /^OK   \S+:/mg;
+is($ok, 2 + 2 + 5, 'one OK verdict per dump file and per table') or diag($log);
+unlike($log, qr/^FAIL/m, 'no FAIL verdict');
+
+(my $bdir = "$out/track-$d2-$d1") =~ s/-(\d{4})-(\d\d)-(\d\d)/-$1$2$3/g;
+ok(-f "$bdir/MANIFEST", "manifest in $bdir") or diag(`ls -R $out`);
+my $manifest = -f "$bdir/MANIFEST" ? do { local (@ARGV, $/) = "$bdir/MANIFEST"; <> } : '';
+like($manifest, qr/^days $d2 $d1$/m, 'manifest names the days');
+
+# independent comparison: source rows of the chosen days = scratch rows
+my $days_in = "'$d1','$d2'";
+sub rows_of {
+    my ($schema, $table, $where) = @_;
+    my $cols = join ',', map { "IFNULL(HEX(`$_`),'N')" } @{ $dbh->selectcol_arrayref(
+        "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA='track'"
+        . " AND TABLE_NAME=? ORDER BY ORDINAL_POSITION", undef, $table) };
+    return $dbh->selectcol_arrayref(
+        "SELECT CONCAT_WS('|', $cols) AS r FROM `$schema`.`$table` WHERE $where ORDER BY r");
+}
+my @tables = map { (my $t = "events_$_") =~ s/-//g; $t } $d1, $d2;
+for my $t (@tables) {
+    my $src = rows_of('track', $t, '1');
+    is(scalar @$src, 40, "$t has its rows in the source");
+    is_deeply(rows_of('track_restore_check', $t, '1'), $src, "$t restored equal");
+}
+for my $t (qw(stats_hourly stats_daily stats_daily_users stats_user_seen stats_dead_letters)) {
+    is_deeply(rows_of('track_restore_check', $t, '1'),
+              rows_of('track', $t, "day IN ($days_in)"),
+              "$t: exactly the rows of the two days restored");
+}
+(my $today_t = "events_$today") =~ s/-//g;
+(my $old_t = "events_$d3") =~ s/-//g;
+my $scratch_tables = $dbh->selectcol_arrayref(
+    "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA='track_restore_check'");
+ok(!grep({ $_ eq $today_t || $_ eq $old_t } @$scratch_tables),
+   "today's (open) table and the older day are not in the backup");
+
+# --- idempotent: same directory, same dump bytes, scratch dropped --------
+
+my $sha1 = `cd '$bdir' && sha256sum events.sql stats.sql`;
+($rc, $log) = run_backup(@common, '--days', 2);
+is($rc, 0, 'second run passes') or diag($log);
+is(`cd '$bdir' && sha256sum events.sql stats.sql`, $sha1, 'second run writes the same dump bytes');
+my @dirs = glob("$out/*");
+is(scalar @dirs, 1, 'one backup directory for the same days');
+is_deeply($dbh->selectcol_arrayref("SHOW DATABASES LIKE 'track_restore_check'"), [],
+          'scratch schema dropped after a passing run');
+
+# --- verify of the intact backup passes -----------------------------------
+
+($rc, $log) = run_backup('--restore-defaults-file', "$db->{dir}/root.cnf", '--verify', $bdir);
+is($rc, 0, '--verify of the intact backup passes') or diag($log);
+
+# --- a damaged dump fails loudly ------------------------------------------
+
+my $victim = sprintf('%032x', 41);   # an eid in the older of the two days
+{
+    local @ARGV = ("$bdir/events.sql");
+    local $^I = '';
+    my $hits = 0;
+    while (<>) {
+        $hits += s/'m\x{c3}\x{b6}d1'/'mXd1'/;   # module of the first row of a day
+        print;
+    }
+}
+($rc, $log) = run_backup('--restore-defaults-file', "$db->{dir}/root.cnf", '--verify', $bdir);
+is($rc, 1, 'damaged dump: --verify exits 1') or diag($log);
+like($log, qr/^FAIL events\.sql: sha256 .* differs/m, 'the changed dump file is named');
+like($log, qr/^FAIL events_\d{8}: restored copy's checksum/m,
+     'the damaged table gets a FAIL checksum verdict') or diag($log);
+like($log, qr/BACKUP CHECK FAILED/, 'a loud final verdict');
+ok(scalar @{ $dbh->selectcol_arrayref("SHOW DATABASES LIKE 'track_restore_check'") },
+   'scratch schema kept after a failure for inspection');
+
+# a row missing from the dump: count mismatch
+{
+    local @ARGV = ("$bdir/stats.sql");
+    local $^I = '';
+    while (<>) {
+        print unless /^\('\Q$d2\E','invalid_json',3\),$/;
+    }
+}
+($rc, $log) = run_backup('--restore-defaults-file', "$db->{dir}/root.cnf", '--verify', $bdir,
+                         '--drop-scratch');
+is($rc, 1, 'a row missing from the dump: exit 1') or diag($log);
+like($log, qr/^FAIL stats_dead_letters: restored copy has 1 rows, the source had 2/m,
+     'the row count mismatch is named') or diag($log);
+
+alarm 0;
+done_testing();
