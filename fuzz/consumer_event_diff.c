@@ -11,7 +11,8 @@
 
 #include "fuzz_util.h"
 
-#include "day.h"
+#include "common/date.h"
+#include "common/rc.h"
 #include "event.h"
 #include "event_fast.h"
 
@@ -19,7 +20,7 @@
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    FZ_CHECK(tc_tz_set("UTC") == 0, "UTC");
+    FZ_CHECK(tc_tz_set("UTC") == TC_OK, "UTC");
 
     return 0;
 }
@@ -46,7 +47,7 @@ is_zeroed(const tc_event_t *ev)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    int                rc_ref, rc;
+    tc_rc_t            rc_ref, rc;
     size_t             max_bytes;
     char              *raw;
     const char        *diff;
@@ -66,7 +67,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     rc = tc_event_decode(&ev, raw, size, max_bytes);
 
     if (rc_fast == TC_FAST_DECODED) {
-        FZ_CHECK(rc_ref == 0, "the fast path decoded what jansson rejects "
+        FZ_CHECK(rc_ref == TC_OK, "the fast path decoded what jansson rejects "
                  "(%s: %s)", ref.code, ref.reason);
         diff = tc_event_diff(&fast, &ref);
         FZ_CHECK(diff == NULL, "the fast path differs from jansson in %s",
@@ -77,8 +78,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                  "a declined event is left zeroed");
     }
 
-    FZ_CHECK(rc == rc_ref, "tc_event_decode returns %d, jansson %d", rc,
-             rc_ref);
+    FZ_CHECK(rc == rc_ref, "tc_event_decode returns %d, jansson %d", (int) rc,
+             (int) rc_ref);
     diff = tc_event_diff(&ev, &ref);
     FZ_CHECK(diff == NULL, "tc_event_decode differs from jansson in %s",
              diff);
