@@ -31,12 +31,12 @@ for t in "$@"; do
     fi
     if "$out/$t" "${dict[@]}" -artifact_prefix="$out/crashes/$t-" \
         "${args[@]}" >"$log" 2>&1; then
-        printf 'fuzz %-16s ok    %4ss  %s\n' "$t" "$((SECONDS - t0))" \
+        printf 'fuzz %-20s ok    %4ss  %s\n' "$t" "$((SECONDS - t0))" \
             "$(grep -aEo 'cov: [0-9]+ ft: [0-9]+ corp: [0-9]+' "$log" |
                tail -n 1)"
     else
         failed=1
-        printf 'fuzz %-16s FAIL  %4ss  see %s\n' "$t" "$((SECONDS - t0))" "$log"
+        printf 'fuzz %-20s FAIL  %4ss  see %s\n' "$t" "$((SECONDS - t0))" "$log"
         grep -aE 'check failed|ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error|Test unit written' \
             "$log" | head -n 5
     fi

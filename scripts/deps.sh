@@ -6,6 +6,7 @@ packages=(
     build-essential pkg-config perl curl procps
     nginx-core nginx-dev
     libhiredis-dev libjansson-dev default-libmysqlclient-dev libmicrohttpd-dev
+    libsimdjson-dev g++
     redis-server redis-sentinel redis-tools
     mariadb-server mariadb-client libdbd-mariadb-perl
     libtest-base-perl libtext-diff-perl libwww-perl libipc-run-perl

@@ -125,6 +125,7 @@ tc_batch_free(tc_batch_t *b)
         for (i = 0; i < b->n; i++) {
             if (b->arena != NULL) {
                 b->ev[i].json = NULL;   /* the arena's */
+                b->ev[i].text = NULL;
             }
             tc_event_clear(&b->ev[i]);
         }

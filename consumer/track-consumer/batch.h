@@ -22,9 +22,10 @@ typedef struct {
     size_t        *order;       /* scratch: n indexes */
 
     /*
-     * What jansson allocates while the batch decodes comes from here, and
-     * goes all at once with the batch: no malloc() and free() per string
-     * and hash table of every event.
+     * What jansson allocates while the batch decodes, and the fast path's
+     * text blocks (allocated as jansson's), come from here, and go all at
+     * once with the batch: no malloc() and free() per string and hash
+     * table of every event.
      */
     struct tc_arena_s  *arena;
 

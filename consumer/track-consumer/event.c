@@ -1,6 +1,7 @@
 /* track-consumer: decoding and validation of one queued event (README format). */
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include "common/rc.h"
 
 #include "event.h"
+#include "event_fast.h"
 
 
 /*
@@ -86,11 +88,89 @@ tc_event_reject(tc_event_t *ev, tc_ev_status_t status, const char *code,
 void
 tc_event_clear(tc_event_t *ev)
 {
+    json_free_t  json_free;
+
     if (ev->json != NULL) {
         json_decref(ev->json);
     }
+    if (ev->text != NULL) {
+        json_get_alloc_funcs(NULL, &json_free);
+        json_free(ev->text);
+    }
     free(ev->reason);
     memset(ev, 0, sizeof(*ev));
+}
+
+
+static int
+str_differs(const tc_str_t *a, const tc_str_t *b)
+{
+    if (a->data == NULL || b->data == NULL) {
+        return a->data != b->data;
+    }
+
+    return a->len != b->len || memcmp(a->data, b->data, a->len) != 0;
+}
+
+
+static int
+cstr_differs(const char *a, const char *b)
+{
+    return (a == NULL || b == NULL) ? a != b : strcmp(a, b) != 0;
+}
+
+
+const char *
+tc_event_diff(const tc_event_t *a, const tc_event_t *b)
+{
+    size_t  i;
+
+    static const struct {
+        const char  *name;
+        size_t       off;
+    } strs[] = {
+        { "eid", offsetof(tc_event_t, eid) },
+        { "app", offsetof(tc_event_t, app) },
+        { "module", offsetof(tc_event_t, module) },
+        { "action", offsetof(tc_event_t, action) },
+        { "object", offsetof(tc_event_t, object) },
+        { "uid", offsetof(tc_event_t, uid) },
+        { "ip", offsetof(tc_event_t, ip) },
+        { "ua", offsetof(tc_event_t, ua) },
+        { "referer", offsetof(tc_event_t, referer) },
+        { "props", offsetof(tc_event_t, props) },
+        { "fields", offsetof(tc_event_t, fields) },
+    };
+
+    if (a->status != b->status) {
+        return "status";
+    }
+    if (cstr_differs(a->code, b->code)) {
+        return "code";
+    }
+    if (cstr_differs(a->reason, b->reason)) {
+        return "reason";
+    }
+
+    for (i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
+        if (str_differs((const tc_str_t *) ((const char *) a + strs[i].off),
+                        (const tc_str_t *) ((const char *) b + strs[i].off)))
+        {
+            return strs[i].name;
+        }
+    }
+
+    if (a->recv_ts != b->recv_ts) {
+        return "recv_ts";
+    }
+    if (a->has_ts != b->has_ts || (a->has_ts && a->ts != b->ts)) {
+        return "ts";
+    }
+    if (a->day != b->day || a->hour != b->hour) {
+        return "day";
+    }
+
+    return NULL;
 }
 
 
@@ -238,6 +318,18 @@ get_object(tc_event_t *ev, const char *name, tc_str_t *out)
 
 tc_rc_t
 tc_event_decode(tc_event_t *ev, const char *raw, size_t len, size_t max_bytes)
+{
+    if (tc_event_fast_decode(ev, raw, len, max_bytes) == TC_FAST_DECODED) {
+        return TC_OK;
+    }
+
+    return tc_event_decode_json(ev, raw, len, max_bytes);
+}
+
+
+tc_rc_t
+tc_event_decode_json(tc_event_t *ev, const char *raw, size_t len,
+    size_t max_bytes)
 {
     tc_field_t    r;
     json_error_t  jerr;

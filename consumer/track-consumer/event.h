@@ -61,19 +61,33 @@ typedef struct {
     const char      *code;      /* dead letters: short reason code */
     char            *reason;    /* dead letters: malloc'ed text */
 
-    json_t          *json;      /* owns the decoded strings */
+    json_t          *json;      /* owns the decoded strings, or */
+    char            *text;      /* does (fast path), allocated as json is */
     char             num[2][24]; /* object, uid sent as JSON integers */
 } tc_event_t;
 
 /*
- * Decodes raw (not NUL-terminated) into ev.  Strings point into ev->json or
- * into raw, which must outlive ev.  TC_OK, or TC_ERROR with ev->status
+ * Decodes raw (not NUL-terminated) into ev.  Strings point into ev->json,
+ * ev->text or raw, which must outlive ev.  TC_OK, or TC_ERROR with ev->status
  * TC_EV_DEAD, ev->code and ev->reason set.  tc_event_clear() frees either.
+ * The fast path (event_fast.h) decodes what it can decide exactly as
+ * jansson would; jansson decodes the rest, dead letters included.
  */
 tc_rc_t tc_event_decode(tc_event_t *ev, const char *raw, size_t len,
     size_t max_bytes);
 
+/* The same, by jansson alone: the reference the fast path is held to. */
+tc_rc_t tc_event_decode_json(tc_event_t *ev, const char *raw, size_t len,
+    size_t max_bytes);
+
 void tc_event_clear(tc_event_t *ev);
+
+/*
+ * The first field in which two decoded events differ ("status", "eid",
+ * "reason", ...), or NULL: how the fast path is held to jansson's decoding
+ * by the unit tests and the differential fuzz target.
+ */
+const char *tc_event_diff(const tc_event_t *a, const tc_event_t *b);
 
 /* Sets status TC_EV_DEAD or TC_EV_REJECTED with a code and a reason. */
 void tc_event_reject(tc_event_t *ev, tc_ev_status_t status, const char *code,

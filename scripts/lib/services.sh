@@ -77,12 +77,13 @@ mariadb_client() {
 }
 
 # start_mariadb DIR PORT [extra mariadbd options...]
-# A private mariadbd (no systemd) with its datadir under DIR, listening on
-# 127.0.0.1:PORT and on the socket DIR/mysqld.sock.  The first start creates
-# the datadir, the database `track`, the users track_writer (the consumer:
-# reads and writes, creates and drops day tables) and track_reader (SELECT
-# only, for the stats API) with generated passwords, gives root a password
-# (DIR/root.cnf holds client options for it) and applies sql/schema.sql.
+# A private mariadbd (no systemd) with its datadir and tmpdir under DIR,
+# listening on 127.0.0.1:PORT and on the socket DIR/mysqld.sock.  The first
+# start creates the datadir, the database `track`, the users track_writer
+# (the consumer: reads and writes, creates and drops day tables) and
+# track_reader (SELECT only, for the stats API) with generated passwords,
+# gives root a password (DIR/root.cnf holds client options for it) and
+# applies sql/schema.sql.
 # Every start rewrites DIR/env with MYSQL_SOCKET=, MYSQL_PORT=,
 # MYSQL_DATABASE=, MYSQL_USER=, MYSQL_PASSWORD=, MYSQL_READER_USER=,
 # MYSQL_READER_PASSWORD=.  Safe to call again on an existing DIR.
@@ -103,9 +104,13 @@ start_mariadb() {
         }
         new=1
     fi
+    # temporary tables in the server's own directory, not a /tmp shared
+    # with every other server and cleaner (a DISTINCT once failed there)
+    mkdir -p "$dir/tmp"
     cat >"$dir/my.cnf" <<CNF
 [mariadbd]
 datadir=$dir/data
+tmpdir=$dir/tmp
 socket=$dir/mysqld.sock
 port=$port
 bind-address=127.0.0.1

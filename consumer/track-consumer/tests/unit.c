@@ -16,6 +16,7 @@
 #include "batch.h"
 #include "config.h"
 #include "event.h"
+#include "event_fast.h"
 #include "map.h"
 #include "sql.h"
 #include "store.h"
@@ -323,6 +324,135 @@ test_dead_letter(void)
           "invalid UTF-8 kept as hex: %s", out ? out : "(null)");
     free(out);
     tc_event_clear(&ev);
+}
+
+
+/*
+ * Decodes json by jansson alone and by the fast path, which must decode it
+ * (fast 1) identically or decline it (fast 0), leaving the event zeroed;
+ * the consumer's tc_event_decode() must equal jansson's in either case.
+ */
+static void
+expect_fast(const char *json, int fast, const char *why)
+{
+    size_t               i;
+    tc_event_t           ref, ev, both;
+    const char          *diff;
+    tc_fast_rc_t         rc;
+    const unsigned char *p;
+
+    tc_event_decode_json(&ref, json, strlen(json), 1 << 20);
+    rc = tc_event_fast_decode(&ev, json, strlen(json), 1 << 20);
+
+    if (fast) {
+        diff = tc_event_diff(&ev, &ref);
+        CHECK(rc == TC_FAST_DECODED && diff == NULL, "%s: fast path "
+              "decodes as jansson (rc %d, differs in %s; jansson: %s)", why,
+              (int) rc, diff ? diff : "nothing",
+              ref.reason ? ref.reason : "ok");
+
+    } else {
+        p = (const unsigned char *) &ev;
+        for (i = 0; i < sizeof(ev) && p[i] == 0; i++) {
+            /* void */
+        }
+        CHECK(rc == TC_FAST_DECLINED && i == sizeof(ev),
+              "%s: fast path declines (rc %d)", why, (int) rc);
+    }
+
+    decode(&both, json);
+    diff = tc_event_diff(&both, &ref);
+    CHECK(diff == NULL, "%s: tc_event_decode as jansson, differs in %s", why,
+          diff ? diff : "");
+
+    tc_event_clear(&ref);
+    tc_event_clear(&ev);
+    tc_event_clear(&both);
+}
+
+
+#define EV_HEAD  "{\"eid\":\"e\",\"recv_ts\":1732540000123,\"app\":\"a\"," \
+                 "\"module\":\"m\",\"action\":\"x\""
+
+static void
+test_event_fast(void)
+{
+    tc_tz_set("UTC");
+
+    /* decided by the fast path, as jansson decides them */
+    expect_fast("{\"eid\":\"0193a1b2c3d4000a00312f0000000001\","
+                "\"recv_ts\":1732540000123,\"app\":\"shop\","
+                "\"module\":\"home-feed\",\"action\":\"click\","
+                "\"object\":\"991\",\"uid\":\"42\",\"ip\":\"127.0.0.1\","
+                "\"ua\":\"curl/7.88.1\",\"props\":{\"pos\":\"3\"}}", 1,
+                "README event");
+    expect_fast(EV_HEAD ",\"ua\":\"q\\\"b\\\\s\\/t\\tn\\nr\\rb\\bf\\f\"}", 1,
+                "simple escapes");
+    expect_fast(EV_HEAD ",\"uid\":\"\\u00e9\\u20AC\\ud83d\\ude00\\u001f\","
+                "\"object\":\"\xf0\x9f\x98\x80\xe4\xb8\xad\"}", 1,
+                "\\u escapes, a surrogate pair, raw UTF-8");
+    expect_fast(EV_HEAD ",\"object\":-9223372036854775808,"
+                "\"uid\":9223372036854775807,\"ts\":9007199254740991}", 1,
+                "integers as object and uid, the largest ts");
+    expect_fast(EV_HEAD ",\"object\":null,\"uid\":null,\"ip\":null,"
+                "\"ua\":\"\",\"referer\":null,\"ts\":null,\"props\":null,"
+                "\"fields\":null}", 1, "null is absent, \"\" is present");
+    expect_fast(EV_HEAD ",\"props\":{ \"k\\n\\u0001\" : \"v\\u007f\\\"\" ,"
+                "\"n\":-5,\"t\":true,\"f\":false,\"z\":null,"
+                "\"a\":[1,{\"b\":[]},\"s\"],\"o\":{}},\"fields\":{}}", 1,
+                "props re-serialised as jansson's compact form");
+    expect_fast(EV_HEAD ",\"pr\\u006fps\":{\"k\":\"v\"},"
+                "\"x\":{\"props\":1,\"a\":[1,2]}}", 1,
+                "escaped key, nested objects elsewhere");
+
+    /* declined: jansson decides, dead letters included */
+    expect_fast(EV_HEAD ",\"ua\":\"a\\u0000b\"}", 0, "\\u0000");
+    expect_fast(EV_HEAD ",\"ua\":\"\\ud800\"}", 0, "lone high surrogate");
+    expect_fast(EV_HEAD ",\"ua\":\"\\udc00\"}", 0, "lone low surrogate");
+    expect_fast(EV_HEAD ",\"ua\":\"\\ud800\\u0041\"}", 0,
+                "high surrogate without a low one");
+    expect_fast(EV_HEAD ",\"ua\":\"\\\\ud800\"}", 1,
+                "an escaped backslash before ud800 is text");
+    expect_fast(EV_HEAD ",\"uid\":1.5}", 0, "real uid");
+    expect_fast(EV_HEAD ",\"object\":1e2}", 0, "exponent object");
+    expect_fast(EV_HEAD ",\"x\":9223372036854775808}", 0,
+                "integer beyond int64, anywhere");
+    expect_fast(EV_HEAD ",\"x\":-9223372036854775809}", 0,
+                "negative integer beyond int64");
+    expect_fast(EV_HEAD ",\"props\":{\"n\":1.50,\"a\":0.1,\"b\":1e22,"
+                "\"c\":1E-7,\"d\":-0.0,\"e\":2.5e+300,\"f\":100.0}}", 1,
+                "reals in props in jansson's form");
+    expect_fast(EV_HEAD ",\"props\":{\"max\":1.7976931348623157e308,"
+                "\"min\":4.9e-324,\"under\":1e-400,"
+                "\"half\":2.4703282292062328e-324}}", 1,
+                "reals at the ends of the double range");
+    expect_fast(EV_HEAD ",\"x\":1.7976931348623159e308}", 0,
+                "a real that overflows");
+    expect_fast(EV_HEAD ",\"app\":\"b\"}", 0, "repeated key");
+    expect_fast(EV_HEAD ",\"x\":[{\"d\":1,\"d\":2}]}", 0,
+                "repeated key, nested");
+    expect_fast(EV_HEAD ",\"props\":{\"p\":1,\"p\":1}}", 0,
+                "repeated key in props");
+    expect_fast(EV_HEAD ",\"props\":{\"p\":[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]"
+                "}}", 0, "nested deeper than the fast path goes");
+    expect_fast(EV_HEAD ",\"props\":[1]}", 0, "props not an object");
+    expect_fast(EV_HEAD ",\"ip\":5}", 0, "ip not a string");
+    expect_fast(EV_HEAD ",\"uid\":true}", 0, "uid a boolean");
+    expect_fast(EV_HEAD ",\"ts\":9007199254740992}", 0, "ts too large");
+    expect_fast(EV_HEAD ",\"ts\":\"5\"}", 0, "ts a string");
+    expect_fast("{\"eid\":\"e\",\"recv_ts\":253402300800000,\"app\":\"a\","
+                "\"module\":\"m\",\"action\":\"x\"}", 0, "recv_ts too large");
+    expect_fast("{\"eid\":\"\",\"recv_ts\":1,\"app\":\"a\",\"module\":\"m\","
+                "\"action\":\"x\"}", 0, "empty eid");
+    expect_fast("{\"eid\":\"e\",\"recv_ts\":1,\"app\":\"a\","
+                "\"module\":\"m\"}", 0, "action missing");
+    expect_fast("{\"eid\":\"e\",\"recv_ts\":1,\"app\":\"a\",\"module\":\"m\","
+                "\"action\":null}", 0, "action null");
+    expect_fast(EV_HEAD ",\"uid\":\"\xc3\x28\"}", 0, "invalid UTF-8");
+    expect_fast("\xef\xbb\xbf" EV_HEAD "}", 0, "byte order mark");
+    expect_fast(EV_HEAD "} x", 0, "trailing garbage");
+    expect_fast("[" EV_HEAD "}]", 0, "not an object");
+    expect_fast(EV_HEAD ",\"ua\":\"tab\tinside\"}", 0, "raw control char");
 }
 
 
@@ -921,6 +1051,7 @@ main(int argc, char **argv)
     test_event_valid();
     test_event_bytes();
     test_event_invalid();
+    test_event_fast();
     test_dead_letter();
     test_days();
     test_sql();
