@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# What each durability setting of the README's *Delivery* table costs, in
+# What each durability setting of ngx_http_track_module/README.md's
+# *Delivery* table costs, in
 # one run, as ratios against the baseline of that run:
 #
 #   ingest (nginx + the module, 2 workers, pixel GET with varied objects and
