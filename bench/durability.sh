@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# What each durability setting of ngx_http_track_module/README.md's
-# *Delivery* table costs, in
-# one run, as ratios against the baseline of that run:
+# What each durability setting of the *Delivery* table in
+# ngx_http_track_module/README.md costs, in one run, as ratios against the
+# baseline of that run:
 #
 #   ingest (nginx + the module, 2 workers, pixel GET with varied objects and
 #   users, wrk unpaced on BENCH_CONNS connections, BENCH_DURATION s) into
