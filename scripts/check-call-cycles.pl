@@ -1,18 +1,19 @@
 #!/usr/bin/perl
-# scripts/check-call-cycles.pl DIR...: which .c file uses which other .c
-# file's functions (the dependency graph of the files under the DIRs), and
-# whether two or more files use each other in a loop; exit 1 when they do.
-# A definition is a function name at the start of a line followed by "(",
-# the return type on the line above, as both the module and the consumer
-# write them; a "static" one belongs to its file alone.  Uses through
-# macros defined in headers are not seen.
+# scripts/check-call-cycles.pl DIR...: which .c (or .cc) file uses which
+# other file's functions (the dependency graph of the files under the DIRs),
+# and whether two or more files use each other in a loop; exit 1 when they
+# do.  A definition is a function name at the start of a line followed by
+# "(", the return type on the line above, as both the module and the
+# consumer write them; a "static" one belongs to its file alone, and so does
+# a C++ one without extern "C" (C cannot call it).  Uses through macros
+# defined in headers are not seen.
 #   scripts/check-call-cycles.pl ngx_http_track_module
 #   scripts/check-call-cycles.pl consumer/common consumer/track-consumer consumer/track-stats
 use strict;
 use warnings;
 
 my @dirs = @ARGV or die "usage: $0 DIR...\n";
-my @files = sort map { glob("$_/*.c") } @dirs;
+my @files = sort map { glob("$_/*.c $_/*.cc") } @dirs;
 
 my (%text, %owner, %twice, %static);
 for my $f (@files) {
@@ -28,7 +29,7 @@ for my $f (@files) {
     while ($src =~ /^([^\n]*)\n([A-Za-z_]\w*)\(/mg) {
         my ($type, $name) = ($1, $2);
         next if $type =~ /^\s*$/ || $type =~ /[;{}]\s*$/;
-        if ($type =~ /^static\b/) {
+        if ($type =~ /^static\b/ || ($f =~ /\.cc$/ && $type !~ /^extern\b/)) {
             $static{$f}{$name} = 1;
         } elsif (exists $owner{$name} && $owner{$name} ne $f) {
             $twice{$name} = 1;                  # main() of each program
