@@ -28,8 +28,8 @@ stop:
 test: module consumer
 	t/harness.sh
 
-# benchmarks against the empty_gif ceiling and the peers (README,
-# "Performance"); about 10 minutes, not part of `make test`
+# benchmarks against the empty_gif ceiling and the peers (bench/README.md);
+# about 10 minutes, not part of `make test`
 bench: module consumer
 	@scripts/deps.sh bench
 	bench/run.sh

@@ -13,60 +13,27 @@
 # wide (nearly every event a new counter row and a new user row).
 set -euo pipefail
 
-root=$(cd "$(dirname "$0")/.." && pwd)
-# shellcheck source=../scripts/lib/services.sh
-. "$root/scripts/lib/services.sh"
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=bench/lib.sh
+. "$here/lib.sh"
+root=$bench_root
 
 EVENTS=${BENCH_EVENTS:-200000}
 SINGLE=${BENCH_SINGLE:-5000}
 ROUNDS=${BENCH_ROUNDS:-3}
-bin=${CONSUMER_BIN:-$root/consumer/build/release/track-consumer}
+bin=$(bench_consumer_bin)
 profiles=("$@")
 [ ${#profiles[@]} -gt 0 ] || profiles=(typical wide)
-[ -x "$bin" ] || { echo "build it first: make -C consumer" >&2; exit 1; }
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/consumer-bench.XXXXXX")
-cleanup() {
-    set +e
-    stop_redis "$tmp/redis"
-    stop_mariadb "$tmp/db"
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-rport=$(free_port)
-start_redis "$tmp/redis" "$rport"
-start_mariadb "$tmp/db" "$(free_port)"
-# shellcheck disable=SC1091
-. "$tmp/db/env"
-sql() { mariadb_client "$tmp/db" track "$@"; }
-now() { date +%s.%N; }
-secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
+bench_queue_and_db_scratch consumer-bench
+rport=$BENCH_REDIS_PORT
 best() { awk -v a="$1" -v b="$2" 'BEGIN { print (a == "" || b < a) ? b : a }'; }
 day_table() { sed "s/@TABLE@/$1/g" "$root/sql/events_day.sql" | sql; }
 
-cat >"$tmp/consumer.conf" <<EOF
-redis_port = $rport
-mysql_socket = $MYSQL_SOCKET
-mysql_user = $MYSQL_USER
-mysql_password = $MYSQL_PASSWORD
-id = bench
-timezone = UTC
-log_level = warn
-drain = yes
-EOF
+bench_consumer_conf "$tmp/consumer.conf" "$rport" "id = bench" "drain = yes"
 
 reset() {
-    local t
-    for t in $(sql -N -e "SELECT table_name FROM information_schema.tables
-                          WHERE table_schema = 'track'
-                          AND table_name LIKE 'events\\_%'"); do
-        sql -e "DROP TABLE \`$t\`"
-    done
-    sql -e 'TRUNCATE stats_hourly; TRUNCATE stats_daily;
-            TRUNCATE stats_daily_users; TRUNCATE stats_user_seen;
-            TRUNCATE stats_dead_letters; TRUNCATE consumer_state'
+    bench_db_reset "$tmp/db"
     redis-cli -p "$rport" FLUSHALL >/dev/null
 }
 
@@ -88,7 +55,7 @@ for profile in "${profiles[@]}"; do
             INTO TABLE events_load (eid, recv_ts, app, module, action,
             object, uid, ts, ip, ua, referer, props, fields)"
         t1=$(now)
-        t_load=$(best "$t_load" "$(secs "$t0" "$t1")")
+        t_load=$(best "$t_load" "$(seconds_between "$t0" "$t1")")
         sql -e 'DROP TABLE events_load'
 
         # the consumer drains the pre-filled queue, statistics included
@@ -98,14 +65,9 @@ for profile in "${profiles[@]}"; do
         # shellcheck disable=SC2086
         "$bin" --config "$tmp/consumer.conf" ${BENCH_ARGS:-}
         t1=$(now)
-        t_cons=$(best "$t_cons" "$(secs "$t0" "$t1")")
+        t_cons=$(best "$t_cons" "$(seconds_between "$t0" "$t1")")
 
-        rows=0
-        for t in $(sql -N -e "SELECT table_name FROM information_schema.tables
-                              WHERE table_schema = 'track'
-                              AND table_name LIKE 'events\\_2%'"); do
-            rows=$((rows + $(sql -N -e "SELECT COUNT(*) FROM \`$t\`")))
-        done
+        rows=$(bench_stored_rows "$tmp/db")
         daily=$(sql -N -e 'SELECT COALESCE(SUM(events), 0) FROM stats_daily')
         if [ "$rows" != "$EVENTS" ] || [ "$daily" != "$EVENTS" ]; then
             echo "consumer stored $rows rows, counted $daily" >&2
@@ -122,7 +84,7 @@ for profile in "${profiles[@]}"; do
     t0=$(now)
     sql <"$tmp/ev.sql"
     t1=$(now)
-    t_single=$(secs "$t0" "$t1")
+    t_single=$(seconds_between "$t0" "$t1")
 
     awk -v p="$profile" -v n="$EVENTS" -v s="$SINGLE" -v c="$t_cons" \
         -v l="$t_load" -v i="$t_single" -v k="$counters" -v u="$users" '

@@ -20,31 +20,13 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=bench/lib.sh
 . "$here/lib.sh"
 
-out=$(mkdir -p "$1" && cd "$1" && pwd)
+out=$(bench_out_dir "$1")
 EVENTS=${BENCH_EVENTS:-300000}
 SINGLE=${BENCH_SINGLE:-10000}
 CONSUMERS=${BENCH_CONSUMERS:-1 2}
-bin=${CONSUMER_BIN:-$bench_root/consumer/build/release/track-consumer}
-[ -x "$bin" ] || { echo "build track-consumer first: make consumer" >&2; exit 1; }
+bin=$(bench_consumer_bin)
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/track-bench-drain.XXXXXX")
-cleanup() {
-    set +e
-    stop_redis "$tmp/redis"
-    stop_mariadb "$tmp/db"
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-BENCH_REDIS_PORT=$(free_port)
-start_redis "$tmp/redis" "$BENCH_REDIS_PORT"
-start_mariadb "$tmp/db" "$(free_port)" >/dev/null
-# shellcheck disable=SC1091
-. "$tmp/db/env"
-sql() { mariadb_client "$tmp/db" track "$@"; }
-now() { date +%s.%N; }
-elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
+bench_queue_and_db_scratch track-bench-drain
 
 log "drain: generating $EVENTS events"
 "$here/gen-events.pl" "$EVENTS" "$tmp/ev" "$SINGLE" events_single
@@ -60,43 +42,14 @@ sql --local-infile=1 -e "LOAD DATA LOCAL INFILE '$tmp/ev.tsv' INTO TABLE events_
     (eid, recv_ts, app, module, action, object, uid, ts, ip, ua, referer, props, fields)"
 t1=$(now)
 n=$(sql -N -e 'SELECT COUNT(*) FROM events_load')
-record load_data "$EVENTS" "$(elapsed "$t0" "$t1")" "$([ "$n" = "$EVENTS" ] && echo ok || echo "stored $n")"
+record load_data "$EVENTS" "$(seconds_between "$t0" "$t1")" "$([ "$n" = "$EVENTS" ] && echo ok || echo "stored $n")"
 sql -e 'DROP TABLE events_load'
 
 # --- track-consumer -------------------------------------------------------
-cat >"$tmp/consumer.conf" <<EOF
-redis_port = $BENCH_REDIS_PORT
-mysql_socket = $MYSQL_SOCKET
-mysql_user = $MYSQL_USER
-mysql_password = $MYSQL_PASSWORD
-mysql_database = track
-timezone = UTC
-log_level = warn
-drain = yes
-EOF
-
-reset_db() {
-    local t
-    for t in $(sql -N -e "SELECT table_name FROM information_schema.tables
-                          WHERE table_schema = 'track' AND table_name LIKE 'events\\_2%'"); do
-        sql -e "DROP TABLE \`$t\`"
-    done
-    sql -e 'TRUNCATE stats_hourly; TRUNCATE stats_daily; TRUNCATE stats_daily_users;
-            TRUNCATE stats_user_seen; TRUNCATE consumer_state'
-}
-
-stored_rows() {
-    local t sum=0 c
-    for t in $(sql -N -e "SELECT table_name FROM information_schema.tables
-                          WHERE table_schema = 'track' AND table_name LIKE 'events\\_2%'"); do
-        c=$(sql -N -e "SELECT COUNT(*) FROM \`$t\`")
-        sum=$((sum + c))
-    done
-    echo "$sum"
-}
+bench_consumer_conf "$tmp/consumer.conf" "$BENCH_REDIS_PORT" "drain = yes"
 
 for k in $CONSUMERS; do
-    reset_db
+    bench_db_reset "$tmp/db"
     rcli flushall >/dev/null
     redis-cli -p "$BENCH_REDIS_PORT" --pipe <"$tmp/ev.resp" >/dev/null
     q=$(rcli llen track:events)
@@ -113,14 +66,14 @@ for k in $CONSUMERS; do
     rc=0
     for p in "${pids[@]}"; do wait "$p" || rc=$?; done
     t1=$(now)
-    n=$(stored_rows)
+    n=$(bench_stored_rows "$tmp/db")
     s=$(sql -N -e 'SELECT COALESCE(SUM(events), 0) FROM stats_daily')
     h=$(sql -N -e 'SELECT COALESCE(SUM(events), 0) FROM stats_hourly')
     verdict=ok
     [ "$rc" = 0 ] || verdict="exit $rc"
     [ "$n" = "$EVENTS" ] && [ "$s" = "$EVENTS" ] && [ "$h" = "$EVENTS" ] \
         || verdict="rows $n, daily $s, hourly $h"
-    record "consumer_$k" "$EVENTS" "$(elapsed "$t0" "$t1")" "$verdict"
+    record "consumer_$k" "$EVENTS" "$(seconds_between "$t0" "$t1")" "$verdict"
     if [ -s "$tmp/consumer.log" ]; then
         log "drain: the consumer logged:"; tail -n 5 "$tmp/consumer.log" >&2
         : >"$tmp/consumer.log"
@@ -135,5 +88,5 @@ if [ "$SINGLE" -gt 0 ]; then
     sql <"$tmp/ev.sql"
     t1=$(now)
     n=$(sql -N -e 'SELECT COUNT(*) FROM events_single')
-    record single "$SINGLE" "$(elapsed "$t0" "$t1")" "$([ "$n" = "$SINGLE" ] && echo ok || echo "stored $n")"
+    record single "$SINGLE" "$(seconds_between "$t0" "$t1")" "$([ "$n" = "$SINGLE" ] && echo ok || echo "stored $n")"
 fi

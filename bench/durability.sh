@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# What each durability setting of the README's *Delivery* table costs, in
-# one run, as ratios against the baseline of that run:
+# What each durability setting of the *Delivery* table in
+# ngx_http_track_module/README.md costs, in one run, as ratios against the
+# baseline of that run:
 #
 #   ingest (nginx + the module, 2 workers, pixel GET with varied objects and
 #   users, wrk unpaced on BENCH_CONNS connections, BENCH_DURATION s) into
@@ -27,14 +28,13 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=bench/lib.sh
 . "$here/lib.sh"
 
-out=$(mkdir -p "$1" && cd "$1" && pwd)
+out=$(bench_out_dir "$1")
 DURATION=${BENCH_DURATION:-5}
 REPEAT=${BENCH_REPEAT:-3}
 export REPEAT
 CONNS=${BENCH_CONNS:-64}
 EVENTS=${BENCH_EVENTS:-100000}
-bin=${CONSUMER_BIN:-$bench_root/consumer/build/release/track-consumer}
-[ -x "$bin" ] || { echo "build track-consumer first: make consumer" >&2; exit 1; }
+bin=$(bench_consumer_bin)
 
 INGEST=(none everysec always wait1)
 DRAIN=(flush1 flush2)
@@ -87,7 +87,6 @@ log "durability: generating $EVENTS events"
 
 : >"$out/durability.tsv"
 record() { printf '%s\t%s\t%s\t%s\n' "$@" >>"$out/durability.tsv"; }
-now() { date +%s.%N; }
 
 ingest() {
     local s=$1 r res n bad
@@ -107,26 +106,10 @@ drain() {
     (
         # shellcheck disable=SC1091
         . "$db/env"
-        for t in $(mariadb_client "$db" track -N -e "SELECT table_name FROM
-                   information_schema.tables WHERE table_schema = 'track'
-                   AND table_name LIKE 'events\\_2%'"); do
-            mariadb_client "$db" track -e "DROP TABLE \`$t\`"
-        done
-        mariadb_client "$db" track -e 'TRUNCATE stats_hourly;
-            TRUNCATE stats_daily; TRUNCATE stats_daily_users;
-            TRUNCATE stats_user_seen; TRUNCATE consumer_state'
+        bench_db_reset "$db"
         redis-cli -p "${rport[none]}" flushall >/dev/null
         redis-cli -p "${rport[none]}" --pipe <"$tmp/ev.resp" >/dev/null
-        cat >"$tmp/consumer.conf" <<EOF
-redis_port = ${rport[none]}
-mysql_socket = $MYSQL_SOCKET
-mysql_user = $MYSQL_USER
-mysql_password = $MYSQL_PASSWORD
-mysql_database = track
-timezone = UTC
-log_level = warn
-drain = yes
-EOF
+        bench_consumer_conf "$tmp/consumer.conf" "${rport[none]}" "drain = yes"
     )
     t0=$(now)
     "$bin" --config "$tmp/consumer.conf" --id bench 2>>"$tmp/consumer.log"

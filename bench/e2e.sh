@@ -25,7 +25,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=bench/lib.sh
 . "$here/lib.sh"
 
-out=$(mkdir -p "$1" && cd "$1" && pwd)
+out=$(bench_out_dir "$1")
 START=${BENCH_E2E_START:-40000}
 PROBE=${BENCH_E2E_PROBE:-15}
 PROBES=${BENCH_E2E_PROBES:-5}
@@ -33,8 +33,7 @@ HOLD=${BENCH_E2E_HOLD:-60}
 MODE=${BENCH_E2E_MODE:-pixel}
 NCONS=${BENCH_E2E_CONSUMERS:-1}
 CONNS=${BENCH_E2E_CONNS:-256}
-bin=${CONSUMER_BIN:-$bench_root/consumer/build/release/track-consumer}
-[ -x "$bin" ] || { echo "build track-consumer first: make consumer" >&2; exit 1; }
+bin=$(bench_consumer_bin)
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/track-bench-e2e.XXXXXX")
 chmod 755 "$tmp"
@@ -44,19 +43,13 @@ cleanup() {
     [ -n "$sampler" ] && kill "$sampler" 2>/dev/null
     for f in "$tmp"/consumer*.pid; do stop_pidfile "$f"; done
     bench_nginx_stop "$tmp/nginx"
-    stop_redis "$tmp/redis"
-    stop_mariadb "$tmp/db"
+    bench_stop_queue_and_db "$tmp"
     rm -rf "$tmp"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-BENCH_REDIS_PORT=$(free_port)
-start_redis "$tmp/redis" "$BENCH_REDIS_PORT"
-start_mariadb "$tmp/db" "$(free_port)" >/dev/null
-# shellcheck disable=SC1091
-. "$tmp/db/env"
-sql() { mariadb_client "$tmp/db" track "$@"; }
+bench_start_queue_and_db "$tmp"
 
 port=$(free_port)
 bench_nginx_conf "$tmp/nginx" "$port" "load_module $BENCH_MODULE_SO;" \
@@ -83,15 +76,7 @@ case $MODE in
     *) echo "BENCH_E2E_MODE: pixel or beacon10" >&2; exit 2 ;;
 esac
 
-cat >"$tmp/consumer.conf" <<EOF
-redis_port = $BENCH_REDIS_PORT
-mysql_socket = $MYSQL_SOCKET
-mysql_user = $MYSQL_USER
-mysql_password = $MYSQL_PASSWORD
-mysql_database = track
-timezone = UTC
-log_level = warn
-EOF
+bench_consumer_conf "$tmp/consumer.conf" "$BENCH_REDIS_PORT"
 for i in $(seq 1 "$NCONS"); do
     # shellcheck disable=SC2086
     "$bin" --config "$tmp/consumer.conf" --id "e2e$i" ${BENCH_CONSUMER_ARGS:-} \
@@ -174,11 +159,7 @@ pushed=$(curl -s "http://127.0.0.1:$port/metrics" |
     awk '$1 == "track_events_pushed_total" { print $2 }')
 deadline=$(( $(date +%s) + 120 ))
 while :; do
-    stored=0
-    for t in $(sql -N -e "SELECT table_name FROM information_schema.tables
-                          WHERE table_schema = 'track' AND table_name LIKE 'events\\_2%'"); do
-        stored=$(( stored + $(sql -N -e "SELECT COUNT(*) FROM \`$t\`") ))
-    done
+    stored=$(bench_stored_rows "$tmp/db")
     [ "$stored" -ge "$pushed" ] && break
     [ "$(date +%s)" -ge "$deadline" ] && break
     sleep 2

@@ -118,3 +118,98 @@ field() {
 }
 
 rcli() { redis-cli -p "$BENCH_REDIS_PORT" "$@"; }
+
+# --- the consumer benchmarks' setup (drain.sh, e2e.sh, durability.sh,
+# consumer-bench.sh) ----------------------------------------------------------
+
+# bench_out_dir DIR: DIR, created if need be, as an absolute path
+bench_out_dir() { mkdir -p "$1" && cd "$1" && pwd; }
+
+now() { date +%s.%N; }
+
+# seconds_between T0 T1: T1 - T0 (two `now` values), to the millisecond
+seconds_between() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
+
+# bench_consumer_bin: the track-consumer under test (CONSUMER_BIN, default
+# the release build), or a failure saying to build it
+bench_consumer_bin() {
+    local bin=${CONSUMER_BIN:-$bench_root/consumer/build/release/track-consumer}
+    [ -x "$bin" ] || { echo "build track-consumer first: make consumer" >&2; return 1; }
+    echo "$bin"
+}
+
+# bench_start_queue_and_db DIR: a private redis-server under DIR/redis on
+# BENCH_REDIS_PORT (set here) and a mariadbd under DIR/db, whose MYSQL_*
+# settings (DIR/db/env) are then set in the caller's shell
+bench_start_queue_and_db() {
+    local dir=$1
+    BENCH_REDIS_PORT=$(free_port)
+    start_redis "$dir/redis" "$BENCH_REDIS_PORT"
+    start_mariadb "$dir/db" "$(free_port)" >/dev/null
+    # shellcheck disable=SC1091
+    . "$dir/db/env"
+}
+
+# bench_stop_queue_and_db DIR: stops what bench_start_queue_and_db started
+bench_stop_queue_and_db() {
+    stop_redis "$1/redis"
+    stop_mariadb "$1/db"
+}
+
+# bench_queue_and_db_scratch NAME: a scratch directory $tmp with a Redis and
+# a MariaDB in it (bench_start_queue_and_db), both stopped and $tmp removed
+# at exit; sql [ARGS] runs the mariadb client on its database `track`
+bench_queue_and_db_scratch() {
+    tmp=$(mktemp -d "${TMPDIR:-/tmp}/$1.XXXXXX")
+    trap 'set +e; bench_stop_queue_and_db "$tmp"; rm -rf "$tmp"' EXIT
+    trap 'exit 130' INT TERM
+    bench_start_queue_and_db "$tmp"
+    sql() { mariadb_client "$tmp/db" track "$@"; }
+}
+
+# bench_consumer_conf FILE REDIS_PORT [LINE...]: a track-consumer config for
+# the Redis on REDIS_PORT and the MariaDB of the current MYSQL_* settings,
+# UTC, warnings only, plus LINEs ("drain = yes", "id = bench")
+bench_consumer_conf() {
+    local file=$1 port=$2; shift 2
+    {
+        cat <<CONF
+redis_port = $port
+mysql_socket = $MYSQL_SOCKET
+mysql_user = $MYSQL_USER
+mysql_password = $MYSQL_PASSWORD
+mysql_database = track
+timezone = UTC
+log_level = warn
+CONF
+        [ $# -eq 0 ] || printf '%s\n' "$@"
+    } >"$file"
+}
+
+# bench_day_tables DBDIR: the day tables (events_2...) in the database
+# `track` of the mariadbd started under DBDIR
+bench_day_tables() {
+    mariadb_client "$1" track -N -e "SELECT table_name FROM information_schema.tables
+        WHERE table_schema = 'track' AND table_name LIKE 'events\\_2%'"
+}
+
+# bench_db_reset DBDIR: no day tables, empty statistics and consumer state,
+# so that the next drain starts as on a new database
+bench_db_reset() {
+    local t
+    for t in $(bench_day_tables "$1"); do
+        mariadb_client "$1" track -e "DROP TABLE \`$t\`"
+    done
+    mariadb_client "$1" track -e 'TRUNCATE stats_hourly; TRUNCATE stats_daily;
+        TRUNCATE stats_daily_users; TRUNCATE stats_user_seen;
+        TRUNCATE stats_dead_letters; TRUNCATE consumer_state'
+}
+
+# bench_stored_rows DBDIR: the rows of every day table, summed
+bench_stored_rows() {
+    local t sum=0
+    for t in $(bench_day_tables "$1"); do
+        sum=$((sum + $(mariadb_client "$1" track -N -e "SELECT COUNT(*) FROM \`$t\`")))
+    done
+    echo "$sum"
+}

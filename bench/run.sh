@@ -10,8 +10,8 @@
 # described in bench/ingest.sh, bench/drain.sh and bench/e2e.sh.
 #
 # Output: bench/results/<date>/ (raw .tsv files and report.md), with
-# bench/results/latest.md a copy of the newest report (the README's
-# "Performance" section is that report).
+# bench/results/latest.md a copy of the newest report (bench/README.md's
+# "Results" are that report).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)

@@ -2,7 +2,8 @@
  * libFuzzer target: ngx_http_track_parse_args() (the pixel's query string).
  *
  * Every input is parsed under the default limits and under tight ones, and
- * compared with a reference written from the README: the same verdict, the
+ * compared with a reference written from the documentation
+ * (README.md, ngx_http_track_module/README.md): the same verdict, the
  * same reason, the same event.  Accepted events must then serialise to JSON
  * that re-parses with the same bytes and that the consumer can store.
  */

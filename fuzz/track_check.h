@@ -22,8 +22,9 @@ void fz_check_event(json_t *event, const ngx_http_track_limits_t *limits);
 void fz_check_error(const ngx_http_track_error_t *err);
 
 /*
- * A validated event as a JSON object, the way the README documents it
- * (strings, integer ts, flat props): what the references build.
+ * A validated event as a JSON object, the way README.md's *Event format*
+ * documents it (strings, integer ts, flat props): what the references
+ * build.
  */
 json_t *fz_event_json(const ngx_http_track_event_t *ev);
 

@@ -2,9 +2,10 @@
  * libFuzzer target: ngx_http_track_parse_json() (the beacon's body).
  *
  * Every input is parsed under the default limits and under tight ones and
- * compared with a reference written from the README (one event or a batch;
- * required strings; object and uid may be integers, stored as their decimal
- * text; ts an integer in [0, 2^53); a flat props object).  Accepted events
+ * compared with a reference written from the documentation (README.md,
+ * ngx_http_track_module/README.md): one event or a batch; required
+ * strings; object and uid may be integers, stored as their decimal
+ * text; ts an integer in [0, 2^53); a flat props object.  Accepted events
  * must serialise to JSON that re-parses with the same bytes and that the
  * consumer can store.
  */

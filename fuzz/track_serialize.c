@@ -18,7 +18,8 @@
 #define FZ_MAX_FIELDS  16
 
 
-/* the README's rule, written apart from the module's code */
+/* the rule of ngx_http_track_module/README.md (Rejections), written apart
+ * from the module's code */
 static json_t *
 ref_sanitise(const unsigned char *s, size_t n, size_t max)
 {

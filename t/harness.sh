@@ -4,8 +4,8 @@
 # stop the next ones, the exit status says whether any failed:
 #   a) the Test::Nginx suites t/[0-9]*.t
 #   b) the same suites with nginx under valgrind, then the valgrind reports
-#   c) `make -C consumer test` (the consumer's unit tests), when
-#      consumer/Makefile has that target
+#   c) `make -C consumer test` (the unit tests of track-consumer and
+#      track-stats), when consumer/Makefile has that target
 #   d) the integration tests: every family of t/integration/ with prove,
 #      then the consumer and stats families again against the
 #      AddressSanitizer + UBSan build (see t/README.md)

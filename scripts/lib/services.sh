@@ -32,12 +32,12 @@ stop_pidfile() {
     rm -f "$f"
 }
 
-# The Redis settings the README's *Delivery* section asks of production,
-# used by `make run` and by the tests that kill Redis and expect its data
-# back: every acknowledged write in the append-only file (written before
-# the reply, fsynced every second), and a memory limit that refuses writes
-# rather than evicting keys (an evicting Redis would drop the queue; refused
-# pushes go to nginx's spool).
+# The Redis settings ngx_http_track_module/README.md's *Delivery* section
+# asks of production, used by `make run` and by the tests that kill Redis
+# and expect its data back: every acknowledged write in the append-only
+# file (written before the reply, fsynced every second), and a memory limit
+# that refuses writes rather than evicting keys (an evicting Redis would
+# drop the queue; refused pushes go to nginx's spool).
 REDIS_DURABLE_ARGS=(--appendonly yes --appendfsync everysec
                     --maxmemory-policy noeviction)
 REDIS_MAXMEMORY=${REDIS_MAXMEMORY:-256mb}
