@@ -11,7 +11,8 @@
 #      AddressSanitizer + UBSan build (see t/README.md)
 #   e) each fuzz target in fuzz/ for FUZZ_TEST_SECONDS (default 20)
 #   j) the unit tests of the browser code (node --test)
-# HARNESS_STAGES (default abcdej) picks stages; TEST_NGINX_UPSTREAM_LIB runs
+#   k) checks of the tree: document links, no call loops between files
+# HARNESS_STAGES (default abcdejk) picks stages; TEST_NGINX_UPSTREAM_LIB runs
 # the suites under that upstream Test::Nginx instead (see t/upstream.sh).
 set -euo pipefail
 shopt -s nullglob
@@ -95,7 +96,7 @@ skip() {
 # stage LETTER TITLE FUNCTION: runs FUNCTION, records PASS, FAIL or SKIP.
 stage() {
     local letter=$1 title=$2 fn=$3 rc=0 t0=$SECONDS result=PASS
-    [[ ${HARNESS_STAGES:-abcdej} == *$letter* ]] || return 0
+    [[ ${HARNESS_STAGES:-abcdejk} == *$letter* ]] || return 0
     printf '\n==> [%s] %s\n' "$letter" "$title"
     skipped_stage=0
     "$fn" || rc=$?
@@ -233,12 +234,26 @@ run_node() {
     node --test tracker/tests/ dashboard/tests/
 }
 
+# documents link to files and headings that exist; no two source files of
+# the module or of the consumer use each other's functions in a loop
+run_tree_checks() {
+    local rc=0
+    perl scripts/check-doc-links.pl || rc=1
+    local calls=$scratch/calls.txt
+    perl scripts/check-call-cycles.pl ngx_http_track_module >"$calls" ||
+        { cat "$calls"; rc=1; }
+    perl scripts/check-call-cycles.pl consumer/common consumer/track-consumer \
+        consumer/track-stats >"$calls" || { cat "$calls"; rc=1; }
+    return "$rc"
+}
+
 stage a "Test::Nginx suites" run_suites
 stage b "Test::Nginx suites under valgrind" run_valgrind
 stage c "consumer unit tests (make -C consumer test)" run_consumer
 stage d "integration tests" run_integration
 stage e "fuzz targets, briefly (make -C fuzz run)" run_fuzz
 stage j "browser code unit tests (node --test)" run_node
+stage k "checks of the tree (links, call loops)" run_tree_checks
 
 # --- summary ---------------------------------------------------------------
 
