@@ -10,4 +10,11 @@ typedef enum {
     TC_DOWN                 /* connection unusable: reconnect, back off */
 } tc_rc_t;
 
+/* the exit status of both programs */
+typedef enum {
+    TC_EXIT_OK = 0,
+    TC_EXIT_FAILURE = 1,    /* could not run or went wrong: logged */
+    TC_EXIT_USAGE = 2       /* bad command line or settings */
+} tc_exit_t;
+
 #endif /* TC_RC_H */

@@ -118,7 +118,7 @@ db_connect(const tc_conf_t *c, long secs)
     m = mysql_init(NULL);
     if (m == NULL) {
         tc_log_error("lanes: out of memory");
-        exit(1);
+        exit(TC_EXIT_FAILURE);
     }
 
     timeout = (unsigned) (c->mysql_timeout < secs ? c->mysql_timeout : secs);
@@ -309,7 +309,7 @@ spawn(tc_lane_t *l, const tc_conf_t *c)
      * batch in hand: SIGTERM, as `kill` of the group would send.
      */
     if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != supervisor) {
-        _exit(1);
+        _exit(TC_EXIT_FAILURE);
     }
 
     if (lane_mask_set) {
@@ -447,8 +447,9 @@ reload(tc_conf_t *conf, int argc, char **argv)
 void
 tc_lanes_start(tc_conf_t *conf, int argc, char **argv)
 {
-    int              signo, stopping, failure, probed, st, given_up;
+    int              signo, stopping, probed, st, given_up;
     long             orphans[TC_LANE_ORPHANS], k;
+    tc_exit_t        failure;
     char             how[64];
     pid_t            pid;
     size_t           i, n, norphans, running, pending;
@@ -480,7 +481,7 @@ tc_lanes_start(tc_conf_t *conf, int argc, char **argv)
     lanes = calloc(TC_LANE_SLOTS + TC_LANE_ORPHANS, sizeof(tc_lane_t));
     if (lanes == NULL) {
         tc_log_error("lanes: out of memory");
-        exit(1);
+        exit(TC_EXIT_FAILURE);
     }
 
     for (k = 0; k < TC_LANE_SLOTS; k++) {
@@ -489,7 +490,7 @@ tc_lanes_start(tc_conf_t *conf, int argc, char **argv)
     }
 
     n = TC_LANE_SLOTS;
-    failure = 0;
+    failure = TC_EXIT_OK;
     stopping = 0;
     next_probe = probed ? 0 : time(NULL) + TC_LANE_PROBE_S;
 
@@ -605,7 +606,7 @@ tc_lanes_start(tc_conf_t *conf, int argc, char **argv)
                 describe(st, how, sizeof(how));
                 tc_log_error("lanes: lane %ld (pid %d) %s while stopping",
                              l->lane, (int) pid, how);
-                failure = 1;
+                failure = TC_EXIT_FAILURE;
                 continue;
             }
 
@@ -622,7 +623,7 @@ tc_lanes_start(tc_conf_t *conf, int argc, char **argv)
 
     if (!stopping && given_up > 0) {
         tc_log_error("lanes: every lane is down (crash loop); exiting");
-        failure = 1;
+        failure = TC_EXIT_FAILURE;
     }
 
     tc_log_close();
@@ -636,6 +637,6 @@ lane:
 
     if (lane_conf(conf, k, (int) i) != TC_OK) {
         tc_log_error("lanes: out of memory");
-        _exit(1);
+        _exit(TC_EXIT_FAILURE);
     }
 }

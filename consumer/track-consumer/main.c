@@ -482,7 +482,7 @@ apply_batch(tc_ctx_t *ctx)
 }
 
 
-static int
+static tc_exit_t
 run(tc_ctx_t *ctx)
 {
     tc_take_t  taken;
@@ -492,7 +492,7 @@ run(tc_ctx_t *ctx)
         report(ctx, 0);
 
         if (tc_stop && !ctx->have) {
-            return 0;
+            return TC_EXIT_OK;
         }
 
         if (ctx->store.m == NULL) {
@@ -500,7 +500,7 @@ run(tc_ctx_t *ctx)
                 if (tc_stop) {
                     tc_log_info("exiting without MySQL; the batch in hand "
                                 "stays in the processing list");
-                    return 0;
+                    return TC_EXIT_OK;
                 }
                 backoff(ctx, &ctx->mysql_backoff, "mysql unavailable");
                 continue;
@@ -513,7 +513,7 @@ run(tc_ctx_t *ctx)
                 if (tc_stop) {
                     tc_log_info("exiting without Redis; the processing list "
                                 "is finished at the next start");
-                    return 0;
+                    return TC_EXIT_OK;
                 }
                 backoff(ctx, &ctx->redis_backoff, "redis unavailable");
                 continue;
@@ -546,7 +546,7 @@ run(tc_ctx_t *ctx)
             if (taken == TC_TAKE_NOTHING) {
                 if (ctx->conf.drain) {
                     tc_log_info("queue drained, exiting (--drain)");
-                    return 0;
+                    return TC_EXIT_OK;
                 }
                 continue;
             }
@@ -554,7 +554,7 @@ run(tc_ctx_t *ctx)
 
         if (!ctx->committed) {
             if (tc_stop && ctx->store.m == NULL) {
-                return 0;
+                return TC_EXIT_OK;
             }
             apply_batch(ctx);
             if (!ctx->committed) {
@@ -562,7 +562,7 @@ run(tc_ctx_t *ctx)
                     tc_log_info("exiting without MySQL; batch %" PRIu64
                                 " stays in the processing list",
                                 ctx->batch.seq);
-                    return 0;
+                    return TC_EXIT_OK;
                 }
                 continue;
             }
@@ -574,7 +574,7 @@ run(tc_ctx_t *ctx)
                 tc_log_info("exiting without Redis; batch %" PRIu64 " is "
                             "committed and is acknowledged at the next start",
                             ctx->batch.seq);
-                return 0;
+                return TC_EXIT_OK;
             }
             backoff(ctx, &ctx->redis_backoff, "redis unavailable, batch "
                     "committed but not acknowledged");
@@ -587,7 +587,7 @@ run(tc_ctx_t *ctx)
 int
 main(int argc, char **argv)
 {
-    int            rc;
+    tc_exit_t      rc;
     char           err[512];
     tc_ctx_t      *ctx;
     tc_conf_rc_t   parsed;
@@ -601,10 +601,10 @@ main(int argc, char **argv)
     parsed = tc_conf_load(&ctx->conf, argc, argv, err, sizeof(err));
     if (parsed != TC_CONF_RUN) {
         if (parsed == TC_CONF_EXIT) {
-            return 0;
+            return TC_EXIT_OK;
         }
         fprintf(stderr, "track-consumer: %s\n", err);
-        return 2;
+        return TC_EXIT_USAGE;
     }
 
     tc_log_level = (int) ctx->conf.log_level;
@@ -613,13 +613,13 @@ main(int argc, char **argv)
         fprintf(stderr, "track-consumer: cannot open log file \"%s\": %s\n",
                 ctx->conf.log_file, strerror(errno));
         tc_conf_free(&ctx->conf);
-        return 2;
+        return TC_EXIT_USAGE;
     }
 
     if (tc_tz_set(ctx->conf.timezone) != TC_OK) {
         tc_log_error("unknown time zone \"%s\"", ctx->conf.timezone);
         tc_conf_free(&ctx->conf);
-        return 2;
+        return TC_EXIT_USAGE;
     }
 
     sigemptyset(&tc_signals);
@@ -636,12 +636,12 @@ main(int argc, char **argv)
 
     if (mysql_library_init(0, NULL, NULL) != 0) {
         tc_log_error("mysql_library_init() failed");
-        return 1;
+        return TC_EXIT_FAILURE;
     }
 
     if (tc_queue_init(&ctx->queue, &ctx->conf) != TC_OK) {
         tc_log_error("out of memory");
-        return 1;
+        return TC_EXIT_FAILURE;
     }
 
     tc_store_init(&ctx->store, &ctx->conf);

@@ -441,7 +441,7 @@ access_handler(void *cls, struct MHD_Connection *conn, const char *url,
     tc_log_debug("%s %s", method, url);
 
     endpoint = tc_endpoint_by_path(conf->prefix, url);
-    if (endpoint == -1) {
+    if (endpoint == TC_EP_NONE) {
         tc_set_error(&err, 404, "not_found", "no such endpoint");
         return send_error(conn, &err);
     }

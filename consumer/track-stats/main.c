@@ -152,12 +152,12 @@ parse_options(int argc, char **argv)
     for (i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage(stdout);
-            exit(0);
+            exit(TC_EXIT_OK);
         }
 
         if (strcmp(argv[i], "--version") == 0) {
             printf("track-stats %s\n", TC_STATS_VERSION);
-            exit(0);
+            exit(TC_EXIT_OK);
         }
     }
 
@@ -318,7 +318,7 @@ main(int argc, char **argv)
     tc_log_set_ident("track-stats");
 
     if (parse_options(argc, argv) != TC_OK) {
-        return 2;
+        return TC_EXIT_USAGE;
     }
 
     tc_log_level = (int) conf.log_level;
@@ -326,7 +326,7 @@ main(int argc, char **argv)
     if (parse_listen(conf.listen, &addr) != TC_OK) {
         fprintf(stderr, "track-stats: invalid --listen \"%s\"\n",
                 conf.listen);
-        return 2;
+        return TC_EXIT_USAGE;
     }
 
     if (conf.prefix[0] != '/'
@@ -334,25 +334,25 @@ main(int argc, char **argv)
     {
         fprintf(stderr, "track-stats: --prefix must start with '/' and not "
                 "end with one (e.g. /stats/v1)\n");
-        return 2;
+        return TC_EXIT_USAGE;
     }
 
     if (tc_log_open(conf.log_file) != TC_OK) {
         tc_log_error("cannot open log file %s: %s", conf.log_file,
                      strerror(errno));
-        return 1;
+        return TC_EXIT_FAILURE;
     }
 
     if (conf.token_file[0] != '\0' && getenv("TRACK_STATS_TOKEN")) {
         tc_log_error("give the token either in --token-file or in "
                      "TRACK_STATS_TOKEN, not both");
-        return 2;
+        return TC_EXIT_USAGE;
     }
 
     tz = conf.timezone;
     if (tc_tz_set(tz) != TC_OK) {
         tc_log_error("unknown time zone \"%s\"", tz);
-        return 2;
+        return TC_EXIT_USAGE;
     }
 
     /* Signals are taken by sigwait() below; every thread inherits the
@@ -365,13 +365,13 @@ main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
 
     if (load_token() != TC_OK) {
-        return 1;
+        return TC_EXIT_FAILURE;
     }
 
     if (conf.mysql_password_file[0] != '\0') {
         password = read_secret(conf.mysql_password_file, "password");
         if (password == NULL) {
-            return 1;
+            return TC_EXIT_FAILURE;
         }
     }
 
@@ -389,7 +389,7 @@ main(int argc, char **argv)
     if (mysql_library_init(0, NULL, NULL) != 0) {
         tc_log_error("mysql_library_init failed");
         free(password);
-        return 1;
+        return TC_EXIT_FAILURE;
     }
 
     tc_query_init();

@@ -71,7 +71,7 @@ tc_set_error(tc_error_t *err, int status, const char *code,
 }
 
 
-int
+tc_endpoint_t
 tc_endpoint_by_path(const char *prefix, const char *path)
 {
     size_t  n;
@@ -79,21 +79,21 @@ tc_endpoint_by_path(const char *prefix, const char *path)
 
     n = strlen(prefix);
     if (strncmp(path, prefix, n) != 0 || path[n] != '/') {
-        return -1;
+        return TC_EP_NONE;
     }
 
     for (i = 0; i < TC_EP_COUNT; i++) {
         if (strcmp(path + n + 1, endpoints[i].name) == 0) {
-            return i;
+            return (tc_endpoint_t) i;
         }
     }
 
-    return -1;
+    return TC_EP_NONE;
 }
 
 
 const char *
-tc_endpoint_name(int endpoint)
+tc_endpoint_name(tc_endpoint_t endpoint)
 {
     return endpoints[endpoint].name;
 }

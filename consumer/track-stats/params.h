@@ -11,6 +11,7 @@
 #define TC_MAX_ARGS         16
 
 typedef enum {
+    TC_EP_NONE = -1,            /* no such endpoint */
     TC_EP_SERIES = 0,
     TC_EP_TOP,
     TC_EP_USERS,
@@ -59,8 +60,8 @@ typedef struct {
     char         message[256];
 } tc_error_t;
 
-int tc_endpoint_by_path(const char *prefix, const char *path);
-const char *tc_endpoint_name(int endpoint);
+tc_endpoint_t tc_endpoint_by_path(const char *prefix, const char *path);
+const char *tc_endpoint_name(tc_endpoint_t endpoint);
 
 /* Fills req, or err (status 400) and returns TC_ERROR. */
 tc_rc_t tc_parse_request(int endpoint, const tc_arg_t *args, int nargs,
