@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # Top-level build, run and test entry points (see README.md).
 
 BUILD      := build

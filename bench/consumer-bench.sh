@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # track-consumer benchmark (not a test): events/s drained from a pre-filled
 # Redis queue into MariaDB with statistics, against LOAD DATA of the same
 # rows (raw rows only) and against one autocommitted INSERT per event, on

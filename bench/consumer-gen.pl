@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# SPDX-License-Identifier: BSD-2-Clause
 # Events for bench/consumer-bench.sh, in the module's stored format (README,
 # "Event format"), written three ways:
 #   PREFIX.resp  RPUSH commands (1000 events each) for redis-cli --pipe

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Decoding micro-benchmark (not a test): µs per event of the consumer's
  * tc_event_decode() alone and of its whole tc_batch_decode() (decoding,

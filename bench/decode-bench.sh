@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # Decoding micro-benchmark (not a test): bench/decode-bench.c built against
 # the consumer of a base commit and against the working tree, run in
 # alternation on the same events, µs per event, and the ratio.

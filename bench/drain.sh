@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # Queue-to-database benchmark: how fast track-consumer moves a pre-filled
 # Redis queue into MariaDB (day table + statistics, exactly-once
 # bookkeeping), against the two ways to compare it with on the same server:

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # What each durability setting of the *Delivery* table in
 # ngx_http_track_module/README.md costs, in one run, as ratios against the
 # baseline of that run:

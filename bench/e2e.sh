@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # End-to-end sustained rate: nginx + the module (2 workers), Redis, MariaDB
 # and track-consumer all on this machine, wrk offering a fixed rate of
 # events (bench/wrk.lua, BENCH_RATE) with varying objects and users.  The

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# SPDX-License-Identifier: BSD-2-Clause
 # Synthetic events in the module's stored format (README, "Event format"),
 # shaped like tracking traffic: 2 apps, 5 modules, 4 actions, objects
 # Zipf-like over 10k items (20 % without object), uids over 100k users, a

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # Ingest benchmark: the module against its ceiling and its peers, in one run,
 # same nginx build, same worker count, same wrk settings (bench/wrk.lua).
 #

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # shellcheck shell=bash
 # Helpers shared by the benchmark scripts (sourced by bash).  Everything
 # listens on 127.0.0.1 only; every process started here is stopped by the

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# SPDX-License-Identifier: BSD-2-Clause
 # Turns the .tsv files that bench/ingest.sh, bench/drain.sh and bench/e2e.sh
 # wrote into OUTDIR into one markdown report (stdout): the tables, the
 # ratios, the targets, the machine and the command.

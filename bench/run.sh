@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # The benchmark in one command (`make bench`): ingest against the empty_gif
 # ceiling and the peers, queue to MariaDB against LOAD DATA and single
 # INSERTs, and the end-to-end sustained rate; then one markdown report.

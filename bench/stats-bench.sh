@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # Benchmark of track-stats: queries/s and latency percentiles (wrk) for a
 # 30-day series and a top-10 on a day with a million events.
 #

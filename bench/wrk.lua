@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: BSD-2-Clause
 -- wrk script shared by every benchmark path, so that all of them are driven
 -- the same way.  Settings come from the environment:
 --

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 // api.js: the stats API client of the dashboard: GET with the bearer token,
 // every failure as an ApiError whose describe() a person can read.
 

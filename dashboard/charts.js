@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 // charts.js: the dashboard's Chart.js charts (Chart is the global of
 // Debian's chart.min.js), made once per canvas and updated in place so that
 // live refreshes do not flicker.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 // dashboard.js: the dashboard page: the picker form and the URL, one
 // refresh of the four panels from the stats API, and live mode.
 import { getStats, describe } from './api.js';

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # Prints the nginx locations that serve the browser parts from a checkout:
 # the tracker (/tracker/), its demo shop (/demo/), the dashboard
 # (/dashboard/) and Debian's Chart.js under it.  scripts/run.sh and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 // selection.js: what the dashboard shows (app, filters, days, interval,
 // live), read from and written to the page URL so that links can be shared.
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * libFuzzer target: the consumer's side of the queue.  The input is a batch
  * of queue elements separated by "@@".  Each is decoded (tc_event_decode),

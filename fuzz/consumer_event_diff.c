@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * libFuzzer target: the consumer's two decoders against each other.  The
  * input is one queue element.  jansson's decoding (tc_event_decode_json) is

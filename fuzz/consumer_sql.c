@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * libFuzzer target: the consumer's SQL value building (sql.c) on arbitrary
  * bytes, below what the decoder would let through: invalid UTF-8, NUL,

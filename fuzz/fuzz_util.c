@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Helpers shared by the fuzz targets (see fuzz_util.h). */
 
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Helpers shared by the fuzz targets: a strict UTF-8 checker written apart
  * from the code under test (so it cannot share its mistakes), and a check

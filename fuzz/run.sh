@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # Runs libFuzzer targets for a bounded time each.
 # Usage: run.sh OUTDIR SECONDS TARGET...   (SECONDS 0: replay the seeds only)
 # Seeds: fuzz/corpus/<target>/ (read only); new inputs: OUTDIR/corpus/<target>/;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* A reader for the SQL the consumer writes (see sql_check.h). */
 
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * A reader for the SQL the consumer writes: a row "(v,v,...)" whose values
  * are NULL, integers or quoted strings, read the way the server's lexer

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * libFuzzer target: ngx_http_track_parse_args() (the pixel's query string).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Checks shared by the module's fuzz targets (see track_check.h). */
 
 #include <string.h>

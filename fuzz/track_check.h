@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Checks shared by the module's fuzz targets: the shape of a validated event,
  * and what ngx_http_track_serialize() makes of it, down to whether the

@@ -1,4 +1,4 @@
-
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The hiredis adapter for nginx's event loop, the way hiredis keeps its own
  * (adapters/libevent.h): addRead/delRead/addWrite/delWrite/cleanup on an

@@ -1,4 +1,4 @@
-
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The hiredis adapter for nginx's event loop: the socket of a
  * redisAsyncContext as an nginx connection.

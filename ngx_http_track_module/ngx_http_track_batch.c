@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The batcher: the events of many requests coalesced into pipelined RPUSH
  * commands (each followed by a WAIT with track_redis_wait_replicas), and

@@ -1,4 +1,4 @@
-
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The batcher of pushes to Redis (ngx_http_track_batch.c).
  */

@@ -1,4 +1,4 @@
-
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Single Redis commands whose reply goes to a handler (the spool's replay,
  * the queue watch), pipelined with the pushes under the same reply

@@ -1,4 +1,4 @@
-
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Single Redis commands for the spool's replay and the queue watch
  * (ngx_http_track_command.c).

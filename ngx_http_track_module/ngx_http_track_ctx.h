@@ -1,4 +1,4 @@
-
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The per-request context: the serialised events on their way from the
  * handler through delivery to Redis or the spool, and the callback that

@@ -1,4 +1,4 @@
-
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Delivery of a request's events: to Redis, to the spool when Redis cannot
  * take them, and what track_ack promises the client.  The handler answers

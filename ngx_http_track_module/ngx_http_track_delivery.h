@@ -1,4 +1,4 @@
-
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Delivery of a request's events (ngx_http_track_delivery.c).
  */

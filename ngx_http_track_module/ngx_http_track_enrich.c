@@ -1,4 +1,4 @@
-
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * What the edge adds to an event and takes from it: the server's fields
  * (time, address, user agent, referer, track_field values), the privacy

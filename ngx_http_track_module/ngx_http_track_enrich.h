@@ -1,4 +1,4 @@
-
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The events' enrichment and serialisation (ngx_http_track_enrich.c).
  */

@@ -1,4 +1,4 @@
-
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Validation and serialisation of tracking events (see the header for why
  * this file has no nginx dependency).

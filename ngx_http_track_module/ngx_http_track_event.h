@@ -1,4 +1,4 @@
-
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Validation and serialisation of tracking events.  Free of nginx types on
  * purpose: the same code runs inside nginx and under the fuzzers.

@@ -1,4 +1,4 @@
-
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The "track" content handler: method and CORS rules, request body
  * collection, privacy consent, hand-off to enrichment and delivery, and

@@ -1,4 +1,4 @@
-
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The "track" content handler (ngx_http_track_handler.c).
  */

@@ -1,4 +1,4 @@
-
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Counters shared by all workers and the track_metrics handler
  * (ngx_http_track_metrics.c).

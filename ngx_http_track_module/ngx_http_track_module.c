@@ -1,4 +1,4 @@
-
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * ngx_http_track_module: directives, configuration and variables, and the
  * worker's start and end.  Request handling lives in

@@ -1,4 +1,4 @@
-
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * ngx_http_track_module's configuration (ngx_http_track_module.c), which
  * every part of the module reads.

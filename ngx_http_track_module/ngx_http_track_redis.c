@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The worker's Redis connection: connect and reply timeouts on nginx
  * timers, Sentinel discovery, reconnection with backoff, and the list of

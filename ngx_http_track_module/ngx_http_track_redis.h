@@ -1,4 +1,4 @@
-
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The worker's Redis connection (ngx_http_track_redis.c).
  */

@@ -1,4 +1,4 @@
-
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The replay of the disk spool into Redis, exactly once, once Redis can take
  * events again.  Only closed segments are replayed: a writer holds its

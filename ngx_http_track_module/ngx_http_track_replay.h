@@ -1,4 +1,4 @@
-
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The replay of the disk spool into Redis (ngx_http_track_replay.c).
  */

@@ -1,4 +1,4 @@
-
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The disk spool's writing side: where events go when Redis cannot take
  * them (ngx_http_track_replay.c sends them on later).

@@ -1,4 +1,4 @@
-
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The disk spool's format and its writing side (ngx_http_track_spool.c).
  */

@@ -1,4 +1,4 @@
-
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Backpressure: above track_redis_max_queue events go to the spool, and the
  * list's length is polled until it falls below 90% of the ceiling.

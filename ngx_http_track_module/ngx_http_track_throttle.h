@@ -1,4 +1,4 @@
-
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Backpressure on the Redis list's length (ngx_http_track_throttle.c).
  */

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # ops/backup.sh: back up the closed days of the track database and prove
 # that the backup restores.
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # `make deb`: the Debian packages (debian/) built from a copy of the
 # checkout, so that the build and its clean step never touch the working
 # tree; then lintian, which must report no error and no warning.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # Builds ngx_http_track_module.so against Debian's nginx (nginx-dev), with
 # Debian's own configure flags so the module is binary compatible.
 # Usage: build-module.sh BUILDDIR

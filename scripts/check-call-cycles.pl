@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# SPDX-License-Identifier: BSD-2-Clause
 # scripts/check-call-cycles.pl DIR...: which .c (or .cc) file uses which
 # other file's functions (the dependency graph of the files under the DIRs),
 # and whether two or more files use each other in a loop; exit 1 when they

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# SPDX-License-Identifier: BSD-2-Clause
 # scripts/check-doc-links.pl: every relative link in the project's markdown
 # resolves and every #anchor names a heading of its target (GitHub's
 # slugs), so a moved file or a renamed section shows at once.  Exit 1 and

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # `make run` / `make stop`: the whole pipeline on loopback, under run/.
 # Usage: run.sh start|stop
 set -euo pipefail

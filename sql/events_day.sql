@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: BSD-2-Clause
 -- Template of a day table of raw events; track-consumer replaces @TABLE@ with
 -- events_YYYYMMDD (the day of recv_ts in its configured time zone) and runs
 -- it before the first insert into that day.  One column per field of the

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: BSD-2-Clause
 -- Fixed tables of the track database: statistics and consumer bookkeeping.
 --
 -- Applied idempotently at every start of track-consumer (the file is compiled

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # The test runner itself: every feature of the block format that the module
 # suites rely on, with nginx core directives only.  Must give the same plan
 # and the same results under t/lib and under upstream Test::Nginx

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # GET pixel requests: the reply (GIF or 204), its headers, enrichment
 # variables, and what is accepted.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # POST beacons: JSON or text/plain bodies, one event or a batch, bodies that
 # nginx buffered to a temporary file.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # Every rejection path: status, JSON reason, and an info-level log line
 # that quotes no client data.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # CORS: preflight for configured origins, the headers on real requests, and
 # refusal of other origins.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # track_metrics: Prometheus text with the counters of all track locations.
 
 use Test::Nginx::Socket;

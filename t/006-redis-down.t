@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # Redis unreachable: events fail fast with 503 and a clear log line, and the
 # worker keeps serving other locations.
 

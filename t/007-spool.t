@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # The spool as the answer when Redis is away: 2xx with the events on disk,
 # 503 when the spool is full.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # Hostile and malformed requests from the open internet: each is stored
 # (where it is valid) or answered 4xx with a JSON reason; none crashes,
 # blocks a worker or logs client data.  What exactly reaches Redis is checked

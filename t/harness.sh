@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # `make test`: every test suite on throwaway services (free loopback ports,
 # scratch files under t/tmp/).  Stages, in order; a failed stage does not
 # stop the next ones, the exit status says whether any failed:
@@ -11,7 +12,8 @@
 #      AddressSanitizer + UBSan build (see t/README.md)
 #   e) each fuzz target in fuzz/ for FUZZ_TEST_SECONDS (default 20)
 #   j) the unit tests of the browser code (node --test)
-#   k) checks of the tree: document links, no call loops between files
+#   k) checks of the tree: document links, licence lines, no call loops
+#      between files
 # HARNESS_STAGES (default abcdejk) picks stages; TEST_NGINX_UPSTREAM_LIB runs
 # the suites under that upstream Test::Nginx instead (see t/upstream.sh).
 set -euo pipefail
@@ -239,6 +241,7 @@ run_node() {
 run_tree_checks() {
     local rc=0
     perl scripts/check-doc-links.pl || rc=1
+    scripts/check-licence-headers.sh || rc=1
     local calls=$scratch/calls.txt
     perl scripts/check-call-cycles.pl ngx_http_track_module >"$calls" ||
         { cat "$calls"; rc=1; }
@@ -253,7 +256,7 @@ stage c "consumer unit tests (make -C consumer test)" run_consumer
 stage d "integration tests" run_integration
 stage e "fuzz targets, briefly (make -C fuzz run)" run_fuzz
 stage j "browser code unit tests (node --test)" run_node
-stage k "checks of the tree (links, call loops)" run_tree_checks
+stage k "checks of the tree (links, licences, call loops)" run_tree_checks
 
 # --- summary ---------------------------------------------------------------
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # Compatibility check, not part of `make test`: runs the Test::Nginx suites
 # t/[0-9]*.t under upstream Test::Nginx (openresty/test-nginx) instead of the
 # fallback runner in t/lib, on the same throwaway services as `make test`.

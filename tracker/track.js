@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* track.js: the browser tracker of ngx_http_track_module (tracker/README.md).
  * <script src="/tracker/track.js" data-app="shop" defer></script>, then
  * track(module, action, object, props).  No dependencies, no build step. */

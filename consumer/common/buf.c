@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* common: a growable byte buffer (SQL text, keys). */
 #include <stdarg.h>
 #include <stdio.h>

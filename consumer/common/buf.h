@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* common: a growable byte buffer (SQL text, keys). */
 #ifndef TC_BUF_H
 #define TC_BUF_H

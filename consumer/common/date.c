@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* common: the time zone both programs use, and calendar days. */
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * common: the time zone both programs use, and calendar days in the two
  * forms they need: a "day" is YYYYMMDD (as in the events_YYYYMMDD table

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* common: levelled log lines to stderr or a file reopened on SIGHUP, one
  * format for both programs, safe to call from several threads. */
 #ifndef TC_LOG_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* common: a program's settings as a typed table with defaults, filled from
  * a config file, the environment and command-line flags. */
 #ifndef TC_OPTIONS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* common: the return codes both programs' functions share. */
 #ifndef TC_RC_H
 #define TC_RC_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* common: the tally of the unit tests' checks (test.h). */
 #include <stdio.h>
 

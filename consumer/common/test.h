@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* common: the checks of every unit test and their tally (test.c). */
 #ifndef TC_TEST_H
 #define TC_TEST_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* track-consumer: a batch of queue elements: decoding, dedupe, aggregation. */
 #include <stddef.h>
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* track-consumer: prepared statements run over many rows at once (bulk). */
 #include <stdlib.h>
 #include <string.h>

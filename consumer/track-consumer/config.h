@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* track-consumer: configuration table, config file and command-line flags. */
 #ifndef TC_CONFIG_H
 #define TC_CONFIG_H

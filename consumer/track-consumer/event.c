@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* track-consumer: decoding and validation of one queued event (README format). */
 #include <inttypes.h>
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* track-consumer: decoding and validation of one queued event (README format). */
 #ifndef TC_EVENT_H
 #define TC_EVENT_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* track-consumer: the fast decoding path: simdjson, declining when in doubt. */
 #include <cinttypes>
 #include <cstdio>

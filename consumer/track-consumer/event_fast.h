@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* track-consumer: the fast decoding path (simdjson), behind a C interface. */
 #ifndef TC_EVENT_FAST_H
 #define TC_EVENT_FAST_H

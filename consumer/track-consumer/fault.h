@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* track-consumer: test hooks: SIGKILL or SIGSTOP itself at a named point. */
 #ifndef TC_FAULT_H
 #define TC_FAULT_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* track-consumer: several lanes (consumers) in one process group. */
 #include <errno.h>
 #include <inttypes.h>

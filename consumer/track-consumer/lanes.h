@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* track-consumer: several lanes (consumers) in one process group. */
 #ifndef TC_LANES_H
 #define TC_LANES_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* track-consumer: the main loop: take a batch, commit it to MySQL, ack it. */
 #include <errno.h>
 #include <inttypes.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* track-consumer: a bounded hash set of byte strings (the users cache). */
 #include <stdlib.h>
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* track-consumer: a bounded hash set of byte strings (the users cache). */
 #ifndef TC_MAP_H
 #define TC_MAP_H

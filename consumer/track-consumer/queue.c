@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* track-consumer: Redis side: batches move atomically to a processing list. */
 #include <errno.h>
 #include <inttypes.h>

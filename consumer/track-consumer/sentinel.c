@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* track-consumer: Sentinel helpers: addresses, replies, failover errors. */
 #include <ctype.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* track-consumer: Sentinel helpers: addresses, replies, failover errors. */
 #ifndef TC_SENTINEL_H
 #define TC_SENTINEL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* track-consumer: SQL text of the consumer's statements, escaped by libmysql. */
 #include <inttypes.h>
 #include <stdio.h>

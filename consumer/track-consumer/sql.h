@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* track-consumer: SQL text of the consumer's statements, escaped by libmysql. */
 #ifndef TC_SQL_H
 #define TC_SQL_H

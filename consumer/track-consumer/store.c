@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* track-consumer: MySQL side: connection, schema, one transaction per batch. */
 #include <inttypes.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* track-consumer: MySQL side: connection, schema, one transaction per batch. */
 #ifndef TC_STORE_H
 #define TC_STORE_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* track-stats: an in-memory cache of per-day series values for closed days,
  * so that "the last 30 days" only reads today from the database. */
 #include <pthread.h>

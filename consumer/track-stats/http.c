@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* track-stats: the HTTP side: routing, methods, bearer token, cache headers,
  * on top of libmicrohttpd. */
 #include <pthread.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* track-stats: read-only statistics query API over HTTP/JSON (entry point,
  * configuration, signals). */
 #include <errno.h>

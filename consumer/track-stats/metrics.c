@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * track-stats: the consumers' progress as Prometheus metrics (text format
  * 0.0.4), read from consumer_state: every batch's transaction updates its

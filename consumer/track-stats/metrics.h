@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* track-stats: the consumers' progress as Prometheus metrics. */
 #ifndef TC_METRICS_H
 #define TC_METRICS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* track-stats: endpoints and validation of their query parameters. */
 #include <stdarg.h>
 #include <stdio.h>

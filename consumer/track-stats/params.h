@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* track-stats: endpoints and validation of their query parameters. */
 #ifndef TC_PARAMS_H
 #define TC_PARAMS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* track-stats: a fixed-size pool of read-only MySQL connections with
  * per-connection prepared-statement caches and reconnect. */
 #include <errno.h>

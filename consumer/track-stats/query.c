@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* track-stats: the statistics queries behind each endpoint, as JSON. */
 #include <limits.h>
 #include <stdio.h>

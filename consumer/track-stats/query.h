@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* track-stats: the statistics queries behind each endpoint, as JSON. */
 #ifndef TC_QUERY_H
 #define TC_QUERY_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 // Unit tests of the dashboard's logic that needs no browser: the selection
 // in the URL, the stats API client and its error messages (a fake fetch).
 import test from 'node:test';

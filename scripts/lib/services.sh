@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # Start and stop the throwaway services that `make run` and `make test` use.
 # Sourced by bash scripts; every service lives under a directory given by the
 # caller and listens on loopback only.

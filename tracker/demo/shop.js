@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 // shop.js: the demo shop's own behaviour: SPA routes (history.pushState,
 // which track.js reports as page views), sign-in (the uid) and consent.
 for (const b of document.querySelectorAll('[data-route]')) {

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 // A fake window for the tracker's unit tests: a transport that records every
 // request and answers what the test scripts, localStorage in a Map, events.
 'use strict';

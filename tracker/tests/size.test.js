@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 // The size budget: track.js minified by terser (Debian's `terser`, installed
 // by scripts/deps.sh) and gzipped stays under 3 KiB.  The source is measured
 // minified because comments and long names are free to keep in it.

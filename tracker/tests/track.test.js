@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 // Unit tests of tracker/track.js: batching, transports, retry with backoff,
 // storage across reloads, consent, DNT, page views and clicks.  Fake timers
 // (node:test) and the fake window of fake-browser.js.

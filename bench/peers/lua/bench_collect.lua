@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: BSD-2-Clause
 -- The OpenResty peer: what a team would write on Debian's
 -- libnginx-mod-http-lua + lua-nginx-redis instead of a C module.  Per
 -- request: validate the query like the module does (app, module, action

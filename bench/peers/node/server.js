@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 // The seed's architecture as a benchmark peer: a Node.js cluster (WORKERS
 // processes, default 2) of express apps, each with one node-redis client,
 // doing one LPUSH per request and answering the pixel once Redis said yes.

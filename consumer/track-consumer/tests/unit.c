@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* track-consumer: unit tests: decoding, validation, days, SQL, batches, config. */
 #include <fcntl.h>
 #include <inttypes.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* track-consumer: unit tests: sentinel addresses, replies, settings. */
 #include <stdio.h>
 #include <stdlib.h>

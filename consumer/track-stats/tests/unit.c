@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* track-stats: unit tests of the parts that need no database or network:
  * dates, parameter validation, token check, ETag, the common/ parts it
  * used to have its own of. */

@@ -1,4 +1,5 @@
 #!/usr/bin/env perl
+# SPDX-License-Identifier: BSD-2-Clause
 # The browser parts in a real headless Chromium (chromedriver's WebDriver
 # API): the demo shop reports through tracker/track.js to nginx + the
 # module, Redis, track-consumer and MariaDB; clicks, SPA routes, a page left

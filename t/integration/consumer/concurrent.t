@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # Two consumers of two lanes each on one queue at once, with resent eids
 # that reach all of them, one of them SIGKILLed and restarted now and then:
 # every event once, statistics equal to the raw tables.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # Crash test: tens of thousands of events while the consumer is killed with
 # SIGKILL at random moments and restarted, many times, with 1 to 3 lanes (so
 # a restart with fewer lanes finishes the batches the others left); then

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # track-consumer with several lanes: the lanes share the queue, signals
 # reach every lane, the supervisor's death takes the lanes with it, and
 # batches left in the lists of lanes no longer configured are finished at

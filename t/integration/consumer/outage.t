@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # MariaDB stopped (cleanly, then with SIGKILL) and Redis killed while events
 # flow: the consumer retries with capped backoff, loses and doubles nothing,
 # and catches up when they return.

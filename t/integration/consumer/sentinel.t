@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # The consumer through Redis Sentinel: discovery (a dead sentinel, one that
 # knows no such master, one that names a replica), a master demoted under a
 # batch in hand (READONLY), a graceful failover and a hard one (SIGKILL)

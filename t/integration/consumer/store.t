@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # track-consumer against real Redis and MariaDB: values stored byte for byte
 # in the right day tables, idempotent eids, statistics, dead letters,
 # signals, retention, and a SIGKILL at each step of a batch.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # track-consumer's supervisor under load: a lane that dies is restarted
 # while the other goes on; SIGHUP reads the settings again and replaces the
 # lanes; a lane that keeps dying at start is left down (crash loop), logged

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # Helpers of t/integration/deb/packages.t: what a Debian host does with the
 # packages, without systemd: dpkg runs that wait for dpkg's lock, units'
 # daemons started and stopped as systemd would start them from their unit

@@ -1,4 +1,5 @@
 #!/usr/bin/env perl
+# SPDX-License-Identifier: BSD-2-Clause
 # The Debian packages on this machine: `make deb` builds them (lintian
 # clean), dpkg -i installs them, nginx -t passes with the module's
 # mod-config snippet and the example site, systemd-analyze verify accepts

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # The local pipeline as `make run` starts it (scripts/run.sh, in a scratch
 # directory), under load: track-consumer's lanes SIGKILLed at random 20+
 # times, `make stop` / `make run` in the middle with events still queued,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # Overload is bounded: the pipeline as `make run` starts it (scripts/run.sh
 # in a scratch directory, with a smaller queue ceiling and Redis memory
 # limit so that a short run reaches them) takes unpaced pixels with varied

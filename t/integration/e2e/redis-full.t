@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # A Redis full to maxmemory (noeviction) does not wedge the pipeline: the
 # module spools what Redis refuses, and a consumer that starts then (a new
 # id: its first move also numbers its processing list) drains the queue and

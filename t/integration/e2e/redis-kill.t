@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # End to end, Redis killed under load: nginx (with a spool) takes pixel
 # requests while track-consumer moves the queue into MariaDB; Redis
 # (appendonly yes, appendfsync always) is SIGKILLed mid-stream and started

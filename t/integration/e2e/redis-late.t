@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # End to end, Redis never started: nginx answers every event 2xx from its
 # spool, track-consumer waits with capped backoff; once Redis starts, the
 # spool is replayed and every accepted event reaches MariaDB exactly once,

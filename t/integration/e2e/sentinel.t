@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # End to end through Redis Sentinel: a master, two replicas and a sentinel
 # (down-after 2 s); nginx finds the master through the sentinel, with
 # track_redis_wait_replicas 1 and a spool; track-consumer finds it through

@@ -1,4 +1,5 @@
 #!/usr/bin/env perl
+# SPDX-License-Identifier: BSD-2-Clause
 # The whole pipeline: events sent to nginx (pixel GETs and beacon POSTs, some
 # resent with the same eid) go through ngx_http_track_module, Redis and
 # track-consumer into MariaDB; then every endpoint of track-stats, asked

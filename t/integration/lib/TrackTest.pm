@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # The one helper library of the integration tests (t/integration/*/*.t), on
 # Test::More: `use TrackTest;` exports every function of its parts.
 #   TrackTest::Base      the checkout's root, clean-up at exit, scratch

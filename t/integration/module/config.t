@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # Configurations the module refuses at `nginx -t`, with the directive named
 # in the message, and one it takes.
 use strict;

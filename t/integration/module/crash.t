@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # Failures under load lose no accepted event: nginx reloaded, Redis killed
 # and restarted, a worker killed while it appends to the spool.
 use strict;

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # What hostile requests leave in Redis, byte for byte: valid edge cases and
 # injection lookalikes stored verbatim as JSON data, header values made clean
 # and cut, rejected requests and batches storing nothing, rejected bodies

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # Bounded loopback load: N concurrent requests give exactly N events in Redis,
 # each a valid event, coalesced into far fewer RPUSH commands.
 use strict;

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # Redis out of memory: maxmemory reached with maxmemory-policy noeviction,
 # so Redis answers RPUSH with -OOM.  With a spool, every event still gets
 # its 2xx and is durable: in Redis or in the spool, and once Redis has room

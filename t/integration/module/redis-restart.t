@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # Redis stopped and restarted under load: 503 while it is down, no 2xx event
 # lost, every worker back to 2xx afterwards; and a Redis that accepts but
 # never answers: 503 after track_redis_timeout.

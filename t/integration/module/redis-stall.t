@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # A Redis that stops reading (SIGSTOP) while megabytes of events are being
 # pushed: the socket buffers fill, a push goes out in pieces as Redis drains
 # them, and every event is acknowledged and stored once Redis resumes.

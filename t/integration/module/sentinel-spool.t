@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # With track_redis_wait_replicas, a replayed spool file is deleted only once
 # the replicas have its events.  The replica is frozen, so WAIT times out and
 # every event is spooled as well as pushed; the spool is replayed to the

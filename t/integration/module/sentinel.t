@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # Redis Sentinel failover under load: the replica is promoted, the old master
 # killed; the module follows the new master without a restart and no
 # accepted event is lost (WAIT makes an acknowledged event a replicated one).

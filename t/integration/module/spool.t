@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # The disk spool: events accepted while Redis is away are replayed exactly
 # once when it comes back; a full spool answers 503 and loses nothing it
 # accepted; a torn last record is skipped and reported; a replay interrupted

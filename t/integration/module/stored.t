@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # The exact JSON the module stores for pixel, beacon and batch requests,
 # with enrichment (client IP behind realip, user agent, referer, track_field).
 use strict;

@@ -1,4 +1,5 @@
 #!/usr/bin/env perl
+# SPDX-License-Identifier: BSD-2-Clause
 # ops/alerts.yml: valid Prometheus 2 rules (promtool check rules), every rule
 # with a summary and an action, and the main rules fire on the series they
 # are about and stay quiet on a healthy one (promtool test rules).  Skipped

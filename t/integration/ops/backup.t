@@ -1,4 +1,5 @@
 #!/usr/bin/env perl
+# SPDX-License-Identifier: BSD-2-Clause
 # ops/backup.sh against a throwaway MariaDB: closed day tables and their
 # statistics rows are dumped, restored into a scratch schema and found equal
 # to the source (checked here independently, row by row); today's table and

@@ -1,4 +1,5 @@
 #!/usr/bin/env perl
+# SPDX-License-Identifier: BSD-2-Clause
 # track-stats against a private MariaDB whose day tables are filled here and
 # whose statistics tables are derived from them by SQL (as track-consumer
 # would): every endpoint compared with SQL over the raw day tables, every

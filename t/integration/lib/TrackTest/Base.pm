@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # What every integration test needs: the checkout's root, clean-up at exit
 # (services stopped, then the scratch directory removed or kept), shell
 # helpers of scripts/lib/services.sh, polling with a deadline, a plain HTTP

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # MariaDB and track-consumer for the integration tests: databases, consumer
 # processes (stopped when the test exits), the queue in Redis, generated
 # events, and the end-to-end checks (every accepted event once in its day

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # Throwaway Redis, Sentinel and nginx instances for the integration tests
 # (each stopped when the test exits), Redis commands, and the pixel traffic
 # the module tests send.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # track-stats for the integration tests: the service on a free port (stopped
 # when the test exits), JSON requests, and the expected answer of every
 # endpoint computed by SQL from the raw day tables.

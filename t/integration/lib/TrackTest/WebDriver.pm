@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # A headless Chromium for the browser tests, driven through chromedriver's
 # W3C WebDriver HTTP/JSON API (HTTP::Tiny + JSON::PP: nothing beyond Perl
 # core and Debian's chromium + chromium-driver).  chromedriver runs in its

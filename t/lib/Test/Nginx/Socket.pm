@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 package Test::Nginx::Socket;
 
 # Fallback runner for Test::Nginx::Socket suites: the block format of

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 package Test::Nginx::Util;
 
 # Server side of the fallback Test::Nginx runner: settings, nginx.conf, the
