@@ -2,13 +2,15 @@
 # SPDX-License-Identifier: BSD-2-Clause
 # The benchmark in one command (`make bench`): ingest against the empty_gif
 # ceiling and the peers, queue to MariaDB against LOAD DATA and single
-# INSERTs, and the end-to-end sustained rate; then one markdown report.
+# INSERTs, the end-to-end sustained rate, and what each durability setting
+# costs (bench/durability.sh); then one markdown report.
 #
-# Usage: bench/run.sh [ingest] [drain] [e2e]      (default: all three)
+# Usage: bench/run.sh [ingest] [drain] [e2e] [durability]  (default: all)
 #
 # Loopback only; about 10 minutes with the defaults.  BENCH_QUICK=1 shrinks
 # every part to a smoke run (about 2 minutes).  Each part's settings are
-# described in bench/ingest.sh, bench/drain.sh and bench/e2e.sh.
+# described in bench/ingest.sh, bench/drain.sh, bench/e2e.sh and
+# bench/durability.sh.
 #
 # Output: bench/results/<date>/ (raw .tsv files and report.md), with
 # bench/results/latest.md a copy of the newest report (bench/README.md's
@@ -35,7 +37,7 @@ export BENCH_E2E_HOLD=${BENCH_E2E_HOLD:-60}
 export BENCH_E2E_CONSUMERS=${BENCH_E2E_CONSUMERS:-1}
 
 parts=("$@")
-[ ${#parts[@]} -gt 0 ] || parts=(ingest drain e2e)
+[ ${#parts[@]} -gt 0 ] || parts=(ingest drain e2e durability)
 
 for t in wrk nginx redis-server mariadbd node npm curl perl; do
     command -v "$t" >/dev/null || {
@@ -114,12 +116,21 @@ for part in "${parts[@]}"; do
                 BENCH_E2E_MODE=$mode "$here/e2e.sh" "$out/e2e-$mode"
             done
             ;;
-        *) echo "bench: unknown part $part (ingest, drain, e2e)" >&2; exit 2 ;;
+        durability)
+            # one line per setting of the Delivery table, as ratios
+            "$here/durability.sh" "$out" | tee "$out/durability.md"
+            ;;
+        *) echo "bench: unknown part $part (ingest, drain, e2e, durability)" >&2
+           exit 2 ;;
     esac
 done
 printf 'load_after\t%s\n' "$(cut -d' ' -f1-3 /proc/loadavg)" >>"$out/meta.tsv"
 
 "$here/report.pl" "$out" >"$out/report.md"
+if [ -s "$out/durability.md" ]; then
+    printf '\n## What each durability setting costs\n\n' >>"$out/report.md"
+    cat "$out/durability.md" >>"$out/report.md"
+fi
 cp "$out/report.md" "$here/results/latest.md"
 echo
 cat "$out/report.md"
