@@ -885,11 +885,18 @@ ngx_http_track_cluster_mapped(redisReply *reply, void *data)
         cluster->known = 1;
     }
 
-    /* one connection per master, up before the first push needs it */
+    /*
+     * One connection per master, up before the first push needs it; a
+     * master lost but still named is tried again once its backoff is over
+     * (the map is asked for while it is down, so this is its retry loop).
+     */
     for (i = 0; i < NGX_HTTP_TRACK_CLUSTER_SLOTS; i++) {
         node = cluster->slots[i];
 
-        if (node && node->ac == NULL && !node->failed) {
+        if (node && node->ac == NULL
+            && (!node->failed
+                || (ngx_msec_int_t) (node->retry_at - ngx_current_msec) <= 0))
+        {
             (void) ngx_http_track_cluster_connect(node);
         }
     }
@@ -963,10 +970,13 @@ ngx_http_track_cluster_map(ngx_http_track_cluster_t *cluster,
             cluster->slots[s] = node;
         }
 
-        covered += end - start + 1;
+        /* a lost master still named: the failover is still under way */
+        if (!node->failed) {
+            covered += end - start + 1;
+        }
     }
 
-    /* a slot without a master: its failover is still under way */
+    /* until every slot has a reachable master, ask again */
     cluster->stale = (covered < NGX_HTTP_TRACK_CLUSTER_SLOTS);
 
     return NGX_OK;
