@@ -205,16 +205,14 @@ ngx_http_track_batch_flush_handler(ngx_event_t *ev)
 }
 
 
-/* connected, and a free slot in the pipeline (one per list on a cluster) */
+/* connected, and a free slot in the pipeline */
 
 static ngx_uint_t
 ngx_http_track_batch_can_send(ngx_http_track_batch_t *batch)
 {
     if (batch->conf->cluster) {
-        return ngx_http_track_cluster_is_ready()
-               && ngx_http_track_cluster_inflight()
-                  < batch->conf->max_inflight
-                    * ngx_http_track_cluster_nshards();
+        /* each master's pipeline is checked when a push picks its list */
+        return ngx_http_track_cluster_is_ready();
     }
 
     return ngx_http_track_redis_is_ready()
@@ -337,8 +335,11 @@ ngx_http_track_batch_send(ngx_http_track_batch_t *batch)
 
 
 /*
- * Sends a push to the next shard list.  A list whose master is down fails
- * its push at once: the spool takes its share, the other lists go on.
+ * Sends a push to the next shard list whose master has a free pipeline
+ * slot, so a slow master's share shifts to the others; with none free the
+ * requests go back to the head of the queue until a reply frees one.  A
+ * list whose master is down fails its push at once: the spool takes its
+ * share, the other lists go on.
  */
 
 static ngx_int_t
@@ -346,16 +347,42 @@ ngx_http_track_batch_to_cluster(ngx_http_track_batch_t *batch,
     ngx_http_track_push_t *push, ngx_uint_t argc, const char **argv,
     size_t *argvlen)
 {
-    ngx_int_t   rc;
-    ngx_str_t  *key;
+    ngx_int_t              rc;
+    ngx_str_t             *key;
+    ngx_uint_t             tries;
+    ngx_queue_t           *q;
+    ngx_http_track_ctx_t  *ctx;
 
-    key = ngx_http_track_cluster_shard(batch->shard++);
+    rc = NGX_AGAIN;
 
-    argv[1] = (const char *) key->data;
-    argvlen[1] = key->len;
+    for (tries = ngx_http_track_cluster_nshards(); tries; tries--) {
+        key = ngx_http_track_cluster_shard(batch->shard++);
 
-    rc = ngx_http_track_cluster_send(key, argc, argv, argvlen,
-                                     ngx_http_track_batch_clustered, push);
+        argv[1] = (const char *) key->data;
+        argvlen[1] = key->len;
+
+        rc = ngx_http_track_cluster_send(key, argc, argv, argvlen,
+                                         ngx_http_track_batch_clustered,
+                                         push);
+        if (rc != NGX_AGAIN) {
+            break;
+        }
+    }
+
+    if (rc == NGX_AGAIN) {
+        while (!ngx_queue_empty(&push->waiters)) {
+            q = ngx_queue_last(&push->waiters);
+            ctx = ngx_queue_data(q, ngx_http_track_ctx_t, link);
+
+            ngx_queue_remove(q);
+            ngx_queue_insert_head(&batch->pending, q);
+            ctx->push = NULL;
+            batch->npending += ctx->nevents;
+        }
+
+        ngx_free(push);
+        return NGX_AGAIN;
+    }
 
     if (rc != NGX_OK) {
         ngx_http_track_batch_finish(&push->waiters,

@@ -32,6 +32,7 @@ struct ngx_http_track_node_s {
     in_port_t                     port;
     ngx_msec_t                    retry_at;
     ngx_msec_t                    backoff;
+    ngx_uint_t                    ninflight;
     ngx_event_t                   timer;    /* connect deadline */
     unsigned                      connected:1;
     unsigned                      failed:1; /* lost, not connected since */
@@ -64,7 +65,6 @@ typedef struct {
     ngx_str_t                    *shards;   /* the lists' keys */
     ngx_uint_t                    nshards;
 
-    ngx_uint_t                    ninflight;
     ngx_event_t                   refresh;
 
     ngx_http_track_cluster_event_pt  on_ready;
@@ -186,7 +186,8 @@ ngx_http_track_cluster_exit_process(ngx_cycle_t *cycle)
 /*
  * Sends a command to the master of key's slot.  NGX_OK: the handler (if
  * any) gets the final reply or NULL; NGX_DECLINED: that master cannot take
- * it now, and the handler is not called.
+ * it now; NGX_AGAIN: it has track_redis_max_inflight commands in flight
+ * already.  The handler is called only after NGX_OK.
  */
 
 ngx_int_t
@@ -210,6 +211,10 @@ ngx_http_track_cluster_send(ngx_str_t *key, ngx_uint_t argc,
     if (node == NULL) {
         cluster->stale = 1;
         return NGX_DECLINED;
+    }
+
+    if (node->ninflight >= cluster->conf->max_inflight) {
+        return NGX_AGAIN;
     }
 
     cmd = ngx_calloc(sizeof(ngx_http_track_cluster_cmd_t), cluster->log);
@@ -237,7 +242,6 @@ ngx_http_track_cluster_send(ngx_str_t *key, ngx_uint_t argc,
         return NGX_DECLINED;
     }
 
-    cluster->ninflight++;
     ngx_add_timer(&cmd->timer, cluster->conf->timeout);
 
     return NGX_OK;
@@ -314,14 +318,6 @@ ngx_http_track_cluster_is_exiting(void)
 {
     return ngx_http_track_clusterer == NULL
            || ngx_http_track_clusterer->exiting;
-}
-
-
-ngx_uint_t
-ngx_http_track_cluster_inflight(void)
-{
-    return ngx_http_track_clusterer ? ngx_http_track_clusterer->ninflight
-                                    : 0;
 }
 
 
@@ -605,6 +601,7 @@ ngx_http_track_cluster_dispatch(ngx_http_track_cluster_cmd_t *cmd,
     }
 
     cmd->node = node;
+    node->ninflight++;
 
     return NGX_OK;
 }
@@ -617,6 +614,8 @@ ngx_http_track_cluster_replied(redisAsyncContext *ac, void *reply,
     redisReply                    *rr = reply;
     ngx_http_track_cluster_t      *cluster = ngx_http_track_clusterer;
     ngx_http_track_cluster_cmd_t  *cmd = privdata;
+
+    cmd->node->ninflight--;
 
     if (rr != NULL && rr->type == REDIS_REPLY_ERROR && cluster != NULL
         && !cluster->exiting && cmd->slot < NGX_HTTP_TRACK_CLUSTER_SLOTS)
@@ -736,10 +735,6 @@ ngx_http_track_cluster_finish(ngx_http_track_cluster_cmd_t *cmd,
         ngx_del_timer(&cmd->timer);
     }
 
-    if (cluster) {
-        cluster->ninflight--;
-    }
-
     if (cmd->handler) {
         cmd->handler(reply, cmd->data);
     }
@@ -853,7 +848,6 @@ ngx_http_track_cluster_ask(ngx_http_track_cluster_t *cluster)
     }
 
     cluster->asking = 1;
-    cluster->ninflight++;
     ngx_add_timer(&cmd->timer, cluster->conf->timeout);
 }
 

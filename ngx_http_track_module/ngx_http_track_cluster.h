@@ -38,7 +38,6 @@ ngx_uint_t ngx_http_track_cluster_is_on(void);
 ngx_uint_t ngx_http_track_cluster_is_ready(void);
 ngx_uint_t ngx_http_track_cluster_is_whole(void);
 ngx_uint_t ngx_http_track_cluster_is_exiting(void);
-ngx_uint_t ngx_http_track_cluster_inflight(void);
 
 
 #endif /* _NGX_HTTP_TRACK_CLUSTER_H_INCLUDED_ */
