@@ -45,7 +45,8 @@ static ngx_int_t ngx_http_track_batch_to_cluster(ngx_http_track_batch_t *batch,
     size_t *argvlen);
 static ngx_uint_t ngx_http_track_batch_can_send(ngx_http_track_batch_t *batch);
 static ngx_uint_t ngx_http_track_batch_status(ngx_http_track_push_t *push,
-    redisReply *rr, ngx_str_t *where);
+    redisReply *rr);
+static ngx_str_t *ngx_http_track_batch_where(void);
 static void ngx_http_track_batch_clustered(redisReply *reply, void *data);
 static void ngx_http_track_batch_settled(ngx_http_track_push_t *push,
     ngx_uint_t status, ngx_uint_t exiting);
@@ -119,8 +120,8 @@ ngx_http_track_batch_submit(ngx_http_track_ctx_t *ctx)
 
     if (batch->npending + ctx->nevents > batch->conf->max_pending) {
         ngx_log_error(NGX_LOG_WARN, batch->log, 0,
-                      "track: %ui events already wait for redis",
-                      batch->npending);
+                      "track: %ui events already wait for redis at %V",
+                      batch->npending, ngx_http_track_batch_where());
         return NGX_DECLINED;
     }
 
@@ -405,8 +406,7 @@ ngx_http_track_batch_clustered(redisReply *reply, void *data)
     ngx_http_track_push_t  *push = data;
 
     ngx_http_track_batch_settled(push,
-                                 ngx_http_track_batch_status(push, reply,
-                                                             NULL),
+                                 ngx_http_track_batch_status(push, reply),
                                  ngx_http_track_cluster_is_exiting());
 }
 
@@ -414,11 +414,8 @@ ngx_http_track_batch_clustered(redisReply *reply, void *data)
 /* an RPUSH reply: the list's length, or an error (logged here) */
 
 static ngx_uint_t
-ngx_http_track_batch_status(ngx_http_track_push_t *push, redisReply *rr,
-    ngx_str_t *where)
+ngx_http_track_batch_status(ngx_http_track_push_t *push, redisReply *rr)
 {
-    ngx_str_t  cluster = ngx_string("the cluster");
-
     if (rr != NULL && rr->type == REDIS_REPLY_INTEGER) {
         ngx_http_track_throttle_queue_length(rr->integer);
         return NGX_HTTP_OK;
@@ -428,12 +425,24 @@ ngx_http_track_batch_status(ngx_http_track_push_t *push, redisReply *rr,
         ngx_http_track_stat_add(NGX_HTTP_TRACK_STAT_REDIS_ERRORS, 1);
         ngx_log_error(NGX_LOG_ERR, ngx_http_track_batcher->log, 0,
                       "track: redis at %V refused %ui events: %*s",
-                      where ? where : &cluster, push->nevents,
+                      ngx_http_track_batch_where(), push->nevents,
                       (size_t) rr->len,
                       rr->type == REDIS_REPLY_ERROR ? rr->str : "");
     }
 
     return NGX_HTTP_SERVICE_UNAVAILABLE;
+}
+
+
+/* where the pushes go, for logs */
+
+static ngx_str_t *
+ngx_http_track_batch_where(void)
+{
+    static ngx_str_t  cluster = ngx_string("the cluster");
+
+    return ngx_http_track_cluster_is_on() ? &cluster
+                                          : ngx_http_track_redis_address();
 }
 
 
@@ -445,8 +454,7 @@ ngx_http_track_batch_pushed(redisAsyncContext *ac, void *reply,
     ngx_uint_t              status;
     ngx_http_track_push_t  *push = privdata;
 
-    status = ngx_http_track_batch_status(push, rr,
-                                         ngx_http_track_redis_address());
+    status = ngx_http_track_batch_status(push, rr);
 
     /* a failover made it a replica: find the new master */
     if (rr != NULL && rr->type == REDIS_REPLY_ERROR
