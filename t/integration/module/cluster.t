@@ -51,11 +51,14 @@ ok(wait_for(30, sub { !grep { !cluster_ok($_) } @ports }),
 ok(wait_for(30, sub { keys %{ masters($ports[0]) } == 3 }),
    'with three masters');
 
-# -> { list key => master port } of the shard lists
+# -> { list key => master port } of the shard lists (of $prefix, default
+# $key)
 sub lists {
+    my ($prefix) = @_;
+    $prefix //= $key;
     my %at;
     for my $m (keys %{ masters($ports[0]) }) {
-        for my $k (split /\n/, redis_cli($m, '--raw', 'keys', "$key:*")) {
+        for my $k (split /\n/, redis_cli($m, '--raw', 'keys', "$prefix:*")) {
             next if $k =~ /:spool:/;
             $at{$k} = $m;
         }
@@ -65,9 +68,9 @@ sub lists {
 
 # every answered 2xx event once across the lists, none more than once
 sub check_once {
-    my ($what, $sent) = @_;
+    my ($what, $sent, $prefix) = @_;
     my %n;
-    my $at = lists();
+    my $at = lists($prefix);
     for my $k (keys %$at) {
         my $in = stored_eids($at->{$k}, $k);
         $n{$_} += $in->{$_} for keys %$in;
@@ -112,6 +115,30 @@ for my $k (sort keys %$at) {
     ok(redis_int($at->{$k}, 'llen', $k) > 0, "$k got its share");
 }
 is(metric($metrics, 'track_events_spooled_total'), 0, 'nothing spooled');
+
+# 1b. more lists than masters: spread over all of them
+{
+    my $url8 = start_pixel_nginx("$dir/nginx8", <<"EOF");
+    track_redis_cluster 127.0.0.1:$ports[2];
+    track_redis_cluster_shards 8;
+    track_redis_key $key-8;
+EOF
+    ok(wait_for(15, sub {
+           metric("$url8/metrics", 'track_redis_connected_workers') == 6 }),
+       '8 lists: connected to the masters');
+    my $sent8 = send_events($dir, "$url8/t.gif?app=a&module=m&action=c8",
+                            2, 200, 'e');
+    is(scalar(grep { $_ != 200 } values %$sent8), 0,
+       '8 lists: all requests answered 200');
+    check_once('8 lists', $sent8, "$key-8");
+    my $at8 = lists("$key-8");
+    is(scalar keys %$at8, 8, 'eight shard lists');
+    my %per;
+    $per{$_}++ for values %$at8;
+    is(scalar keys %per, 3, 'on all three masters')
+        or diag(join ' ', %per);
+    ok(!grep({ $_ < 2 } values %per), 'at least two on each');
+}
 
 # 2. a shard list's slot migrated under load: ASK while it moves, MOVED after
 my ($moving) = sort keys %$at;
