@@ -990,10 +990,9 @@ ngx_http_track_cluster_make_shards(ngx_http_track_cluster_t *cluster)
 {
     u_char                 *p;
     size_t                  size;
-    ngx_uint_t              n, i, k, lo, hi, slot;
     ngx_str_t              *key;
+    ngx_uint_t              n, i, j, k, lo, hi, slot, nseen;
     ngx_http_track_node_t  *node, *seen[NGX_HTTP_TRACK_CLUSTER_SLOTS / 64];
-    ngx_uint_t              nseen, j;
 
     n = cluster->conf->cluster_shards;
 
