@@ -9,6 +9,7 @@
 #include "ngx_http_track_module.h"
 #include "ngx_http_track_metrics.h"
 #include "ngx_http_track_redis.h"
+#include "ngx_http_track_cluster.h"
 #include "ngx_http_track_command.h"
 #include "ngx_http_track_throttle.h"
 #include "ngx_http_track_batch.h"
@@ -34,11 +35,22 @@ typedef struct {
     ngx_uint_t                    npending;  /* events */
 
     ngx_event_t                   flush;     /* posted: coalesce a loop */
+    ngx_uint_t                    shard;     /* the cluster's list next */
 } ngx_http_track_batch_t;
 
 
 static void ngx_http_track_batch_flush_handler(ngx_event_t *ev);
 static ngx_int_t ngx_http_track_batch_send(ngx_http_track_batch_t *batch);
+static ngx_int_t ngx_http_track_batch_to_cluster(ngx_http_track_batch_t *batch,
+    ngx_http_track_push_t *push, ngx_uint_t argc, const char **argv,
+    size_t *argvlen);
+static ngx_uint_t ngx_http_track_batch_can_send(ngx_http_track_batch_t *batch);
+static ngx_uint_t ngx_http_track_batch_status(ngx_http_track_push_t *push,
+    redisReply *rr);
+static ngx_str_t *ngx_http_track_batch_where(void);
+static void ngx_http_track_batch_clustered(redisReply *reply, void *data);
+static void ngx_http_track_batch_settled(ngx_http_track_push_t *push,
+    ngx_uint_t status, ngx_uint_t exiting);
 static void ngx_http_track_batch_pushed(redisAsyncContext *ac, void *reply,
     void *privdata);
 static void ngx_http_track_batch_replicated(redisAsyncContext *ac,
@@ -100,8 +112,9 @@ ngx_http_track_batch_submit(ngx_http_track_ctx_t *ctx)
 {
     ngx_http_track_batch_t  *batch = ngx_http_track_batcher;
 
-    if (batch == NULL || ngx_http_track_redis_is_down()
-        || ngx_http_track_throttle_is_on())
+    if (batch == NULL || ngx_http_track_throttle_is_on()
+        || (batch->conf->cluster ? !ngx_http_track_cluster_is_ready()
+                                 : ngx_http_track_redis_is_down()))
     {
         return NGX_DECLINED;
     }
@@ -109,7 +122,7 @@ ngx_http_track_batch_submit(ngx_http_track_ctx_t *ctx)
     if (batch->npending + ctx->nevents > batch->conf->max_pending) {
         ngx_log_error(NGX_LOG_WARN, batch->log, 0,
                       "track: %ui events already wait for redis at %V",
-                      batch->npending, ngx_http_track_redis_address());
+                      batch->npending, ngx_http_track_batch_where());
         return NGX_DECLINED;
     }
 
@@ -118,7 +131,7 @@ ngx_http_track_batch_submit(ngx_http_track_ctx_t *ctx)
     ctx->queued = 1;
 
     /* everything queued during this event loop iteration goes together */
-    if (ngx_http_track_redis_is_ready() && !batch->flush.posted) {
+    if (ngx_http_track_batch_can_send(batch) && !batch->flush.posted) {
         ngx_post_event(&batch->flush, &ngx_posted_events);
     }
 
@@ -184,14 +197,28 @@ ngx_http_track_batch_flush_handler(ngx_event_t *ev)
 {
     ngx_http_track_batch_t  *batch = ev->data;
 
-    while (ngx_http_track_redis_is_ready()
-           && !ngx_queue_empty(&batch->pending)
-           && ngx_http_track_redis_inflight() < batch->conf->max_inflight)
+    while (!ngx_queue_empty(&batch->pending)
+           && ngx_http_track_batch_can_send(batch))
     {
         if (ngx_http_track_batch_send(batch) != NGX_OK) {
             return;
         }
     }
+}
+
+
+/* connected, and a free slot in the pipeline */
+
+static ngx_uint_t
+ngx_http_track_batch_can_send(ngx_http_track_batch_t *batch)
+{
+    if (batch->conf->cluster) {
+        /* each master's pipeline is checked when a push picks its list */
+        return ngx_http_track_cluster_is_ready();
+    }
+
+    return ngx_http_track_redis_is_ready()
+           && ngx_http_track_redis_inflight() < batch->conf->max_inflight;
 }
 
 
@@ -263,6 +290,10 @@ ngx_http_track_batch_send(ngx_http_track_batch_t *batch)
         }
     }
 
+    if (batch->conf->cluster) {
+        return ngx_http_track_batch_to_cluster(batch, push, n, argv, argvlen);
+    }
+
     push->waiting = (batch->conf->wait_replicas > 0);
 
     if (ngx_http_track_redis_send(&push->cmd, ngx_http_track_batch_pushed,
@@ -305,6 +336,117 @@ ngx_http_track_batch_send(ngx_http_track_batch_t *batch)
 }
 
 
+/*
+ * Sends a push to the next shard list whose master has a free pipeline
+ * slot, so a slow master's share shifts to the others; with none free the
+ * requests go back to the head of the queue until a reply frees one.  A
+ * list whose master is down fails its push at once: the spool takes its
+ * share, the other lists go on.
+ */
+
+static ngx_int_t
+ngx_http_track_batch_to_cluster(ngx_http_track_batch_t *batch,
+    ngx_http_track_push_t *push, ngx_uint_t argc, const char **argv,
+    size_t *argvlen)
+{
+    ngx_int_t              rc;
+    ngx_str_t             *key;
+    ngx_uint_t             tries;
+    ngx_queue_t           *q;
+    ngx_http_track_ctx_t  *ctx;
+
+    rc = NGX_AGAIN;
+
+    for (tries = ngx_http_track_cluster_nshards(); tries; tries--) {
+        key = ngx_http_track_cluster_shard(batch->shard++);
+
+        argv[1] = (const char *) key->data;
+        argvlen[1] = key->len;
+
+        rc = ngx_http_track_cluster_send(key, argc, argv, argvlen,
+                                         ngx_http_track_batch_clustered,
+                                         push);
+        if (rc != NGX_AGAIN) {
+            break;
+        }
+    }
+
+    if (rc == NGX_AGAIN) {
+        while (!ngx_queue_empty(&push->waiters)) {
+            q = ngx_queue_last(&push->waiters);
+            ctx = ngx_queue_data(q, ngx_http_track_ctx_t, link);
+
+            ngx_queue_remove(q);
+            ngx_queue_insert_head(&batch->pending, q);
+            ctx->push = NULL;
+            batch->npending += ctx->nevents;
+        }
+
+        ngx_free(push);
+        return NGX_AGAIN;
+    }
+
+    if (rc != NGX_OK) {
+        ngx_http_track_batch_finish(&push->waiters,
+                                    NGX_HTTP_SERVICE_UNAVAILABLE);
+        ngx_free(push);
+        return rc == NGX_DECLINED ? NGX_OK : NGX_ERROR;
+    }
+
+    ngx_http_track_stat_add(NGX_HTTP_TRACK_STAT_PUSHES, 1);
+    ngx_http_track_stat_add(NGX_HTTP_TRACK_STAT_EVENTS_INFLIGHT,
+                            push->nevents);
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_track_batch_clustered(redisReply *reply, void *data)
+{
+    ngx_http_track_push_t  *push = data;
+
+    ngx_http_track_batch_settled(push,
+                                 ngx_http_track_batch_status(push, reply),
+                                 ngx_http_track_cluster_is_exiting());
+}
+
+
+/* an RPUSH reply: the list's length, or an error (logged here) */
+
+static ngx_uint_t
+ngx_http_track_batch_status(ngx_http_track_push_t *push, redisReply *rr)
+{
+    if (rr != NULL && rr->type == REDIS_REPLY_INTEGER) {
+        ngx_http_track_throttle_queue_length(rr->integer);
+        return NGX_HTTP_OK;
+    }
+
+    if (rr != NULL) {
+        ngx_http_track_stat_add(NGX_HTTP_TRACK_STAT_REDIS_ERRORS, 1);
+        ngx_log_error(NGX_LOG_ERR, ngx_http_track_batcher->log, 0,
+                      "track: redis at %V refused %ui events: %*s",
+                      ngx_http_track_batch_where(), push->nevents,
+                      (size_t) rr->len,
+                      rr->type == REDIS_REPLY_ERROR ? rr->str : "");
+    }
+
+    return NGX_HTTP_SERVICE_UNAVAILABLE;
+}
+
+
+/* where the pushes go, for logs */
+
+static ngx_str_t *
+ngx_http_track_batch_where(void)
+{
+    static ngx_str_t  cluster = ngx_string("the cluster");
+
+    return ngx_http_track_cluster_is_on() ? &cluster
+                                          : ngx_http_track_redis_address();
+}
+
+
 static void
 ngx_http_track_batch_pushed(redisAsyncContext *ac, void *reply,
     void *privdata)
@@ -313,26 +455,13 @@ ngx_http_track_batch_pushed(redisAsyncContext *ac, void *reply,
     ngx_uint_t              status;
     ngx_http_track_push_t  *push = privdata;
 
-    status = NGX_HTTP_SERVICE_UNAVAILABLE;
+    status = ngx_http_track_batch_status(push, rr);
 
-    if (rr != NULL && rr->type == REDIS_REPLY_INTEGER) {
-        status = NGX_HTTP_OK;
-        ngx_http_track_throttle_queue_length(rr->integer);
-
-    } else if (rr != NULL) {
-        ngx_http_track_stat_add(NGX_HTTP_TRACK_STAT_REDIS_ERRORS, 1);
-        ngx_log_error(NGX_LOG_ERR, ngx_http_track_batcher->log, 0,
-                      "track: redis at %V refused %ui events: %*s",
-                      ngx_http_track_redis_address(), push->nevents,
-                      (size_t) rr->len,
-                      rr->type == REDIS_REPLY_ERROR ? rr->str : "");
-
-        /* a failover made it a replica: find the new master */
-        if (rr->type == REDIS_REPLY_ERROR
-            && ngx_strncmp(rr->str, "READONLY", 8) == 0)
-        {
-            ngx_http_track_redis_close_later("it became a read-only replica");
-        }
+    /* a failover made it a replica: find the new master */
+    if (rr != NULL && rr->type == REDIS_REPLY_ERROR
+        && ngx_strncmp(rr->str, "READONLY", 8) == 0)
+    {
+        ngx_http_track_redis_close_later("it became a read-only replica");
     }
 
     if (push->waiting) {
@@ -383,7 +512,18 @@ static void
 ngx_http_track_batch_answer(ngx_http_track_push_t *push, ngx_uint_t status)
 {
     ngx_http_track_redis_settle(&push->cmd);
+    ngx_http_track_batch_settled(push, status,
+                                 ngx_http_track_redis_is_exiting());
+    ngx_http_track_redis_next();
+}
 
+
+/* the push's requests get their outcome, unless the worker exits */
+
+static void
+ngx_http_track_batch_settled(ngx_http_track_push_t *push, ngx_uint_t status,
+    ngx_uint_t exiting)
+{
     ngx_http_track_stat_add(NGX_HTTP_TRACK_STAT_EVENTS_INFLIGHT,
                             -(ngx_atomic_int_t) push->nevents);
 
@@ -392,12 +532,11 @@ ngx_http_track_batch_answer(ngx_http_track_push_t *push, ngx_uint_t status)
                                 push->nevents);
     }
 
-    if (!ngx_http_track_redis_is_exiting()) {
+    if (!exiting) {
         ngx_http_track_batch_finish(&push->waiters, status);
     }
 
     ngx_free(push);
-    ngx_http_track_redis_next();
 }
 
 

@@ -8,6 +8,7 @@
 
 #include "ngx_http_track_module.h"
 #include "ngx_http_track_redis.h"
+#include "ngx_http_track_cluster.h"
 #include "ngx_http_track_command.h"
 
 
@@ -18,8 +19,11 @@ typedef struct {
 } ngx_http_track_command_t;
 
 
+static ngx_int_t ngx_http_track_command_routed(ngx_uint_t argc,
+    const char **argv, size_t *argvlen, ngx_http_track_command_t *command);
 static void ngx_http_track_command_replied(redisAsyncContext *ac,
     void *reply, void *privdata);
+static void ngx_http_track_command_answered(redisReply *reply, void *data);
 
 
 /* the worker's argument arrays */
@@ -39,7 +43,7 @@ ngx_http_track_command(ngx_uint_t argc, const char **argv, size_t *argvlen,
 {
     ngx_http_track_command_t  *command;
 
-    if (!ngx_http_track_redis_is_ready()) {
+    if (!ngx_http_track_command_ready()) {
         return NGX_ERROR;
     }
 
@@ -50,6 +54,10 @@ ngx_http_track_command(ngx_uint_t argc, const char **argv, size_t *argvlen,
 
     command->handler = handler;
     command->data = data;
+
+    if (ngx_http_track_cluster_is_on()) {
+        return ngx_http_track_command_routed(argc, argv, argvlen, command);
+    }
 
     if (ngx_http_track_redis_send(&command->cmd,
                                   ngx_http_track_command_replied, command,
@@ -63,6 +71,70 @@ ngx_http_track_command(ngx_uint_t argc, const char **argv, size_t *argvlen,
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * On a cluster, to the master of the command's key: the first argument,
+ * or for EVAL the first of the script's keys (every key of a script here
+ * shares its hash tag).
+ */
+
+static ngx_int_t
+ngx_http_track_command_routed(ngx_uint_t argc, const char **argv,
+    size_t *argvlen, ngx_http_track_command_t *command)
+{
+    ngx_str_t   key;
+    ngx_uint_t  i;
+
+    i = (argvlen[0] == 4 && ngx_strncasecmp((u_char *) argv[0],
+                                            (u_char *) "EVAL", 4) == 0)
+        ? 3 : 1;
+
+    if (i >= argc) {
+        ngx_free(command);
+        return NGX_ERROR;
+    }
+
+    key.data = (u_char *) argv[i];
+    key.len = argvlen[i];
+
+    if (ngx_http_track_cluster_send(&key, argc, argv, argvlen,
+                                    ngx_http_track_command_answered, command)
+        != NGX_OK)
+    {
+        ngx_free(command);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* Redis can take a command: connected, or every slot of the cluster */
+
+ngx_uint_t
+ngx_http_track_command_ready(void)
+{
+    return ngx_http_track_cluster_is_on() ? ngx_http_track_cluster_is_whole()
+                                          : ngx_http_track_redis_is_ready();
+}
+
+
+/*
+ * The list spool file name replays into: track_redis_key, or on a cluster
+ * one of the shard lists, the same for the same file.
+ */
+
+ngx_str_t *
+ngx_http_track_command_list(ngx_str_t *name, ngx_str_t *key)
+{
+    if (!ngx_http_track_cluster_is_on()) {
+        return key;
+    }
+
+    return ngx_http_track_cluster_shard(ngx_crc32_short(name->data,
+                                                        name->len));
 }
 
 
@@ -101,6 +173,19 @@ ngx_http_track_command_replied(redisAsyncContext *ac, void *reply,
 
     ngx_free(command);
     ngx_http_track_redis_next();
+}
+
+
+static void
+ngx_http_track_command_answered(redisReply *reply, void *data)
+{
+    ngx_http_track_command_t  *command = data;
+
+    if (command->handler && !ngx_http_track_cluster_is_exiting()) {
+        command->handler(reply, command->data);
+    }
+
+    ngx_free(command);
 }
 
 

@@ -13,6 +13,7 @@
 #include "ngx_http_track_handler.h"
 #include "ngx_http_track_enrich.h"
 #include "ngx_http_track_redis.h"
+#include "ngx_http_track_cluster.h"
 #include "ngx_http_track_command.h"
 #include "ngx_http_track_throttle.h"
 #include "ngx_http_track_batch.h"
@@ -35,8 +36,10 @@ static char *ngx_http_track_parse_addr(ngx_conf_t *cf, ngx_str_t *value,
     ngx_http_track_addr_t *addr, in_port_t default_port);
 static char *ngx_http_track_conf_set_redis(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
-static char *ngx_http_track_conf_set_sentinel(ngx_conf_t *cf,
+static char *ngx_http_track_conf_set_addrs(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+static char *ngx_http_track_check_cluster(ngx_conf_t *cf,
+    ngx_http_track_main_conf_t *tmcf);
 static char *ngx_http_track_conf_set_field(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_track_conf_set_cors_origin(ngx_conf_t *cf,
@@ -213,9 +216,23 @@ static ngx_command_t  ngx_http_track_commands[] = {
 
     { ngx_string("track_redis_sentinel"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
-      ngx_http_track_conf_set_sentinel,
+      ngx_http_track_conf_set_addrs,
       NGX_HTTP_MAIN_CONF_OFFSET,
-      0,
+      offsetof(ngx_http_track_main_conf_t, sentinels),
+      NULL },
+
+    { ngx_string("track_redis_cluster"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_track_conf_set_addrs,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_track_main_conf_t, cluster),
+      NULL },
+
+    { ngx_string("track_redis_cluster_shards"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_track_main_conf_t, cluster_shards),
       NULL },
 
     { ngx_string("track_redis_master"),
@@ -429,6 +446,7 @@ ngx_http_track_create_main_conf(ngx_conf_t *cf)
      *     tmcf->enabled = 0;
      *     tmcf->redis = { NULL, 0 };
      *     tmcf->sentinels = NULL;
+     *     tmcf->cluster = NULL;
      *     tmcf->master_name = { 0, NULL };
      *     tmcf->redis_password = { 0, NULL };
      *     tmcf->redis_key = { 0, NULL };
@@ -448,6 +466,7 @@ ngx_http_track_create_main_conf(ngx_conf_t *cf)
     tmcf->max_pending = NGX_CONF_UNSET_UINT;
     tmcf->max_queue = NGX_CONF_UNSET_UINT;
     tmcf->wait_replicas = NGX_CONF_UNSET_UINT;
+    tmcf->cluster_shards = NGX_CONF_UNSET_UINT;
     tmcf->wait_timeout = NGX_CONF_UNSET_MSEC;
     tmcf->node_id = NGX_CONF_UNSET_UINT;
 
@@ -459,6 +478,12 @@ static char *
 ngx_http_track_init_main_conf(ngx_conf_t *cf, void *conf)
 {
     ngx_http_track_main_conf_t  *tmcf = conf;
+
+    if (tmcf->cluster
+        && ngx_http_track_check_cluster(cf, tmcf) != NGX_CONF_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
 
     if (tmcf->redis.host == NULL) {
         tmcf->redis.host = (u_char *) "127.0.0.1";
@@ -482,6 +507,7 @@ ngx_http_track_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_uint_value(tmcf->max_pending, 16384);
     ngx_conf_init_uint_value(tmcf->max_queue, 0);
     ngx_conf_init_uint_value(tmcf->wait_replicas, 0);
+    ngx_conf_init_uint_value(tmcf->cluster_shards, 0);
     ngx_conf_init_msec_value(tmcf->wait_timeout, 500);
 
     if (tmcf->wait_replicas && tmcf->wait_timeout >= tmcf->timeout) {
@@ -739,38 +765,95 @@ ngx_http_track_conf_set_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+/* track_redis_sentinel, track_redis_cluster: a list of addresses */
+
 static char *
-ngx_http_track_conf_set_sentinel(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+ngx_http_track_conf_set_addrs(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    ngx_http_track_main_conf_t  *tmcf = conf;
+    char  *p = conf;
 
     ngx_str_t              *value;
+    in_port_t               port;
     ngx_uint_t              i;
+    ngx_array_t           **addrs;
     ngx_http_track_addr_t  *addr;
 
-    if (tmcf->sentinels) {
+    addrs = (ngx_array_t **) (p + cmd->offset);
+
+    if (*addrs) {
         return "is duplicate";
     }
 
-    tmcf->sentinels = ngx_array_create(cf->pool, cf->args->nelts - 1,
-                                       sizeof(ngx_http_track_addr_t));
-    if (tmcf->sentinels == NULL) {
+    *addrs = ngx_array_create(cf->pool, cf->args->nelts - 1,
+                              sizeof(ngx_http_track_addr_t));
+    if (*addrs == NULL) {
         return NGX_CONF_ERROR;
     }
+
+    port = (cmd->offset == offsetof(ngx_http_track_main_conf_t, sentinels))
+           ? 26379 : 6379;
 
     value = cf->args->elts;
 
     for (i = 1; i < cf->args->nelts; i++) {
-        addr = ngx_array_push(tmcf->sentinels);
+        addr = ngx_array_push(*addrs);
         if (addr == NULL) {
             return NGX_CONF_ERROR;
         }
 
-        if (ngx_http_track_parse_addr(cf, &value[i], addr, 26379)
+        if (ngx_http_track_parse_addr(cf, &value[i], addr, port)
             != NGX_CONF_OK)
         {
             return NGX_CONF_ERROR;
         }
+
+        if (addr->port == 0
+            && cmd->offset == offsetof(ngx_http_track_main_conf_t, cluster))
+        {
+            return "takes host:port addresses, not unix sockets";
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * track_redis_cluster excludes what a cluster has no use for, and what
+ * this module does not do on a cluster yet (WAIT, the queue ceiling).
+ */
+
+static char *
+ngx_http_track_check_cluster(ngx_conf_t *cf, ngx_http_track_main_conf_t *tmcf)
+{
+    const char  *other;
+
+    other = NULL;
+
+    if (tmcf->redis.host) {
+        other = "track_redis";
+
+    } else if (tmcf->sentinels) {
+        other = "track_redis_sentinel";
+
+    } else if (tmcf->redis_db != NGX_CONF_UNSET && tmcf->redis_db != 0) {
+        other = "track_redis_db";
+
+    } else if (tmcf->wait_replicas != NGX_CONF_UNSET_UINT
+               && tmcf->wait_replicas != 0)
+    {
+        other = "track_redis_wait_replicas";
+
+    } else if (tmcf->max_queue != NGX_CONF_UNSET_UINT && tmcf->max_queue != 0)
+    {
+        other = "track_redis_max_queue";
+    }
+
+    if (other) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%s\" cannot be used with "
+                           "\"track_redis_cluster\"", other);
+        return NGX_CONF_ERROR;
     }
 
     return NGX_CONF_OK;
@@ -1059,10 +1142,18 @@ ngx_http_track_init_process(ngx_cycle_t *cycle)
     }
 
     /* the connection tells the batcher when to push and when to give up */
-    if (ngx_http_track_redis_init_process(cycle, tmcf,
-                                          ngx_http_track_batch_wake,
-                                          ngx_http_track_batch_fail)
-        != NGX_OK)
+    if (tmcf->cluster) {
+        if (ngx_http_track_cluster_init_process(cycle, tmcf,
+                                                ngx_http_track_batch_wake)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+    } else if (ngx_http_track_redis_init_process(cycle, tmcf,
+                                                 ngx_http_track_batch_wake,
+                                                 ngx_http_track_batch_fail)
+               != NGX_OK)
     {
         return NGX_ERROR;
     }
@@ -1084,6 +1175,7 @@ ngx_http_track_exit_process(ngx_cycle_t *cycle)
     ngx_http_track_batch_exit_process(cycle);
     ngx_http_track_throttle_exit_process(cycle);
     ngx_http_track_redis_exit_process(cycle);
+    ngx_http_track_cluster_exit_process(cycle);
     ngx_http_track_command_exit_process(cycle);
     ngx_http_track_enrich_exit();
 }

@@ -47,6 +47,8 @@ typedef struct {
 
     ngx_http_track_addr_t       redis;         /* no sentinels: the one */
     ngx_array_t                *sentinels;     /* ngx_http_track_addr_t */
+    ngx_array_t                *cluster;       /* seeds: the same */
+    ngx_uint_t                  cluster_shards; /* 0: one per master */
     ngx_str_t                   master_name;
     ngx_str_t                   redis_password;
     ngx_int_t                   redis_db;

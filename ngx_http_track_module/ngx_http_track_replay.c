@@ -45,6 +45,7 @@ typedef struct {
     off_t                        end_offset;
     u_char                      *buf;
     u_char                       key[NGX_MAX_PATH];
+    ngx_str_t                   *list;      /* where the file goes */
     ngx_str_t                    progress_key;
     unsigned                     busy:1;
 
@@ -309,10 +310,18 @@ ngx_http_track_replay_next_file(ngx_http_track_replay_t *replay)
     replay->size = ngx_file_size(&fi);
     replay->offset = 0;
 
+    /* on a cluster the progress key shares its list's hash tag */
+    replay->list = ngx_http_track_command_list(&name[i],
+                                               &replay->conf->redis_key);
+    if (replay->list == NULL) {
+        ngx_destroy_pool(pool);
+        ngx_http_track_replay_finish_file(replay, 0);
+        return NGX_ERROR;
+    }
+
     replay->progress_key.data = replay->key;
     replay->progress_key.len = ngx_snprintf(replay->key, NGX_MAX_PATH,
-                                           "%V:spool:%V",
-                                           &replay->conf->redis_key,
+                                           "%V:spool:%V", replay->list,
                                            &name[i])
                               - replay->key;
 
@@ -519,8 +528,8 @@ ngx_http_track_replay_send_chunk(ngx_http_track_replay_t *replay)
     argvlen[1] = sizeof(ngx_http_track_replay_script) - 1;
     argv[2] = "2";
     argvlen[2] = 1;
-    argv[3] = (const char *) replay->conf->redis_key.data;
-    argvlen[3] = replay->conf->redis_key.len;
+    argv[3] = (const char *) replay->list->data;
+    argvlen[3] = replay->list->len;
     argv[4] = (const char *) replay->progress_key.data;
     argvlen[4] = replay->progress_key.len;
     argv[5] = (const char *) replay->start_arg;

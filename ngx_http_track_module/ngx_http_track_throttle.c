@@ -131,7 +131,7 @@ ngx_uint_t
 ngx_http_track_throttle_writable(void)
 {
     return ngx_http_track_throttler != NULL
-           && ngx_http_track_redis_is_ready()
+           && ngx_http_track_command_ready()
            && !ngx_http_track_throttler->throttled;
 }
 

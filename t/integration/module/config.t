@@ -56,4 +56,26 @@ isnt($rc, 0, 'a WAIT timeout as long as the reply timeout is refused');
 like($out, qr/"track_redis_wait_timeout" must be shorter/,
      'and the message says so');
 
+# track_redis_cluster: seeds only, and nothing it cannot be combined with
+($rc, $out) = nginx_t('track_redis_cluster 127.0.0.1:7000 127.0.0.1:7001; '
+                      . 'track_redis_cluster_shards 8;', '');
+is($rc, 0, 'a cluster with seed nodes and 8 shard lists is accepted')
+    or diag($out);
+
+for my $other ('track_redis 127.0.0.1:6379;',
+               'track_redis_sentinel 127.0.0.1:26379;',
+               'track_redis_db 2;', 'track_redis_wait_replicas 1;',
+               'track_redis_max_queue 1000;')
+{
+    my ($name) = $other =~ /^(\S+)/;
+    ($rc, $out) = nginx_t("$other track_redis_cluster 127.0.0.1:7000;", '');
+    isnt($rc, 0, "$name with track_redis_cluster is refused");
+    like($out, qr/\[emerg\] "$name" cannot be used with "track_redis_cluster"/,
+         "and the message names $name");
+}
+
+($rc, $out) = nginx_t('track_redis_cluster unix:/tmp/redis.sock;', '');
+isnt($rc, 0, 'a unix socket as a cluster seed is refused');
+like($out, qr/takes host:port addresses/, 'and the message says why');
+
 done_testing();
