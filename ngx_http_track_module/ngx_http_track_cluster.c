@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The worker's connections to a Redis Cluster: one per master, the slot
  * map (CLUSTER SLOTS, at start and after MOVED or a lost master), the

@@ -1,4 +1,4 @@
-
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The worker's connections to a Redis Cluster (ngx_http_track_cluster.c).
  */

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # track_redis_cluster against a local Redis Cluster (3 masters, 3
 # replicas): every accepted event in exactly one shard list, the lists on
 # different masters, a slot migrated under load (ASK, then MOVED), and a
