@@ -412,10 +412,22 @@ sub verify {
     stats_match($dbh, $label);
 }
 
-# stats_match(DBH, LABEL): the statistics tables against the raw tables.
+# rollup_done(DBH, SECONDS): waits until the roll-up has counted every
+# committed row (stats_pending is empty); true when it did in time.
+sub rollup_done {
+    my ($dbh, $secs) = @_;
+    return wait_for($secs // 30, sub {
+        !$dbh->selectrow_array("SELECT COUNT(*) FROM stats_pending") });
+}
+
+# stats_match(DBH, LABEL): once the roll-up has caught up, the statistics
+# tables against the raw tables.
 sub stats_match {
     my ($dbh, $label) = @_;
     my (@hourly, @daily, @users);
+    ok(rollup_done($dbh), "$label: the roll-up counted every committed row")
+        or print "#   still pending: " . $dbh->selectrow_array(
+            "SELECT COUNT(*) FROM stats_pending") . " ranges\n";
     for my $t (@{day_tables($dbh)}) {
         my ($d) = $t =~ /^events_(\d{4})(\d{2})(\d{2})$/ or next;
         my $day = "$1-$2-$3";

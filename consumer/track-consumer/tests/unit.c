@@ -467,14 +467,14 @@ test_sql(void)
                   "\"ts\":7,\"props\":{\"q\":\"it's\"}}");
 
     tc_sql_events_head(head, ev->day);
-    CHECK(strcmp(head, "INSERT INTO `events_20241125` (eid, recv_ts, app, "
-                 "module, action, object, uid, ts, ip, ua, referer, props, "
-                 "fields) VALUES ") == 0, "events head: %s", head);
+    CHECK(strcmp(head, "INSERT INTO `events_20241125` (id, eid, recv_ts, "
+                 "app, module, action, object, uid, ts, ip, ua, referer, "
+                 "props, fields) VALUES ") == 0, "events head: %s", head);
 
     tc_buf_reset(&b);
-    tc_sql_event_row(&b, my, ev);
+    tc_sql_event_row(&b, my, ev, 7);
     sql = tc_buf_cstr(&b);
-    CHECK(strcmp(sql, "('e\\'1',1732540000123,'shop','home','click',NULL,"
+    CHECK(strcmp(sql, "(7,'e\\'1',1732540000123,'shop','home','click',NULL,"
                  "'u\\\\1',7,NULL,NULL,NULL,'{\\\"q\\\":\\\"it\\'s\\\"}',NULL)")
           == 0, "event row: %s", sql);
 

@@ -28,7 +28,8 @@ our @EXPORT = qw(sh free_port start_redis stop_redis redis_cli
                  sentinel_settled
                  start_db start_consumer stop_consumer consumer_log
                  consumer_alive
-                 db_eids exactly_once stats_consistent accepted);
+                 db_eids exactly_once stats_consistent rollup_done
+                 accepted);
 
 our $ROOT = abs_path(dirname(__FILE__) . '/../../..');
 our $MODULE_SO = $ENV{TEST_NGINX_LOAD_MODULES}
@@ -532,11 +533,25 @@ sub exactly_once {
     return !@missing && !@twice && !@foreign;
 }
 
-# stats_consistent($dbh, $label): every statistics table equals SQL over
-# the raw day tables (start_consumer's consumers run in UTC)
+# rollup_done($dbh, $secs): waits until the consumers' roll-up has counted
+# every committed row into the statistics (stats_pending is empty); true
+# when it did within $secs (30).
+sub rollup_done {
+    my ($dbh, $secs) = @_;
+    return wait_for($secs // 30, sub {
+        !$dbh->selectrow_array('SELECT COUNT(*) FROM stats_pending') });
+}
+
+# stats_consistent($dbh, $label): once the roll-up has caught up (nothing
+# pending), every statistics table equals SQL over the raw day tables
+# (start_consumer's consumers run in UTC)
 sub stats_consistent {
     my ($dbh, $label) = @_;
     my (@hourly, @daily, @users);
+    Test::More::ok(rollup_done($dbh),
+                   "$label: the roll-up counted every committed row")
+        or Test::More::diag('still pending: ' . $dbh->selectrow_array(
+            'SELECT COUNT(*) FROM stats_pending') . ' ranges');
     my $rows = sub {
         my ($sql) = @_;
         return [map { join("\t", map { $_ // 'NULL' } @$_) }
