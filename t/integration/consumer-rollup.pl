@@ -103,6 +103,9 @@ push_events($second);
 $c = start_consumer(db => 'tc_ru_old', id => 'old');
 ok(wait_for(30, sub { drained('old') }), 'second part drained after the upgrade');
 is_eq(stop($c, 'TERM', 20), 0, 'exit 0');
+my ($collided) = log_text($c) =~ /^(.*rolled back.*)$/m;
+ok(!$collided, 'no batch collided with the stored ids')
+    or print "# $collided\n";
 verify($old, [@$first, @$second], 'upgraded in place');
 
 done();
