@@ -1,6 +1,7 @@
 /* track-consumer: the main loop: take a batch, commit it to MySQL, ack it. */
 #include <errno.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -627,6 +628,15 @@ main(int argc, char **argv)
     tc_lanes_start(&ctx->conf, argc, argv);
 
     srand((unsigned) (time(NULL) ^ getpid()));
+
+    /*
+     * A batch's and a roll-up's buffers (MBs each) are freed and allocated
+     * again every few ms: kept in the heap instead of unmapped and mapped
+     * again, they cost no page faults (a fifth of the CPU otherwise).
+     * Bound: the largest batch and roll-up, as before.
+     */
+    mallopt(M_MMAP_THRESHOLD, 64 * 1024 * 1024);
+    mallopt(M_TRIM_THRESHOLD, 256 * 1024 * 1024);
 
     if (mysql_library_init(0, NULL, NULL) != 0) {
         tc_log_error("mysql_library_init() failed");
