@@ -463,6 +463,9 @@ rollup_main(void *arg)
 
     r = arg;
 
+    /* the lane connects and applies the schema first */
+    rollup_wait(r, r->conf->rollup_ms);
+
     for ( ;; ) {
         pthread_mutex_lock(&r->mu);
         upto = r->upto;

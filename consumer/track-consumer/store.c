@@ -455,13 +455,13 @@ tc_store_connect(tc_store_t *s)
         goto fail;
     }
 
+    if (s->rollup) {
+        goto prepare;           /* the lane applies the schema; no marker */
+    }
+
     rc = run_str(s, tc_schema_sql, "applying the schema (sql/schema.sql)");
     if (rc != TC_OK) {
         goto fail;
-    }
-
-    if (s->rollup) {
-        goto prepare;           /* no consumer id, no batch marker */
     }
 
     tc_buf_init(&b);
