@@ -288,6 +288,17 @@ done:
 }
 
 
+static long
+now_ms(void)
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+
+    return (long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+
 /* Waits ms, or less when the thread is told to stop; 1: stop. */
 static int
 rollup_wait(tc_rollup_t *r, long ms)
@@ -456,6 +467,7 @@ static void *
 rollup_main(void *arg)
 {
     int          more;
+    long         start;
     size_t       ranges;
     tc_rc_t      rc;
     uint64_t     upto;
@@ -487,6 +499,7 @@ rollup_main(void *arg)
             continue;
         }
 
+        start = now_ms();
         rc = tc_rollup_pass(&r->store, &ranges, &more);
         if (rc == TC_DOWN) {
             rollup_down(r, "mysql unavailable");
@@ -502,8 +515,15 @@ rollup_main(void *arg)
             r->next_retention = time(NULL) + TC_RETENTION_EVERY;
         }
 
-        if (rc != TC_OK || !more) {
+        /*
+         * A period from the start of the pass, not a pause after it: a
+         * pass that took long (a busy MariaDB) is not followed by a full
+         * wait, which would add to the statistics' lag.
+         */
+        if (rc != TC_OK) {
             rollup_wait(r, r->conf->rollup_ms);
+        } else if (!more && now_ms() - start < r->conf->rollup_ms) {
+            rollup_wait(r, r->conf->rollup_ms - (now_ms() - start));
         }
     }
 
