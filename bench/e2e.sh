@@ -13,13 +13,20 @@
 # (default 60), else 15 % less is tried once more.  At the end every event
 # the module acknowledged must be in MariaDB.
 #
+# Freshness: during the hold, bench/freshness.pl sends a probe pixel every
+# 200 ms and polls track-stats until its series counts it: the distribution
+# of accept -> visible in the stats API at the held rate.
+#
 # Usage: bench/e2e.sh OUTDIR
 # env: BENCH_E2E_START (events/s, 40000), BENCH_E2E_PROBE (15),
 #      BENCH_E2E_PROBES (5), BENCH_E2E_HOLD (60), BENCH_E2E_MODE (pixel:
 #      GET, 1 event per request; beacon10: POST of 10 events),
-#      BENCH_E2E_CONSUMERS (1), BENCH_E2E_CONNS (256), BENCH_CONSUMER_ARGS
+#      BENCH_E2E_CONSUMERS (1), BENCH_E2E_CONNS (256), BENCH_CONSUMER_ARGS,
+#      BENCH_E2E_FRESHNESS (1; 0: no probes, no track-stats)
 # Writes OUTDIR/e2e.tsv: phase, offered events/s, achieved events/s,
-# non-2xx, slope (events/s), growth, verdict; and OUTDIR/e2e-check.tsv.
+# non-2xx, slope (events/s), growth, verdict; OUTDIR/e2e-check.tsv; and
+# OUTDIR/freshness.tsv: phase, rate, probes, refused, seen, p50, p90, p99,
+# max (ms).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -33,6 +40,7 @@ PROBES=${BENCH_E2E_PROBES:-5}
 HOLD=${BENCH_E2E_HOLD:-60}
 MODE=${BENCH_E2E_MODE:-pixel}
 NCONS=${BENCH_E2E_CONSUMERS:-1}
+FRESH=${BENCH_E2E_FRESHNESS:-1}
 CONNS=${BENCH_E2E_CONNS:-256}
 bin=$(bench_consumer_bin)
 
@@ -43,6 +51,7 @@ cleanup() {
     set +e
     [ -n "$sampler" ] && kill "$sampler" 2>/dev/null
     for f in "$tmp"/consumer*.pid; do stop_pidfile "$f"; done
+    stop_stats "$tmp/stats"
     bench_nginx_stop "$tmp/nginx"
     bench_stop_queue_and_db "$tmp"
     rm -rf "$tmp"
@@ -85,6 +94,14 @@ for i in $(seq 1 "$NCONS"); do
     echo $! >"$tmp/consumer$i.pid"
 done
 
+stats_port=
+if [ "$FRESH" = 1 ]; then
+    stats_port=$(free_port)
+    start_stats "$tmp/stats" "$bench_root/consumer/build/release/track-stats" \
+        "$tmp/db" "$stats_port" UTC
+fi
+: >"$out/freshness.tsv"
+
 qlen() { rcli llen track:events; }
 
 wait_drained() {
@@ -106,9 +123,26 @@ probe() {
           sleep 1
       done ) >"$tmp/samples" &
     sampler=$!
+    fresh=
+    if [ -n "$stats_port" ] && [ "$phase" = hold ]; then
+        # probes over the window but its first and last 3 s
+        ( sleep 3; "$here/freshness.pl" "http://127.0.0.1:$port/t.gif" \
+              "http://127.0.0.1:$stats_port/stats/v1" $(( secs - 6 )) 200 \
+              >"$tmp/freshness" ) &
+        fresh=$!
+    fi
     res=$(run_wrk "$url" "$CONNS" "$secs" BENCH_VARY=1 BENCH_BODY="$body" \
         BENCH_RATE="$(( rate / per_req ))")
     kill "$sampler"; wait "$sampler" 2>/dev/null || true; sampler=
+    if [ -n "$fresh" ]; then
+        wait "$fresh" || true
+        f=$(cat "$tmp/freshness")
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$phase" "$rate" \
+            "$(field probes "$f")" "$(field refused "$f")" "$(field seen "$f")" \
+            "$(field p50_ms "$f")" "$(field p90_ms "$f")" \
+            "$(field p99_ms "$f")" "$(field max_ms "$f")" >>"$out/freshness.tsv"
+        log "e2e: freshness at $rate events/s: $f"
+    fi
     reqs=$(field requests "$res") dur=$(field duration_us "$res")
     non2xx=$(field non2xx "$res") errs=$(field errors "$res")
     ach=$(awk -v n="$reqs" -v d="$dur" -v k="$per_req" 'BEGIN { printf "%.0f", n * k / d * 1e6 }')

@@ -239,6 +239,21 @@ day_list=$(printf "'%s'," "${days[@]}"); day_list=${day_list%,}
 # --- dump ----------------------------------------------------------------------
 
 if [ -z "$verify" ]; then
+    # rows of these days the consumers' roll-up has not counted yet would
+    # leave their statistics short in the dump: wait (they take < 1 s)
+    pending=1
+    for _ in $(seq 1 100); do
+        pending=$(q -e "SELECT COUNT(*) FROM information_schema.TABLES
+                        WHERE TABLE_SCHEMA='$database'
+                        AND TABLE_NAME='stats_pending'")
+        [ "$pending" = 1 ] || { pending=0; break; }
+        pending=$(q -e "SELECT COUNT(*) FROM \`$database\`.stats_pending
+                        WHERE day IN ($day_list)")
+        [ "$pending" = 0 ] && break
+        sleep 0.1
+    done
+    [ "$pending" = 0 ] ||
+        die "$pending ranges of these days are not counted in the statistics yet after 10 s (is a track-consumer running?)"
     day_tables=()
     for d in "${days[@]}"; do
         t=events_${d//-/}

@@ -118,3 +118,32 @@ CREATE TABLE IF NOT EXISTS consumer_lanes (
     PRIMARY KEY (consumer_id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin
 ;
+-- Statistics are not written in a batch's transaction but rolled up from
+-- committed rows (see consumer/track-consumer/README.md, "Statistics").
+-- Ids of raw rows come from this allocator: a batch reserves a block of ids
+-- in one autocommit UPDATE, so the ids of lanes and consumers never
+-- interleave and a batch's rows of a day lie in one id range.  The consumer
+-- raises next_id above MAX(id) of every day table it writes, so a database
+-- whose day tables were filled by AUTO_INCREMENT upgrades in place.
+CREATE TABLE IF NOT EXISTS track_ids (
+    name        VARCHAR(16)     NOT NULL,
+    next_id     BIGINT UNSIGNED NOT NULL,
+    PRIMARY KEY (name)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin
+;
+INSERT IGNORE INTO track_ids (name, next_id) VALUES ('events', 1)
+;
+-- Id ranges of day-table rows committed but not yet counted in the
+-- statistics: one row per batch and day, inserted in the batch's
+-- transaction; the roll-up counts the rows of a range and deletes it in one
+-- transaction, so every row is counted exactly once.  committed_at gives
+-- the roll-up's lag (track-stats' metrics).
+CREATE TABLE IF NOT EXISTS stats_pending (
+    first_id     BIGINT UNSIGNED NOT NULL,
+    last_id      BIGINT UNSIGNED NOT NULL,
+    day          DATE            NOT NULL,
+    events       INT UNSIGNED    NOT NULL,
+    committed_at TIMESTAMP(3)    NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+    PRIMARY KEY (first_id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin
+;

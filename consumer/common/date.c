@@ -15,9 +15,9 @@
  * quarter-hour slot, since UTC offsets in use are multiples of 15 minutes.
  * Slots before 1970-01-01 or offsets that are not (LMT) are never cached.
  */
-static int64_t   cache_slot = -1;
-static uint32_t  cache_day;
-static unsigned  cache_hour;
+static __thread int64_t   cache_slot = -1;   /* per thread: roll-up too */
+static __thread uint32_t  cache_day;
+static __thread unsigned  cache_hour;
 
 
 tc_rc_t

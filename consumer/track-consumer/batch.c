@@ -171,8 +171,8 @@ tc_str_cmp(const tc_str_t *a, const tc_str_t *b)
     ((*(const size_t *) (pa) > *(const size_t *) (pb))                       \
      - (*(const size_t *) (pa) < *(const size_t *) (pb)))
 
-/* qsort has no context argument: the batch being sorted */
-static const tc_event_t  *sort_ev;
+/* qsort has no context argument: the batch being sorted (per thread) */
+static __thread const tc_event_t  *sort_ev;
 
 
 static int
@@ -362,7 +362,7 @@ tc_batch_days(tc_batch_t *b)
 /* the fields that are ranked */
 enum { RANK_GROUP, RANK_OBJECT, RANK_UID, RANK_DAY };
 
-static int  rank_kind;          /* of the qsort in progress */
+static __thread int  rank_kind;     /* of the qsort in progress */
 
 
 static uint64_t
@@ -578,6 +578,25 @@ tc_batch_decode(tc_batch_t *b, size_t max_bytes)
     rank_field(b, m, RANK_DAY);
 
     tc_batch_days(b);
+}
+
+
+void
+tc_batch_rank(tc_batch_t *b)
+{
+    size_t  i, m;
+
+    m = 0;
+    for (i = 0; i < b->n; i++) {
+        if (b->ev[i].status == TC_EV_OK) {
+            b->order[m++] = i;
+        }
+    }
+
+    rank_field(b, m, RANK_GROUP);
+    rank_field(b, m, RANK_OBJECT);
+    rank_field(b, m, RANK_UID);
+    rank_field(b, m, RANK_DAY);
 }
 
 

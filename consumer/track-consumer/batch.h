@@ -61,6 +61,12 @@ void tc_batch_free(tc_batch_t *b);
  */
 void tc_batch_decode(tc_batch_t *b, size_t max_bytes);
 
+/*
+ * Ranks the statistics keys of the TC_EV_OK events of a batch filled by
+ * other means than tc_batch_decode (the roll-up's rows read back).
+ */
+void tc_batch_rank(tc_batch_t *b);
+
 /* Recollects the days after statuses changed. */
 void tc_batch_days(tc_batch_t *b);
 

@@ -84,6 +84,10 @@ static const tc_opt_t  options[] = {
     { "user_cache", TC_OPT_LONG, OFF(user_cache), "200000", 0, 100000000, NULL,
       "remembered (day, app, module, action, uid) already counted as\n"
       "users, to skip their INSERT IGNORE (0: off)" },
+    { "rollup_ms", TC_OPT_LONG, OFF(rollup_ms), "300", 10, 60000, NULL,
+      "how often the roll-up counts committed rows into the statistics" },
+    { "rollup_events", TC_OPT_LONG, OFF(rollup_events), "30000", 100, 60000,
+      NULL, "most rows counted in one roll-up transaction" },
 
     { "mysql_host", TC_OPT_STR, OFF(mysql_host), "127.0.0.1", 0, 0, NULL,
       "MySQL/MariaDB address" },

@@ -32,6 +32,8 @@ typedef struct {
     long     max_event_bytes;
     long     max_statement_bytes;
     long     user_cache;
+    long     rollup_ms;             /* roll-up period */
+    long     rollup_events;         /* rows per roll-up transaction */
 
     char    *mysql_host;
     long     mysql_port;

@@ -142,8 +142,9 @@ tc_sql_events_head(char *head, uint32_t day)
     char  table[16];
 
     tc_day_table(day, table);
-    snprintf(head, 256, "INSERT INTO `%s` (eid, recv_ts, app, module, action,"
-             " object, uid, ts, ip, ua, referer, props, fields) VALUES ",
+    snprintf(head, 256, "INSERT INTO `%s` (id, eid, recv_ts, app, module,"
+             " action, object, uid, ts, ip, ua, referer, props, fields)"
+             " VALUES ",
              table);
 }
 
@@ -159,9 +160,9 @@ tc_sql_eids_head(char *head, uint32_t day)
 
 
 void
-tc_sql_event_row(tc_buf_t *b, MYSQL *m, const tc_event_t *ev)
+tc_sql_event_row(tc_buf_t *b, MYSQL *m, const tc_event_t *ev, uint64_t id)
 {
-    tc_buf_add(b, "(", 1);
+    tc_buf_addf(b, "(%" PRIu64 ",", id);
     tc_sql_str(b, m, &ev->eid);
     tc_buf_addf(b, ",%" PRId64 ",", ev->recv_ts);
     tc_sql_str(b, m, &ev->app);

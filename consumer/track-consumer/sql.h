@@ -57,8 +57,9 @@ void tc_sql_events_head(char *head, uint32_t day);
 /* "SELECT eid FROM `events_YYYYMMDD` WHERE eid IN (" into head[256] */
 void tc_sql_eids_head(char *head, uint32_t day);
 
-/* the values of one row of each statement, "(...)" */
-void tc_sql_event_row(tc_buf_t *b, MYSQL *m, const tc_event_t *ev);
+/* the values of one row of each statement, "(...)"; id: the row's id */
+void tc_sql_event_row(tc_buf_t *b, MYSQL *m, const tc_event_t *ev,
+    uint64_t id);
 void tc_sql_hourly_row(tc_buf_t *b, MYSQL *m, const tc_agg_t *a);
 void tc_sql_daily_row(tc_buf_t *b, MYSQL *m, const tc_agg_t *a);
 void tc_sql_seen_row(tc_buf_t *b, MYSQL *m, const tc_event_t *ev);

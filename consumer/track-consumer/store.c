@@ -125,8 +125,8 @@ data_error(unsigned err)
 }
 
 
-static tc_rc_t
-failed(tc_store_t *s, const char *what)
+tc_rc_t
+tc_store_failed(tc_store_t *s, const char *what)
 {
     tc_rc_t  rc;
 
@@ -166,7 +166,7 @@ stmt_failed(tc_store_t *s, MYSQL_STMT *stmt, const char *what)
 
 
 static const int  events_types[] = {
-    TC_BULK_STR, TC_BULK_INT, TC_BULK_STR, TC_BULK_STR, TC_BULK_STR,
+    TC_BULK_INT, TC_BULK_STR, TC_BULK_INT, TC_BULK_STR, TC_BULK_STR, TC_BULK_STR,
     TC_BULK_STR, TC_BULK_STR, TC_BULK_INT, TC_BULK_STR, TC_BULK_STR,
     TC_BULK_STR, TC_BULK_STR, TC_BULK_STR
 };
@@ -226,9 +226,9 @@ events_stmt(tc_store_t *s, uint32_t day, tc_rc_t *rc)
     e->day = 0;
 
     tc_sql_events_head(head, day);
-    snprintf(sql, sizeof(sql), "%s(?,?,?,?,?,?,?,?,?,?,?,?,?)", head);
+    snprintf(sql, sizeof(sql), "%s(?,?,?,?,?,?,?,?,?,?,?,?,?,?)", head);
 
-    *rc = bulk_prepare(s, &e->bulk, sql, 13, events_types,
+    *rc = bulk_prepare(s, &e->bulk, sql, 14, events_types,
                        "preparing the day table INSERT");
     if (*rc != TC_OK) {
         return NULL;
@@ -267,7 +267,7 @@ run(tc_store_t *s, const char *sql, size_t len, const char *what)
     }
 
     if (mysql_real_query(s->m, sql, (unsigned long) len) != 0) {
-        return failed(s, what);
+        return tc_store_failed(s, what);
     }
 
     do {
@@ -275,12 +275,12 @@ run(tc_store_t *s, const char *sql, size_t len, const char *what)
         if (res != NULL) {
             mysql_free_result(res);
         } else if (mysql_field_count(s->m) != 0) {
-            return failed(s, what);
+            return tc_store_failed(s, what);
         }
 
         st = mysql_next_result(s->m);
         if (st > 0) {
-            return failed(s, what);
+            return tc_store_failed(s, what);
         }
     } while (st == 0);
 
@@ -295,45 +295,77 @@ run_str(tc_store_t *s, const char *sql, const char *what)
 }
 
 
-/* A query returning one integer (or NULL: *isnull). */
+/*
+ * A query whose first result set has a row of n integers: out[0..n) (NULL
+ * as 0); *isnull when there is no row or its first value is NULL.
+ */
 static tc_rc_t
-query_u64(tc_store_t *s, const char *sql, size_t len, const char *what,
-    uint64_t *out, int *isnull)
+query_u64s(tc_store_t *s, const char *sql, size_t len, const char *what,
+    uint64_t *out, unsigned n, int *isnull)
 {
+    unsigned    i;
     MYSQL_ROW   row;
     MYSQL_RES  *res;
 
     int         st;
 
     if (mysql_real_query(s->m, sql, (unsigned long) len) != 0) {
-        return failed(s, what);
+        return tc_store_failed(s, what);
     }
 
     /* the value is in the first result set; statements before it have none */
     *isnull = 1;
-    *out = 0;
+    memset(out, 0, n * sizeof(uint64_t));
     res = NULL;
     do {
         if (mysql_field_count(s->m) != 0) {
             res = mysql_store_result(s->m);
             if (res == NULL) {
-                return failed(s, what);
+                return tc_store_failed(s, what);
             }
             row = mysql_fetch_row(res);
-            if (*isnull && row != NULL && row[0] != NULL) {
+            if (*isnull && row != NULL && row[0] != NULL
+                && mysql_num_fields(res) >= n)
+            {
                 *isnull = 0;
-                *out = strtoull(row[0], NULL, 10);
+                for (i = 0; i < n; i++) {
+                    out[i] = row[i] ? strtoull(row[i], NULL, 10) : 0;
+                }
             }
             mysql_free_result(res);
         }
 
         st = mysql_next_result(s->m);
         if (st > 0) {
-            return failed(s, what);
+            return tc_store_failed(s, what);
         }
     } while (st == 0);
 
     return TC_OK;
+}
+
+
+/* A query returning one integer (or NULL: *isnull). */
+static tc_rc_t
+query_u64(tc_store_t *s, const char *sql, size_t len, const char *what,
+    uint64_t *out, int *isnull)
+{
+    return query_u64s(s, sql, len, what, out, 1, isnull);
+}
+
+
+tc_rc_t
+tc_store_query_u64(tc_store_t *s, const char *sql, size_t len,
+    const char *what, uint64_t *out, int *isnull)
+{
+    return query_u64s(s, sql, len, what, out, 1, isnull);
+}
+
+
+tc_rc_t
+tc_store_run(tc_store_t *s, const char *sql, size_t len, const char *what)
+{
+    return run(s, sql, len, what);
 }
 
 
@@ -424,6 +456,10 @@ tc_store_connect(tc_store_t *s)
         goto fail;
     }
 
+    if (s->rollup) {
+        goto prepare;           /* the lane applies the schema; no marker */
+    }
+
     rc = run_str(s, tc_schema_sql, "applying the schema (sql/schema.sql)");
     if (rc != TC_OK) {
         goto fail;
@@ -486,6 +522,8 @@ tc_store_connect(tc_store_t *s)
         tc_log_warn("max_event_bytes %ld may not fit the server's "
                     "max_allowed_packet %" PRIu64, c->max_event_bytes, v);
     }
+
+prepare:
 
     s->bulk = tc_bulk_supported(s->m);
     if (s->bulk) {
@@ -572,6 +610,18 @@ ensure_table(tc_store_t *s, uint32_t day)
     tc_buf_init(&b);
     tc_sql_day_table(&b, tc_events_day_sql, day);
     rc = run(s, tc_buf_cstr(&b), b.len, table);
+
+    /*
+     * Reserved ids start above the table's: a table filled before the
+     * allocator existed (by AUTO_INCREMENT) is upgraded in place.
+     */
+    if (rc == TC_OK) {
+        tc_buf_reset(&b);
+        tc_buf_addf(&b, "UPDATE track_ids SET next_id = GREATEST(next_id,"
+                    " (SELECT COALESCE(MAX(id), 0) + 1 FROM `%s`))"
+                    " WHERE name = 'events'", table);
+        rc = run(s, tc_buf_cstr(&b), b.len, "raising the id allocator");
+    }
     tc_buf_free(&b);
 
     if (rc != TC_OK) {
@@ -667,13 +717,13 @@ filter_existing(tc_store_t *s, tc_batch_t *b, uint32_t day, size_t *idx,
 
     if (mysql_real_query(s->m, q.data, (unsigned long) q.len) != 0) {
         tc_buf_free(&q);
-        return failed(s, "selecting stored eids");
+        return tc_store_failed(s, "selecting stored eids");
     }
     tc_buf_free(&q);
 
     res = mysql_store_result(s->m);
     if (res == NULL) {
-        return failed(s, "selecting stored eids");
+        return tc_store_failed(s, "selecting stored eids");
     }
 
     tc_set_init(&found, SIZE_MAX);
@@ -730,7 +780,7 @@ insert_each(tc_store_t *s, tc_batch_t *b, uint32_t day, size_t *idx,
 
         tc_buf_reset(&q);
         tc_buf_adds(&q, head);
-        tc_sql_event_row(&q, s->m, ev);
+        tc_sql_event_row(&q, s->m, ev, s->id_base + idx[i]);
         if (tc_buf_cstr(&q) == NULL) {
             tc_buf_free(&q);
             return TC_RETRY;
@@ -754,7 +804,7 @@ insert_each(tc_store_t *s, tc_batch_t *b, uint32_t day, size_t *idx,
                             mysql_error(s->m));
         } else {
             tc_buf_free(&q);
-            return failed(s, "inserting one event");
+            return tc_store_failed(s, "inserting one event");
         }
     }
 
@@ -765,21 +815,22 @@ insert_each(tc_store_t *s, tc_batch_t *b, uint32_t day, size_t *idx,
 
 
 static void
-bind_event(tc_bulk_t *q, const tc_event_t *ev)
+bind_event(tc_bulk_t *q, const tc_event_t *ev, uint64_t id)
 {
-    tc_bulk_str(q, 0, ev->eid.data, ev->eid.len);
-    tc_bulk_int(q, 1, ev->recv_ts, 0);
-    tc_bulk_str(q, 2, ev->app.data, ev->app.len);
-    tc_bulk_str(q, 3, ev->module.data, ev->module.len);
-    tc_bulk_str(q, 4, ev->action.data, ev->action.len);
-    tc_bulk_str(q, 5, ev->object.data, ev->object.len);
-    tc_bulk_str(q, 6, ev->uid.data, ev->uid.len);
-    tc_bulk_int(q, 7, ev->ts, !ev->has_ts);
-    tc_bulk_str(q, 8, ev->ip.data, ev->ip.len);
-    tc_bulk_str(q, 9, ev->ua.data, ev->ua.len);
-    tc_bulk_str(q, 10, ev->referer.data, ev->referer.len);
-    tc_bulk_str(q, 11, ev->props.data, ev->props.len);
-    tc_bulk_str(q, 12, ev->fields.data, ev->fields.len);
+    tc_bulk_int(q, 0, (int64_t) id, 0);
+    tc_bulk_str(q, 1, ev->eid.data, ev->eid.len);
+    tc_bulk_int(q, 2, ev->recv_ts, 0);
+    tc_bulk_str(q, 3, ev->app.data, ev->app.len);
+    tc_bulk_str(q, 4, ev->module.data, ev->module.len);
+    tc_bulk_str(q, 5, ev->action.data, ev->action.len);
+    tc_bulk_str(q, 6, ev->object.data, ev->object.len);
+    tc_bulk_str(q, 7, ev->uid.data, ev->uid.len);
+    tc_bulk_int(q, 8, ev->ts, !ev->has_ts);
+    tc_bulk_str(q, 9, ev->ip.data, ev->ip.len);
+    tc_bulk_str(q, 10, ev->ua.data, ev->ua.len);
+    tc_bulk_str(q, 11, ev->referer.data, ev->referer.len);
+    tc_bulk_str(q, 12, ev->props.data, ev->props.len);
+    tc_bulk_str(q, 13, ev->fields.data, ev->fields.len);
 }
 
 
@@ -817,7 +868,7 @@ insert_chunk_bulk(tc_store_t *s, tc_batch_t *b, uint32_t day, size_t *idx,
                     tc_log_error("out of memory binding a batch");
                     return TC_RETRY;
                 }
-                bind_event(q, &b->ev[idx[i]]);
+                bind_event(q, &b->ev[idx[i]], s->id_base + idx[i]);
             }
         }
 
@@ -887,7 +938,8 @@ insert_chunk(tc_store_t *s, tc_batch_t *b, uint32_t day, size_t *idx,
         for (i = 0; i < n; i++) {
             if (b->ev[idx[i]].status == TC_EV_OK) {
                 tc_sql_row(&s->sql);
-                tc_sql_event_row(&s->sql.buf, s->m, &b->ev[idx[i]]);
+                tc_sql_event_row(&s->sql.buf, s->m, &b->ev[idx[i]],
+                                 s->id_base + idx[i]);
             }
         }
 
@@ -927,7 +979,7 @@ insert_chunk(tc_store_t *s, tc_batch_t *b, uint32_t day, size_t *idx,
             return insert_each(s, b, day, idx, n);
         }
 
-        return failed(s, table);
+        return tc_store_failed(s, table);
     }
 
     tc_log_info("batch %" PRIu64 ": eids in %s keep colliding with another "
@@ -1139,7 +1191,7 @@ seen_flush(tc_store_t *s, tc_buf_t *q, size_t *gidx, size_t nstmt)
     }
 
     if (mysql_real_query(s->m, q->data, (unsigned long) q->len) != 0) {
-        return failed(s, "updating stats_user_seen");
+        return tc_store_failed(s, "updating stats_user_seen");
     }
 
     k = 0;
@@ -1156,7 +1208,7 @@ seen_flush(tc_store_t *s, tc_buf_t *q, size_t *gidx, size_t nstmt)
 
         st = mysql_next_result(s->m);
         if (st > 0) {
-            return failed(s, "updating stats_user_seen");
+            return tc_store_failed(s, "updating stats_user_seen");
         }
     } while (st == 0);
 
@@ -1342,13 +1394,87 @@ remember_users(tc_store_t *s, size_t nseen)
 }
 
 
+/*
+ * The id range of the batch's stored rows of each day, for the roll-up:
+ * rows get ids id_base + their index in the batch, so the range of a day
+ * holds that day's rows of this batch and no other batch's.
+ */
+static void
+pending_ranges(tc_store_t *s, tc_batch_t *b, tc_buf_t *tail)
+{
+    size_t    i, d, n, rows;
+    uint64_t  lo, hi;
+
+    rows = 0;
+    for (d = 0; d < b->ndays; d++) {
+        n = 0;
+        lo = 0;
+        hi = 0;
+        for (i = 0; i < b->n; i++) {
+            if (b->ev[i].status != TC_EV_OK || b->ev[i].day != b->days[d]) {
+                continue;
+            }
+            if (n++ == 0) {
+                lo = s->id_base + i;
+            }
+            hi = s->id_base + i;
+        }
+        if (n == 0) {
+            continue;
+        }
+
+        tc_buf_adds(tail, rows++ ? "," : "INSERT INTO stats_pending"
+                    " (first_id, last_id, day, events) VALUES ");
+        tc_buf_addf(tail, "(%" PRIu64 ",%" PRIu64 ",", lo, hi);
+        tc_sql_date(tail, b->days[d]);
+        tc_buf_addf(tail, ",%zu)", n);
+    }
+
+    if (rows > 0) {
+        tc_buf_add(tail, ";", 1);
+    }
+}
+
+
+tc_rc_t
+tc_store_stats(tc_store_t *s, tc_batch_t *b, tc_buf_t *tail, size_t *nseen)
+{
+    tc_rc_t  rc;
+
+    if (scratch(s, b->n + 1) != TC_OK) {
+        tc_log_error("out of memory for statistics of %zu events", b->n);
+        return TC_RETRY;
+    }
+
+    /*
+     * Memberships first, then the counters, whose hot rows (the popular
+     * objects, every action's users) are locked last: held for the
+     * shortest time, until the round trip that writes the daily users and
+     * COMMITs.
+     */
+    rc = stats_users(s, b, nseen, tail);
+    if (rc != TC_OK) {
+        return rc;
+    }
+
+    return stats_counts(s, b);
+}
+
+
+void
+tc_store_remember_users(tc_store_t *s, size_t nseen)
+{
+    remember_users(s, nseen);
+}
+
+
 tc_rc_t
 tc_store_apply(tc_store_t *s, tc_batch_t *b)
 {
     int        isnull, rejected;
-    size_t     i, nseen;
+    size_t     i;
     tc_rc_t    rc;
-    uint64_t   last;
+    uint64_t   last, v[2];
     tc_buf_t   q;
 
     memset(&s->stats, 0, sizeof(s->stats));
@@ -1379,16 +1505,32 @@ tc_store_apply(tc_store_t *s, tc_batch_t *b)
         }
     }
 
-    /* the batch marker: locks this consumer's row until COMMIT */
+    /*
+     * Ids for the batch's rows, one per element, reserved in an autocommit
+     * UPDATE (the allocator's row is locked for that statement only): no
+     * other batch's rows fall in its id ranges.  Then the batch marker,
+     * which locks this consumer's row until COMMIT.  One round trip.
+     */
     tc_buf_init(&q);
-    tc_buf_adds(&q, "START TRANSACTION;"
-                "SELECT last_seq FROM consumer_state WHERE consumer_id = ");
+    tc_buf_addf(&q, "UPDATE track_ids SET next_id = LAST_INSERT_ID(next_id"
+                " + %zu) WHERE name = 'events';START TRANSACTION;"
+                "SELECT last_seq, LAST_INSERT_ID() FROM consumer_state"
+                " WHERE consumer_id = ", b->n);
     tc_sql_quote(&q, s->m, s->conf->id, strlen(s->conf->id));
     tc_buf_adds(&q, " FOR UPDATE");
-    rc = query_u64(s, tc_buf_cstr(&q), q.len, "reading the batch marker",
-                   &last, &isnull);
+    rc = query_u64s(s, tc_buf_cstr(&q), q.len, "reading the batch marker",
+                    v, 2, &isnull);
     tc_buf_free(&q);
     if (rc != TC_OK) {
+        goto rollback;
+    }
+    last = v[0];
+    s->id_base = v[1] - b->n;
+
+    if (!isnull && v[1] < b->n + 1) {
+        tc_log_error("track_ids has no row \"events\"; reconnecting to "
+                     "recreate it");
+        rc = TC_DOWN;
         goto rollback;
     }
 
@@ -1412,25 +1554,9 @@ tc_store_apply(tc_store_t *s, tc_batch_t *b)
         }
     }
 
-    /*
-     * Memberships first, then the counters, whose hot rows (the popular
-     * objects, every action's users) other consumers also update: locked
-     * last, they are held for the shortest time, until the round trip that
-     * writes the daily users, the marker and COMMITs.
-     */
+    /* the statistics come later, from the roll-up: see pending_ranges() */
     tc_buf_init(&q);
-    rc = stats_users(s, b, &nseen, &q);
-    if (rc != TC_OK) {
-        tc_buf_free(&q);
-        goto rollback;
-    }
-
-    rc = stats_counts(s, b);
-    if (rc != TC_OK) {
-        tc_buf_free(&q);
-        goto rollback;
-    }
-
+    pending_ranges(s, b, &q);
     stats_dead(s, b, &q);
 
     s->stats.stored = tc_batch_count(b, TC_EV_OK);
@@ -1439,7 +1565,7 @@ tc_store_apply(tc_store_t *s, tc_batch_t *b)
     s->stats.dead = tc_batch_count(b, TC_EV_DEAD)
                     + tc_batch_count(b, TC_EV_REJECTED);
 
-    /* daily users, dead letters, the marker, COMMIT: one round trip */
+    /* pending ranges, dead letters, the marker, COMMIT: one round trip */
     tc_buf_addf(&q, "UPDATE consumer_state SET last_seq = %" PRIu64
                 ", batches = batches + 1, events = events + %zu,"
                 " duplicates = duplicates + %zu, dead = dead + %zu"
@@ -1461,7 +1587,7 @@ tc_store_apply(tc_store_t *s, tc_batch_t *b)
         }
         tc_fault_point("before_commit");
         if (mysql_commit(s->m) != 0) {
-            rc = failed(s, "COMMIT");
+            rc = tc_store_failed(s, "COMMIT");
             return rc == TC_OK ? TC_DOWN : rc;
         }
 
@@ -1482,7 +1608,6 @@ tc_store_apply(tc_store_t *s, tc_batch_t *b)
     }
 
     s->last_seq = b->seq;
-    remember_users(s, nseen);
 
     return TC_OK;
 
@@ -1490,7 +1615,7 @@ rollback:
 
     if (rc != TC_DOWN && s->m != NULL) {
         if (mysql_rollback(s->m) != 0) {
-            failed(s, "ROLLBACK");
+            tc_store_failed(s, "ROLLBACK");
             rc = TC_DOWN;
         }
     }
@@ -1502,10 +1627,12 @@ rollback:
 tc_rc_t
 tc_store_retention(tc_store_t *s)
 {
+    int         isnull;
     char        date[11], table[16], *name;
     size_t      i, n, dropped;
     tc_rc_t     rc;
     uint32_t    cutoff, day, *days;
+    uint64_t    pending;
     tc_buf_t    q;
     MYSQL_ROW   row;
     MYSQL_RES  *res;
@@ -1522,12 +1649,12 @@ tc_store_retention(tc_store_t *s)
                     " WHERE table_schema = DATABASE()"
                     " AND table_name LIKE 'events\\_%'") != 0)
     {
-        return failed(s, "listing day tables");
+        return tc_store_failed(s, "listing day tables");
     }
 
     res = mysql_store_result(s->m);
     if (res == NULL) {
-        return failed(s, "listing day tables");
+        return tc_store_failed(s, "listing day tables");
     }
 
     n = 0;
@@ -1546,7 +1673,22 @@ tc_store_retention(tc_store_t *s)
     tc_buf_init(&q);
 
     for (i = 0; days != NULL && i < n; i++) {
+        /* rows not counted yet would be lost with the table: later */
+        tc_buf_reset(&q);
+        tc_buf_adds(&q, "SELECT COUNT(*) FROM stats_pending WHERE day = ");
+        tc_sql_date(&q, days[i]);
+        rc = query_u64(s, tc_buf_cstr(&q), q.len, "looking for pending rows",
+                       &pending, &isnull);
+        if (rc != TC_OK) {
+            break;
+        }
         tc_day_table(days[i], table);
+        if (pending > 0) {
+            tc_log_info("retention: %s kept until the statistics count its "
+                        "%" PRIu64 " pending ranges", table, pending);
+            continue;
+        }
+
         tc_buf_reset(&q);
         tc_buf_addf(&q, "DROP TABLE IF EXISTS `%s`", table);
         rc = run(s, tc_buf_cstr(&q), q.len, "dropping an old day table");
@@ -1575,7 +1717,7 @@ tc_store_retention(tc_store_t *s)
             || mysql_real_query(s->m, q.data, (unsigned long) q.len) != 0
             || (res = mysql_store_result(s->m)) == NULL)
         {
-            rc = failed(s, "listing old user memberships");
+            rc = tc_store_failed(s, "listing old user memberships");
         }
     }
 
@@ -1593,7 +1735,7 @@ tc_store_retention(tc_store_t *s)
             if (tc_buf_cstr(&q) == NULL
                 || mysql_real_query(s->m, q.data, (unsigned long) q.len) != 0)
             {
-                rc = failed(s, "deleting old user memberships");
+                rc = tc_store_failed(s, "deleting old user memberships");
                 break;
             }
             aff = mysql_affected_rows(s->m);

@@ -43,6 +43,8 @@ typedef struct {
     tc_day_stmt_t         events[TC_DAY_STMTS];   /* INSERT per day table */
     unsigned              events_next;
     uint64_t              last_seq;     /* of this consumer, as committed */
+    uint64_t              id_base;      /* the batch's rows: id_base + i */
+    int                   rollup;       /* the roll-up's: no consumer id */
     size_t                max_stmt;
 
     uint32_t             *tables;       /* day tables known to exist */
@@ -81,7 +83,28 @@ void tc_store_close(tc_store_t *s);
  */
 tc_rc_t tc_store_apply(tc_store_t *s, tc_batch_t *b);
 
-/* Drops day tables older than retention_days (a no-op when 0). */
+/*
+ * Writes the statistics of b's TC_EV_OK events (ranked: tc_batch_rank):
+ * memberships and counters now, the daily users appended to tail, to be
+ * sent with COMMIT.  *nseen: for tc_store_remember_users() after COMMIT.
+ */
+tc_rc_t tc_store_stats(tc_store_t *s, tc_batch_t *b, tc_buf_t *tail,
+    size_t *nseen);
+void tc_store_remember_users(tc_store_t *s, size_t nseen);
+
+/* Runs sql, discarding results; how a failure is classified. */
+tc_rc_t tc_store_run(tc_store_t *s, const char *sql, size_t len,
+    const char *what);
+tc_rc_t tc_store_failed(tc_store_t *s, const char *what);
+
+/* A query returning one integer (or NULL: *isnull). */
+tc_rc_t tc_store_query_u64(tc_store_t *s, const char *sql, size_t len,
+    const char *what, uint64_t *out, int *isnull);
+
+/*
+ * Drops day tables older than retention_days (a no-op when 0), except
+ * those with rows the roll-up has not counted yet.
+ */
 tc_rc_t tc_store_retention(tc_store_t *s);
 
 /* the schema and the day-table template, compiled in from sql/ */

@@ -3,7 +3,7 @@
  * track-stats: the consumers' progress as Prometheus metrics (text format
  * 0.0.4), read from consumer_state: every batch's transaction updates its
  * consumer's row, so these are exactly what is committed, whichever host
- * or lane committed it.
+ * or lane committed it; and the roll-up's backlog, from stats_pending.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +23,18 @@ static const char  state_sql[] =
     " l.crash_loop FROM consumer_lanes l WHERE NOT EXISTS"
     " (SELECT 1 FROM consumer_state s WHERE s.consumer_id = l.consumer_id)"
     " ORDER BY 1";
+
+/*
+ * The roll-up's backlog: committed rows not yet in the statistics.  lag:
+ * the age of the oldest pending range in ms (0 when none), how far the
+ * statistics are behind the raw rows.
+ */
+static const char  pending_sql[] =
+    "SELECT COUNT(*), COALESCE(SUM(events), 0),"
+    " COALESCE(TIMESTAMPDIFF(MICROSECOND, MIN(committed_at), NOW(3)) DIV 1000,"
+    " 0) FROM stats_pending";
+
+enum { P_RANGES = 0, P_EVENTS, P_LAG_MS, P_COUNT };
 
 enum { C_ID = 0, C_BATCHES, C_EVENTS, C_DUPLICATES, C_DEAD, C_UPDATED,
        C_RESTARTS, C_CRASH_LOOP, C_COUNT };
@@ -95,6 +107,59 @@ state_row(void *arg, const tc_col_t *cols)
 }
 
 
+static tc_rc_t
+pending_row(void *arg, const tc_col_t *cols)
+{
+    int                  i;
+    unsigned long long  *v = arg;
+
+    for (i = 0; i < P_COUNT; i++) {
+        v[i] = cols[i].is_null ? 0 : cols[i].u64;
+    }
+
+    return TC_OK;
+}
+
+
+/*
+ * The roll-up's gauges; none when stats_pending cannot be read (a database
+ * no consumer with a roll-up has started on yet).
+ */
+static void
+put_pending(FILE *f, tc_pool_t *pool, tc_conn_t *c)
+{
+    int                  i;
+    tc_col_t             cols[P_COUNT];
+    unsigned long long   v[P_COUNT];
+
+    memset(cols, 0, sizeof(cols));
+    memset(v, 0, sizeof(v));
+    for (i = 0; i < P_COUNT; i++) {
+        cols[i].type = TC_T_U64;
+    }
+
+    if (tc_db_query(pool, c, pending_sql, NULL, 0, cols, P_COUNT,
+                    pending_row, v) != TC_DB_OK)
+    {
+        return;
+    }
+
+    fprintf(f, "# HELP track_rollup_pending_ranges Committed id ranges the"
+            " roll-up has not counted into the statistics yet.\n"
+            "# TYPE track_rollup_pending_ranges gauge\n"
+            "track_rollup_pending_ranges %llu\n"
+            "# HELP track_rollup_pending_events Stored events not counted in"
+            " the statistics yet.\n"
+            "# TYPE track_rollup_pending_events gauge\n"
+            "track_rollup_pending_events %llu\n"
+            "# HELP track_rollup_lag_seconds Age of the oldest range not"
+            " counted yet (0: none): how far the statistics are behind.\n"
+            "# TYPE track_rollup_lag_seconds gauge\n"
+            "track_rollup_lag_seconds %llu.%03llu\n",
+            v[P_RANGES], v[P_EVENTS], v[P_LAG_MS] / 1000, v[P_LAG_MS] % 1000);
+}
+
+
 /* a label value: backslash, double quote and newline escaped */
 static void
 put_label(FILE *f, const char *s)
@@ -163,6 +228,8 @@ tc_metrics_run(tc_pool_t *pool, tc_conn_t *c, size_t *len,
     }
 
     free(rows.r);
+
+    put_pending(f, pool, c);
 
     if (fclose(f) != 0 || text == NULL) {
         free(text);

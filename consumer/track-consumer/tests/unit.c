@@ -19,6 +19,7 @@
 #include "event.h"
 #include "event_fast.h"
 #include "map.h"
+#include "rollup.h"
 #include "sql.h"
 #include "store.h"
 
@@ -598,14 +599,14 @@ test_sql(void)
                   "\"ts\":7,\"props\":{\"q\":\"it's\"}}");
 
     tc_sql_events_head(head, ev->day);
-    CHECK(strcmp(head, "INSERT INTO `events_20241125` (eid, recv_ts, app, "
-                 "module, action, object, uid, ts, ip, ua, referer, props, "
-                 "fields) VALUES ") == 0, "events head: %s", head);
+    CHECK(strcmp(head, "INSERT INTO `events_20241125` (id, eid, recv_ts, "
+                 "app, module, action, object, uid, ts, ip, ua, referer, "
+                 "props, fields) VALUES ") == 0, "events head: %s", head);
 
     tc_buf_reset(&b);
-    tc_sql_event_row(&b, my, ev);
+    tc_sql_event_row(&b, my, ev, 7);
     sql = tc_buf_cstr(&b);
-    CHECK(strcmp(sql, "('e\\'1',1732540000123,'shop','home','click',NULL,"
+    CHECK(strcmp(sql, "(7,'e\\'1',1732540000123,'shop','home','click',NULL,"
                  "'u\\\\1',7,NULL,NULL,NULL,'{\\\"q\\\":\\\"it\\'s\\\"}',NULL)")
           == 0, "event row: %s", sql);
 
@@ -796,6 +797,72 @@ test_batch(void)
     CHECK(b.ndays == 1 && b.days[0] == 20241125, "days recollected");
 
     tc_batch_free(&b);
+}
+
+
+/*
+ * The roll-up's batch, filled from rows read back and ranked by
+ * tc_batch_rank, aggregates as the decoded batch of the same events does;
+ * pending days parse from MariaDB's DATE text.
+ */
+static void
+test_rollup(void)
+{
+    size_t        i, n, m;
+    tc_agg_t      agg[8], agg2[8];
+    tc_batch_t    db, rb;
+    const char   *json[] = {
+        EV("r1", "1732540000000", "a", ",\"object\":\"o\"", ",\"uid\":\"u1\""),
+        EV("r2", "1732543600000", "a", ",\"object\":\"o\"", ",\"uid\":\"u2\""),
+        EV("r3", "1732543600001", "b", "", ",\"uid\":\"u1\""),
+        EV("r4", "1732543600000", "a", ",\"object\":\"p\"", ",\"uid\":\"u1\""),
+        EV("r5", "1732540000000", "a", ",\"object\":\"o\"", ""),
+    };
+    const tc_event_t  *seen[8], *seen2[8];
+
+    CHECK(tc_rollup_day("2024-11-25") == 20241125, "pending day parsed");
+    CHECK(tc_rollup_day("2024-13-01") == 0 && tc_rollup_day("x") == 0
+          && tc_rollup_day("2024-11-25x") == 0 && tc_rollup_day(NULL) == 0,
+          "not a date: 0");
+
+    tc_tz_set("UTC");
+    mk_batch(&db, json, 5);
+    CHECK(tc_batch_init(&rb, 5) == TC_OK, "roll-up batch");
+
+    /* as fill_events() does: strings of the row, statuses OK */
+    for (i = 0; i < 5; i++) {
+        rb.ev[4 - i].app = db.ev[i].app;
+        rb.ev[4 - i].module = db.ev[i].module;
+        rb.ev[4 - i].action = db.ev[i].action;
+        rb.ev[4 - i].object = db.ev[i].object;
+        rb.ev[4 - i].uid = db.ev[i].uid;
+        rb.ev[4 - i].day = db.ev[i].day;
+        rb.ev[4 - i].hour = db.ev[i].hour;
+        rb.ev[4 - i].status = TC_EV_OK;
+    }
+    tc_batch_rank(&rb);
+
+    n = tc_batch_hourly(&db, agg);
+    m = tc_batch_hourly(&rb, agg2);
+    CHECK(n == 4 && m == n, "hourly rows: %zu and %zu", n, m);
+    for (i = 0; i < n && i < m; i++) {
+        CHECK(agg[i].n == agg2[i].n && agg[i].ev->hour == agg2[i].ev->hour
+              && tc_str_cmp(&agg[i].ev->app, &agg2[i].ev->app) == 0
+              && tc_str_cmp(&agg[i].ev->object, &agg2[i].ev->object) == 0,
+              "hourly row %zu equal", i);
+    }
+
+    n = tc_batch_users(&db, seen);
+    m = tc_batch_users(&rb, seen2);
+    CHECK(n == 3 && m == n, "user rows: %zu and %zu", n, m);
+    for (i = 0; i < n && i < m; i++) {
+        CHECK(tc_str_cmp(&seen[i]->uid, &seen2[i]->uid) == 0
+              && tc_event_group_cmp(seen[i], seen2[i]) == 0,
+              "user row %zu equal", i);
+    }
+
+    tc_batch_free(&rb);
+    tc_batch_free(&db);
 }
 
 
@@ -1058,6 +1125,7 @@ main(int argc, char **argv)
     test_sql();
     test_batch();
     test_batch_large();
+    test_rollup();
     test_set();
     test_config();
     tc_unit_sentinel();

@@ -57,6 +57,17 @@ for my $log (glob("$s/consumer-*.log")) {
     $rolled++ while $text =~ /rolled back/g;
 }
 ok($collided > 0, "resent eids met stored ones inside transactions ($collided times)");
+
+# one roll-up at a time over both consumers' lanes: it moved when its lane
+# was killed, and no two processes counted at once (stored_once() below
+# finds every row counted once)
+my %holders;
+for my $log (glob("$s/consumer-*.log")) {
+    my $text = slurp($log);
+    $holders{$1} = 1 while $text =~ /\[(\d+)\]: roll-up: this process counts/g;
+}
+ok(keys %holders >= 2, 'the roll-up moved between processes ('
+   . scalar(keys %holders) . ' held it)');
 note("$rolled batches rolled back and retried (a race or a deadlock)");
 
 stored_once($dbh, $events, 'two consumers');

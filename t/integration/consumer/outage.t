@@ -23,7 +23,8 @@ sub stored {
 sub retries_after {
     my ($c, $pos, $what) = @_;
     my $text = substr(consumer_log($c), $pos);
-    return [$text =~ /\Q$what\E[^\n]*retrying in (\d+) ms/g];
+    # the lane's own lines: its roll-up thread backs off on its own
+    return [$text =~ /^(?![^\n]*roll-up:)[^\n]*\Q$what\E[^\n]*retrying in (\d+) ms/mg];
 }
 
 queue_cmd('FLUSHALL');

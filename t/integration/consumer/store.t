@@ -64,6 +64,7 @@ push_events([map { $_->[2] } @tricky]);
 
 my $c = start_consumer($s, db => $db, id => 'store');
 ok(wait_for(30, sub { drained('store') }), 'queue drained');
+ok(rollup_done($dbh), 'the roll-up counted the rows');
 
 my ($d1, $d2) = ('events_20241125', 'events_20241126');
 is(join(',', @{day_tables($dbh)}), "$d1,$d2",

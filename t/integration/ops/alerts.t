@@ -127,6 +127,27 @@ tests:
         alertname: TrackDeadLetters
         exp_alerts:
           - exp_labels: {severity: warning, consumer: c1}
+  # statistics 60 s behind for minutes fire; a lag of under a second not
+  - interval: 1m
+    input_series:
+      - series: 'track_rollup_lag_seconds{instance="s"}'
+        values: '0.3 60 60 60 60 60'
+    alert_rule_test:
+      - eval_time: 2m
+        alertname: TrackStatisticsBehind
+        exp_alerts: []
+      - eval_time: 4m
+        alertname: TrackStatisticsBehind
+        exp_alerts:
+          - exp_labels: {severity: warning, instance: s}
+  - interval: 1m
+    input_series:
+      - series: 'track_rollup_lag_seconds{instance="s"}'
+        values: '0.3 0.8 0.2 0.9 0.4 0.5'
+    alert_rule_test:
+      - eval_time: 5m
+        alertname: TrackStatisticsBehind
+        exp_alerts: []
   # a consumer that commits every minute is not stalled
   - interval: 1m
     input_series:

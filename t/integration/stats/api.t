@@ -115,6 +115,23 @@ is_json([grep { /^track_consumer_(events|dead_letters)_total/ }
        'track_consumer_dead_letters_total{consumer="host-1"} 1',
        'track_consumer_dead_letters_total{consumer="we\\"ird\\\\id"} 0'],
       'metrics: one sample per consumer, label values escaped');
+# the roll-up's backlog: ranges, events and the age of the oldest range
+is_deeply([grep { /^track_rollup_/ } split /\n/, $r->{content}],
+          ['track_rollup_pending_ranges 0', 'track_rollup_pending_events 0',
+           'track_rollup_lag_seconds 0.000'],
+          'metrics: nothing pending, no lag');
+$dbh->do('INSERT INTO stats_pending (first_id, last_id, day, events,'
+         . ' committed_at) VALUES (1, 500, CURDATE(), 480,'
+         . ' NOW(3) - INTERVAL 5 SECOND), (501, 600, CURDATE(), 100, NOW(3))');
+$r = json_get($stats, '/stats/v1/metrics');
+my %pending = $r->{content} =~ /^(track_rollup_\w+) ([\d.]+)$/mg;
+ok($pending{track_rollup_pending_ranges} == 2
+   && $pending{track_rollup_pending_events} == 580
+   && $pending{track_rollup_lag_seconds} >= 5
+   && $pending{track_rollup_lag_seconds} < 60,
+   'metrics: the pending ranges, their events, the oldest one\'s age')
+    or diag("got: @{[%pending]}");
+$dbh->do('DELETE FROM stats_pending');
 $r = json_get($stats, '/stats/v1/metrics?x=1');
 is_json([$r->{status}, $r->{json}{error}], [400, 'unknown_parameter'],
       'metrics take no parameters');

@@ -25,7 +25,8 @@ our @EXPORT = qw($CONSUMER_BIN %CONSUMER_TEST_SETTINGS
                  start_queue_redis queue_cmd push_events processing_lists
                  processing_len drained lane_state
                  zone_offset day_of gen_events encode_event
-                 stored_once exactly_once stats_consistent db_eids accepted);
+                 stored_once exactly_once stats_consistent rollup_done db_eids
+                 accepted);
 
 our $CONSUMER_BIN = $ENV{CONSUMER_BIN}
                     || "$ROOT/consumer/build/release/track-consumer";
@@ -501,12 +502,26 @@ sub exactly_once {
     return !@missing && !@twice && !@foreign;
 }
 
-# stats_consistent($dbh, $label): every statistics table equals SQL over
-# the raw day tables, hours and days in the consumers' default zone, and
-# the user memberships agree with the user counts (four checks)
+# rollup_done($dbh, $secs): waits until the consumers' roll-up has counted
+# every committed row into the statistics (stats_pending is empty); true
+# when it did within $secs (30).
+sub rollup_done {
+    my ($dbh, $secs) = @_;
+    return wait_for($secs // 30, sub {
+        !$dbh->selectrow_array('SELECT COUNT(*) FROM stats_pending') });
+}
+
+# stats_consistent($dbh, $label): once the roll-up has caught up (nothing
+# pending), every statistics table equals SQL over the raw day tables,
+# hours and days in the consumers' default zone, and the user memberships
+# agree with the user counts (five checks)
 sub stats_consistent {
     my ($dbh, $label) = @_;
     my $off = zone_offset();
+    Test::More::ok(rollup_done($dbh),
+                   "$label: the roll-up counted every committed row")
+        or Test::More::diag('still pending: ' . $dbh->selectrow_array(
+            'SELECT COUNT(*) FROM stats_pending') . ' ranges');
     my $rows = sub {
         my ($sql) = @_;
         return [map { join("\t", map { $_ // 'NULL' } @$_) }
