@@ -37,7 +37,13 @@ for my $i (0 .. $CHUNKS - 1) {
     # a random moment of its work: after start-up, which on a loaded
     # machine or in the sanitizer build can take longer than the drain
     wait_for(30, sub { consumer_log($c) =~ /redis: connected/ });
-    sleep(0.005 + rand(0.1));   # lanes drain a chunk in about 0.1 s
+    if ($i % 2) {
+        sleep(0.005 + rand(0.1));   # lanes drain a chunk in about 0.1 s
+    } else {
+        # every other kill waits for a batch in hand, so that kills in the
+        # middle of a batch happen however fast the lanes drain a chunk
+        wait_for(5, sub { processing_len('crash') > 0 });
+    }
     $killed_busy++ if processing_len('crash') > 0;
     kill 'KILL', $c->{pid};
     my $st = wait_consumer($c, 10);
