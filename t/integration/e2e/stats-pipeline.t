@@ -123,14 +123,12 @@ is_json($rejected, 0, "nginx accepted every request ($sent events, "
 
 my $day = strftime('%Y-%m-%d', gmtime(time + $OFFSET));
 my $stored = 0;
-my $deadline = time + 30;
-while (time < $deadline) {
+wait_for(30, sub {
     my @t = @{ $dbh->selectcol_arrayref("SHOW TABLES LIKE 'events\\_%'") };
     $stored = 0;
     $stored += $dbh->selectrow_array("SELECT COUNT(*) FROM `$_`") for @t;
-    last if $stored >= $distinct;
-    sleep 0.1;
-}
+    return $stored >= $distinct;
+});
 is_json($stored, $distinct, 'the consumer stored every distinct event once');
 
 my @tables = @{ $dbh->selectcol_arrayref("SHOW TABLES LIKE 'events\\_%'") };
@@ -138,9 +136,8 @@ my @days = sort map { /^events_(\d{4})(\d\d)(\d\d)$/ ? "$1-$2-$3" : () }
     @tables;
 ok(@days >= 1, "day tables in $TZ: @days");
 
-# the statistics are committed with the rows, but give the last batch a
-# moment in case the count above raced its commit
-sleep 0.2;
+# the statistics are rolled up from committed rows (within rollup_ms)
+ok(rollup_done($dbh), 'the roll-up counted every stored row');
 
 # --- every endpoint through nginx ------------------------------------------
 
