@@ -815,13 +815,27 @@ ngx_http_track_put_sanitised(ngx_http_track_writer_t *w, const char *sep,
 }
 
 
+/* what "%lld" prints, without printf's cost on every request */
+
 static void
 ngx_http_track_put_int(ngx_http_track_writer_t *w, int64_t n)
 {
-    char  num[24];
+    u_char    num[24], *p;
+    uint64_t  u;
 
-    ngx_http_track_put(w, num, snprintf(num, sizeof(num), "%lld",
-                                        (long long) n));
+    p = num + sizeof(num);
+    u = n < 0 ? 0 - (uint64_t) n : (uint64_t) n;
+
+    do {
+        *--p = (u_char) ('0' + u % 10);
+        u /= 10;
+    } while (u);
+
+    if (n < 0) {
+        *--p = '-';
+    }
+
+    ngx_http_track_put(w, p, num + sizeof(num) - p);
 }
 
 
