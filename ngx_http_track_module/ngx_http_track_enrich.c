@@ -15,6 +15,7 @@ static ngx_int_t ngx_http_track_anonymize_ip(ngx_http_request_t *r,
     ngx_str_t *ip);
 static size_t ngx_http_track_escape(u_char *dst, const u_char *src,
     size_t len);
+static u_char *ngx_http_track_put_hex(u_char *p, uint64_t v, size_t width);
 
 
 /* the serialisation buffer; grows to the largest track_max_event_size */
@@ -34,7 +35,7 @@ ngx_http_track_enrich_events(ngx_http_request_t *r,
     ngx_http_track_ctx_t *ctx, ngx_http_track_event_t *events)
 {
     u_char                      *p;
-    size_t                       i, n, nfields;
+    size_t                       i, n, nfields, id_len;
     ngx_str_t                    value;
     ngx_time_t                  *tp;
     ngx_http_track_kv_t          fields[16];
@@ -124,11 +125,18 @@ ngx_http_track_enrich_events(ngx_http_request_t *r,
             events[i].props_json = NULL;
         }
 
-        /* time-ordered and unique across hosts, workers and requests */
-        ngx_sprintf((u_char *) id, "%012xL%04xL%06xL%010xL%Z",
-                    (uint64_t) enrich.recv_ts, (uint64_t) tmcf->node_id,
-                    (uint64_t) (ngx_pid & 0xffffff),
-                    ngx_http_track_seq++ & 0xffffffffffULL);
+        /*
+         * time-ordered and unique across hosts, workers and requests:
+         * ngx_sprintf()'s "%012xL%04xL%06xL%010xL", written directly
+         */
+        p = ngx_http_track_put_hex((u_char *) id, (uint64_t) enrich.recv_ts,
+                                   12);
+        p = ngx_http_track_put_hex(p, (uint64_t) tmcf->node_id, 4);
+        p = ngx_http_track_put_hex(p, (uint64_t) (ngx_pid & 0xffffff), 6);
+        p = ngx_http_track_put_hex(p, ngx_http_track_seq++ & 0xffffffffffULL,
+                                   10);
+        *p = '\0';
+        id_len = p - (u_char *) id;
         enrich.eid = id;
 
         n = ngx_http_track_serialize(&events[i], &enrich,
@@ -152,7 +160,7 @@ ngx_http_track_enrich_events(ngx_http_request_t *r,
 
             if (eid->data == NULL) {
                 eid->data = (u_char *) id;
-                eid->len = ngx_strlen(id);
+                eid->len = id_len;
             }
 
             ctx->event_id.len = eid->len;
@@ -219,11 +227,72 @@ ngx_http_track_anonymize_ip(ngx_http_request_t *r, ngx_str_t *ip)
 }
 
 
-/* the serialiser's escaping is nginx's own */
+/* v in lowercase hex, zero-padded to at least width digits */
+
+static u_char *
+ngx_http_track_put_hex(u_char *p, uint64_t v, size_t width)
+{
+    size_t  n;
+
+    static const u_char  hex[] = "0123456789abcdef";
+
+    for (n = 1; n < 16 && (v >> (4 * n)) != 0; n++) { /* void */ }
+
+    while (width > n) {
+        *p++ = '0';
+        width--;
+    }
+
+    while (n--) {
+        *p++ = hex[(v >> (4 * n)) & 0xf];
+    }
+
+    return p;
+}
+
+
+/*
+ * The serialiser's escaping is nginx's own; ngx_escape_json() changes only
+ * '"', '\\' and bytes below 0x20, so values without them (nearly all) are
+ * copied as they are, their absence checked eight bytes at a time.
+ */
 
 static size_t
 ngx_http_track_escape(u_char *dst, const u_char *src, size_t len)
 {
+    size_t    i;
+    uint64_t  w, q, b;
+
+    for (i = 0; i + 8 <= len; i += 8) {
+        ngx_memcpy(&w, src + i, 8);
+
+        /* a zero byte in q or b, or a byte below 0x20 in w */
+        q = w ^ 0x2222222222222222ULL;
+        b = w ^ 0x5c5c5c5c5c5c5c5cULL;
+
+        if ((((q - 0x0101010101010101ULL) & ~q)
+             | ((b - 0x0101010101010101ULL) & ~b)
+             | ((w - 0x2020202020202020ULL) & ~w))
+            & 0x8080808080808080ULL)
+        {
+            goto escape;
+        }
+    }
+
+    for ( /* void */ ; i < len; i++) {
+        if (src[i] == '"' || src[i] == '\\' || src[i] < 0x20) {
+            goto escape;
+        }
+    }
+
+    if (dst != NULL) {
+        ngx_memcpy(dst, src, len);
+    }
+
+    return len;
+
+escape:
+
     if (dst == NULL) {
         return len + ngx_escape_json(NULL, (u_char *) src, len);
     }
