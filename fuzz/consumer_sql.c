@@ -123,7 +123,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     };
 
     /* value index in the event row of each of the fields above */
-    static const int  column[] = { 0, 2, 3, 4, 5, 6, 8, 9, 10, 11, 12 };
+    static const int  column[] = { 1, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13 };
 
     memset(&ev, 0, sizeof(ev));
     fz_split_init(&sp, data, size);
@@ -160,16 +160,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ev.ts = -(int64_t) size;
 
     tc_buf_init(&b);
-    tc_sql_event_row(&b, fz_mysql, &ev);
+    tc_sql_event_row(&b, fz_mysql, &ev, size);
     n = fz_sql_row(b.data, b.len, v, FZ_SQL_MAX_VALUES);
-    FZ_CHECK(n == 13, "event row of 13 values: %.*s", (int) b.len, b.data);
+    FZ_CHECK(n == 14, "event row of 14 values: %.*s", (int) b.len, b.data);
+    FZ_CHECK(v[0].kind == FZ_SQL_INT, "the row's id first");
 
     for (i = 0; fields[i]; i++) {
         s = fields[i];
         FZ_CHECK(fz_sql_is(&v[column[i]], s->data, s->len),
                  "value %d reads back", column[i]);
     }
-    FZ_CHECK(ev.has_ts ? v[7].kind == FZ_SQL_INT : v[7].kind == FZ_SQL_NULL,
+    FZ_CHECK(ev.has_ts ? v[8].kind == FZ_SQL_INT : v[8].kind == FZ_SQL_NULL,
              "ts");
     fz_sql_free(v, n);
 
