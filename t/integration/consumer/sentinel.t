@@ -111,10 +111,7 @@ my $name = "tc$$";      # sentinels of other runs on this machine ignore it
 
 # --- discovery, and a master demoted under the batch in hand ---------------
 
-start_redis("$s/sa", $a, $sync);
-start_redis("$s/sb", $b, "$sync --replicaof 127.0.0.1 $a");
-ok(wait_for(20, sub {
-       (redis_cmd($a, 'INFO', 'replication')->{connected_slaves} // 0) == 1 }),
+ok(start_replicated_redis("$s/disc", $a, [$b], $sync),
    'a master and its replica');
 fake_answer('nil');
 $fake_pid = fake_sentinel($fport);
@@ -160,11 +157,7 @@ $fake_pid = undef;
 
 # --- failovers with batches in flight --------------------------------------
 
-start_redis("$s/sm", $m, $sync);
-start_redis("$s/sr1", $r1, "$sync --replicaof 127.0.0.1 $m");
-start_redis("$s/sr2", $r2, "$sync --replicaof 127.0.0.1 $m");
-ok(wait_for(20, sub {
-       (redis_cmd($m, 'INFO', 'replication')->{connected_slaves} // 0) == 2 }),
+ok(start_replicated_redis("$s/failover", $m, [$r1, $r2], $sync),
    'a master and two replicas');
 start_sentinel("$s/sentinel", $sport, $name, $m, down_after => 2000);
 
@@ -230,7 +223,8 @@ push_everywhere(gen_events(n => 4000, seed => 43, prefix => 'fb'), $new,
 kill 'CONT', $c->{pid};
 ok(wait_for(10, sub { redis_cmd($new, 'LLEN', 'track:events') < 4000 }),
    'killed: consuming');
-my %dir = ($m => "$s/sm", $r1 => "$s/sr1", $r2 => "$s/sr2");
+my %dir = ($m => "$s/failover/master", $r1 => "$s/failover/replica1",
+           $r2 => "$s/failover/replica2");
 kill_redis($dir{$new});
 redis_forget();
 follows($c, $new, 'killed');

@@ -29,11 +29,7 @@ sub llen {
 }
 
 my $db = start_db($dir, 'it_e2e_sentinel');
-start_redis("$dir/master", $master, $sync);
-start_redis("$dir/replica1", $replica1, "$sync --replicaof 127.0.0.1 $master");
-start_redis("$dir/replica2", $replica2, "$sync --replicaof 127.0.0.1 $master");
-ok(wait_for(30, sub {
-       redis_cli($master, 'info', 'replication') =~ /connected_slaves:2/ }),
+ok(start_replicated_redis($dir, $master, [$replica1, $replica2], $sync),
    'both replicas follow the master');
 # down-after 2 s, not less: on a loaded 2-core machine a sentinel starved
 # of CPU for half a second fails over a healthy master, and what the old

@@ -18,13 +18,9 @@ my $key = 'it:sentinel-spool';
 my ($master, $replica, $sentinel) = map { free_port() } 1 .. 3;
 my $events = 40;
 
-start_redis("$dir/master", $master);
-start_redis("$dir/replica", $replica, "--replicaof 127.0.0.1 $master");
-start_sentinel("$dir/sentinel", $sentinel, 'mymaster', $master);
-
-ok(wait_for(30, sub {
-       redis_cli($master, 'info', 'replication') =~ /connected_slaves:1/ }),
+ok(start_replicated_redis($dir, $master, [$replica]),
    'the replica follows the master');
+start_sentinel("$dir/sentinel", $sentinel, 'mymaster', $master);
 
 my $url = start_pixel_nginx("$dir/nginx", <<"EOF");
     track_redis_sentinel 127.0.0.1:$sentinel;
@@ -41,7 +37,7 @@ ok(workers_connected($url),
    'both workers found the master through the sentinel');
 
 # continued at cleanup too, whatever happens below
-my $replica_pid = freeze_redis("$dir/replica");
+my $replica_pid = freeze_redis("$dir/replica1");
 
 my $sent = send_events($dir, "$url/t.gif?app=a&module=m&action=frozen",
                        1, $events, 'fz');

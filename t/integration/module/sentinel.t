@@ -14,15 +14,9 @@ my $dir = scratch_dir();
 my $key = 'it:sentinel';
 my ($master, $replica1, $replica2, $sentinel) = map { free_port() } 1 .. 4;
 
-start_redis("$dir/master", $master);
-start_redis("$dir/replica1", $replica1, "--replicaof 127.0.0.1 $master");
-start_redis("$dir/replica2", $replica2, "--replicaof 127.0.0.1 $master");
-
-start_sentinel("$dir/sentinel", $sentinel, 'mymaster', $master);
-
-ok(wait_for(30, sub {
-       redis_cli($master, 'info', 'replication') =~ /connected_slaves:2/ }),
+ok(start_replicated_redis($dir, $master, [$replica1, $replica2]),
    'both replicas follow the master');
+start_sentinel("$dir/sentinel", $sentinel, 'mymaster', $master);
 
 my $url = start_pixel_nginx("$dir/nginx", <<"EOF");
     track_redis_sentinel 127.0.0.1:$sentinel;

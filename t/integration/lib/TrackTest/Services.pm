@@ -18,7 +18,8 @@ use TrackTest::Base;
 
 our @EXPORT = qw($MODULE_SO start_redis stop_redis redis_cli redis_cmd redis_int
                  run_sh run_env
-                 redis_forget kill_redis freeze_redis role_of start_sentinel
+                 redis_forget kill_redis freeze_redis role_of start_replicated_redis
+                 start_sentinel
                  sentinel_master sentinel_settled
                  start_nginx start_pixel_nginx workers_connected stop_nginx
                  reload_nginx metric
@@ -39,6 +40,23 @@ sub start_redis {
     at_exit(sub { stop_redis($dir) });
     return $port;
 }
+# start_replicated_redis($dir, $master, \@replicas, $args): a master on
+# port $master and a replica of it on each port of @replicas (under
+# $dir/master, $dir/replica1, ...), with extra $args each; true once the
+# master counts every replica as connected (30 s at most)
+sub start_replicated_redis {
+    my ($dir, $master, $replicas, $args) = @_;
+    $args //= '';
+    start_redis("$dir/master", $master, $args);
+    my $i = 0;
+    start_redis("$dir/replica" . ++$i, $_,
+                "$args --replicaof 127.0.0.1 $master") for @$replicas;
+    my $want = scalar @$replicas;
+    return wait_for(30, sub {
+        (redis_cmd($master, 'INFO', 'replication')->{connected_slaves} // 0)
+            == $want });
+}
+
 sub stop_redis {
     my ($dir) = @_;
     sh("stop_redis '$dir'");
