@@ -173,7 +173,8 @@ sub consumer_defaults {
 my $serial = 0;
 
 # start_consumer($dir, db => $db, id => $id, redis_port => $port | sentinel
-# => 'host:port ...', master => $name, key => $queue, lanes => N, level =>
+# => 'host:port ...', master => $name | cluster => 'host:port ...' (seeds of
+# a Redis Cluster), key => $queue, lanes => N, level =>
 # $log_level, conf => {setting => value}, args => [...], env => {...}):
 # track-consumer with its settings in $dir/consumer-<id>-<n>.conf and its
 # log in $dir/consumer-<id>-<n>.log (stdout and stderr in .out); the Redis
@@ -192,11 +193,12 @@ sub start_consumer {
     $conf{log_level} = $o{level} if $o{level};
     my @head = (id => $o{id}, redis_port => $o{redis_port},
                 redis_sentinel => $o{sentinel}, redis_master => $o{master},
+                redis_cluster => $o{cluster},
                 queue_key => $o{key}, mysql_socket => $db->{socket},
                 mysql_password => $db->{password},
                 mysql_database => $db->{database}, log_file => "$stem.log");
     push @head, redis_port => $queue_port
-        unless $o{redis_port} || $o{sentinel};
+        unless $o{redis_port} || $o{sentinel} || $o{cluster};
     open(my $fh, '>', "$stem.conf") or die "$stem.conf: $!";
     while (my ($k, $v) = splice @head, 0, 2) {
         print $fh "$k = $v\n" if defined $v;
