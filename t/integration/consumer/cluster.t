@@ -130,4 +130,45 @@ stats_consistent($dbh, 'after the takeover');
 like(consumer_log($cb), qr/owns shard \d+ "\Q$key\E:\{s\d\.\d+\}" now/,
      'cb logged the takeover');
 
+# --- (b2) an owner stalled with a batch in hand, its lease taken over -------
+# The new owner takes the batch as it is (st2's batches are larger: a list
+# topped up here would lose what joined it); the old one wakes and commits
+# it first, its acknowledgement is refused (the lease is not its own) and it
+# leaves; the new owner's commit of the same batch is a no-op, and its
+# acknowledgement deletes the list.
+
+my $sdb = start_db($s, 'tc_cluster_stall');
+my $skey = 'it:cst';
+my $list = "$skey:{s0.0}";          # one shard: K = 0 fits the whole range
+my ($at) = grep { (redis_cli($_, 'llen', $list) // '') !~ /MOVED/ }
+           keys %{ cluster_masters($ports[1]) };
+my %sconf = (%conf, cluster_shards => 1, batch_size => 100, linger_ms => 0);
+my $st1 = start_consumer("$s/st1", db => $sdb, id => 'st1', cluster => $seeds,
+                         key => $skey, conf => \%sconf,
+                         env => { TRACK_CONSUMER_PAUSE => 'after_move:2' });
+ok(wait_for(20, sub { consumer_log($st1) =~ /owns shard 0 "\Q$list\E"/ }),
+   'st1 owns the one shard');
+my $ev = gen_events(n => 1000, seed => 71, prefix => 'st');
+push_events($ev, $list, $at);
+ok(wait_for(20, sub { consumer_log($st1) =~ /stopping myself at after_move/ }),
+   'st1 stops itself with its second batch in hand');
+my $st2 = start_consumer("$s/st2", db => $sdb, id => 'st2', cluster => $seeds,
+                         key => $skey, conf => { %sconf, batch_size => 300 },
+                         env => { TRACK_CONSUMER_PAUSE => 'after_move:1' });
+ok(wait_for(20, sub { consumer_log($st2) =~ /owns shard 0 .*last owner's batch/ }),
+   'st2 takes the shard over, with the batch st1 holds');
+ok(wait_for(20, sub { consumer_log($st2) =~ /stopping myself at after_move/ }),
+   'st2 stops itself with that batch in hand');
+kill 'CONT', $st1->{pid};
+ok(wait_for(20, sub { consumer_log($st1) =~ /another consumer has it now: leaving/ }),
+   'st1 wakes, commits, and leaves the shard (its lease is st2\'s)');
+kill 'CONT', $st2->{pid};
+ok(wait_for(20, sub { consumer_log($st2) =~ /was committed before/ }),
+   'st2\'s commit of the same batch is a no-op');
+ok(wait_for(30, sub { redis_int($at, 'llen', $list) == 0
+                      && redis_int($at, 'llen', "track:processing:$list") == 0 }),
+   'st2 drains the shard');
+ok(consumer_alive($st1), 'st1 goes on, a standby');
+stored_once($sdb->{dbh}, $ev, 'stalled owner');
+
 done_testing();
