@@ -409,9 +409,9 @@ failed(tc_queue_t *q, const char *what, redisReply *r)
     if (r != NULL && r->type == REDIS_REPLY_ERROR
         && strncmp(r->str, "LEASELOST", 9) == 0)
     {
-        tc_log_warn("redis: %s: the lease of shard \"%s\" expired and "
-                    "another consumer has it now: leaving the shard",
-                    what, q->queue_key);
+        tc_log_warn("redis: %s: the lease of shard \"%s\" is not ours any "
+                    "more (it expired; another consumer may have it now): "
+                    "leaving the shard", what, q->queue_key);
         q->lost = 1;
         tc_queue_close(q);
         return;
@@ -1108,9 +1108,9 @@ renew(tc_queue_t *q, const char *ms)
         rc = TC_ERROR;
 
     } else if (r->integer != 1) {
-        tc_log_warn("redis cluster: the lease of shard \"%s\" expired and "
-                    "another consumer has it now: leaving the shard",
-                    q->queue_key);
+        tc_log_warn("redis cluster: the lease of shard \"%s\" is not ours "
+                    "any more (it expired; another consumer may have it "
+                    "now): leaving the shard", q->queue_key);
         q->lost = 1;
         rc = TC_ERROR;
 

@@ -52,36 +52,9 @@ ok(wait_for(15, sub {
        metric("$url/metrics", 'track_redis_connected_workers') == 6 }),
    'nginx: both workers connect to the three masters');
 
-# the keys of the shards' slots, on whichever master has them now
-sub shard_keys {
-    my %k;
-    for my $m (keys %{ cluster_masters($ports[1]) }) {
-        $k{$_} = $m for grep { length }
-            split /\n/, redis_cli($m, '--raw', 'keys', "*$key*") // '';
-    }
-    return \%k;
-}
-
-# { shard list => consumer id owning it }, from the leases
-sub owners {
-    my $k = shard_keys();
-    my %o;
-    for (grep { /:owner$/ } keys %$k) {
-        my $v = redis_cli($k->{$_}, '--raw', 'get', $_) // '';
-        (my $list = $_) =~ s/:owner$//;
-        $o{$list} = $1 if $v =~ /^(\S+?)(?:\/\d+)? /;
-    }
-    return \%o;
-}
-
-# the shard lists and the processing lists empty (spool replayed)
-sub drained_all {
-    my $k = shard_keys();
-    for (grep { !/:(owner|seq)$/ && !/:spool:/ && !/^track:dead/ } keys %$k) {
-        return 0 if redis_int($k->{$_}, 'llen', $_) != 0;
-    }
-    return metric("$url/metrics", 'track_spool_bytes') == 0;
-}
+my $metrics = "$url/metrics";
+sub owners { shard_owners($ports[1], $key) }
+sub drained_all { shards_drained($ports[1], $key, $metrics) }
 
 my %conf = (lease_ms => $lease, cluster_shards => 3);
 my $ca = start_consumer("$s/ca", db => $db, id => 'ca', cluster => $seeds,
@@ -160,7 +133,7 @@ ok(wait_for(20, sub { consumer_log($st2) =~ /owns shard 0 .*last owner's batch/ 
 ok(wait_for(20, sub { consumer_log($st2) =~ /stopping myself at after_move/ }),
    'st2 stops itself with that batch in hand');
 kill 'CONT', $st1->{pid};
-ok(wait_for(20, sub { consumer_log($st1) =~ /another consumer has it now: leaving/ }),
+ok(wait_for(20, sub { consumer_log($st1) =~ /is not ours any more .*: leaving the shard/ }),
    'st1 wakes, commits, and leaves the shard (its lease is st2\'s)');
 kill 'CONT', $st2->{pid};
 ok(wait_for(20, sub { consumer_log($st2) =~ /was committed before/ }),
