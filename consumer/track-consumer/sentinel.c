@@ -370,7 +370,7 @@ tc_redis_failover_error(const char *err, size_t len)
         { "MASTERDOWN", "it is a replica that lost its master" },
         { "LOADING", "it is still loading its data" },
         { "MOVED", "the slot is served by another master now (resharding "
-                   "or failover): learning the slot map again" },
+                   "or failover)" },
         { "ASK", "the slot is being migrated: waiting for it to finish" },
         { "TRYAGAIN", "keys of the slot are being migrated: waiting" },
         { "CLUSTERDOWN", "the cluster is down (a master failed and no "
