@@ -63,7 +63,27 @@
  * that.  The consumer needs no WAIT of its own: a move or acknowledgement a
  * failover loses only makes it see events again.  What can be doubled is a
  * dead letter: an invalid element handed out again is dead-lettered (and
- * counted in stats_dead_letters) again.
+ * counted in stats_dead_letters) again. *
+ * Exactly once across a takeover (redis_cluster: a shard's processing
+ * list, batch number and marker are the shard's, whoever holds its lease).
+ * A new owner continues them as a restarted consumer would, so the above
+ * holds, and the one new case is an old owner still alive (stalled past
+ * its lease) that commits the batch in hand:
+ * - the old owner commits only right after a fill that found its lease
+ *   (the scripts check it), so its batch is what the list held when the
+ *   lease changed hands, plus at most what its own blocked BLMOVE adds
+ *   later, which no fill of its reads;
+ * - the new owner takes an inherited list as it is (tc_queue_take_lease:
+ *   no top-up, no linger), so it holds the same batch under the same
+ *   number; whichever commits second finds the marker (TC_ALREADY) and
+ *   acknowledges with the same count: the list is deleted only if it is
+ *   exactly that batch, else kept and stored again;
+ * - the old owner's acknowledgement is refused (LEASELOST), and it takes
+ *   nothing more from that shard.
+ * Only a BLMOVE of the old owner that reaches Redis more than lease_ms
+ * after its send (it waits a third of that at most) could join the
+ * inherited list before the new owner reads it: a network holding a
+ * packet that long.
  */
 
 
