@@ -528,7 +528,14 @@ run(tc_ctx_t *ctx)
                 backoff(ctx, &ctx->redis_backoff, "redis unavailable");
                 continue;
             }
-            ctx->redis_backoff = ctx->conf.backoff_min_ms;
+            /*
+             * A cluster node answers while its cluster is down
+             * (CLUSTERDOWN, TRYAGAIN): there the backoff ends with the
+             * first command that works.
+             */
+            if (ctx->conf.nseeds == 0) {
+                ctx->redis_backoff = ctx->conf.backoff_min_ms;
+            }
         }
 
         if (!ctx->have) {
@@ -547,6 +554,7 @@ run(tc_ctx_t *ctx)
                 }
                 continue;
             }
+            ctx->redis_backoff = ctx->conf.backoff_min_ms;
             if (taken == TC_TAKE_NOTHING) {
                 if (ctx->conf.drain) {
                     tc_log_info("queue drained, exiting (--drain)");
