@@ -10,7 +10,8 @@
  * lane k the id "<id>/k" ('/' is outside the id character set), so each has
  * its processing list, its batch marker and its MariaDB lock, and the lanes
  * of one process are exactly as safe together as several consumers on one
- * queue.  They run in child processes, so the batches of one lane decode,
+ * queue (with redis_cluster, a lane takes the id of the shard it owns at
+ * the moment: main.c, run_shards()).  They run in child processes, so the batches of one lane decode,
  * and its rows go in, while another lane's transaction runs.
  *
  * Called by main() once the signals are blocked.  With more than one lane,

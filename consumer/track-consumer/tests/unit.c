@@ -26,6 +26,7 @@
 static MYSQL  *my;
 
 void tc_unit_sentinel(void);     /* unit_sentinel.c */
+void tc_unit_cluster(void);      /* unit_cluster.c */
 
 
 #define STR_IS(s, lit)                                                        \
@@ -1129,6 +1130,7 @@ main(int argc, char **argv)
     test_set();
     test_config();
     tc_unit_sentinel();
+    tc_unit_cluster();
 
     mysql_close(my);
     mysql_library_end();
