@@ -31,12 +31,6 @@ PATHS=${CG_PATHS:-ceiling pixel beacon10}
 N=${CG_REQUESTS:-1000}
 C=${CG_CONNS:-1}
 
-PIXEL_QUERY='app=shop&module=home-feed&action=click&object=991&uid=42&p.pos=3'
-EVENT='{"app":"shop","module":"home-feed","action":"click","object":991,"uid":42,"props":{"pos":3}}'
-BATCH10="[$EVENT"
-for _ in 2 3 4 5 6 7 8 9 10; do BATCH10+=",$EVENT"; done
-BATCH10+="]"
-
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/track-bench-cg.XXXXXX")
 out=${1:-$tmp/out}
 mkdir -p "$out"
