@@ -43,12 +43,6 @@ CONNS=${BENCH_CONNS:-16 64 256}
 PATHS=${BENCH_PATHS:-ceiling log lua node pixel beacon beacon10 async}
 WARMUP=${BENCH_WARMUP:-2}
 
-PIXEL_QUERY='app=shop&module=home-feed&action=click&object=991&uid=42&p.pos=3'
-EVENT='{"app":"shop","module":"home-feed","action":"click","object":991,"uid":42,"props":{"pos":3}}'
-BATCH10="[$EVENT"
-for _ in 2 3 4 5 6 7 8 9 10; do BATCH10+=",$EVENT"; done
-BATCH10+="]"
-
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/track-bench-ingest.XXXXXX")
 chmod 755 "$tmp"    # nginx workers (www-data) reopen the access log in it
 declare -A port url body key label pid_of kind per_req

@@ -13,6 +13,15 @@ BENCH_NGINX_MODULES=${BENCH_NGINX_MODULES:-/usr/lib/nginx/modules}
 BENCH_UA='Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36'
 BENCH_REFERER='https://shop.example/home'
 
+# the event every ingest path sends (bench/ingest.sh, bench/callgrind.sh):
+# as a pixel query, as a beacon body, and a beacon of 10 of them
+# shellcheck disable=SC2034  # used by the scripts that source this
+PIXEL_QUERY='app=shop&module=home-feed&action=click&object=991&uid=42&p.pos=3'
+EVENT='{"app":"shop","module":"home-feed","action":"click","object":991,"uid":42,"props":{"pos":3}}'
+BATCH10="[$EVENT"
+for _ in 2 3 4 5 6 7 8 9 10; do BATCH10+=",$EVENT"; done
+BATCH10+="]"
+
 log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
 # bench_nginx_conf DIR PORT MAIN_SNIPPET HTTP_SNIPPET SERVER_SNIPPET

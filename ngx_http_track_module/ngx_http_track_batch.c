@@ -22,6 +22,7 @@ struct ngx_http_track_push_s {
     ngx_http_track_redis_cmd_t    cmd;
     ngx_queue_t                   waiters;   /* ngx_http_track_ctx_t */
     ngx_uint_t                    nevents;
+    ngx_uint_t                    list;      /* the cluster's shard list */
     unsigned                      waiting:1;   /* for WAIT's reply */
     unsigned                      pushed:1;    /* RPUSH succeeded */
 };
@@ -47,8 +48,14 @@ static ngx_int_t ngx_http_track_batch_to_cluster(ngx_http_track_batch_t *batch,
 static ngx_uint_t ngx_http_track_batch_can_send(ngx_http_track_batch_t *batch);
 static ngx_uint_t ngx_http_track_batch_status(ngx_http_track_push_t *push,
     redisReply *rr);
-static ngx_str_t *ngx_http_track_batch_where(void);
+static ngx_str_t *ngx_http_track_batch_where(ngx_http_track_push_t *push);
 static void ngx_http_track_batch_clustered(redisReply *reply, void *data);
+static void ngx_http_track_batch_cluster_replicated(redisReply *reply,
+    void *data);
+static ngx_uint_t ngx_http_track_batch_held(ngx_http_track_push_t *push,
+    ngx_uint_t status);
+static ngx_uint_t ngx_http_track_batch_replicas(ngx_http_track_push_t *push,
+    redisReply *rr);
 static void ngx_http_track_batch_settled(ngx_http_track_push_t *push,
     ngx_uint_t status, ngx_uint_t exiting);
 static void ngx_http_track_batch_pushed(redisAsyncContext *ac, void *reply,
@@ -122,7 +129,7 @@ ngx_http_track_batch_submit(ngx_http_track_ctx_t *ctx)
     if (batch->npending + ctx->nevents > batch->conf->max_pending) {
         ngx_log_error(NGX_LOG_WARN, batch->log, 0,
                       "track: %ui events already wait for redis at %V",
-                      batch->npending, ngx_http_track_batch_where());
+                      batch->npending, ngx_http_track_batch_where(NULL));
         return NGX_DECLINED;
     }
 
@@ -242,6 +249,7 @@ ngx_http_track_batch_send(ngx_http_track_batch_t *batch)
 
     ngx_queue_init(&push->waiters);
     push->nevents = 0;
+    push->list = 0;
     push->waiting = 0;
     push->pushed = 0;
 
@@ -290,11 +298,11 @@ ngx_http_track_batch_send(ngx_http_track_batch_t *batch)
         }
     }
 
+    push->waiting = (batch->conf->wait_replicas > 0);
+
     if (batch->conf->cluster) {
         return ngx_http_track_batch_to_cluster(batch, push, n, argv, argvlen);
     }
-
-    push->waiting = (batch->conf->wait_replicas > 0);
 
     if (ngx_http_track_redis_send(&push->cmd, ngx_http_track_batch_pushed,
                                   push, n, argv, argvlen)
@@ -312,7 +320,7 @@ ngx_http_track_batch_send(ngx_http_track_batch_t *batch)
      * before it, so an acknowledged event survives a failover.
      */
     if (push->waiting) {
-        ngx_http_track_redis_wait_args(&wait);
+        ngx_http_track_redis_wait_args(batch->conf, &wait);
 
         if (ngx_http_track_redis_send(NULL, ngx_http_track_batch_replicated,
                                       push, 3, wait.argv, wait.argvlen)
@@ -341,7 +349,8 @@ ngx_http_track_batch_send(ngx_http_track_batch_t *batch)
  * slot, so a slow master's share shifts to the others; with none free the
  * requests go back to the head of the queue until a reply frees one.  A
  * list whose master is down fails its push at once: the spool takes its
- * share, the other lists go on.
+ * share, the other lists go on.  With track_redis_wait_replicas a WAIT
+ * follows each push to its master, as on a single connection.
  */
 
 static ngx_int_t
@@ -358,14 +367,16 @@ ngx_http_track_batch_to_cluster(ngx_http_track_batch_t *batch,
     rc = NGX_AGAIN;
 
     for (tries = ngx_http_track_cluster_nshards(); tries; tries--) {
-        key = ngx_http_track_cluster_shard(batch->shard++);
+        push->list = batch->shard++ % ngx_http_track_cluster_nshards();
+        key = ngx_http_track_cluster_shard(push->list);
 
         argv[1] = (const char *) key->data;
         argvlen[1] = key->len;
 
         rc = ngx_http_track_cluster_send(key, argc, argv, argvlen,
-                                         ngx_http_track_batch_clustered,
-                                         push);
+                                    ngx_http_track_batch_clustered,
+                                    ngx_http_track_batch_cluster_replicated,
+                                    push);
         if (rc != NGX_AGAIN) {
             break;
         }
@@ -404,10 +415,25 @@ ngx_http_track_batch_to_cluster(ngx_http_track_batch_t *batch,
 static void
 ngx_http_track_batch_clustered(redisReply *reply, void *data)
 {
+    ngx_uint_t              status;
+    ngx_http_track_push_t  *push = data;
+
+    status = ngx_http_track_batch_status(push, reply);
+
+    if (!ngx_http_track_batch_held(push, status)) {
+        ngx_http_track_batch_settled(push, status,
+                                     ngx_http_track_cluster_is_exiting());
+    }
+}
+
+
+static void
+ngx_http_track_batch_cluster_replicated(redisReply *reply, void *data)
+{
     ngx_http_track_push_t  *push = data;
 
     ngx_http_track_batch_settled(push,
-                                 ngx_http_track_batch_status(push, reply),
+                                 ngx_http_track_batch_replicas(push, reply),
                                  ngx_http_track_cluster_is_exiting());
 }
 
@@ -418,7 +444,7 @@ static ngx_uint_t
 ngx_http_track_batch_status(ngx_http_track_push_t *push, redisReply *rr)
 {
     if (rr != NULL && rr->type == REDIS_REPLY_INTEGER) {
-        ngx_http_track_throttle_queue_length(rr->integer);
+        ngx_http_track_throttle_queue_length(push->list, rr->integer);
         return NGX_HTTP_OK;
     }
 
@@ -426,7 +452,7 @@ ngx_http_track_batch_status(ngx_http_track_push_t *push, redisReply *rr)
         ngx_http_track_stat_add(NGX_HTTP_TRACK_STAT_REDIS_ERRORS, 1);
         ngx_log_error(NGX_LOG_ERR, ngx_http_track_batcher->log, 0,
                       "track: redis at %V refused %ui events: %*s",
-                      ngx_http_track_batch_where(), push->nevents,
+                      ngx_http_track_batch_where(push), push->nevents,
                       (size_t) rr->len,
                       rr->type == REDIS_REPLY_ERROR ? rr->str : "");
     }
@@ -435,15 +461,18 @@ ngx_http_track_batch_status(ngx_http_track_push_t *push, redisReply *rr)
 }
 
 
-/* where the pushes go, for logs */
+/* where the pushes go, or a push went (its shard list), for logs */
 
 static ngx_str_t *
-ngx_http_track_batch_where(void)
+ngx_http_track_batch_where(ngx_http_track_push_t *push)
 {
     static ngx_str_t  cluster = ngx_string("the cluster");
 
-    return ngx_http_track_cluster_is_on() ? &cluster
-                                          : ngx_http_track_redis_address();
+    if (!ngx_http_track_cluster_is_on()) {
+        return ngx_http_track_redis_address();
+    }
+
+    return push ? ngx_http_track_cluster_shard(push->list) : &cluster;
 }
 
 
@@ -464,26 +493,48 @@ ngx_http_track_batch_pushed(redisAsyncContext *ac, void *reply,
         ngx_http_track_redis_close_later("it became a read-only replica");
     }
 
-    if (push->waiting) {
-        /* WAIT's reply comes next and settles the push */
-        push->waiting = 0;
-        push->pushed = (status == NGX_HTTP_OK);
-        return;
+    if (!ngx_http_track_batch_held(push, status)) {
+        ngx_http_track_batch_answer(push, status);
     }
-
-    ngx_http_track_batch_answer(push, status);
 }
 
 
-/* WAIT's reply: the push counts only once enough replicas have it */
+/* after the RPUSH reply: 1 if WAIT's reply comes next and settles it */
+
+static ngx_uint_t
+ngx_http_track_batch_held(ngx_http_track_push_t *push, ngx_uint_t status)
+{
+    if (!push->waiting) {
+        return 0;
+    }
+
+    push->waiting = 0;
+    push->pushed = (status == NGX_HTTP_OK);
+
+    return 1;
+}
+
 
 static void
 ngx_http_track_batch_replicated(redisAsyncContext *ac, void *reply,
     void *privdata)
 {
-    redisReply              *rr = reply;
+    ngx_http_track_push_t  *push = privdata;
+
+    ngx_http_track_batch_answer(push,
+                                ngx_http_track_batch_replicas(push, reply));
+}
+
+
+/*
+ * WAIT's reply: the push counts only once enough replicas have it; what
+ * fell short goes to the spool like any push Redis did not take.
+ */
+
+static ngx_uint_t
+ngx_http_track_batch_replicas(ngx_http_track_push_t *push, redisReply *rr)
+{
     ngx_uint_t               status;
-    ngx_http_track_push_t   *push = privdata;
     ngx_http_track_batch_t  *batch = ngx_http_track_batcher;
 
     status = NGX_HTTP_SERVICE_UNAVAILABLE;
@@ -500,11 +551,11 @@ ngx_http_track_batch_replicated(redisAsyncContext *ac, void *reply,
                           "of %V in time; they are spooled as well",
                           push->nevents, (int64_t) rr->integer,
                           batch->conf->wait_replicas,
-                          ngx_http_track_redis_address());
+                          ngx_http_track_batch_where(push));
         }
     }
 
-    ngx_http_track_batch_answer(push, status);
+    return status;
 }
 
 

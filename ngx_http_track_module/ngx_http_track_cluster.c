@@ -4,13 +4,16 @@
  * map (CLUSTER SLOTS, at start and after MOVED or a lost master), the
  * redirections (MOVED, ASK with ASKING, TRYAGAIN), reply deadlines on
  * nginx timers, and the shard lists whose hash tags spread the pushes over
- * the masters.  What the commands carry is up to its users.
+ * the masters.  What the commands carry is up to its users; a command may
+ * be followed by a WAIT on the same connection, whose reply is handed over
+ * after the command's own.
  */
 
 
 #include "ngx_http_track_module.h"
 #include "ngx_http_track_metrics.h"
 #include "ngx_http_track_adapter.h"
+#include "ngx_http_track_redis.h"
 #include "ngx_http_track_cluster.h"
 
 #include <hiredis/hiredis.h>
@@ -24,6 +27,7 @@
 
 
 typedef struct ngx_http_track_node_s  ngx_http_track_node_t;
+typedef struct ngx_http_track_cluster_cmd_s  ngx_http_track_cluster_cmd_t;
 
 /* a cluster node: a master of the slot map, a seed, or a redirection */
 struct ngx_http_track_node_s {
@@ -41,7 +45,7 @@ struct ngx_http_track_node_s {
 
 
 /* a command in flight, kept formatted to follow redirections */
-typedef struct {
+struct ngx_http_track_cluster_cmd_s {
     ngx_http_track_node_t        *node;
     char                         *buf;
     size_t                        len;
@@ -49,10 +53,22 @@ typedef struct {
     ngx_uint_t                    tries;
     ngx_event_t                   timer;    /* reply deadline, or retry */
     ngx_http_track_cluster_reply_pt  handler;
+    ngx_http_track_cluster_reply_pt  waited;  /* WAIT's reply, or NULL */
     void                         *data;
+    struct ngx_http_track_cluster_wait_s  *wait;  /* after the last send */
     unsigned                      asking:1;
     unsigned                      again:1;  /* waiting to retry */
-} ngx_http_track_cluster_cmd_t;
+    unsigned                      waiting:1;  /* replied, WAIT's is due */
+};
+
+
+/*
+ * A WAIT pipelined after a command.  A redirection sends the command on
+ * and orphans the WAIT that followed it: that one's reply is dropped.
+ */
+typedef struct ngx_http_track_cluster_wait_s {
+    ngx_http_track_cluster_cmd_t *cmd;      /* NULL: orphaned */
+} ngx_http_track_cluster_wait_t;
 
 
 typedef struct {
@@ -67,6 +83,9 @@ typedef struct {
     ngx_uint_t                    nshards;
 
     ngx_event_t                   refresh;
+
+    char                         *wait_buf;  /* WAIT n timeout, formatted */
+    size_t                        wait_len;
 
     ngx_http_track_cluster_event_pt  on_ready;
 
@@ -93,12 +112,18 @@ static void ngx_http_track_cluster_close(ngx_http_track_node_t *node,
 static void ngx_http_track_cluster_connect_timeout(ngx_event_t *ev);
 static ngx_int_t ngx_http_track_cluster_dispatch(
     ngx_http_track_cluster_cmd_t *cmd, ngx_http_track_node_t *node);
+static void ngx_http_track_cluster_follow(ngx_http_track_cluster_cmd_t *cmd,
+    ngx_http_track_node_t *node);
+static void ngx_http_track_cluster_orphan(ngx_http_track_cluster_cmd_t *cmd);
 static void ngx_http_track_cluster_replied(redisAsyncContext *ac,
+    void *reply, void *privdata);
+static void ngx_http_track_cluster_waited(redisAsyncContext *ac,
     void *reply, void *privdata);
 static ngx_int_t ngx_http_track_cluster_redirect(
     ngx_http_track_cluster_cmd_t *cmd, redisReply *reply);
 static void ngx_http_track_cluster_finish(ngx_http_track_cluster_cmd_t *cmd,
     redisReply *reply);
+static void ngx_http_track_cluster_free(ngx_http_track_cluster_cmd_t *cmd);
 static void ngx_http_track_cluster_cmd_timer(ngx_event_t *ev);
 static void ngx_http_track_cluster_refresh_handler(ngx_event_t *ev);
 static void ngx_http_track_cluster_ask(ngx_http_track_cluster_t *cluster);
@@ -117,7 +142,9 @@ ngx_int_t
 ngx_http_track_cluster_init_process(ngx_cycle_t *cycle,
     ngx_http_track_main_conf_t *tmcf, ngx_http_track_cluster_event_pt ready)
 {
-    ngx_http_track_cluster_t  *cluster;
+    int                           len;
+    ngx_http_track_cluster_t     *cluster;
+    ngx_http_track_redis_wait_t   wait;
 
     cluster = ngx_pcalloc(cycle->pool, sizeof(ngx_http_track_cluster_t));
     if (cluster == NULL) {
@@ -134,6 +161,18 @@ ngx_http_track_cluster_init_process(ngx_cycle_t *cycle,
     cluster->log = cycle->log;
     cluster->on_ready = ready;
     cluster->stale = 1;
+
+    if (tmcf->wait_replicas) {
+        ngx_http_track_redis_wait_args(tmcf, &wait);
+
+        len = redisFormatCommandArgv(&cluster->wait_buf, 3, wait.argv,
+                                     wait.argvlen);
+        if (len < 0) {
+            return NGX_ERROR;
+        }
+
+        cluster->wait_len = len;
+    }
 
     /* waiting for the next map must not hold back a graceful shutdown */
     cluster->refresh.handler = ngx_http_track_cluster_refresh_handler;
@@ -180,6 +219,10 @@ ngx_http_track_cluster_exit_process(ngx_cycle_t *cycle)
         }
     }
 
+    /* freeing the contexts answered every WAIT: nothing refers to it */
+    redisFreeCommand(cluster->wait_buf);
+    cluster->wait_buf = NULL;
+
     ngx_http_track_clusterer = NULL;
 }
 
@@ -188,13 +231,17 @@ ngx_http_track_cluster_exit_process(ngx_cycle_t *cycle)
  * Sends a command to the master of key's slot.  NGX_OK: the handler (if
  * any) gets the final reply or NULL; NGX_DECLINED: that master cannot take
  * it now; NGX_AGAIN: it has track_redis_max_inflight commands in flight
- * already.  The handler is called only after NGX_OK.
+ * already.  The handler is called only after NGX_OK.  With waited (only
+ * with track_redis_wait_replicas), a WAIT follows the command on the same
+ * connection, and waited gets its reply right after the handler: NULL if
+ * the command failed, or the WAIT did not get through.
  */
 
 ngx_int_t
 ngx_http_track_cluster_send(ngx_str_t *key, ngx_uint_t argc,
     const char **argv, size_t *argvlen,
-    ngx_http_track_cluster_reply_pt handler, void *data)
+    ngx_http_track_cluster_reply_pt handler,
+    ngx_http_track_cluster_reply_pt waited, void *data)
 {
     int                            len;
     ngx_uint_t                     slot;
@@ -232,6 +279,7 @@ ngx_http_track_cluster_send(ngx_str_t *key, ngx_uint_t argc,
     cmd->len = len;
     cmd->slot = slot;
     cmd->handler = handler;
+    cmd->waited = cluster->wait_buf ? waited : NULL;
     cmd->data = data;
     cmd->timer.handler = ngx_http_track_cluster_cmd_timer;
     cmd->timer.data = cmd;
@@ -604,7 +652,54 @@ ngx_http_track_cluster_dispatch(ngx_http_track_cluster_cmd_t *cmd,
     cmd->node = node;
     node->ninflight++;
 
+    if (cmd->waited) {
+        ngx_http_track_cluster_follow(cmd, node);
+    }
+
     return NGX_OK;
+}
+
+
+/*
+ * WAIT right behind the command: it returns once the replicas have all
+ * the connection wrote before it, so a push it confirms survives the
+ * master's death.  Not queued: the command's waited gets NULL.
+ */
+
+static void
+ngx_http_track_cluster_follow(ngx_http_track_cluster_cmd_t *cmd,
+    ngx_http_track_node_t *node)
+{
+    ngx_http_track_cluster_t       *cluster = ngx_http_track_clusterer;
+    ngx_http_track_cluster_wait_t  *wait;
+
+    wait = ngx_alloc(sizeof(ngx_http_track_cluster_wait_t), cluster->log);
+    if (wait == NULL) {
+        return;
+    }
+
+    if (redisAsyncFormattedCommand(node->ac, ngx_http_track_cluster_waited,
+                                   wait, cluster->wait_buf, cluster->wait_len)
+        != REDIS_OK)
+    {
+        ngx_free(wait);
+        return;
+    }
+
+    wait->cmd = cmd;
+    cmd->wait = wait;
+}
+
+
+/* the command goes elsewhere or failed: its last WAIT tells nothing */
+
+static void
+ngx_http_track_cluster_orphan(ngx_http_track_cluster_cmd_t *cmd)
+{
+    if (cmd->wait) {
+        cmd->wait->cmd = NULL;
+        cmd->wait = NULL;
+    }
 }
 
 
@@ -668,6 +763,7 @@ ngx_http_track_cluster_redirect(ngx_http_track_cluster_cmd_t *cmd,
 
     if (reply->len >= 8 && ngx_strncmp(p, "TRYAGAIN", 8) == 0) {
         /* a multi-key command during a slot migration: wait a moment */
+        ngx_http_track_cluster_orphan(cmd);
         ngx_del_timer(&cmd->timer);
         cmd->again = 1;
         ngx_add_timer(&cmd->timer, NGX_HTTP_TRACK_CLUSTER_TRYAGAIN);
@@ -720,6 +816,7 @@ ngx_http_track_cluster_redirect(ngx_http_track_cluster_cmd_t *cmd,
     }
 
     cmd->asking = !moved;
+    ngx_http_track_cluster_orphan(cmd);
 
     return ngx_http_track_cluster_dispatch(cmd, node) == NGX_OK
            ? NGX_OK : NGX_ERROR;
@@ -730,14 +827,61 @@ static void
 ngx_http_track_cluster_finish(ngx_http_track_cluster_cmd_t *cmd,
     redisReply *reply)
 {
+    if (cmd->handler) {
+        cmd->handler(reply, cmd->data);
+    }
+
+    if (cmd->waited) {
+        if (reply != NULL && reply->type != REDIS_REPLY_ERROR && cmd->wait) {
+            /* the WAIT behind it settles it, under the same deadline */
+            cmd->waiting = 1;
+            return;
+        }
+
+        ngx_http_track_cluster_orphan(cmd);
+        cmd->waited(NULL, cmd->data);
+    }
+
+    ngx_http_track_cluster_free(cmd);
+}
+
+
+/* the reply of a WAIT: the command's, unless it was orphaned */
+
+static void
+ngx_http_track_cluster_waited(redisAsyncContext *ac, void *reply,
+    void *privdata)
+{
+    ngx_http_track_cluster_wait_t  *wait = privdata;
+    ngx_http_track_cluster_cmd_t   *cmd;
+
+    cmd = wait->cmd;
+    ngx_free(wait);
+
+    if (cmd == NULL) {
+        return;
+    }
+
+    cmd->wait = NULL;
+
+    if (!cmd->waiting) {
+        /* cannot be: a connection answers in order; finish() settles it */
+        return;
+    }
+
+    cmd->waited(reply, cmd->data);
+
+    ngx_http_track_cluster_free(cmd);
+}
+
+
+static void
+ngx_http_track_cluster_free(ngx_http_track_cluster_cmd_t *cmd)
+{
     ngx_http_track_cluster_t  *cluster = ngx_http_track_clusterer;
 
     if (cmd->timer.timer_set) {
         ngx_del_timer(&cmd->timer);
-    }
-
-    if (cmd->handler) {
-        cmd->handler(reply, cmd->data);
     }
 
     redisFreeCommand(cmd->buf);

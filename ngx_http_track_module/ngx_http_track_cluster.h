@@ -30,7 +30,8 @@ void ngx_http_track_cluster_exit_process(ngx_cycle_t *cycle);
 
 ngx_int_t ngx_http_track_cluster_send(ngx_str_t *key, ngx_uint_t argc,
     const char **argv, size_t *argvlen,
-    ngx_http_track_cluster_reply_pt handler, void *data);
+    ngx_http_track_cluster_reply_pt handler,
+    ngx_http_track_cluster_reply_pt waited, void *data);
 ngx_str_t *ngx_http_track_cluster_shard(ngx_uint_t n);
 ngx_uint_t ngx_http_track_cluster_nshards(void);
 

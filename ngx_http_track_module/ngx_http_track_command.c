@@ -19,8 +19,12 @@ typedef struct {
 } ngx_http_track_command_t;
 
 
-static ngx_int_t ngx_http_track_command_routed(ngx_uint_t argc,
-    const char **argv, size_t *argvlen, ngx_http_track_command_t *command);
+static ngx_int_t ngx_http_track_command_to(ngx_str_t *key, ngx_uint_t argc,
+    const char **argv, size_t *argvlen, ngx_http_track_reply_pt handler,
+    void *data);
+static ngx_int_t ngx_http_track_command_routed(ngx_str_t *key,
+    ngx_uint_t argc, const char **argv, size_t *argvlen,
+    ngx_http_track_command_t *command);
 static void ngx_http_track_command_replied(redisAsyncContext *ac,
     void *reply, void *privdata);
 static void ngx_http_track_command_answered(redisReply *reply, void *data);
@@ -41,6 +45,18 @@ ngx_int_t
 ngx_http_track_command(ngx_uint_t argc, const char **argv, size_t *argvlen,
     ngx_http_track_reply_pt handler, void *data)
 {
+    return ngx_http_track_command_to(NULL, argc, argv, argvlen, handler,
+                                     data);
+}
+
+
+/* on a cluster, to the master of key (NULL: the command's own key) */
+
+static ngx_int_t
+ngx_http_track_command_to(ngx_str_t *key, ngx_uint_t argc,
+    const char **argv, size_t *argvlen, ngx_http_track_reply_pt handler,
+    void *data)
+{
     ngx_http_track_command_t  *command;
 
     if (!ngx_http_track_command_ready()) {
@@ -56,7 +72,8 @@ ngx_http_track_command(ngx_uint_t argc, const char **argv, size_t *argvlen,
     command->data = data;
 
     if (ngx_http_track_cluster_is_on()) {
-        return ngx_http_track_command_routed(argc, argv, argvlen, command);
+        return ngx_http_track_command_routed(key, argc, argv, argvlen,
+                                             command);
     }
 
     if (ngx_http_track_redis_send(&command->cmd,
@@ -75,32 +92,36 @@ ngx_http_track_command(ngx_uint_t argc, const char **argv, size_t *argvlen,
 
 
 /*
- * On a cluster, to the master of the command's key: the first argument,
- * or for EVAL the first of the script's keys (every key of a script here
- * shares its hash tag).
+ * On a cluster, to the master of key, or of the command's key: the first
+ * argument, or for EVAL the first of the script's keys (every key of a
+ * script here shares its hash tag).
  */
 
 static ngx_int_t
-ngx_http_track_command_routed(ngx_uint_t argc, const char **argv,
-    size_t *argvlen, ngx_http_track_command_t *command)
+ngx_http_track_command_routed(ngx_str_t *key, ngx_uint_t argc,
+    const char **argv, size_t *argvlen, ngx_http_track_command_t *command)
 {
-    ngx_str_t   key;
+    ngx_str_t   own;
     ngx_uint_t  i;
 
-    i = (argvlen[0] == 4 && ngx_strncasecmp((u_char *) argv[0],
-                                            (u_char *) "EVAL", 4) == 0)
-        ? 3 : 1;
+    if (key == NULL) {
+        i = (argvlen[0] == 4 && ngx_strncasecmp((u_char *) argv[0],
+                                                (u_char *) "EVAL", 4) == 0)
+            ? 3 : 1;
 
-    if (i >= argc) {
-        ngx_free(command);
-        return NGX_ERROR;
+        if (i >= argc) {
+            ngx_free(command);
+            return NGX_ERROR;
+        }
+
+        own.data = (u_char *) argv[i];
+        own.len = argvlen[i];
+        key = &own;
     }
 
-    key.data = (u_char *) argv[i];
-    key.len = argvlen[i];
-
-    if (ngx_http_track_cluster_send(&key, argc, argv, argvlen,
-                                    ngx_http_track_command_answered, command)
+    if (ngx_http_track_cluster_send(key, argc, argv, argvlen,
+                                    ngx_http_track_command_answered, NULL,
+                                    command)
         != NGX_OK)
     {
         ngx_free(command);
@@ -141,21 +162,20 @@ ngx_http_track_command_list(ngx_str_t *name, ngx_str_t *key)
 /*
  * WAIT for track_redis_wait_replicas replicas: the handler gets its reply
  * (the number of replicas that have everything written before it), or NULL.
+ * On a cluster it goes to the master of list, which took the writes.
  */
 
 ngx_int_t
-ngx_http_track_command_wait(ngx_http_track_reply_pt handler, void *data)
+ngx_http_track_command_wait(ngx_str_t *list, ngx_http_track_main_conf_t *conf,
+    ngx_http_track_reply_pt handler, void *data)
 {
     ngx_http_track_redis_wait_t  wait;
 
-    if (!ngx_http_track_redis_is_ready()) {
-        return NGX_ERROR;
-    }
-
     /* hiredis copies the arguments: the buffers may go with this frame */
-    ngx_http_track_redis_wait_args(&wait);
+    ngx_http_track_redis_wait_args(conf, &wait);
 
-    return ngx_http_track_command(3, wait.argv, wait.argvlen, handler, data);
+    return ngx_http_track_command_to(list, 3, wait.argv, wait.argvlen,
+                                     handler, data);
 }
 
 

@@ -12,6 +12,8 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 
+#include "ngx_http_track_module.h"
+
 
 struct redisReply;
 
@@ -23,7 +25,8 @@ ngx_int_t ngx_http_track_command(ngx_uint_t argc, const char **argv,
     size_t *argvlen, ngx_http_track_reply_pt handler, void *data);
 ngx_uint_t ngx_http_track_command_ready(void);
 ngx_str_t *ngx_http_track_command_list(ngx_str_t *name, ngx_str_t *key);
-ngx_int_t ngx_http_track_command_wait(ngx_http_track_reply_pt handler,
+ngx_int_t ngx_http_track_command_wait(ngx_str_t *list,
+    ngx_http_track_main_conf_t *conf, ngx_http_track_reply_pt handler,
     void *data);
 const char **ngx_http_track_command_argv(ngx_uint_t n, size_t **argvlen);
 void ngx_http_track_command_exit_process(ngx_cycle_t *cycle);

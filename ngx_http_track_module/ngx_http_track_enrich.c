@@ -227,27 +227,23 @@ ngx_http_track_anonymize_ip(ngx_http_request_t *r, ngx_str_t *ip)
 }
 
 
-/* v in lowercase hex, zero-padded to at least width digits */
+/*
+ * v in lowercase hex, zero-padded to width digits; the callers' values fit
+ * (a millisecond time in 48 bits until the year 10889, the rest masked)
+ */
 
 static u_char *
 ngx_http_track_put_hex(u_char *p, uint64_t v, size_t width)
 {
-    size_t  n;
+    size_t  i;
 
     static const u_char  hex[] = "0123456789abcdef";
 
-    for (n = 1; n < 16 && (v >> (4 * n)) != 0; n++) { /* void */ }
-
-    while (width > n) {
-        *p++ = '0';
-        width--;
+    for (i = width; i-- > 0; v >>= 4) {
+        p[i] = hex[v & 0xf];
     }
 
-    while (n--) {
-        *p++ = hex[(v >> (4 * n)) & 0xf];
-    }
-
-    return p;
+    return p + width;
 }
 
 

@@ -44,20 +44,31 @@ typedef enum {
 
 typedef struct {
     const char                  *name;
+    size_t                       len;     /* strlen(name), not per request */
     ngx_http_track_field_kind_e  kind;
     ngx_http_track_text_e        text;    /* the event's slot (not ts) */
 } ngx_http_track_field_t;
 
 
+#define ngx_http_track_field(name)  name, sizeof(name) - 1
+
+
 static const ngx_http_track_field_t  ngx_http_track_fields[] = {
-    { "app",    NGX_HTTP_TRACK_FIELD_REQUIRED, NGX_HTTP_TRACK_APP },
-    { "module", NGX_HTTP_TRACK_FIELD_REQUIRED, NGX_HTTP_TRACK_MODULE },
-    { "action", NGX_HTTP_TRACK_FIELD_REQUIRED, NGX_HTTP_TRACK_ACTION },
-    { "object", NGX_HTTP_TRACK_FIELD_OPTIONAL, NGX_HTTP_TRACK_OBJECT },
-    { "uid",    NGX_HTTP_TRACK_FIELD_OPTIONAL, NGX_HTTP_TRACK_UID },
-    { "ts",     NGX_HTTP_TRACK_FIELD_TS,       NGX_HTTP_TRACK_NTEXT },
-    { "eid",    NGX_HTTP_TRACK_FIELD_ID,       NGX_HTTP_TRACK_EID },
-    { NULL, 0, 0 }
+    { ngx_http_track_field("app"),    NGX_HTTP_TRACK_FIELD_REQUIRED,
+      NGX_HTTP_TRACK_APP },
+    { ngx_http_track_field("module"), NGX_HTTP_TRACK_FIELD_REQUIRED,
+      NGX_HTTP_TRACK_MODULE },
+    { ngx_http_track_field("action"), NGX_HTTP_TRACK_FIELD_REQUIRED,
+      NGX_HTTP_TRACK_ACTION },
+    { ngx_http_track_field("object"), NGX_HTTP_TRACK_FIELD_OPTIONAL,
+      NGX_HTTP_TRACK_OBJECT },
+    { ngx_http_track_field("uid"),    NGX_HTTP_TRACK_FIELD_OPTIONAL,
+      NGX_HTTP_TRACK_UID },
+    { ngx_http_track_field("ts"),     NGX_HTTP_TRACK_FIELD_TS,
+      NGX_HTTP_TRACK_NTEXT },
+    { ngx_http_track_field("eid"),    NGX_HTTP_TRACK_FIELD_ID,
+      NGX_HTTP_TRACK_EID },
+    { NULL, 0, 0, 0 }
 };
 
 
@@ -91,7 +102,7 @@ ngx_http_track_find_field(const u_char *name, size_t len)
     const ngx_http_track_field_t  *f;
 
     for (f = ngx_http_track_fields; f->name; f++) {
-        if (strlen(f->name) == len && memcmp(f->name, name, len) == 0) {
+        if (f->len == len && memcmp(f->name, name, len) == 0) {
             return f;
         }
     }
@@ -769,15 +780,31 @@ ngx_http_track_put_string(ngx_http_track_writer_t *w, const u_char *s,
 }
 
 
-/* sep "name": where sep is ',' or the '{' opening a nested object */
+/*
+ * sep "name": where sep is ',' or the '{' opening a nested object.  Names
+ * are ours or track_field's (letters, digits, '_', '-', '.'): nothing to
+ * escape, so they are copied as they are.
+ */
 
 static void
 ngx_http_track_put_key(ngx_http_track_writer_t *w, const char *sep,
     const char *name, size_t len)
 {
-    ngx_http_track_put(w, sep, 1);
-    ngx_http_track_put_string(w, (const u_char *) name, len);
-    ngx_http_track_put(w, ":", 1);
+    u_char  *p;
+
+    if (w->full || (size_t) (w->end - w->p) < len + 4) {
+        w->full = 1;
+        return;
+    }
+
+    p = w->p;
+    *p++ = (u_char) *sep;
+    *p++ = '"';
+    memcpy(p, name, len);
+    p += len;
+    *p++ = '"';
+    *p++ = ':';
+    w->p = p;
 }
 
 
@@ -902,7 +929,7 @@ ngx_http_track_serialize(const ngx_http_track_event_t *ev,
         t = &ev->text[f->text];
 
         if (t->data) {
-            ngx_http_track_put_key(&w, ",", f->name, strlen(f->name));
+            ngx_http_track_put_key(&w, ",", f->name, f->len);
             ngx_http_track_put_string(&w, t->data, t->len);
         }
     }

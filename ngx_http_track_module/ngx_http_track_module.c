@@ -819,8 +819,8 @@ ngx_http_track_conf_set_addrs(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 
 /*
- * track_redis_cluster excludes what a cluster has no use for, and what
- * this module does not do on a cluster yet (WAIT, the queue ceiling).
+ * track_redis_cluster excludes what a cluster has no use for: a single
+ * address, Sentinel, a database other than 0 (a cluster has only that one).
  */
 
 static char *
@@ -838,15 +838,6 @@ ngx_http_track_check_cluster(ngx_conf_t *cf, ngx_http_track_main_conf_t *tmcf)
 
     } else if (tmcf->redis_db != NGX_CONF_UNSET && tmcf->redis_db != 0) {
         other = "track_redis_db";
-
-    } else if (tmcf->wait_replicas != NGX_CONF_UNSET_UINT
-               && tmcf->wait_replicas != 0)
-    {
-        other = "track_redis_wait_replicas";
-
-    } else if (tmcf->max_queue != NGX_CONF_UNSET_UINT && tmcf->max_queue != 0)
-    {
-        other = "track_redis_max_queue";
     }
 
     if (other) {

@@ -673,12 +673,9 @@ ngx_http_track_redis_send(ngx_http_track_redis_cmd_t *cmd,
  */
 
 void
-ngx_http_track_redis_wait_args(ngx_http_track_redis_wait_t *wait)
+ngx_http_track_redis_wait_args(ngx_http_track_main_conf_t *conf,
+    ngx_http_track_redis_wait_t *wait)
 {
-    ngx_http_track_main_conf_t  *conf;
-
-    conf = ngx_http_track_redis_conn->conf;
-
     wait->argv[0] = "WAIT";
     wait->argvlen[0] = sizeof("WAIT") - 1;
     wait->argv[1] = (const char *) wait->replicas;

@@ -42,7 +42,8 @@ void ngx_http_track_redis_exit_process(ngx_cycle_t *cycle);
 ngx_int_t ngx_http_track_redis_send(ngx_http_track_redis_cmd_t *cmd,
     redisCallbackFn *fn, void *privdata, ngx_uint_t argc, const char **argv,
     size_t *argvlen);
-void ngx_http_track_redis_wait_args(ngx_http_track_redis_wait_t *wait);
+void ngx_http_track_redis_wait_args(ngx_http_track_main_conf_t *conf,
+    ngx_http_track_redis_wait_t *wait);
 void ngx_http_track_redis_settle(ngx_http_track_redis_cmd_t *cmd);
 void ngx_http_track_redis_next(void);
 void ngx_http_track_redis_close(const char *why);

@@ -432,7 +432,8 @@ ngx_http_track_replay_send_chunk(ngx_http_track_replay_t *replay)
          * that dies before replicating them takes them and the progress
          * key along, and the file is replayed again to its successor.
          */
-        if (ngx_http_track_command_wait(ngx_http_track_replay_replicated,
+        if (ngx_http_track_command_wait(replay->list, replay->conf,
+                                        ngx_http_track_replay_replicated,
                                         replay)
             != NGX_OK)
         {

@@ -17,7 +17,7 @@
 ngx_int_t ngx_http_track_throttle_init_process(ngx_cycle_t *cycle,
     ngx_http_track_main_conf_t *tmcf);
 void ngx_http_track_throttle_exit_process(ngx_cycle_t *cycle);
-void ngx_http_track_throttle_queue_length(long long len);
+void ngx_http_track_throttle_queue_length(ngx_uint_t list, long long len);
 ngx_uint_t ngx_http_track_throttle_is_on(void);
 ngx_uint_t ngx_http_track_throttle_writable(void);
 

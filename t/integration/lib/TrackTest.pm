@@ -23,10 +23,11 @@ use TrackTest::Base;
 use TrackTest::Services;
 use TrackTest::Consumer;
 use TrackTest::Stats;
+use TrackTest::Cluster;
 
 our @EXPORT = do {
     no strict 'refs';
-    map { @{"TrackTest::${_}::EXPORT"} } qw(Base Services Consumer Stats);
+    map { @{"TrackTest::${_}::EXPORT"} } qw(Base Services Consumer Stats Cluster);
 };
 
 1;

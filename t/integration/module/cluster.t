@@ -17,43 +17,10 @@ my $key = 'it:cl';
 # --- the cluster -------------------------------------------------------------
 
 my @ports = start_redis_cluster($dir);
-ok(!grep({ !cluster_ok($_) } @ports)
-   && keys %{ cluster_masters($ports[0]) } == 3,
-   'the cluster is up on all six nodes, with three masters');
 
-# -> { list key => master port } of the shard lists (of $prefix, default
-# $key)
-sub lists {
-    my ($prefix) = @_;
-    $prefix //= $key;
-    my %at;
-    for my $m (keys %{ cluster_masters($ports[0]) }) {
-        for my $k (split /\n/, redis_cli($m, '--raw', 'keys', "$prefix:*")) {
-            next if $k =~ /:spool:/;
-            $at{$k} = $m;
-        }
-    }
-    return \%at;
-}
-
-# every answered 2xx event once across the lists, none more than once
-sub check_once {
-    my ($what, $sent, $prefix) = @_;
-    my %n;
-    my $at = lists($prefix);
-    for my $k (keys %$at) {
-        my $in = stored_eids($at->{$k}, $k);
-        $n{$_} += $in->{$_} for keys %$in;
-    }
-    my @ok = grep { $sent->{$_} == 200 } keys %$sent;
-    my @lost = grep { !$n{$_} } @ok;
-    my @twice = grep { $n{$_} > 1 } keys %n;
-    is(scalar @lost, 0, "$what: all " . scalar(@ok) . ' accepted events are'
-                        . ' in a shard list') or diag("lost: @lost[0 .. 9]");
-    is(scalar @twice, 0, "$what: none twice")
-        or diag("twice: @twice[0 .. 9]");
-    return \%n;
-}
+sub masters { cluster_masters($ports[0]) }
+sub lists { cluster_lists($ports[0], $_[0] // $key) }
+sub check_once { cluster_check_once($ports[0], $_[0], $_[1], $_[2] // $key) }
 
 # --- nginx -------------------------------------------------------------------
 
@@ -114,7 +81,7 @@ EOF
 my ($moving) = sort keys %$at;
 my $src = $at->{$moving};
 my ($dst) = grep { $_ != $src } sort keys %masters_used;
-my $ids = cluster_masters($ports[0]);
+my $ids = masters();
 my $slot = redis_int($src, 'cluster', 'keyslot', $moving);
 
 my $h = start_sending($dir, $pixel, 2, 1500, 'b');

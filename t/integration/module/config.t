@@ -62,10 +62,15 @@ like($out, qr/"track_redis_wait_timeout" must be shorter/,
 is($rc, 0, 'a cluster with seed nodes and 8 shard lists is accepted')
     or diag($out);
 
+($rc, $out) = nginx_t('track_redis_cluster 127.0.0.1:7000; '
+                      . 'track_redis_wait_replicas 1; '
+                      . 'track_redis_max_queue 1000;', '');
+is($rc, 0, 'a cluster with WAIT and a queue ceiling is accepted')
+    or diag($out);
+
 for my $other ('track_redis 127.0.0.1:6379;',
                'track_redis_sentinel 127.0.0.1:26379;',
-               'track_redis_db 2;', 'track_redis_wait_replicas 1;',
-               'track_redis_max_queue 1000;')
+               'track_redis_db 2;')
 {
     my ($name) = $other =~ /^(\S+)/;
     ($rc, $out) = nginx_t("$other track_redis_cluster 127.0.0.1:7000;", '');

@@ -16,8 +16,8 @@ use POSIX qw(strftime WNOHANG);
 use Test::More ();
 
 use TrackTest::Base;
-use TrackTest::Services qw(start_redis redis_cmd redis_cli redis_int metric
-                            cluster_masters);
+use TrackTest::Services qw(start_redis redis_cmd redis_cli redis_int metric);
+use TrackTest::Cluster qw(cluster_masters);
 
 our @EXPORT = qw($CONSUMER_BIN %CONSUMER_TEST_SETTINGS
                  start_db db_connect stop_db restart_db db_rows day_tables
