@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "common/db.h"
 #include "common/rc.h"
 
 typedef struct {
@@ -35,7 +36,7 @@ typedef struct {
     long     rollup_ms;             /* roll-up period */
     long     rollup_events;         /* rows per roll-up transaction */
 
-    char    *mysql_host;
+    char    *mysql_host;            /* HOST[:PORT],... as given */
     long     mysql_port;
     char    *mysql_socket;
     char    *mysql_user;
@@ -55,6 +56,7 @@ typedef struct {
     /* derived by tc_conf_check() */
     struct tc_addr_s  *sentinels;   /* redis_sentinel parsed; NULL: none */
     size_t             nsentinels;
+    tc_db_login_t      mysql;       /* mysql_* settings: hosts, login */
 } tc_conf_t;
 
 /* Fills conf with the defaults. */

@@ -37,6 +37,8 @@ typedef struct {
 typedef struct {
     const tc_conf_t      *conf;
     MYSQL                *m;
+    size_t                host;         /* mysql_host entry: tc_db_connect */
+    int                   connected;    /* once: a reconnect moves on */
     int                   bulk;         /* server takes bulk statements */
     tc_bulk_t             hourly;
     tc_bulk_t             daily;
