@@ -102,7 +102,7 @@ tc_db_connect(const tc_db_login_t *l, size_t *cursor, char *addr,
             continue;
         }
 
-        if (l->n > 1 && (i > 0 || k != *cursor)) {
+        if (l->n > 1) {
             tc_log_info("mysql: now on %s, host %zu of %zu in mysql_host",
                         addr, k + 1, l->n);
         }

@@ -33,8 +33,9 @@ void tc_db_hosts_free(tc_db_login_t *l);
 
 /*
  * Tries every host once, in list order from *cursor (any number: taken
- * modulo the list's length), each failure logged as a warning.  The first
- * that accepts: its connection (utf8mb4, the timeouts set), *cursor its
+ * modulo the list's length), each failure logged as a warning, the host
+ * taken at info when there are several.  The first that accepts: its
+ * connection (utf8mb4, the timeouts set), *cursor its
  * index and its text in addr.  NULL when none did.  A caller that lost a
  * connection adds 1 to *cursor first: the next host is asked first then.
  */

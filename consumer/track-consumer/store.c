@@ -418,6 +418,8 @@ galera_session(tc_store_t *s, const char *addr)
     MYSQL_ROW   row;
     MYSQL_RES  *res;
 
+    s->galera = 0;
+
     if (mysql_query(s->m, "SELECT @@wsrep_on") != 0) {
         if (mysql_errno(s->m) == ER_UNKNOWN_SYSTEM_VARIABLE) {
             return TC_OK;               /* a server without wsrep */
@@ -439,8 +441,10 @@ galera_session(tc_store_t *s, const char *addr)
 
     rc = run_str(s, "SET SESSION wsrep_sync_wait = 1", "wsrep_sync_wait");
     if (rc == TC_OK) {
+        s->galera = 1;
         tc_log_info("mysql: %s is a Galera node: reads wait for the "
-                    "cluster's earlier writes (wsrep_sync_wait = 1)", addr);
+                    "cluster's earlier writes (wsrep_sync_wait = 1), "
+                    "multi-row statements", addr);
     }
 
     return rc;
@@ -559,7 +563,8 @@ tc_store_connect(tc_store_t *s)
 
 prepare:
 
-    s->bulk = tc_bulk_supported(s->m);
+    /* Galera: no bulk statements, whose failed rows stay in the write set */
+    s->bulk = !s->galera && tc_bulk_supported(s->m);
     if (s->bulk) {
         rc = bulk_prepare(s, &s->hourly,
                           "INSERT INTO stats_hourly (day, hour, app, module,"
@@ -721,7 +726,7 @@ scratch(tc_store_t *s, size_t n)
  */
 static tc_rc_t
 filter_existing(tc_store_t *s, tc_batch_t *b, uint32_t day, size_t *idx,
-    size_t n)
+    size_t n, int after_dup)
 {
     char          head[256];
     size_t        i, marked;
@@ -783,7 +788,7 @@ filter_existing(tc_store_t *s, tc_batch_t *b, uint32_t day, size_t *idx,
     tc_log_debug("batch %" PRIu64 ": %zu of %zu eids already stored in "
                  "events_%u; skipping them", b->seq, marked, n, (unsigned) day);
 
-    if (rc == TC_OK && marked == 0) {
+    if (rc == TC_OK && marked == 0 && after_dup) {
         /* the duplicate is not visible yet: retry the whole batch */
         return TC_RETRY;
     }
@@ -871,7 +876,7 @@ bind_event(tc_bulk_t *q, const tc_event_t *ev, uint64_t id)
 static tc_rc_t insert_each(tc_store_t *s, tc_batch_t *b, uint32_t day,
     size_t *idx, size_t n);
 static tc_rc_t filter_existing(tc_store_t *s, tc_batch_t *b, uint32_t day,
-    size_t *idx, size_t n);
+    size_t *idx, size_t n, int after_dup);
 
 
 /* The bulk INSERT of the TC_EV_OK events among idx[0..n). */
@@ -918,7 +923,7 @@ insert_chunk_bulk(tc_store_t *s, tc_batch_t *b, uint32_t day, size_t *idx,
 
         if (err == ER_DUP_ENTRY) {
             /* the statement was rolled back; the transaction goes on */
-            rc = filter_existing(s, b, day, idx, n);
+            rc = filter_existing(s, b, day, idx, n, 1);
             if (rc != TC_OK) {
                 return rc;
             }
@@ -967,6 +972,21 @@ insert_chunk(tc_store_t *s, tc_batch_t *b, uint32_t day, size_t *idx,
     tc_sql_events_head(head, day);
     tc_day_table(day, table);
 
+    /*
+     * Galera: the eids stored already are skipped before the INSERT, and a
+     * duplicate the INSERT finds anyway (another consumer's, committed
+     * just now) rolls back the whole batch, not only the statement: a
+     * statement rolled back inside a transaction once left rows in the
+     * write set (the other nodes applied rows the writer had not kept and
+     * left the cluster as inconsistent).  See the README, "Galera".
+     */
+    if (s->galera) {
+        rc = filter_existing(s, b, day, idx, n, 0);
+        if (rc != TC_OK) {
+            return rc;
+        }
+    }
+
     for (round = 0; round < TC_DUP_ROUNDS; round++) {
         multi_start(s, head, NULL);
         for (i = 0; i < n; i++) {
@@ -993,9 +1013,16 @@ insert_chunk(tc_store_t *s, tc_batch_t *b, uint32_t day, size_t *idx,
 
         err = mysql_errno(s->m);
 
+        if (err == ER_DUP_ENTRY && s->galera) {
+            tc_log_info("batch %" PRIu64 ": an eid in %s was stored by "
+                        "another consumer meanwhile; retrying the batch",
+                        b->seq, table);
+            return TC_RETRY;
+        }
+
         if (err == ER_DUP_ENTRY) {
             /* the statement was rolled back; the transaction goes on */
-            rc = filter_existing(s, b, day, idx, n);
+            rc = filter_existing(s, b, day, idx, n, 1);
             if (rc != TC_OK) {
                 return rc;
             }

@@ -88,7 +88,7 @@ wsrep_node_address=$n->{host}:$n->{galera_port}
 wsrep_provider_options="$provider"
 wsrep_sst_method=rsync
 wsrep_sst_receive_address=$n->{host}:$n->{sst_port}
-wsrep_slave_threads=2
+wsrep_slave_threads=1
 CNF
     close $fh;
 }
