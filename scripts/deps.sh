@@ -10,6 +10,9 @@ packages=(
     libsimdjson-dev g++
     redis-server redis-sentinel redis-tools
     mariadb-server mariadb-client libdbd-mariadb-perl
+    # MariaDB Galera, the store's high-availability option, and its tests:
+    # the provider, and rsync (with ss from iproute2) for state transfers
+    galera-4 rsync iproute2
     libtest-base-perl libtext-diff-perl libwww-perl libipc-run-perl
     liblist-moreutils-perl libtest-longstring-perl libredis-perl
     clang libclang-rt-14-dev valgrind wrk apache2-utils prometheus

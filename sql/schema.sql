@@ -147,3 +147,16 @@ CREATE TABLE IF NOT EXISTS stats_pending (
     PRIMARY KEY (first_id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin
 ;
+-- One row the roll-up updates in every transaction that counts rows.  On
+-- one server GET_LOCK already lets one roll-up run at a time; GET_LOCK is
+-- local to a Galera node, but this row is not: of two roll-ups on
+-- different nodes at once, certification aborts the one that commits
+-- second (a deadlock error, retried), so they count one after the other.
+CREATE TABLE IF NOT EXISTS rollup_lock (
+    name        VARCHAR(16)     NOT NULL,
+    passes      BIGINT UNSIGNED NOT NULL,
+    PRIMARY KEY (name)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin
+;
+INSERT IGNORE INTO rollup_lock (name, passes) VALUES ('rollup', 0)
+;

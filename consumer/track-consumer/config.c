@@ -106,9 +106,11 @@ static const tc_opt_t  options[] = {
       NULL, "most rows counted in one roll-up transaction" },
 
     { "mysql_host", TC_OPT_STR, OFF(mysql_host), "127.0.0.1", 0, 0, NULL,
-      "MySQL/MariaDB address" },
+      "MySQL/MariaDB address, or a list HOST[:PORT],... (a Galera\n"
+      "cluster's nodes): a failed connect or a lost connection moves to\n"
+      "the next host" },
     { "mysql_port", TC_OPT_LONG, OFF(mysql_port), "3306", 1, 65535, NULL,
-      "MySQL TCP port" },
+      "MySQL TCP port (of the mysql_host entries without one)" },
     { "mysql_socket", TC_OPT_STR, OFF(mysql_socket), "", 0, 0, NULL,
       "MySQL unix socket; used instead of host and port when set" },
     { "mysql_user", TC_OPT_STR, OFF(mysql_user), "track_writer", 0, 0, NULL,
@@ -165,6 +167,7 @@ tc_conf_free(tc_conf_t *conf)
     free(conf->shard_list);
     conf->shard_list = NULL;
     conf->nshard_list = 0;
+    tc_db_hosts_free(&conf->mysql);
 
     tc_opt_free(&table, conf);
 }
@@ -530,6 +533,18 @@ tc_conf_check(tc_conf_t *conf, char *err, size_t err_size)
         snprintf(err, err_size, "mysql_database must not be empty");
         return TC_ERROR;
     }
+
+    if (tc_db_hosts_parse(&conf->mysql, conf->mysql_host, conf->mysql_port,
+                          conf->mysql_socket, err, err_size)
+        != TC_OK)
+    {
+        return TC_ERROR;
+    }
+    conf->mysql.user = conf->mysql_user;
+    conf->mysql.password = conf->mysql_password;
+    conf->mysql.database = conf->mysql_database;
+    conf->mysql.timeout = (unsigned) conf->mysql_timeout;
+    conf->mysql.flags = CLIENT_MULTI_STATEMENTS;
 
     tc_addr_list_free(conf->sentinels, conf->nsentinels);
     conf->sentinels = NULL;

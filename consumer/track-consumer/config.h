@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "common/db.h"
 #include "common/rc.h"
 
 typedef struct {
@@ -39,7 +40,7 @@ typedef struct {
     long     rollup_ms;             /* roll-up period */
     long     rollup_events;         /* rows per roll-up transaction */
 
-    char    *mysql_host;
+    char    *mysql_host;            /* HOST[:PORT],... as given */
     long     mysql_port;
     char    *mysql_socket;
     char    *mysql_user;
@@ -63,6 +64,7 @@ typedef struct {
     size_t             nseeds;
     long              *shard_list;  /* shards parsed; NULL: all */
     size_t             nshard_list;
+    tc_db_login_t      mysql;       /* mysql_* settings: hosts, login */
 } tc_conf_t;
 
 /* Fills conf with the defaults. */

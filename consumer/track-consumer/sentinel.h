@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* track-consumer: Redis helpers: addresses, connections, Sentinel replies,
-   failover errors. */
+/* track-consumer: Redis helpers: connections, Sentinel replies, failover
+ * errors (addresses: common/addr.h). */
 #ifndef TC_SENTINEL_H
 #define TC_SENTINEL_H
 
@@ -8,21 +8,8 @@
 
 #include <hiredis/hiredis.h>
 
+#include "common/addr.h"
 #include "common/rc.h"
-
-typedef struct tc_addr_s {
-    char  *host;                    /* a name, an address, or a socket path */
-    long   port;                    /* 0: host is a unix socket path */
-} tc_addr_t;
-
-/*
- * Parses "host:port host2 [::1]:26380 unix:/path", separated by spaces or
- * commas; a missing port is def_port.  TC_OK and *out (malloc'ed, *n
- * entries), or TC_ERROR with a message in err.
- */
-tc_rc_t tc_addr_list_parse(const char *text, long def_port, tc_addr_t **out,
-    size_t *n, char *err, size_t err_size);
-void tc_addr_list_free(tc_addr_t *a, size_t n);
 
 /* A blocking connection (port 0: a unix socket) with a connect and
    command timeout of ms; NULL or c->err on failure. */
@@ -31,9 +18,6 @@ void tc_redis_set_timeout(redisContext *c, long ms);
 
 /* Why c failed, for the log ("no reply in time" for a timeout). */
 const char *tc_redis_context_error(redisContext *c);
-
-/* "host:port", "[v6]:port" or "unix:path" into buf. */
-const char *tc_addr_text(const char *host, long port, char *buf, size_t size);
 
 typedef enum {
     TC_SENTINEL_MASTER,             /* the master in host and *port */

@@ -9,6 +9,7 @@
 #include <mysqld_error.h>
 
 #include "common/date.h"
+#include "common/db.h"
 #include "common/log.h"
 #include "common/rc.h"
 
@@ -97,9 +98,16 @@ classify(unsigned err)
     case ER_NET_WRITE_INTERRUPTED:
     case ER_CONNECTION_KILLED:
     case ER_OPTION_PREVENTS_STATEMENT:  /* read-only server */
+    case ER_UNKNOWN_COM_ERROR:          /* Galera: node not in the primary
+                                           component, not ready */
         return TC_DOWN;
     }
 
+    /*
+     * Anything else is retried on this connection, in particular
+     * ER_LOCK_DEADLOCK, which is also how Galera reports a transaction
+     * that lost certification to another node's conflicting write.
+     */
     return TC_RETRY;
 }
 
@@ -396,51 +404,78 @@ multi_start(tc_store_t *s, const char *head, const char *tail)
 }
 
 
+/*
+ * On a Galera node, reads wait until the node has applied every write set
+ * the cluster ordered before them (wsrep_sync_wait = 1): a batch whose
+ * COMMIT went unanswered on a node that died may have been committed
+ * there, and the batch marker read on this node must see it.
+ */
+static tc_rc_t
+galera_session(tc_store_t *s, const char *addr)
+{
+    int         on;
+    tc_rc_t     rc;
+    MYSQL_ROW   row;
+    MYSQL_RES  *res;
+
+    s->galera = 0;
+
+    if (mysql_query(s->m, "SELECT @@wsrep_on") != 0) {
+        if (mysql_errno(s->m) == ER_UNKNOWN_SYSTEM_VARIABLE) {
+            return TC_OK;               /* a server without wsrep */
+        }
+        return tc_store_failed(s, "reading wsrep_on");
+    }
+
+    res = mysql_store_result(s->m);
+    if (res == NULL) {
+        return tc_store_failed(s, "reading wsrep_on");
+    }
+    row = mysql_fetch_row(res);
+    on = row != NULL && row[0] != NULL && strcmp(row[0], "1") == 0;
+    mysql_free_result(res);
+
+    if (!on) {
+        return TC_OK;
+    }
+
+    rc = run_str(s, "SET SESSION wsrep_sync_wait = 1", "wsrep_sync_wait");
+    if (rc == TC_OK) {
+        s->galera = 1;
+        tc_log_info("mysql: %s is a Galera node: reads wait for the "
+                    "cluster's earlier writes (wsrep_sync_wait = 1), "
+                    "multi-row statements", addr);
+    }
+
+    return rc;
+}
+
+
 tc_rc_t
 tc_store_connect(tc_store_t *s)
 {
     int                 isnull;
-    unsigned            timeout;
     uint64_t            v;
     tc_rc_t             rc;
     tc_buf_t            b;
     const tc_conf_t    *c;
     char                addr[300];
-    const char         *host, *sock;
 
     c = s->conf;
     tc_store_close(s);
 
-    s->m = mysql_init(NULL);
+    /* a reconnect follows a failure: the next host of the list first */
+    if (s->connected) {
+        s->host++;
+    }
+
+    s->m = tc_db_connect(&c->mysql, &s->host, addr, sizeof(addr));
     if (s->m == NULL) {
-        tc_log_error("mysql_init() failed: out of memory");
+        tc_log_error("mysql: no host of \"%s\" accepted a connection",
+                     c->mysql_socket[0] ? c->mysql_socket : c->mysql_host);
         return TC_DOWN;
     }
-
-    timeout = (unsigned) c->mysql_timeout;
-    mysql_options(s->m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
-    mysql_options(s->m, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
-    mysql_options(s->m, MYSQL_OPT_READ_TIMEOUT, &timeout);
-    mysql_options(s->m, MYSQL_OPT_WRITE_TIMEOUT, &timeout);
-
-    sock = c->mysql_socket[0] ? c->mysql_socket : NULL;
-    host = sock ? "localhost" : c->mysql_host;
-    if (sock) {
-        snprintf(addr, sizeof(addr), "%s", sock);
-    } else {
-        snprintf(addr, sizeof(addr), "%s:%ld", host, c->mysql_port);
-    }
-
-    if (mysql_real_connect(s->m, host, c->mysql_user, c->mysql_password,
-                           c->mysql_database, (unsigned) c->mysql_port, sock,
-                           CLIENT_MULTI_STATEMENTS) == NULL)
-    {
-        s->err = mysql_errno(s->m);
-        tc_log_error("mysql: cannot connect to %s as \"%s\": (%u) %s",
-                     addr, c->mysql_user, s->err, mysql_error(s->m));
-        tc_store_close(s);
-        return TC_DOWN;
-    }
+    s->connected = 1;
 
     /*
      * READ COMMITTED: the eid filter sees rows other consumers committed,
@@ -452,6 +487,9 @@ tc_store_connect(tc_store_t *s)
                  "NO_ENGINE_SUBSTITUTION';"
                  "SET SESSION innodb_lock_wait_timeout = 20",
                  "session setup");
+    if (rc == TC_OK) {
+        rc = galera_session(s, addr);
+    }
     if (rc != TC_OK) {
         goto fail;
     }
@@ -537,7 +575,8 @@ locked:
 
 prepare:
 
-    s->bulk = tc_bulk_supported(s->m);
+    /* Galera: no bulk statements, whose failed rows stay in the write set */
+    s->bulk = !s->galera && tc_bulk_supported(s->m);
     if (s->bulk) {
         rc = bulk_prepare(s, &s->hourly,
                           "INSERT INTO stats_hourly (day, hour, app, module,"
@@ -699,7 +738,7 @@ scratch(tc_store_t *s, size_t n)
  */
 static tc_rc_t
 filter_existing(tc_store_t *s, tc_batch_t *b, uint32_t day, size_t *idx,
-    size_t n)
+    size_t n, int after_dup)
 {
     char          head[256];
     size_t        i, marked;
@@ -761,7 +800,7 @@ filter_existing(tc_store_t *s, tc_batch_t *b, uint32_t day, size_t *idx,
     tc_log_debug("batch %" PRIu64 ": %zu of %zu eids already stored in "
                  "events_%u; skipping them", b->seq, marked, n, (unsigned) day);
 
-    if (rc == TC_OK && marked == 0) {
+    if (rc == TC_OK && marked == 0 && after_dup) {
         /* the duplicate is not visible yet: retry the whole batch */
         return TC_RETRY;
     }
@@ -849,7 +888,7 @@ bind_event(tc_bulk_t *q, const tc_event_t *ev, uint64_t id)
 static tc_rc_t insert_each(tc_store_t *s, tc_batch_t *b, uint32_t day,
     size_t *idx, size_t n);
 static tc_rc_t filter_existing(tc_store_t *s, tc_batch_t *b, uint32_t day,
-    size_t *idx, size_t n);
+    size_t *idx, size_t n, int after_dup);
 
 
 /* The bulk INSERT of the TC_EV_OK events among idx[0..n). */
@@ -896,7 +935,7 @@ insert_chunk_bulk(tc_store_t *s, tc_batch_t *b, uint32_t day, size_t *idx,
 
         if (err == ER_DUP_ENTRY) {
             /* the statement was rolled back; the transaction goes on */
-            rc = filter_existing(s, b, day, idx, n);
+            rc = filter_existing(s, b, day, idx, n, 1);
             if (rc != TC_OK) {
                 return rc;
             }
@@ -945,6 +984,21 @@ insert_chunk(tc_store_t *s, tc_batch_t *b, uint32_t day, size_t *idx,
     tc_sql_events_head(head, day);
     tc_day_table(day, table);
 
+    /*
+     * Galera: the eids stored already are skipped before the INSERT, and a
+     * duplicate the INSERT finds anyway (another consumer's, committed
+     * just now) rolls back the whole batch, not only the statement: a
+     * statement rolled back inside a transaction once left rows in the
+     * write set (the other nodes applied rows the writer had not kept and
+     * left the cluster as inconsistent).  See the README, "Galera".
+     */
+    if (s->galera) {
+        rc = filter_existing(s, b, day, idx, n, 0);
+        if (rc != TC_OK) {
+            return rc;
+        }
+    }
+
     for (round = 0; round < TC_DUP_ROUNDS; round++) {
         multi_start(s, head, NULL);
         for (i = 0; i < n; i++) {
@@ -971,9 +1025,16 @@ insert_chunk(tc_store_t *s, tc_batch_t *b, uint32_t day, size_t *idx,
 
         err = mysql_errno(s->m);
 
+        if (err == ER_DUP_ENTRY && s->galera) {
+            tc_log_info("batch %" PRIu64 ": an eid in %s was stored by "
+                        "another consumer meanwhile; retrying the batch",
+                        b->seq, table);
+            return TC_RETRY;
+        }
+
         if (err == ER_DUP_ENTRY) {
             /* the statement was rolled back; the transaction goes on */
-            rc = filter_existing(s, b, day, idx, n);
+            rc = filter_existing(s, b, day, idx, n, 1);
             if (rc != TC_OK) {
                 return rc;
             }

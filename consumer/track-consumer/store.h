@@ -37,7 +37,10 @@ typedef struct {
 typedef struct {
     const tc_conf_t      *conf;
     MYSQL                *m;
+    size_t                host;         /* mysql_host entry: tc_db_connect */
+    int                   connected;    /* once: a reconnect moves on */
     int                   bulk;         /* server takes bulk statements */
+    int                   galera;       /* a Galera node: see galera_session */
     tc_bulk_t             hourly;
     tc_bulk_t             daily;
     tc_day_stmt_t         events[TC_DAY_STMTS];   /* INSERT per day table */

@@ -68,10 +68,12 @@ static const tc_opt_t  options[] = {
       "concurrent HTTP connections, beyond which new ones are refused" },
     { "idle-timeout", TC_OPT_LONG, OFF(idle_timeout), "30", 1, 3600, "SECONDS",
       "seconds before an idle HTTP connection is closed" },
-    { "mysql-host", TC_OPT_STR, OFF(mysql_host), "127.0.0.1", 0, 0, "HOST",
-      "MySQL/MariaDB host (\"localhost\" means the socket)" },
+    { "mysql-host", TC_OPT_STR, OFF(mysql_host), "127.0.0.1", 0, 0, "HOSTS",
+      "MySQL/MariaDB host (\"localhost\" means the socket), or a list\n"
+      "HOST[:PORT],... (Galera nodes, replicas): a failed connect or a\n"
+      "lost connection moves to the next" },
     { "mysql-port", TC_OPT_LONG, OFF(mysql_port), "3306", 0, 65535, "PORT",
-      "MySQL port" },
+      "MySQL port (of the mysql-host entries without one)" },
     { "mysql-socket", TC_OPT_STR, OFF(mysql_socket), "", 0, 0, "PATH",
       "MySQL unix socket" },
     { "mysql-database", TC_OPT_STR, OFF(mysql_database), "track", 0, 0, "NAME",
@@ -308,11 +310,11 @@ int
 main(int argc, char **argv)
 {
     int                     sig, opened, rc = 1;
-    char                   *password = NULL;
+    char                   *password = NULL, err[300];
     const char             *tz;
     sigset_t                set;
     tc_pool_t               pool;
-    tc_db_config_t          db;
+    tc_db_login_t           db;
     tc_http_config_t        http;
     struct sockaddr_storage addr;
 
@@ -377,10 +379,16 @@ main(int argc, char **argv)
     }
 
     memset(&db, 0, sizeof(db));
-    db.host = conf.mysql_host;
-    db.port = (unsigned) conf.mysql_port;
-    db.socket = conf.mysql_socket[0] != '\0' ? conf.mysql_socket
-                                                : NULL;
+    /* port 0: the client library's default */
+    if (tc_db_hosts_parse(&db, conf.mysql_host,
+                          conf.mysql_port ? conf.mysql_port : MYSQL_PORT,
+                          conf.mysql_socket, err, sizeof(err))
+        != TC_OK)
+    {
+        tc_log_error("%s", err);
+        free(password);
+        return TC_EXIT_USAGE;
+    }
     db.user = conf.mysql_user;
     db.password = password != NULL ? password
                                    : getenv("TRACK_STATS_MYSQL_PASSWORD");
@@ -473,6 +481,7 @@ done:
     mysql_library_end();
     tc_cache_free();
     tc_http_set_token(NULL);
+    tc_db_hosts_free(&db);
     free(password);
 
     if (rc == 0 && conf.pid_file[0] != '\0') {

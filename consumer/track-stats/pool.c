@@ -11,6 +11,7 @@
 #include <mysqld_error.h>
 
 #include "common/date.h"
+#include "common/db.h"
 #include "common/log.h"
 #include "common/rc.h"
 
@@ -39,29 +40,13 @@ conn_close(tc_conn_t *c)
 
 
 static tc_rc_t
-conn_open(const tc_db_config_t *cfg, tc_conn_t *c)
+conn_open(const tc_db_login_t *cfg, tc_conn_t *c)
 {
-    char          sql[64];
-    MYSQL        *m;
-    unsigned int  t = cfg->timeout;
+    char    sql[64], addr[300];
+    MYSQL  *m;
 
-    m = mysql_init(NULL);
+    m = tc_db_connect(cfg, &c->host, addr, sizeof(addr));
     if (m == NULL) {
-        tc_log_error("mysql_init: out of memory");
-        return TC_ERROR;
-    }
-
-    mysql_options(m, MYSQL_OPT_CONNECT_TIMEOUT, &t);
-    mysql_options(m, MYSQL_OPT_READ_TIMEOUT, &t);
-    mysql_options(m, MYSQL_OPT_WRITE_TIMEOUT, &t);
-    mysql_options(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
-
-    if (mysql_real_connect(m, cfg->host, cfg->user, cfg->password,
-                           cfg->database, cfg->port, cfg->socket, 0) == NULL)
-    {
-        tc_log_warn("cannot connect to MySQL as %s: %s",
-                    cfg->user ? cfg->user : "(default user)", mysql_error(m));
-        mysql_close(m);
         return TC_ERROR;
     }
 
@@ -77,14 +62,15 @@ conn_open(const tc_db_config_t *cfg, tc_conn_t *c)
     }
 
     c->mysql = m;
-    tc_log_debug("connected to MySQL, server %s", mysql_get_server_info(m));
+    tc_log_debug("connected to MySQL at %s, server %s", addr,
+                 mysql_get_server_info(m));
 
     return TC_OK;
 }
 
 
 int
-tc_pool_init(tc_pool_t *pool, int size, const tc_db_config_t *cfg)
+tc_pool_init(tc_pool_t *pool, int size, const tc_db_login_t *cfg)
 {
     int  i, opened = 0;
 
@@ -101,6 +87,8 @@ tc_pool_init(tc_pool_t *pool, int size, const tc_db_config_t *cfg)
     pool->cfg = cfg;
 
     for (i = 0; i < size; i++) {
+        /* where the previous one found a host answering */
+        pool->conns[i].host = i > 0 ? pool->conns[i - 1].host : 0;
         if (conn_open(cfg, &pool->conns[i]) != TC_OK) {
             break;
         }
@@ -234,6 +222,7 @@ conn_broken(unsigned err)
            || err == ER_SERVER_SHUTDOWN
            || err == ER_CONNECTION_KILLED
            || err == ER_UNKNOWN_STMT_HANDLER
+           || err == ER_UNKNOWN_COM_ERROR     /* Galera: node not ready */
            || err == 0;
 }
 
@@ -424,8 +413,10 @@ tc_db_query(tc_pool_t *pool, tc_conn_t *c, const char *sql,
             return TC_DB_ERROR;
         }
 
+        /* a lost host: the next one of mysql-host first */
         tc_log_info("MySQL connection lost (%u), reconnecting", err);
         conn_close(c);
+        c->host++;
     }
 
     return TC_DB_UNAVAILABLE;

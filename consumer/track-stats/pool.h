@@ -9,6 +9,7 @@
 
 #include <mysql.h>
 
+#include "common/db.h"
 #include "common/rc.h"
 
 #define TC_STMT_CACHE   32
@@ -20,16 +21,6 @@ typedef enum {
     TC_DB_TIMEOUT,                  /* statement ran into its time limit */
     TC_DB_ERROR                     /* anything else: a bug or the schema */
 } tc_db_status_t;
-
-typedef struct {
-    const char  *host;
-    unsigned     port;
-    const char  *socket;
-    const char  *user;
-    const char  *password;
-    const char  *database;
-    unsigned     timeout;           /* seconds: connect, I/O, statement */
-} tc_db_config_t;
 
 typedef enum {
     TC_T_STR = 0,
@@ -68,6 +59,7 @@ typedef struct {
     int                  nstmts;
     int                  next_evict;
     int                  busy;
+    size_t               host;      /* mysql_host entry: tc_db_connect */
 } tc_conn_t;
 
 typedef struct {
@@ -75,13 +67,13 @@ typedef struct {
     pthread_cond_t               cond;
     tc_conn_t                   *conns;
     int                          size;
-    const tc_db_config_t        *cfg;
+    const tc_db_login_t        *cfg;
 } tc_pool_t;
 
 /* Returns the number of connections opened at once; the others (or all,
  * while the database is down) are opened on first use. */
 int tc_pool_init(tc_pool_t *pool, int size,
-    const tc_db_config_t *cfg);
+    const tc_db_login_t *cfg);
 void tc_pool_destroy(tc_pool_t *pool);
 
 tc_conn_t *tc_pool_acquire(tc_pool_t *pool, unsigned timeout_ms);

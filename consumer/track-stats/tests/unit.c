@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/date.h"
+#include "common/db.h"
 #include "common/log.h"
 #include "common/options.h"
 #include "common/rc.h"
@@ -481,6 +482,52 @@ test_common(void)
 }
 
 
+/* mysql-host lists: the socket alone, else the list, default ports */
+static void
+test_db_hosts(void)
+{
+    char           err[200];
+    size_t         cursor;
+    tc_db_login_t  l;
+
+    memset(&l, 0, sizeof(l));
+    CHECK(tc_db_hosts_parse(&l, "db1:3307, db2,[::1]:3308", 3306, "", err,
+                            sizeof(err)) == TC_OK, "a list: %s", err);
+    CHECK(l.n == 3, "three hosts, not %zu", l.n);
+    if (l.n == 3) {
+        CHECK(strcmp(l.hosts[0].host, "db1") == 0 && l.hosts[0].port == 3307,
+              "db1:3307");
+        CHECK(strcmp(l.hosts[1].host, "db2") == 0 && l.hosts[1].port == 3306,
+              "db2 on the default port");
+        CHECK(strcmp(l.hosts[2].host, "::1") == 0 && l.hosts[2].port == 3308,
+              "[::1]:3308");
+    }
+
+    CHECK(tc_db_hosts_parse(&l, "db1,db2", 3306, "/run/m.sock", err,
+                            sizeof(err)) == TC_OK, "a socket: %s", err);
+    CHECK(l.n == 1 && l.hosts[0].port == 0
+          && strcmp(l.hosts[0].host, "/run/m.sock") == 0,
+          "the socket alone, the list ignored");
+
+    CHECK(tc_db_hosts_parse(&l, "db1:0", 3306, "", err, sizeof(err))
+          == TC_ERROR, "port 0 refused");
+    CHECK(strstr(err, "mysql_host") != NULL, "the error names the setting: %s",
+          err);
+    CHECK(l.n == 0 && l.hosts == NULL, "nothing kept after an error");
+
+    /* nothing listens on these: every host tried once, then NULL */
+    CHECK(tc_db_hosts_parse(&l, "127.0.0.1:1,127.0.0.1:2", 3306, "", err,
+                            sizeof(err)) == TC_OK, "two ports: %s", err);
+    l.timeout = 1;
+    cursor = 5;
+    tc_log_level = TC_LOG_ERROR;
+    CHECK(tc_db_connect(&l, &cursor, err, sizeof(err)) == NULL,
+          "no host answers: NULL");
+    CHECK(cursor == 5, "the cursor stays when no host answered");
+    tc_db_hosts_free(&l);
+}
+
+
 int
 main(int argc, char **argv)
 {
@@ -490,6 +537,7 @@ main(int argc, char **argv)
     test_cache();
     test_random_params();
     test_common();
+    test_db_hosts();
 
     return tc_test_done("track-stats unit", argc > 1 ? argv[1] : NULL);
 }

@@ -10,6 +10,7 @@
 #                        generated events, exactly-once and statistics checks
 #   TrackTest::Stats     track-stats (STATS_BIN), JSON requests, the expected
 #                        answer of every endpoint
+#   TrackTest::Galera    a MariaDB Galera cluster: start, kill a node, rejoin
 # Every process started through it is stopped when the test exits, passed or
 # not; see t/README.md.
 package TrackTest;
@@ -24,10 +25,12 @@ use TrackTest::Services;
 use TrackTest::Consumer;
 use TrackTest::Stats;
 use TrackTest::Cluster;
+use TrackTest::Galera;
 
 our @EXPORT = do {
     no strict 'refs';
-    map { @{"TrackTest::${_}::EXPORT"} } qw(Base Services Consumer Stats Cluster);
+    map { @{"TrackTest::${_}::EXPORT"} }
+        qw(Base Services Consumer Stats Cluster Galera);
 };
 
 1;
