@@ -1437,26 +1437,21 @@ pending_ranges(tc_store_t *s, tc_batch_t *b, tc_buf_t *tail)
 
 
 tc_rc_t
-tc_store_stats(tc_store_t *s, tc_batch_t *b, tc_buf_t *tail, size_t *nseen)
+tc_store_memberships(tc_store_t *s, tc_batch_t *b, tc_buf_t *tail,
+    size_t *nseen)
 {
-    tc_rc_t  rc;
-
     if (scratch(s, b->n + 1) != TC_OK) {
         tc_log_error("out of memory for statistics of %zu events", b->n);
         return TC_RETRY;
     }
 
-    /*
-     * Memberships first, then the counters, whose hot rows (the popular
-     * objects, every action's users) are locked last: held for the
-     * shortest time, until the round trip that writes the daily users and
-     * COMMITs.
-     */
-    rc = stats_users(s, b, nseen, tail);
-    if (rc != TC_OK) {
-        return rc;
-    }
+    return stats_users(s, b, nseen, tail);
+}
 
+
+tc_rc_t
+tc_store_counters(tc_store_t *s, tc_batch_t *b)
+{
     return stats_counts(s, b);
 }
 

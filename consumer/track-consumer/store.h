@@ -84,12 +84,15 @@ void tc_store_close(tc_store_t *s);
 tc_rc_t tc_store_apply(tc_store_t *s, tc_batch_t *b);
 
 /*
- * Writes the statistics of b's TC_EV_OK events (ranked: tc_batch_rank):
- * memberships and counters now, the daily users appended to tail, to be
- * sent with COMMIT.  *nseen: for tc_store_remember_users() after COMMIT.
+ * The statistics of b's TC_EV_OK events (ranked: tc_batch_rank), in the
+ * caller's transaction: first the memberships (the daily users appended
+ * to tail, to be sent with COMMIT; *nseen for tc_store_remember_users()
+ * after COMMIT), then the counters, whose hot rows (the popular objects)
+ * are locked last, so held for the shortest time.
  */
-tc_rc_t tc_store_stats(tc_store_t *s, tc_batch_t *b, tc_buf_t *tail,
+tc_rc_t tc_store_memberships(tc_store_t *s, tc_batch_t *b, tc_buf_t *tail,
     size_t *nseen);
+tc_rc_t tc_store_counters(tc_store_t *s, tc_batch_t *b);
 void tc_store_remember_users(tc_store_t *s, size_t nseen);
 
 /* Runs sql, discarding results; how a failure is classified. */
