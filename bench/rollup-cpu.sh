@@ -59,6 +59,11 @@ for profile in $PROFILES; do
             daily=$(sql -N -e 'SELECT COALESCE(SUM(events), 0) FROM stats_daily')
             [ "$daily" = "$EVENTS" ] || {
                 echo "$label counted $daily of $EVENTS events" >&2; exit 1; }
+            users=$(sql -N -e 'SELECT (SELECT COALESCE(SUM(users), 0)
+                FROM stats_daily_users) - (SELECT COUNT(*) FROM stats_user_seen)')
+            [ "$users" = 0 ] || {
+                echo "$label: daily users and memberships differ by $users" >&2
+                exit 1; }
 
             awk -v p="$profile" -v l="$label" -v c="$(awk '{ print $1 + $2 }' "$tmp/cpu")" \
                 -v d="$(( db1 - db0 ))" -v hz="$hz" \

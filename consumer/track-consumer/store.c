@@ -60,6 +60,7 @@ tc_store_close(tc_store_t *s)
     }
     tc_bulk_close(&s->hourly);
     tc_bulk_close(&s->daily);
+    tc_bulk_close(&s->seen_stmt);
     s->bulk = 0;
 
     if (s->m != NULL) {
@@ -180,6 +181,11 @@ static const int  hourly_types[] = {
 static const int  daily_types[] = {
     TC_BULK_INT, TC_BULK_STR, TC_BULK_STR, TC_BULK_STR, TC_BULK_STR,
     TC_BULK_INT
+};
+
+/* day, app, module, action, uid */
+static const int  seen_types[] = {
+    TC_BULK_INT, TC_BULK_STR, TC_BULK_STR, TC_BULK_STR, TC_BULK_STR
 };
 
 
@@ -541,6 +547,13 @@ prepare:
                               " events = events + VALUES(events)",
                               6, daily_types,
                               "preparing the stats_daily upsert");
+        }
+        if (rc == TC_OK) {
+            rc = bulk_prepare(s, &s->seen_stmt,
+                              "INSERT IGNORE INTO stats_user_seen (day, app,"
+                              " module, action, uid) VALUES (?,?,?,?,?)",
+                              5, seen_types,
+                              "preparing the stats_user_seen insert");
         }
         if (rc != TC_OK) {
             goto fail;
@@ -1045,6 +1058,8 @@ stats_counts_bulk(tc_store_t *s, tc_batch_t *b)
     tc_bulk_t         *q;
     const tc_event_t  *ev;
 
+    s->hourly.rows = 0;                 /* none left by a failed pass */
+    s->daily.rows = 0;
     rows = tc_batch_hourly(b, s->agg);
     q = &s->hourly;
     for (i = 0; i < rows; i++) {
@@ -1219,6 +1234,45 @@ seen_flush(tc_store_t *s, tc_buf_t *q, size_t *gidx, size_t nstmt)
 
 
 static tc_rc_t
+seen_bind(tc_bulk_t *q, const tc_event_t *ev)
+{
+    if (tc_bulk_row(q) != TC_OK) {
+        return TC_RETRY;
+    }
+
+    tc_bulk_int(q, 0, ev->day, 0);
+    tc_bulk_str(q, 1, ev->app.data, ev->app.len);
+    tc_bulk_str(q, 2, ev->module.data, ev->module.len);
+    tc_bulk_str(q, 3, ev->action.data, ev->action.len);
+    tc_bulk_str(q, 4, ev->uid.data, ev->uid.len);
+
+    return TC_OK;
+}
+
+
+/* The bound rows of the group starting at s->seen[i]; counts its new users */
+static tc_rc_t
+seen_exec(tc_store_t *s, size_t i)
+{
+    tc_rc_t  rc;
+
+    rc = bulk_flush(s, &s->seen_stmt, "updating stats_user_seen");
+    if (rc == TC_OK) {
+        s->seen_new[i] += mysql_stmt_affected_rows(s->seen_stmt.stmt);
+    }
+
+    return rc;
+}
+
+
+/*
+ * The memberships of the batch's users, by group (app, module, action,
+ * day): bound to the prepared INSERT IGNORE and run once per group (its
+ * affected rows are the group's new users), or, without bulk statements,
+ * as text INSERT IGNOREs sent together.  Binding saves MariaDB parsing
+ * the rows' text: a fifth to a third of the memberships' time (bench).
+ */
+static tc_rc_t
 stats_users(tc_store_t *s, tc_batch_t *b, size_t *nseen, tc_buf_t *tail)
 {
     size_t              i, j, n, g, nstmt, rows, klen;
@@ -1232,6 +1286,7 @@ stats_users(tc_store_t *s, tc_batch_t *b, size_t *nseen, tc_buf_t *tail)
     *nseen = n;
 
     /* groups: runs of equal (app, module, action, day); seen_new per run */
+    s->seen_stmt.rows = 0;              /* none left by a failed pass */
     tc_buf_init(&q);
     gidx = b->order;            /* statement -> index of the group's first */
     nstmt = 0;
@@ -1259,6 +1314,17 @@ stats_users(tc_store_t *s, tc_batch_t *b, size_t *nseen, tc_buf_t *tail)
                 }
             }
 
+            if (s->bulk) {
+                rc = seen_bind(&s->seen_stmt, ev);
+                if (rc == TC_OK && s->seen_stmt.rows >= TC_BULK_ROWS) {
+                    rc = seen_exec(s, i);
+                }
+                if (rc != TC_OK) {
+                    goto done;
+                }
+                continue;
+            }
+
             if (rows++ == 0) {
                 if (q.len > 0) {
                     tc_buf_add(&q, ";", 1);
@@ -1277,6 +1343,13 @@ stats_users(tc_store_t *s, tc_batch_t *b, size_t *nseen, tc_buf_t *tail)
                 }
                 nstmt = 0;
                 rows = 0;
+            }
+        }
+
+        if (s->seen_stmt.rows > 0) {
+            rc = seen_exec(s, i);
+            if (rc != TC_OK) {
+                goto done;
             }
         }
     }

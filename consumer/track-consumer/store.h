@@ -40,6 +40,7 @@ typedef struct {
     int                   bulk;         /* server takes bulk statements */
     tc_bulk_t             hourly;
     tc_bulk_t             daily;
+    tc_bulk_t             seen_stmt;    /* INSERT IGNORE of memberships */
     tc_day_stmt_t         events[TC_DAY_STMTS];   /* INSERT per day table */
     unsigned              events_next;
     uint64_t              last_seq;     /* of this consumer, as committed */
