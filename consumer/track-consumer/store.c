@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "common/rc.h"
 
+#include "actions.h"
 #include "fault.h"
 #include "store.h"
 
@@ -40,11 +41,13 @@ tc_store_free(tc_store_t *s)
     free(s->seen);
     free(s->seen_new);
     free(s->seen_known);
+    free(s->seen_action);
     s->tables = NULL;
     s->agg = NULL;
     s->seen = NULL;
     s->seen_new = NULL;
     s->seen_known = NULL;
+    s->seen_action = NULL;
 }
 
 
@@ -183,9 +186,9 @@ static const int  daily_types[] = {
     TC_BULK_INT
 };
 
-/* day, app, module, action, uid */
+/* action_id, day, uid */
 static const int  seen_types[] = {
-    TC_BULK_INT, TC_BULK_STR, TC_BULK_STR, TC_BULK_STR, TC_BULK_STR
+    TC_BULK_INT, TC_BULK_INT, TC_BULK_STR
 };
 
 
@@ -550,9 +553,9 @@ prepare:
         }
         if (rc == TC_OK) {
             rc = bulk_prepare(s, &s->seen_stmt,
-                              "INSERT IGNORE INTO stats_user_seen (day, app,"
-                              " module, action, uid) VALUES (?,?,?,?,?)",
-                              5, seen_types,
+                              "INSERT IGNORE INTO stats_user_seen (action_id,"
+                              " day, uid) VALUES (?,?,?)",
+                              3, seen_types,
                               "preparing the stats_user_seen insert");
         }
         if (rc != TC_OK) {
@@ -661,7 +664,7 @@ ensure_table(tc_store_t *s, uint32_t day)
 static tc_rc_t
 scratch(tc_store_t *s, size_t n)
 {
-    void  *a, *b, *c, *d;
+    void  *a, *b, *c, *d, *e;
 
     if (n <= s->scratch) {
         return TC_OK;
@@ -683,8 +686,12 @@ scratch(tc_store_t *s, size_t n)
     if (d != NULL) {
         s->seen_known = d;
     }
+    e = realloc(s->seen_action, n * sizeof(uint32_t));
+    if (e != NULL) {
+        s->seen_action = e;
+    }
 
-    if (a == NULL || b == NULL || c == NULL || d == NULL) {
+    if (a == NULL || b == NULL || c == NULL || d == NULL || e == NULL) {
         return TC_ERROR;
     }
 
@@ -1234,17 +1241,15 @@ seen_flush(tc_store_t *s, tc_buf_t *q, size_t *gidx, size_t nstmt)
 
 
 static tc_rc_t
-seen_bind(tc_bulk_t *q, const tc_event_t *ev)
+seen_bind(tc_bulk_t *q, const tc_event_t *ev, uint32_t action_id)
 {
     if (tc_bulk_row(q) != TC_OK) {
         return TC_RETRY;
     }
 
-    tc_bulk_int(q, 0, ev->day, 0);
-    tc_bulk_str(q, 1, ev->app.data, ev->app.len);
-    tc_bulk_str(q, 2, ev->module.data, ev->module.len);
-    tc_bulk_str(q, 3, ev->action.data, ev->action.len);
-    tc_bulk_str(q, 4, ev->uid.data, ev->uid.len);
+    tc_bulk_int(q, 0, action_id, 0);
+    tc_bulk_int(q, 1, ev->day, 0);
+    tc_bulk_str(q, 2, ev->uid.data, ev->uid.len);
 
     return TC_OK;
 }
@@ -1285,6 +1290,11 @@ stats_users(tc_store_t *s, tc_batch_t *b, size_t *nseen, tc_buf_t *tail)
     n = tc_batch_users(b, s->seen);
     *nseen = n;
 
+    rc = tc_actions_ids(s, s->seen, n, s->seen_action);
+    if (rc != TC_OK) {
+        return rc;
+    }
+
     /* groups: runs of equal (app, module, action, day); seen_new per run */
     s->seen_stmt.rows = 0;              /* none left by a failed pass */
     tc_buf_init(&q);
@@ -1315,7 +1325,7 @@ stats_users(tc_store_t *s, tc_batch_t *b, size_t *nseen, tc_buf_t *tail)
             }
 
             if (s->bulk) {
-                rc = seen_bind(&s->seen_stmt, ev);
+                rc = seen_bind(&s->seen_stmt, ev, s->seen_action[g]);
                 if (rc == TC_OK && s->seen_stmt.rows >= TC_BULK_ROWS) {
                     rc = seen_exec(s, i);
                 }
@@ -1334,7 +1344,7 @@ stats_users(tc_store_t *s, tc_batch_t *b, size_t *nseen, tc_buf_t *tail)
             } else {
                 tc_buf_add(&q, ",", 1);
             }
-            tc_sql_seen_row(&q, s->m, ev);
+            tc_sql_seen_row(&q, s->m, ev, s->seen_action[g]);
 
             if (q.len >= s->max_stmt) {
                 rc = seen_flush(s, &q, gidx, nstmt);
@@ -1705,7 +1715,6 @@ tc_store_retention(tc_store_t *s)
     MYSQL_ROW   row;
     MYSQL_RES  *res;
     my_ulonglong  aff;
-    unsigned long *lens;
 
     if (s->conf->retention_days == 0 || s->m == NULL) {
         return TC_OK;
@@ -1773,14 +1782,15 @@ tc_store_retention(tc_store_t *s)
     /*
      * User memberships of those days: only needed while a day is open.
      * stats_user_seen has no index on day: delete by primary-key range,
-     * one (app, module, action) at a time, found in stats_daily_users.
+     * one action at a time, those with days in stats_daily_users.
      */
     tc_day_date(cutoff, date);
     res = NULL;
     if (rc == TC_OK) {
         tc_buf_reset(&q);
-        tc_buf_addf(&q, "SELECT DISTINCT app, module, action"
-                    " FROM stats_daily_users WHERE day < '%s'", date);
+        tc_buf_addf(&q, "SELECT DISTINCT a.id FROM stats_daily_users d"
+                    " JOIN stats_actions a USING (app, module, action)"
+                    " WHERE d.day < '%s'", date);
         if (tc_buf_cstr(&q) == NULL
             || mysql_real_query(s->m, q.data, (unsigned long) q.len) != 0
             || (res = mysql_store_result(s->m)) == NULL)
@@ -1790,16 +1800,11 @@ tc_store_retention(tc_store_t *s)
     }
 
     while (rc == TC_OK && (row = mysql_fetch_row(res)) != NULL) {
-        lens = mysql_fetch_lengths(res);
         do {
             tc_buf_reset(&q);
-            tc_buf_adds(&q, "DELETE FROM stats_user_seen WHERE app = ");
-            tc_sql_quote(&q, s->m, row[0], lens[0]);
-            tc_buf_adds(&q, " AND module = ");
-            tc_sql_quote(&q, s->m, row[1], lens[1]);
-            tc_buf_adds(&q, " AND action = ");
-            tc_sql_quote(&q, s->m, row[2], lens[2]);
-            tc_buf_addf(&q, " AND day < '%s' LIMIT 10000", date);
+            tc_buf_addf(&q, "DELETE FROM stats_user_seen WHERE action_id = "
+                        "%lu AND day < '%s' LIMIT 10000",
+                        strtoul(row[0], NULL, 10), date);
             if (tc_buf_cstr(&q) == NULL
                 || mysql_real_query(s->m, q.data, (unsigned long) q.len) != 0)
             {

@@ -59,6 +59,7 @@ typedef struct {
     const tc_event_t    **seen;
     uint64_t             *seen_new;
     unsigned char        *seen_known;   /* in the users cache already */
+    uint32_t             *seen_action;  /* its stats_actions.id */
     size_t                scratch;
 
     tc_before_commit_pt   before_commit;
