@@ -3,10 +3,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/buf.h"
 #include "common/log.h"
 
 #include "actions.h"
 #include "map.h"
+#include "sql.h"
 
 /* one action of the window: the first of its rows, its key's hash */
 typedef struct {
@@ -114,8 +116,8 @@ find_ref(tc_action_ref_t *refs, size_t na, const tc_event_t **seen,
  * statements of at most max_stmt bytes; with select, reads the ids back.
  */
 static tc_rc_t
-send_missing(tc_store_t *s, tc_action_ref_t *refs, size_t na,
-    const tc_event_t **seen, uint32_t *ids, int select)
+send_missing(MYSQL *m, size_t max_stmt, tc_action_ref_t *refs, size_t na,
+    const tc_event_t **seen, uint32_t *ids, int select, const char **what)
 {
     size_t             k, from, rows;
     tc_rc_t            rc;
@@ -131,14 +133,14 @@ send_missing(tc_store_t *s, tc_action_ref_t *refs, size_t na,
         tc_buf_reset(&q);
         tc_buf_adds(&q, select ? tc_sql_actions_select : tc_sql_actions_head);
         rows = 0;
-        for (k = from; k < na && q.len < s->max_stmt; k++) {
+        for (k = from; k < na && q.len < max_stmt; k++) {
             if (ids[refs[k].idx] != 0) {
                 continue;
             }
             if (rows++ > 0) {
                 tc_buf_add(&q, ",", 1);
             }
-            tc_sql_action_row(&q, s->m, seen[refs[k].idx]);
+            tc_sql_action_row(&q, m, seen[refs[k].idx]);
         }
         if (rows == 0) {
             break;
@@ -151,18 +153,20 @@ send_missing(tc_store_t *s, tc_action_ref_t *refs, size_t na,
             rc = TC_RETRY;
             break;
         }
-        if (mysql_real_query(s->m, q.data, (unsigned long) q.len) != 0) {
-            rc = tc_store_failed(s, select ? "reading stats_actions"
-                                           : "adding to stats_actions");
+        if (mysql_real_query(m, q.data, (unsigned long) q.len) != 0) {
+            *what = select ? "reading stats_actions"
+                           : "adding to stats_actions";
+            rc = TC_ERROR;
             break;
         }
         if (!select) {
             continue;
         }
 
-        res = mysql_store_result(s->m);
+        res = mysql_store_result(m);
         if (res == NULL) {
-            rc = tc_store_failed(s, "reading stats_actions");
+            *what = "reading stats_actions";
+            rc = TC_ERROR;
             break;
         }
         while ((row = mysql_fetch_row(res)) != NULL) {
@@ -181,8 +185,8 @@ send_missing(tc_store_t *s, tc_action_ref_t *refs, size_t na,
 
 
 tc_rc_t
-tc_actions_ids(tc_store_t *s, const tc_event_t **seen, size_t n,
-    uint32_t *ids)
+tc_actions_ids(MYSQL *m, size_t max_stmt, const tc_event_t **seen, size_t n,
+    uint32_t *ids, const char **what)
 {
     char              k[TC_ACTION_KEY_MAX];
     size_t            i, j, na;
@@ -210,12 +214,12 @@ tc_actions_ids(tc_store_t *s, const tc_event_t **seen, size_t n,
     qsort(refs, na, sizeof(tc_action_ref_t), cmp_ref);
 
     /* numbered before, else numbered now (in the caller's transaction) */
-    rc = send_missing(s, refs, na, seen, ids, 1);
+    rc = send_missing(m, max_stmt, refs, na, seen, ids, 1, what);
     if (rc == TC_OK) {
-        rc = send_missing(s, refs, na, seen, ids, 0);
+        rc = send_missing(m, max_stmt, refs, na, seen, ids, 0, what);
     }
     if (rc == TC_OK) {
-        rc = send_missing(s, refs, na, seen, ids, 1);
+        rc = send_missing(m, max_stmt, refs, na, seen, ids, 1, what);
     }
 
     for (i = 0; rc == TC_OK && i < na; i++) {

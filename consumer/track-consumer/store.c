@@ -1284,15 +1284,17 @@ stats_users(tc_store_t *s, tc_batch_t *b, size_t *nseen, tc_buf_t *tail)
     tc_rc_t             rc;
     tc_buf_t            q;
     size_t             *gidx;
+    const char         *what;
     const tc_event_t   *ev, *first;
     char                key[TC_USER_KEY_MAX];
 
     n = tc_batch_users(b, s->seen);
     *nseen = n;
 
-    rc = tc_actions_ids(s, s->seen, n, s->seen_action);
+    rc = tc_actions_ids(s->m, s->max_stmt, s->seen, n, s->seen_action,
+                        &what);
     if (rc != TC_OK) {
-        return rc;
+        return rc == TC_ERROR ? tc_store_failed(s, what) : rc;
     }
 
     /* groups: runs of equal (app, module, action, day); seen_new per run */
