@@ -6,7 +6,7 @@
 # For each chosen day (a day before today in the consumer's time zone) it
 # dumps, with mariadb-dump, the raw table events_YYYYMMDD and the rows of that
 # day of the statistics tables (stats_hourly, stats_daily, stats_daily_users,
-# stats_user_seen, stats_dead_letters).  Then it computes, on the source, a
+# stats_user_seen, stats_dead_letters), and all of stats_actions.  Then it computes, on the source, a
 # row count and a checksum of every dumped table (only the chosen days' rows
 # of the statistics tables), writes them to a manifest, restores the dump
 # into a scratch schema on the same server, computes the same figures there
@@ -278,6 +278,11 @@ if [ -z "$verify" ]; then
     mariadb-dump "${src_opts[@]}" "${dump_opts[@]}" --where="day IN ($day_list)" \
         "$database" "${stats_tables[@]}" >"$dir/stats.sql.tmp" 2>"$work/err" ||
         die "mariadb-dump of the statistics tables failed: $(tr '\n' ' ' <"$work/err")"
+    # the numbers stats_user_seen's action_id refers to: every row (few,
+    # never deleted), so the memberships restore with their meaning
+    mariadb-dump "${src_opts[@]}" "${dump_opts[@]}" "$database" stats_actions \
+        >>"$dir/stats.sql.tmp" 2>"$work/err" ||
+        die "mariadb-dump of stats_actions failed: $(tr '\n' ' ' <"$work/err")"
     mv "$dir/events.sql.tmp" "$dir/events.sql"
     mv "$dir/stats.sql.tmp" "$dir/stats.sql"
 
@@ -294,6 +299,7 @@ if [ -z "$verify" ]; then
         for t in "${stats_tables[@]}"; do
             echo "table $t $(checksum "$database" "$t" "day IN ($day_list)" q)"
         done
+        echo "table stats_actions $(checksum "$database" stats_actions 1 q)"
     } >"$dir/MANIFEST.tmp"
     mv "$dir/MANIFEST.tmp" "$dir/MANIFEST"
 fi
@@ -333,7 +339,10 @@ done
 # the scratch copy is read with the restore account
 while read -r _ t rows sum; do
     where=1
-    case $t in stats_*) where="day IN ($day_list)" ;; esac
+    case $t in
+        stats_actions) ;;
+        stats_*) where="day IN ($day_list)" ;;
+    esac
     read -r grows gsum <<<"$(checksum "$scratch" "$t" "$where" qr)"
     if [ "$rows" = missing ] || [ "$rows" = error ]; then
         verdict FAIL "$t" "the source could not be read when the manifest was written"

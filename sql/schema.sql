@@ -67,19 +67,69 @@ CREATE TABLE IF NOT EXISTS stats_daily_users (
     PRIMARY KEY (app, module, action, day)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin
 ;
--- Which uids were seen on a day for an action.  The consumer inserts a
--- batch's uids with INSERT IGNORE; the affected row count is the number of new
--- users it adds to stats_daily_users in the same transaction.  No index
--- besides the key (one row per user and action and day makes every index
--- costly); retention deletes old days by primary-key ranges, per action.
-CREATE TABLE IF NOT EXISTS stats_user_seen (
-    day     DATE             NOT NULL,
+-- The (app, module, action) triples that have user memberships, numbered
+-- once: a membership row holds the number, not the three strings again.
+-- Only the roll-up adds rows; none are deleted, so a number never changes.
+CREATE TABLE IF NOT EXISTS stats_actions (
+    id      INT UNSIGNED     NOT NULL AUTO_INCREMENT,
     app     VARCHAR(128)     NOT NULL,
     module  VARCHAR(128)     NOT NULL,
     action  VARCHAR(128)     NOT NULL,
-    uid     VARCHAR(128)     NOT NULL,
-    PRIMARY KEY (app, module, action, day, uid)
+    PRIMARY KEY (id),
+    UNIQUE KEY by_name (app, module, action)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin
+;
+-- Migration from memberships keyed by the three strings (a column `app`):
+-- that table is renamed stats_user_seen_v1 here, copied into the new one
+-- below, then dropped.  Every step checks first, so a start interrupted
+-- half-way finishes it; the lock keeps a second consumer starting at the
+-- same time from dropping the old table before the first one copied it.
+DO GET_LOCK(CONCAT('track-schema:', DATABASE()), 600)
+;
+SET @track_migration = (
+    SELECT IF(COUNT(*) = 0, 'DO 0',
+              'RENAME TABLE stats_user_seen TO stats_user_seen_v1')
+    FROM information_schema.columns
+    WHERE table_schema = DATABASE() AND table_name = 'stats_user_seen'
+    AND column_name = 'app')
+;
+EXECUTE IMMEDIATE @track_migration
+;
+-- Which uids were seen on a day for an action (stats_actions.id).  The
+-- roll-up inserts a window's uids with INSERT IGNORE; the affected row
+-- count is the number of new users it adds to stats_daily_users in the same
+-- transaction.  No index besides the key (one row per user and action and
+-- day makes every index costly); retention deletes old days by primary-key
+-- ranges, per action.
+CREATE TABLE IF NOT EXISTS stats_user_seen (
+    action_id INT UNSIGNED   NOT NULL,
+    day       DATE           NOT NULL,
+    uid       VARCHAR(128)   NOT NULL,
+    PRIMARY KEY (action_id, day, uid)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin
+;
+SET @track_migration = (
+    SELECT IF(COUNT(*) = 0, 'DO 0',
+              'INSERT IGNORE INTO stats_actions (app, module, action)
+               SELECT DISTINCT app, module, action FROM stats_user_seen_v1')
+    FROM information_schema.tables
+    WHERE table_schema = DATABASE() AND table_name = 'stats_user_seen_v1')
+;
+EXECUTE IMMEDIATE @track_migration
+;
+SET @track_migration = (
+    SELECT IF(COUNT(*) = 0, 'DO 0',
+              'INSERT IGNORE INTO stats_user_seen (action_id, day, uid)
+               SELECT a.id, v.day, v.uid FROM stats_user_seen_v1 v
+               JOIN stats_actions a USING (app, module, action)')
+    FROM information_schema.tables
+    WHERE table_schema = DATABASE() AND table_name = 'stats_user_seen_v1')
+;
+EXECUTE IMMEDIATE @track_migration
+;
+DROP TABLE IF EXISTS stats_user_seen_v1
+;
+DO RELEASE_LOCK(CONCAT('track-schema:', DATABASE()))
 ;
 -- Queue elements moved to the dead-letter list, per day (consumer's time
 -- zone, at processing time) and short reason.

@@ -194,9 +194,21 @@ fill_events(tc_batch_t *b, size_t *k, MYSQL_RES *res, uint32_t day)
 }
 
 
+static long
+now_ms(void)
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+
+    return (long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+
 tc_rc_t
 tc_rollup_pass(tc_store_t *s, size_t *ranges, int *more)
 {
+    long          t[5];
     size_t        i, j, k, n, nres, total, nseen;
     tc_rc_t       rc;
     tc_buf_t      q;
@@ -213,6 +225,7 @@ tc_rollup_pass(tc_store_t *s, size_t *ranges, int *more)
     memset(&s->stats, 0, sizeof(s->stats));
     tc_buf_init(&q);
 
+    t[0] = now_ms();
     rc = take_ranges(s, r, &n, more);
     if (rc != TC_OK || n == 0) {
         goto done;
@@ -238,6 +251,7 @@ tc_rollup_pass(tc_store_t *s, size_t *ranges, int *more)
     }
 
     tc_fault_point("rollup_after_read");
+    t[1] = now_ms();
 
     if (tc_batch_init(&b, total) != TC_OK) {
         tc_log_error("roll-up: out of memory for %zu rows", total);
@@ -250,11 +264,19 @@ tc_rollup_pass(tc_store_t *s, size_t *ranges, int *more)
         fill_events(&b, &k, res[i], res_day[i]);
     }
     tc_batch_rank(&b);
+    t[2] = now_ms();
 
-    rc = tc_store_stats(s, &b, &q, &nseen);
+    rc = tc_store_memberships(s, &b, &q, &nseen);
     if (rc != TC_OK) {
         goto done;
     }
+    t[3] = now_ms();
+
+    rc = tc_store_counters(s, &b);
+    if (rc != TC_OK) {
+        goto done;
+    }
+    t[4] = now_ms();
 
     tc_buf_adds(&q, "DELETE FROM stats_pending WHERE first_id IN (");
     for (i = 0; i < n; i++) {
@@ -278,8 +300,11 @@ tc_rollup_pass(tc_store_t *s, size_t *ranges, int *more)
     s->stats.stored = total;
     *ranges = n;
 
-    tc_log_debug("roll-up: %zu ranges, %zu rows counted, %zu new users",
-                 n, total, s->stats.new_users);
+    /* where a pass's time goes: see bench/README.md, the roll-up */
+    tc_log_debug("roll-up: %zu ranges, %zu rows counted, %zu new users; "
+                 "ms: read %ld, rank %ld, memberships %ld, counters %ld, "
+                 "commit %ld", n, total, s->stats.new_users, t[1] - t[0],
+                 t[2] - t[1], t[3] - t[2], t[4] - t[3], now_ms() - t[4]);
     tc_fault_point("rollup_after_commit");
 
 done:
@@ -300,17 +325,6 @@ done:
     tc_buf_free(&q);
 
     return rc;
-}
-
-
-static long
-now_ms(void)
-{
-    struct timespec  ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-
-    return (long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 

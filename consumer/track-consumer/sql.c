@@ -21,8 +21,14 @@ const char  tc_sql_count_tail[] =
     " ON DUPLICATE KEY UPDATE events = events + VALUES(events)";
 
 const char  tc_sql_seen_head[] =
-    "INSERT IGNORE INTO stats_user_seen (day, app, module, action, uid)"
-    " VALUES ";
+    "INSERT IGNORE INTO stats_user_seen (action_id, day, uid) VALUES ";
+
+const char  tc_sql_actions_head[] =
+    "INSERT IGNORE INTO stats_actions (app, module, action) VALUES ";
+
+const char  tc_sql_actions_select[] =
+    "SELECT id, app, module, action FROM stats_actions"
+    " WHERE (app, module, action) IN (";
 
 const char  tc_sql_users_head[] =
     "INSERT INTO stats_daily_users (day, app, module, action, users)"
@@ -230,14 +236,22 @@ tc_sql_daily_row(tc_buf_t *b, MYSQL *m, const tc_agg_t *a)
 
 
 void
-tc_sql_seen_row(tc_buf_t *b, MYSQL *m, const tc_event_t *ev)
+tc_sql_seen_row(tc_buf_t *b, MYSQL *m, const tc_event_t *ev,
+    uint32_t action_id)
 {
-    tc_buf_add(b, "(", 1);
+    tc_buf_addf(b, "(%" PRIu32 ",", action_id);
     tc_sql_date(b, ev->day);
     tc_buf_add(b, ",", 1);
-    group_values(b, m, ev);
-    tc_buf_add(b, ",", 1);
     tc_sql_str0(b, m, &ev->uid);
+    tc_buf_add(b, ")", 1);
+}
+
+
+void
+tc_sql_action_row(tc_buf_t *b, MYSQL *m, const tc_event_t *ev)
+{
+    tc_buf_add(b, "(", 1);
+    group_values(b, m, ev);
     tc_buf_add(b, ")", 1);
 }
 

@@ -47,6 +47,8 @@ extern const char  tc_sql_hourly_head[];
 extern const char  tc_sql_daily_head[];
 extern const char  tc_sql_count_tail[];
 extern const char  tc_sql_seen_head[];
+extern const char  tc_sql_actions_head[];
+extern const char  tc_sql_actions_select[];   /* then rows, ")" */
 extern const char  tc_sql_users_head[];
 extern const char  tc_sql_users_tail[];
 extern const char  tc_sql_dead_head[];
@@ -62,7 +64,10 @@ void tc_sql_event_row(tc_buf_t *b, MYSQL *m, const tc_event_t *ev,
     uint64_t id);
 void tc_sql_hourly_row(tc_buf_t *b, MYSQL *m, const tc_agg_t *a);
 void tc_sql_daily_row(tc_buf_t *b, MYSQL *m, const tc_agg_t *a);
-void tc_sql_seen_row(tc_buf_t *b, MYSQL *m, const tc_event_t *ev);
+void tc_sql_seen_row(tc_buf_t *b, MYSQL *m, const tc_event_t *ev,
+    uint32_t action_id);
+/* ('app','module','action'): a stats_actions row, or a tuple to look up */
+void tc_sql_action_row(tc_buf_t *b, MYSQL *m, const tc_event_t *ev);
 void tc_sql_users_row(tc_buf_t *b, MYSQL *m, const tc_event_t *ev,
     uint64_t users);
 void tc_sql_dead_row(tc_buf_t *b, MYSQL *m, uint32_t day, const char *code,

@@ -43,6 +43,7 @@ typedef struct {
     int                   galera;       /* a Galera node: see galera_session */
     tc_bulk_t             hourly;
     tc_bulk_t             daily;
+    tc_bulk_t             seen_stmt;    /* INSERT IGNORE of memberships */
     tc_day_stmt_t         events[TC_DAY_STMTS];   /* INSERT per day table */
     unsigned              events_next;
     uint64_t              last_seq;     /* of this consumer, as committed */
@@ -61,6 +62,7 @@ typedef struct {
     const tc_event_t    **seen;
     uint64_t             *seen_new;
     unsigned char        *seen_known;   /* in the users cache already */
+    uint32_t             *seen_action;  /* its stats_actions.id */
     size_t                scratch;
 
     tc_before_commit_pt   before_commit;
@@ -87,12 +89,15 @@ void tc_store_close(tc_store_t *s);
 tc_rc_t tc_store_apply(tc_store_t *s, tc_batch_t *b);
 
 /*
- * Writes the statistics of b's TC_EV_OK events (ranked: tc_batch_rank):
- * memberships and counters now, the daily users appended to tail, to be
- * sent with COMMIT.  *nseen: for tc_store_remember_users() after COMMIT.
+ * The statistics of b's TC_EV_OK events (ranked: tc_batch_rank), in the
+ * caller's transaction: first the memberships (the daily users appended
+ * to tail, to be sent with COMMIT; *nseen for tc_store_remember_users()
+ * after COMMIT), then the counters, whose hot rows (the popular objects)
+ * are locked last, so held for the shortest time.
  */
-tc_rc_t tc_store_stats(tc_store_t *s, tc_batch_t *b, tc_buf_t *tail,
+tc_rc_t tc_store_memberships(tc_store_t *s, tc_batch_t *b, tc_buf_t *tail,
     size_t *nseen);
+tc_rc_t tc_store_counters(tc_store_t *s, tc_batch_t *b);
 void tc_store_remember_users(tc_store_t *s, size_t nseen);
 
 /* Runs sql, discarding results; how a failure is classified. */

@@ -626,10 +626,16 @@ test_sql(void)
           "daily row: %s", sql);
 
     tc_buf_reset(&b);
-    tc_sql_seen_row(&b, my, ev);
+    tc_sql_seen_row(&b, my, ev, 7);
     sql = tc_buf_cstr(&b);
-    CHECK(strcmp(sql, "('2024-11-25','shop','home','click','u\\\\1')") == 0,
+    CHECK(strcmp(sql, "(7,'2024-11-25','u\\\\1')") == 0,
           "seen row: %s", sql);
+
+    tc_buf_reset(&b);
+    tc_sql_action_row(&b, my, ev);
+    sql = tc_buf_cstr(&b);
+    CHECK(strcmp(sql, "('shop','home','click')") == 0,
+          "action row: %s", sql);
 
     tc_buf_reset(&b);
     tc_sql_users_row(&b, my, ev, 2);

@@ -212,7 +212,9 @@ for my $d ('20000101', $keep) {
     $sql =~ s/;\s*$//;
     $dbh->do($sql);
 }
-$dbh->do("INSERT INTO stats_user_seen VALUES ('2000-01-01','a','m','x','u')");
+$dbh->do("INSERT INTO stats_actions (app, module, action) VALUES ('a','m','x')");
+$dbh->do("INSERT INTO stats_user_seen SELECT id, '2000-01-01', 'u' FROM stats_actions"
+         . " WHERE (app, module, action) = ('a','m','x')");
 $dbh->do("INSERT INTO stats_daily_users VALUES ('2000-01-01','a','m','x',1)");
 $c = start_consumer($s, db => $db, id => 'store', args => ['--retention-days=30']);
 ok(wait_for(10, sub { consumer_log($c) =~ /retention: dropped events_20000101/ }),
@@ -263,6 +265,42 @@ is(join('|', map { "$_->[0]:$_->[1]" } @{db_rows($old,
       'by_object:app,module,action,object,day|PRIMARY:app,module,action,day,object',
       'stats_daily migrated to the day-first primary key, top_objects dropped');
 stored_once($old, \@kept, 'counts kept across the migration');
+
+# --- schema migration: memberships keyed by three strings ---------------------
+
+my $seendb = start_db($s, 'tc_migrate_seen');
+my $sdb = $seendb->{dbh};
+my @seen = @{gen_events(n => 200, seed => 13, prefix => 's')};
+my $sc = start_consumer($s, db => $seendb, id => 'seen');
+push_events([@seen[0 .. 99]]);
+ok(wait_for(30, sub { drained('seen') }), 'first half drained');
+stop_consumer($sc, 'TERM', 10);
+# back to the layout before stats_actions, with the memberships counted
+$sdb->do(q~CREATE TABLE seen_old (
+    day DATE NOT NULL, app VARCHAR(128) NOT NULL, module VARCHAR(128) NOT NULL,
+    action VARCHAR(128) NOT NULL, uid VARCHAR(128) NOT NULL,
+    PRIMARY KEY (app, module, action, day, uid)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin~);
+$sdb->do('INSERT INTO seen_old SELECT day, app, module, action, uid'
+         . ' FROM stats_user_seen JOIN stats_actions ON id = action_id');
+ok(db_rows($sdb, 'SELECT COUNT(*) FROM seen_old')->[0][0] > 0,
+   'memberships to migrate');
+$sdb->do('DROP TABLE stats_user_seen, stats_actions');
+$sdb->do('RENAME TABLE seen_old TO stats_user_seen');
+$sc = start_consumer($s, db => $seendb, id => 'seen');
+push_events([@seen[100 .. 199]]);
+ok(wait_for(30, sub { drained('seen') }), 'second half drained after the migration');
+is(stop_consumer($sc, 'TERM', 10), 0, 'exit 0');
+is(join(',', map { $_->[0] } @{db_rows($sdb,
+      "SELECT table_name FROM information_schema.tables"
+      . " WHERE table_schema = 'tc_migrate_seen'"
+      . " AND table_name LIKE 'stats\\_user\\_seen%' ORDER BY 1")}),
+   'stats_user_seen', 'the old memberships table is gone');
+is(db_rows($sdb, "SELECT COUNT(*) FROM information_schema.columns"
+           . " WHERE table_schema = 'tc_migrate_seen'"
+           . " AND table_name = 'stats_user_seen' AND column_name = 'app'")->[0][0],
+   0, 'memberships are keyed by action_id');
+stored_once($sdb, \@seen, 'users counted once across the migration');
 
 # --- a lingering batch is read in steps; a list changed under it is reread ---
 

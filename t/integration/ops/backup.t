@@ -59,8 +59,10 @@ for my $d ($today, $d1, $d2, $d3) {
     $dbh->do("INSERT INTO stats_daily VALUES (?, 'shop', 'home', 'click', 'A', 5),"
              . " (?, 'shop', 'home', 'click', 'a ', 6)", undef, $d, $d);
     $dbh->do("INSERT INTO stats_daily_users VALUES (?, 'shop', 'home', 'click', 2)", undef, $d);
-    $dbh->do("INSERT INTO stats_user_seen VALUES (?, 'shop', 'home', 'click', 'u1'),"
-             . " (?, 'shop', 'home', 'click', 'ü2')", undef, $d, $d);
+    $dbh->do("INSERT IGNORE INTO stats_actions (id, app, module, action)"
+             . " VALUES (7, 'shop', 'home', 'click')");
+    $dbh->do("INSERT INTO stats_user_seen VALUES (7, ?, 'u1'), (7, ?, 'ü2')",
+             undef, $d, $d);
     $dbh->do("INSERT INTO stats_dead_letters VALUES (?, 'invalid_json', 3)", undef, $d);
 }
 
@@ -88,7 +90,7 @@ my @common = ('--restore-defaults-file', "$db->{dir}/root.cnf", '--out', $out,
 my ($rc, $log) = run_backup(@common, '--days', 2, '--keep-scratch');
 is($rc, 0, 'backup of the two closed days passes') or diag($log);
 my $ok = () = $log =~ /^OK   \S+:/mg;
-is($ok, 2 + 2 + 5, 'one OK verdict per dump file and per table') or diag($log);
+is($ok, 2 + 2 + 5 + 1, 'one OK verdict per dump file and per table (and stats_actions)') or diag($log);
 unlike($log, qr/^FAIL/m, 'no FAIL verdict');
 
 (my $bdir = "$out/track-$d2-$d1") =~ s/-(\d{4})-(\d\d)-(\d\d)/-$1$2$3/g;
@@ -117,6 +119,9 @@ for my $t (qw(stats_hourly stats_daily stats_daily_users stats_user_seen stats_d
               rows_of('track', $t, "day IN ($days_in)"),
               "$t: exactly the rows of the two days restored");
 }
+is_deeply(rows_of('track_restore_check', 'stats_actions', '1'),
+          rows_of('track', 'stats_actions', '1'),
+          'stats_actions: every action number restored');
 (my $today_t = "events_$today") =~ s/-//g;
 (my $old_t = "events_$d3") =~ s/-//g;
 my $scratch_tables = $dbh->selectcol_arrayref(

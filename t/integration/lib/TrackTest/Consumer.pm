@@ -601,7 +601,8 @@ sub stats_consistent {
           $daily_users ],
         [ 'stats_user_seen agrees with stats_daily_users', $daily_users,
           $rows->('SELECT day, app, module, action, COUNT(*)'
-                  . ' FROM stats_user_seen GROUP BY day, app, module,'
+                  . ' FROM stats_user_seen JOIN stats_actions'
+                  . ' ON id = action_id GROUP BY day, app, module,'
                   . ' action') ],
     );
     for my $c (@cmp) {
