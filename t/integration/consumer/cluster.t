@@ -40,13 +40,7 @@ my $seeds = "127.0.0.1:$ports[0],127.0.0.1:$ports[1]";
 my $db = start_db($s, 'tc_cluster');
 my $dbh = $db->{dbh};
 
-my $url = start_pixel_nginx("$s/nginx", <<"EOF2");
-    track_redis_cluster 127.0.0.1:$ports[0] 127.0.0.1:$ports[2];
-    track_redis_key $key;
-    track_redis_max_backoff 200ms;
-    track_redis_timeout 1s;
-    track_spool $s/nginx/spool;
-EOF2
+my $url = start_cluster_nginx("$s/nginx", $key, [@ports[0, 2]]);
 my $pixel = "$url/t.gif?app=a&module=m&action=ccl&object={n%50}&uid={p}";
 ok(wait_for(15, sub {
        metric("$url/metrics", 'track_redis_connected_workers') == 6 }),

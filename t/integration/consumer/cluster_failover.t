@@ -22,14 +22,8 @@ my $seeds = join ',', map { "127.0.0.1:$_" } @ports[0 .. 2];
 my $db = start_db($s, 'tc_cluster_failover');
 my $dbh = $db->{dbh};
 
-my $url = start_pixel_nginx("$s/nginx", <<"EOF2");
-    track_redis_cluster 127.0.0.1:$ports[0] 127.0.0.1:$ports[1];
-    track_redis_cluster_shards 3;
-    track_redis_key $key;
-    track_redis_max_backoff 200ms;
-    track_redis_timeout 1s;
-    track_spool $s/nginx/spool;
-EOF2
+my $url = start_cluster_nginx("$s/nginx", $key, [@ports[0, 1]],
+                              "    track_redis_cluster_shards 3;\n");
 my $metrics = "$url/metrics";
 my $pixel = "$url/t.gif?app=a&module=m&action=cfo&object={n%50}&uid={p}";
 ok(wait_for(15, sub { metric($metrics, 'track_redis_connected_workers') == 6 }),

@@ -33,14 +33,9 @@ sub tagged {
 
 # --- WAIT per master ---------------------------------------------------------
 
-my $url = start_pixel_nginx("$dir/nginx", <<"EOF");
-    track_redis_cluster 127.0.0.1:$ports[0];
-    track_redis_key $key;
+my $url = start_cluster_nginx("$dir/nginx", $key, [$ports[0]], <<"EOF");
     track_redis_wait_replicas 1;
     track_redis_wait_timeout 100ms;
-    track_redis_timeout 1s;
-    track_redis_max_backoff 200ms;
-    track_spool $dir/nginx/spool;
 EOF
 my $metrics = "$url/metrics";
 my $pixel = "$url/t.gif?app=a&module=m&action=cw&object={n%50}&uid={p}";

@@ -24,13 +24,7 @@ sub check_once { cluster_check_once($ports[0], $_[0], $_[1], $_[2] // $key) }
 
 # --- nginx -------------------------------------------------------------------
 
-my $url = start_pixel_nginx("$dir/nginx", <<"EOF");
-    track_redis_cluster 127.0.0.1:$ports[0] 127.0.0.1:$ports[1];
-    track_redis_key $key;
-    track_redis_max_backoff 200ms;
-    track_redis_timeout 1s;
-    track_spool $dir/nginx/spool;
-EOF
+my $url = start_cluster_nginx("$dir/nginx", $key, [@ports[0, 1]]);
 my $metrics = "$url/metrics";
 my $pixel = "$url/t.gif?app=a&module=m&action=cl&object={n%50}&uid={p}";
 

@@ -13,7 +13,7 @@ use Test::More;
 use TrackTest::Base;
 use TrackTest::Services;
 
-our @EXPORT = qw(start_redis_cluster cluster_ok cluster_masters cluster_replica
+our @EXPORT = qw(start_redis_cluster start_cluster_nginx cluster_ok cluster_masters cluster_replica
                  cluster_lists cluster_check_once);
 
 # start_redis_cluster($dir): six redis-servers on free loopback ports in
@@ -46,6 +46,22 @@ sub start_redis_cluster {
                     =~ /master_link_status:up/ } @ports })
         or die "the replicas did not sync with their masters\n";
     return @ports;
+}
+
+# start_cluster_nginx($dir, $key, \@seeds, $extra): nginx with the module
+# pushing to the shard lists of $key on the cluster whose nodes listen on
+# the ports @seeds (the seed nodes), spooling under $dir/spool, short
+# backoff and timeout; $extra: more directives.  Returns its URL.
+sub start_cluster_nginx {
+    my ($dir, $key, $seeds, $extra) = @_;
+    my $nodes = join(' ', map { "127.0.0.1:$_" } @$seeds);
+    return start_pixel_nginx($dir, <<"EOF" . ($extra // ''));
+    track_redis_cluster $nodes;
+    track_redis_key $key;
+    track_redis_max_backoff 200ms;
+    track_redis_timeout 1s;
+    track_spool $dir/spool;
+EOF
 }
 
 sub cluster_ok {
