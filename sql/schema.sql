@@ -157,16 +157,23 @@ CREATE TABLE IF NOT EXISTS consumer_state (
 ;
 -- One row per lane a track-consumer supervisor restarted: how often it did
 -- (restarts), and whether it gave the lane up for now (crash_loop 1: it died
--- lane_crash_limit times in a row within 2 s of its start).  Written by the
--- supervisor, read by track-stats' metrics; not part of exactly-once.
+-- lane_crash_limit times in a row within 2 s of its start); with Redis
+-- Cluster also one per shard a lane gave up for another shard's turn
+-- (shard_turns: fewer lanes than shards).  Written by the supervisor and
+-- the lanes, read by track-stats' metrics; not part of exactly-once.
 CREATE TABLE IF NOT EXISTS consumer_lanes (
     consumer_id VARCHAR(64)     NOT NULL,
     restarts    BIGINT UNSIGNED NOT NULL DEFAULT 0,
     crash_loop  TINYINT UNSIGNED NOT NULL DEFAULT 0,
+    shard_turns BIGINT UNSIGNED NOT NULL DEFAULT 0,
     updated_at  TIMESTAMP       NOT NULL DEFAULT CURRENT_TIMESTAMP
                                 ON UPDATE CURRENT_TIMESTAMP,
     PRIMARY KEY (consumer_id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin
+;
+-- A table from before shard turns gets the column.
+ALTER TABLE consumer_lanes ADD COLUMN IF NOT EXISTS
+    shard_turns BIGINT UNSIGNED NOT NULL DEFAULT 0 AFTER crash_loop
 ;
 -- Statistics are not written in a batch's transaction but rolled up from
 -- committed rows (see consumer/track-consumer/README.md, "Statistics").

@@ -232,40 +232,63 @@ probe(const tc_conf_t *c, long *out, size_t *n)
 
 
 /*
- * Counts a restart of lane k, or says it is given up (crash_loop 1) or
- * back (0), in consumer_lanes, which track-stats shows as metrics.  Only
- * when a lane died or came back, so a connection of its own is cheap; a
- * MariaDB that is away loses the count, never a lane.
+ * Adds a row's counts to consumer_lanes: INSERT (consumer_id, cols) VALUES
+ * (id, vals) ON DUPLICATE KEY UPDATE update.  A connection of its own, as
+ * these are rare (a lane died, a shard changed hands); a MariaDB that is
+ * away loses the count (logged), never a lane.
  */
 static void
-record(const tc_conf_t *c, long k, int restarted, int crash_loop)
+count_row(const tc_conf_t *c, const char *id, const char *cols,
+    const char *vals, const char *update)
 {
-    char    q[256], *id;
+    char    q[512];
     MYSQL  *m;
-
-    id = lane_id(c->id, k);
-    if (id == NULL) {
-        return;
-    }
 
     m = db_connect(c, 2);
     if (mysql_errno(m) == 0) {
         snprintf(q, sizeof(q), "INSERT INTO consumer_lanes (consumer_id, "
-                 "restarts, crash_loop) VALUES ('%s', %d, %d) ON DUPLICATE "
-                 "KEY UPDATE restarts = restarts + VALUES(restarts), "
-                 "crash_loop = VALUES(crash_loop)", id, restarted,
-                 crash_loop);
-        mysql_query(m, q);      /* ids need no quoting: [A-Za-z0-9._/-] */
+                 "%s) VALUES ('%s', %s) ON DUPLICATE KEY UPDATE %s", cols, id,
+                 vals, update);
+        mysql_query(m, q);      /* ids need no quoting: see the callers */
     }
 
     if (mysql_errno(m) != 0) {
-        tc_log_warn("lanes: cannot count lane %ld's restart in "
-                    "consumer_lanes: (%u) %s", k, mysql_errno(m),
-                    mysql_error(m));
+        tc_log_warn("lanes: cannot count in consumer_lanes for \"%s\": "
+                    "(%u) %s", id, mysql_errno(m), mysql_error(m));
     }
 
     mysql_close(m);
+}
+
+
+/*
+ * Counts a restart of lane k, or says it is given up (crash_loop 1) or
+ * back (0), in consumer_lanes, which track-stats shows as metrics.  Only
+ * when a lane died or came back.
+ */
+static void
+record(const tc_conf_t *c, long k, int restarted, int crash_loop)
+{
+    char   vals[32], *id;
+
+    id = lane_id(c->id, k);     /* [A-Za-z0-9._/-] */
+    if (id == NULL) {
+        return;
+    }
+
+    snprintf(vals, sizeof(vals), "%d, %d", restarted, crash_loop);
+    count_row(c, id, "restarts, crash_loop", vals,
+              "restarts = restarts + VALUES(restarts), "
+              "crash_loop = VALUES(crash_loop)");
     free(id);
+}
+
+
+void
+tc_lanes_count_turn(const tc_conf_t *c)
+{
+    /* c->id is the shard's list: [A-Za-z0-9._:-] and "{sI.K}" (config.c) */
+    count_row(c, c->id, "shard_turns", "1", "shard_turns = shard_turns + 1");
 }
 
 

@@ -28,4 +28,11 @@
  */
 void tc_lanes_start(tc_conf_t *conf, int argc, char **argv);
 
+/*
+ * With redis_cluster, in a lane that gave its shard (conf->id) up for
+ * another shard's turn: counts it in consumer_lanes.shard_turns, which
+ * track-stats shows as track_consumer_shard_turns_total.
+ */
+void tc_lanes_count_turn(const tc_conf_t *conf);
+
 #endif /* TC_LANES_H */

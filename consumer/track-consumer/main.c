@@ -47,6 +47,12 @@ typedef struct {
     long         redis_backoff;
     long         mysql_backoff;
 
+    /* with redis_cluster: the turn on the shard owned (see turn_over) */
+    int64_t      turn_end;          /* ms: look for a shard without owner */
+    int64_t      free_seen;         /* ms one was seen first (0: none) */
+    int          turn_over;         /* run() left to give the shard up */
+    long         left;              /* the shard given up last, -1: none */
+
     /* since the last progress line */
     time_t       report_at;
     uint64_t     n_batches;
@@ -488,6 +494,76 @@ apply_batch(tc_ctx_t *ctx)
 }
 
 
+/* The number of shards this consumer may own (shards), and the k-th. */
+static size_t
+shards_allowed(tc_ctx_t *ctx)
+{
+    return ctx->conf.nshard_list ? ctx->conf.nshard_list
+                                 : ctx->queue.cluster.nshards;
+}
+
+
+static size_t
+shard_allowed(tc_ctx_t *ctx, size_t k)
+{
+    return ctx->conf.nshard_list ? (size_t) ctx->conf.shard_list[k] : k;
+}
+
+
+/*
+ * With fewer lanes than shards some shard has no owner, and its events
+ * would wait for ever: a lane holding a shard gives it up, between
+ * batches, once it has had a turn (lease_ms) and another shard it may own
+ * has no owner, seen twice two fifths of lease_ms apart (a standby, trying
+ * every fifth, would have taken it meanwhile: a lane restarting or a lease
+ * just lost does not make the others rotate).  With a lane for every shard
+ * none is free for long, and nothing moves.
+ */
+static int
+turn_over(tc_ctx_t *ctx)
+{
+    size_t       k, i;
+    int64_t      now;
+    tc_queue_t  *q;
+
+    q = &ctx->queue;
+    now = now_ms();
+    i = 0;
+    if (q->lease_key == NULL || q->c == NULL || now < ctx->turn_end) {
+        return 0;
+    }
+
+    for (k = 0; k < shards_allowed(ctx); k++) {
+        i = shard_allowed(ctx, k);
+        if (i != (size_t) q->shard && i < q->cluster.nshards
+            && tc_queue_shard_free(q, i))
+        {
+            break;
+        }
+    }
+
+    if (k == shards_allowed(ctx)) {
+        tc_log_debug("redis cluster: every other shard has an owner: "
+                     "keeping shard %ld", q->shard);
+        ctx->free_seen = 0;
+        ctx->turn_end = now + ctx->conf.lease_ms;
+        return 0;
+    }
+
+    if (ctx->free_seen == 0) {
+        ctx->free_seen = now;
+        ctx->turn_end = now + 2 * ctx->conf.lease_ms / 5;
+        return 0;
+    }
+
+    tc_log_info("redis cluster: shard %zu has no owner: giving shard %ld "
+                "\"%s\" up for its turn", i, q->shard, q->queue_key);
+    ctx->turn_over = 1;
+
+    return 1;
+}
+
+
 static tc_exit_t
 run(tc_ctx_t *ctx)
 {
@@ -503,6 +579,10 @@ run(tc_ctx_t *ctx)
 
         if (tc_stop && !ctx->have) {
             return TC_EXIT_OK;
+        }
+
+        if (!ctx->have && turn_over(ctx)) {
+            return TC_EXIT_OK;          /* run_shards() gives the shard up */
         }
 
         if (ctx->store.m == NULL) {
@@ -615,12 +695,14 @@ run(tc_ctx_t *ctx)
 /*
  * With redis_cluster: a standby until a lease is free among the shards
  * this consumer may own, then that shard's consumer (its list, processing
- * list and batch marker), until SIGTERM (the lease is given up) or until
- * the lease is lost (standby again).
+ * list and batch marker), until SIGTERM (the lease is given up), until the
+ * lease is lost (standby again) or until another shard's turn (turn_over:
+ * the lease is given up as on SIGTERM, and that shard taken).
  */
 static tc_exit_t
 run_shards(tc_ctx_t *ctx)
 {
+    int          warned;
     long         pause;
     size_t       i, k, n, start;
     tc_rc_t      rc;
@@ -631,6 +713,8 @@ run_shards(tc_ctx_t *ctx)
     conf = &ctx->conf;
     q = &ctx->queue;
     pause = conf->lease_ms / 5;
+    warned = 0;
+    ctx->left = -1;
 
     for ( ;; ) {
         wait_signals(0);
@@ -644,14 +728,33 @@ run_shards(tc_ctx_t *ctx)
         }
         ctx->redis_backoff = conf->backoff_min_ms;
 
-        /* from a random one: lanes and hosts do not all try the same */
-        n = conf->nshard_list ? conf->nshard_list : q->cluster.nshards;
+        n = shards_allowed(ctx);
+
+        /* lane 0 (its id has no '/') says it for the process */
+        if (!warned && strchr(conf->id, '/') == NULL
+            && conf->lanes < (long) n)
+        {
+            tc_log_warn("redis cluster: %ld lane(s) for %zu shards: the "
+                        "lanes take turns, a shard waits while others are "
+                        "worked (give the consumers together a lane per "
+                        "shard)", conf->lanes, n);
+        }
+        warned = 1;
+
+        /*
+         * From a random one: lanes and hosts do not all try the same; after
+         * a turn, from the next one: the shard left is tried last.
+         */
         start = (size_t) rand() % n;
+        for (k = 0; ctx->left >= 0 && k < n; k++) {
+            if (shard_allowed(ctx, k) == (size_t) ctx->left) {
+                start = k + 1;
+            }
+        }
         rc = TC_RETRY;
 
         for (k = 0; k < n && rc != TC_OK; k++) {
-            i = conf->nshard_list ? (size_t) conf->shard_list[(start + k) % n]
-                                  : (start + k) % n;
+            i = shard_allowed(ctx, (start + k) % n);
             if (i >= q->cluster.nshards) {
                 tc_log_error("shards: there is no shard %zu: the module "
                              "pushes to %zu (check cluster_shards)", i,
@@ -680,8 +783,22 @@ run_shards(tc_ctx_t *ctx)
         }
         tc_store_close(&ctx->store);
         ctx->redis_backoff = conf->backoff_min_ms;
+        ctx->turn_end = now_ms() + conf->lease_ms;
+        ctx->free_seen = 0;
+        ctx->left = -1;
 
         done = run(ctx);
+
+        if (ctx->turn_over) {
+            /* between batches, nothing in hand: as on SIGTERM */
+            ctx->turn_over = 0;
+            ctx->left = q->shard;
+            tc_queue_drop_lease(q);
+            tc_lanes_count_turn(conf);
+            tc_queue_close(q);
+            tc_store_close(&ctx->store);
+            continue;
+        }
 
         if (!q->lost) {
             tc_queue_drop_lease(q);

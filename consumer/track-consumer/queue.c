@@ -1164,3 +1164,44 @@ tc_queue_drop_lease(tc_queue_t *q)
         tc_log_info("redis cluster: shard \"%s\" given up", q->queue_key);
     }
 }
+
+
+int
+tc_queue_shard_free(tc_queue_t *q, size_t i)
+{
+    int                     free_;
+    char                    addr[300], *key;
+    redisReply             *r;
+    redisContext           *c;
+    const tc_slot_range_t  *m;
+
+    m = tc_cluster_lookup(&q->cluster, q->cluster.slots[i]);
+    key = concat(q->cluster.shards[i], ":owner", "");
+    if (m == NULL || key == NULL) {
+        free(key);
+        return 0;
+    }
+
+    /* the shard's master: this lane's own connection when it is that one */
+    c = q->c;
+    if (c == NULL
+        || strcmp(tc_addr_text(m->host, m->port, addr, sizeof(addr)),
+                  q->addr) != 0)
+    {
+        c = tc_cluster_open(q->conf, m->host, m->port,
+                            q->conf->redis_timeout_ms);
+    }
+
+    r = c ? redisCommand(c, "EXISTS %s", key) : NULL;
+    free_ = r != NULL && r->type == REDIS_REPLY_INTEGER && r->integer == 0;
+
+    if (r != NULL) {
+        freeReplyObject(r);
+    }
+    if (c != NULL && c != q->c) {
+        redisFree(c);
+    }
+    free(key);
+
+    return free_;
+}

@@ -68,6 +68,13 @@ tc_rc_t tc_queue_take_lease(tc_queue_t *q);
    ours any more (else a connection error: logged). */
 tc_rc_t tc_queue_renew_lease(tc_queue_t *q);
 
+/*
+ * Whether shard i's lease has no owner, asked on its master (a connection
+ * of its own unless it is the bound shard's).  0 also when that is not
+ * known (the master unreachable): only a shard seen free counts.
+ */
+int tc_queue_shard_free(tc_queue_t *q, size_t i);
+
 /* Gives the lease up if it is still ours, so a standby need not wait. */
 void tc_queue_drop_lease(tc_queue_t *q);
 void tc_queue_free(tc_queue_t *q);

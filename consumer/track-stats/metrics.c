@@ -16,11 +16,11 @@
 /* consumer_lanes has rows of lanes that died before their first batch */
 static const char  state_sql[] =
     "SELECT s.consumer_id, s.batches, s.events, s.duplicates, s.dead,"
-    " UNIX_TIMESTAMP(s.updated_at), l.restarts, l.crash_loop"
+    " UNIX_TIMESTAMP(s.updated_at), l.restarts, l.crash_loop, l.shard_turns"
     " FROM consumer_state s LEFT JOIN consumer_lanes l USING (consumer_id)"
     " UNION ALL"
     " SELECT l.consumer_id, NULL, NULL, NULL, NULL, NULL, l.restarts,"
-    " l.crash_loop FROM consumer_lanes l WHERE NOT EXISTS"
+    " l.crash_loop, l.shard_turns FROM consumer_lanes l WHERE NOT EXISTS"
     " (SELECT 1 FROM consumer_state s WHERE s.consumer_id = l.consumer_id)"
     " ORDER BY 1";
 
@@ -37,7 +37,7 @@ static const char  pending_sql[] =
 enum { P_RANGES = 0, P_EVENTS, P_LAG_MS, P_COUNT };
 
 enum { C_ID = 0, C_BATCHES, C_EVENTS, C_DUPLICATES, C_DEAD, C_UPDATED,
-       C_RESTARTS, C_CRASH_LOOP, C_COUNT };
+       C_RESTARTS, C_CRASH_LOOP, C_SHARD_TURNS, C_COUNT };
 
 static const struct {
     int          col;
@@ -60,6 +60,9 @@ static const struct {
     { C_CRASH_LOOP, "track_consumer_lane_crash_loop", "gauge",
       "1 while the supervisor leaves the lane down (it died lane_crash_limit "
       "times in a row within 2 s of its start)." },
+    { C_SHARD_TURNS, "track_consumer_shard_turns_total", "counter",
+      "Times a lane gave this shard up for another shard's turn (Redis "
+      "Cluster, fewer lanes than shards)." },
 };
 
 #define NMETRICS  (sizeof(metrics) / sizeof(metrics[0]))
