@@ -16,6 +16,7 @@
 #include <mysqld_error.h>
 
 #include "common/date.h"
+#include "common/db.h"
 #include "common/log.h"
 #include "common/rc.h"
 
@@ -105,36 +106,24 @@ lane_conf(tc_conf_t *c, long k, int finisher)
 
 
 /*
- * A connection to MariaDB, or (mysql_errno() set, still to be closed) why
- * not: NULL only when out of memory, which mysql_errno() reads as an error.
- * Timeouts are short: the supervisor waits for signals meanwhile.
+ * A connection to MariaDB through the host list (the first host that
+ * answers), or NULL (each failure logged).  Timeouts are short: the
+ * supervisor waits for signals meanwhile.
  */
 static MYSQL *
 db_connect(const tc_conf_t *c, long secs)
 {
-    MYSQL       *m;
-    unsigned     timeout;
-    const char  *sock, *host;
+    size_t         cursor;
+    char           addr[300];
+    tc_db_login_t  login;
 
-    m = mysql_init(NULL);
-    if (m == NULL) {
-        tc_log_error("lanes: out of memory");
-        exit(TC_EXIT_FAILURE);
+    login = c->mysql;
+    if ((long) login.timeout > secs) {
+        login.timeout = (unsigned) secs;
     }
+    cursor = 0;
 
-    timeout = (unsigned) (c->mysql_timeout < secs ? c->mysql_timeout : secs);
-    mysql_options(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
-    mysql_options(m, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
-    mysql_options(m, MYSQL_OPT_READ_TIMEOUT, &timeout);
-    mysql_options(m, MYSQL_OPT_WRITE_TIMEOUT, &timeout);
-
-    sock = c->mysql_socket[0] ? c->mysql_socket : NULL;
-    host = sock ? "localhost" : c->mysql_host;
-
-    mysql_real_connect(m, host, c->mysql_user, c->mysql_password,
-                       c->mysql_database, (unsigned) c->mysql_port, sock, 0);
-
-    return m;
+    return tc_db_connect(&login, &cursor, addr, sizeof(addr));
 }
 
 
@@ -162,11 +151,10 @@ probe(const tc_conf_t *c, long *out, size_t *n)
     }
 
     m = db_connect(c, 10);
-    if (mysql_errno(m) != 0) {
+    if (m == NULL) {
         tc_log_warn("lanes: cannot look for batches left by lanes no longer "
-                    "configured: (%u) %s; looking again in %d s",
-                    mysql_errno(m), mysql_error(m), TC_LANE_PROBE_S);
-        mysql_close(m);
+                    "configured: no MariaDB host answered; looking again "
+                    "in %d s", TC_LANE_PROBE_S);
         return TC_ERROR;
     }
 
@@ -245,14 +233,16 @@ count_row(const tc_conf_t *c, const char *id, const char *cols,
     MYSQL  *m;
 
     m = db_connect(c, 2);
-    if (mysql_errno(m) == 0) {
-        snprintf(q, sizeof(q), "INSERT INTO consumer_lanes (consumer_id, "
-                 "%s) VALUES ('%s', %s) ON DUPLICATE KEY UPDATE %s", cols, id,
-                 vals, update);
-        mysql_query(m, q);      /* ids need no quoting: see the callers */
+    if (m == NULL) {
+        tc_log_warn("lanes: cannot count in consumer_lanes for \"%s\": no "
+                    "MariaDB host answered", id);
+        return;
     }
 
-    if (mysql_errno(m) != 0) {
+    snprintf(q, sizeof(q), "INSERT INTO consumer_lanes (consumer_id, %s) "
+             "VALUES ('%s', %s) ON DUPLICATE KEY UPDATE %s", cols, id, vals,
+             update);
+    if (mysql_query(m, q) != 0) {   /* ids need no quoting: see the callers */
         tc_log_warn("lanes: cannot count in consumer_lanes for \"%s\": "
                     "(%u) %s", id, mysql_errno(m), mysql_error(m));
     }
