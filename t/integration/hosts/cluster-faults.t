@@ -1,0 +1,347 @@
+# SPDX-License-Identifier: BSD-2-Clause
+# The scaled-out layout (README.md, "Scaling out") on eleven hosts built as
+# network namespaces (TrackTest::Netns): two nginx edges with
+# track_redis_cluster, a Redis Cluster of three masters with a replica
+# each on another host, two track-consumers sharing the shard lists
+# (redis_cluster, a lease each), a three-node Galera cluster both
+# consumers and track-stats reach through mysql_host lists.  Under load
+# through both edges: a Redis master SIGKILLed (its replica promoted), one
+# edge cut from one Redis host and joined again, one consumer host
+# SIGKILLed (the other takes its shards over when the lease expires), one
+# Galera node SIGKILLed and started again (state transfer).  Afterwards
+# every event answered 2xx is in the day tables once, on every Galera node,
+# the statistics equal the raw rows, and track-stats answers as SQL does.
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/../lib";
+use Test::More;
+use Time::HiRes qw(time);
+use TrackTest;
+use TrackTest::Netns;
+
+BEGIN {
+    if (my $why = netns_unavailable()) {
+        plan skip_all => "hosts as network namespaces: $why";
+    }
+}
+
+my $t0 = time;
+my $dir = scratch_dir();
+my $net = netns_network(e1 => 11, e2 => 12, r1 => 21, r2 => 22, r3 => 23,
+                        c1 => 31, c2 => 32, g1 => 41, g2 => 42, g3 => 43,
+                        st => 51);
+sub addr { $net->{ $_[0] }{addr} }
+# every service has a host of its own, so the ports are the usual ones
+my ($REDIS, $REPLICA, $MYSQL, $HTTP) = (6379, 6380, 3306, 8080);
+
+# --- Redis Cluster: masters on r1..r3, each replica on the next host ----------
+
+sub rcli {
+    my ($host, $port, @args) = @_;
+    open(my $fh, '-|', 'redis-cli', '-h', addr($host), '-p', $port, '--raw',
+         @args) or die "redis-cli: $!";
+    local $/;
+    my $out = <$fh> // '';
+    close $fh;
+    return $out;
+}
+
+my %rdir;
+for my $r (qw(r1 r2 r3)) {
+    for my $port ($REDIS, $REPLICA) {
+        my $d = $rdir{"$r:$port"} = "$dir/$r-$port";
+        my $a = addr($r);
+        in_host($net, $r, sub {
+            start_redis($d, $port, "--bind '$a 127.0.0.1' --protected-mode no"
+                        . " --cluster-enabled yes --cluster-announce-ip $a"
+                        . " --cluster-config-file $d/nodes.conf"
+                        . ' --cluster-node-timeout 2000');
+        });
+    }
+}
+sh('redis-cli --cluster create '
+   . join(' ', map { addr($_) . ":$REDIS" } qw(r1 r2 r3))
+   . " --cluster-yes >$dir/create.log 2>&1")
+    or BAIL_OUT("redis-cli --cluster create failed; see $dir/create.log");
+my %replica_of = (r1 => 'r2', r2 => 'r3', r3 => 'r1');
+for my $m (sort keys %replica_of) {
+    chomp(my $id = rcli($m, $REDIS, 'cluster', 'myid'));
+    my $r = $replica_of{$m};
+    sh('redis-cli --cluster add-node ' . addr($r) . ":$REPLICA "
+       . addr($m) . ":$REDIS --cluster-slave --cluster-master-id $id"
+       . " >>$dir/create.log 2>&1")
+        or BAIL_OUT("adding the replica of $m failed; see $dir/create.log");
+}
+my @nodes = map { my $r = $_; map { [$r, $_] } $REDIS, $REPLICA }
+            qw(r1 r2 r3);
+ok(wait_for(60, sub {
+       !grep { rcli(@$_, 'cluster', 'info') !~ /cluster_state:ok/ } @nodes
+       and !grep { rcli($_, $REPLICA, 'info', 'replication')
+                   !~ /master_link_status:up/ } qw(r1 r2 r3) }),
+   'Redis Cluster: three masters, each replicated on another host');
+
+# -> elements in every list on every reachable master (shard lists,
+# processing lists, spool replays)
+sub queued {
+    my $n = 0;
+    for (@nodes) {
+        next unless rcli(@$_, 'role') =~ /^master/;
+        $n += rcli(@$_, 'eval', q{
+            local n = 0
+            for _, k in ipairs(redis.call('keys', '*')) do
+                if redis.call('type', k).ok == 'list' then
+                    n = n + redis.call('llen', k)
+                end
+            end
+            return n}, 0) || 0;
+    }
+    return $n;
+}
+
+# --- Galera: g1 starts the cluster, g2 and g3 join by state transfer ------------
+# (rsync: the daemon wsrep_sst_rsync starts on a joiner runs as nobody
+# when mariadbd runs as root, as here, so a joiner's data directory is
+# nobody's and the scratch directory open to pass through)
+
+chmod 0711, $dir;
+
+my $gcomm = 'gcomm://' . join(',', map { addr($_) } qw(g1 g2 g3));
+sub galera_args {
+    my ($g) = @_;
+    return join ' ', '--bind-address=0.0.0.0', '--wsrep-on=ON',
+        '--wsrep-provider=/usr/lib/galera/libgalera_smm.so',
+        "--wsrep-cluster-address=$gcomm", '--wsrep-cluster-name=track',
+        '--wsrep-node-address=' . addr($g), '--wsrep-sst-method=rsync',
+        '--wsrep-provider-options=gcache.size=32M',
+        '--binlog-format=ROW', '--innodb-autoinc-lock-mode=2',
+        '--innodb-buffer-pool-size=64M', '--innodb-log-file-size=48M';
+}
+
+# galera_node_start($g, @options): mariadbd of host $g on the settings
+# start_mariadb wrote, as a Galera node; waits until it is Synced
+sub galera_node_start {
+    my ($g, @opt) = @_;
+    my $d = "$dir/$g";
+    in_host($net, $g, sub {
+        system("(setsid mariadbd --defaults-file='$d/my.cnf' "
+               . galera_args($g) . " @opt </dev/null >>'$d/mariadbd.log'"
+               . " 2>&1 &)") == 0 or die "mariadbd: $!\n";
+    });
+    wait_for(90, sub { wsrep($g, 'local_state_comment') eq 'Synced' })
+        or BAIL_OUT("mariadbd on $g is not Synced ("
+                    . wsrep($g, 'local_state_comment') . " $@); see"
+                    . " $d/mariadbd.log");
+}
+
+# the position a SIGKILLed node recovers to (for IST rather than SST)
+sub recovered_position {
+    my ($g) = @_;
+    my $d = "$dir/$g";
+    in_host($net, $g, sub {
+        system("mariadbd --defaults-file='$d/my.cnf' " . galera_args($g)
+               . " --wsrep-recover --log-error='$d/recover.log'"
+               . " >>'$dir/$g.start' 2>&1");
+    });
+    my ($pos) = slurp("$d/recover.log") =~ /Recovered position: (\S+)/;
+    return $pos;
+}
+
+my $g1dir = "$dir/g1";
+in_host($net, 'g1', sub {
+    sh("start_mariadb '$g1dir' $MYSQL " . galera_args('g1')
+       . " --wsrep-new-cluster >>'$dir/g1.start' 2>&1")
+}) or BAIL_OUT("mariadbd on g1 did not start; see $g1dir/mariadbd.log");
+my $root_pw = (slurp("$g1dir/root.cnf") =~ /^password=(\S+)/m)[0];
+my %pw = map { /^(MYSQL_\w*PASSWORD)=(\S+)/ ? ($1 => $2) : () }
+         split /\n/, slurp("$g1dir/env");
+
+sub node_dbh {
+    my ($g) = @_;
+    return db_connect({ socket => "$dir/$g/mysqld.sock", database => 'track',
+                        root_password => $root_pw, tz => '+00:00' });
+}
+{
+    # the consumers and track-stats log in over the network
+    my $dbh = node_dbh('g1');
+    for my $u (['track_writer', $pw{MYSQL_PASSWORD},
+                'SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, INDEX, ALTER'],
+               ['track_reader', $pw{MYSQL_READER_PASSWORD}, 'SELECT']) {
+        my $who = "'$u->[0]'\@'10.213.13.%'";
+        $dbh->do("CREATE USER $who IDENTIFIED BY '$u->[1]'");
+        $dbh->do("GRANT $u->[2] ON track.* TO $who");
+    }
+    $dbh->disconnect;
+}
+# the joiners' settings are g1's, their data comes by state transfer
+for my $g (qw(g2 g3)) {
+    system('mkdir', '-p', "$dir/$g/tmp", "$dir/$g/data") == 0 or die;
+    chown scalar(getpwnam('nobody')), scalar(getgrnam('nogroup')),
+          "$dir/$g/data";
+    for my $f (qw(my.cnf root.cnf writer reader)) {
+        (my $text = slurp("$g1dir/$f")) =~ s{\Q$g1dir\E}{$dir/$g}g;
+        open(my $fh, '>', "$dir/$g/$f") or die $!;
+        print $fh $text;
+        close $fh;
+        chmod 0600, "$dir/$g/$f";
+    }
+}
+galera_node_start($_) for qw(g2 g3);
+my $dbh = node_dbh('g1');
+
+sub wsrep {
+    my ($g, $var) = @_;
+    my $v = eval {
+        node_dbh($g)->selectrow_arrayref("SHOW STATUS LIKE 'wsrep_$var'")
+    };
+    diag("$g: $@") if $@ && $ENV{TRACK_DEBUG};
+    return $v ? $v->[1] : '';
+}
+sub synced {
+    my ($g) = @_;
+    return wsrep($g, 'local_state_comment') eq 'Synced'
+           && wsrep($g, 'cluster_size') == 3;
+}
+ok(wait_for(60, sub { !grep { !synced($_) } qw(g1 g2 g3) }),
+   'Galera: three nodes synced');
+my $mysql_hosts = sub { join ',', map { addr($_) . ":$MYSQL" } @_ };
+
+# --- edges, consumers, track-stats ---------------------------------------------
+
+my $seeds = join ' ', map { addr($_) . ":$REDIS" } qw(r1 r2 r3);
+my %edge;
+for my $e (qw(e1 e2)) {
+    my $a = addr($e);
+    in_host($net, $e, sub {
+        start_nginx("$dir/$e", <<"EOF", workers => 1, locations => <<"EOF2");
+    track_redis_cluster $seeds;
+    track_redis_cluster_shards 3;
+    track_redis_max_backoff 200ms;
+    track_redis_timeout 1s;
+    track_spool $dir/$e/spool;
+EOF
+        listen $a:$HTTP;
+        location = /t.gif { track; }
+        location = /metrics { track_metrics; }
+EOF2
+    });
+    $edge{$e} = "http://$a:$HTTP";
+}
+ok(wait_for(20, sub {
+       !grep { metric("$edge{$_}/metrics", 'track_redis_connected_workers')
+               != 3 } keys %edge }),
+   'both edges connect to the three masters');
+
+my $cluster = join ',', map { addr($_) . ":$REDIS" } qw(r1 r2 r3);
+my $writer = { password => $pw{MYSQL_PASSWORD}, database => 'track' };
+my %consumer;
+for my $c (['c1', '0,1', [qw(g1 g2 g3)]], ['c2', '2', [qw(g2 g3 g1)]]) {
+    my ($name, $shards, $hosts) = @$c;
+    $consumer{$name} = in_host($net, $name, sub {
+        start_consumer("$dir/$name", db => $writer, id => $name,
+                       conf => { redis_cluster => $cluster,
+                                 cluster_shards => 3, shards => $shards,
+                                 lanes => 3, lease_ms => 2000,
+                                 mysql_host => $mysql_hosts->(@$hosts) });
+    });
+}
+
+my $stats = in_host($net, 'st', sub {
+    start_stats("$dir/st", db => { env => { MYSQL_READER_USER =>
+                                                'track_reader',
+                                            MYSQL_READER_PASSWORD =>
+                                                $pw{MYSQL_READER_PASSWORD} },
+                                   socket => '' },
+                args => ['--mysql-host', $mysql_hosts->(qw(g3 g1 g2)),
+                         '--mysql-socket', '']);
+});
+
+# --- load through both edges, and the faults -----------------------------------
+
+my %load = map {
+    $_ => start_sending($dir, "$edge{$_}/t.gif?app=a&module=$_&action=v"
+                              . '&object={n%40}&uid={p}', 2, 0, $_)
+} qw(e1 e2);
+
+sub rows {
+    my $n = 0;
+    $n += $dbh->selectrow_array("SELECT COUNT(*) FROM `$_`")
+        for @{ day_tables($dbh) };
+    return $n;
+}
+ok(wait_for(30, sub { rows() > 500 }), 'events reach MariaDB');
+for my $c (sort keys %consumer) {
+    ok(consumer_alive($consumer{$c}), "consumer $c runs")
+        or BAIL_OUT("$c exited; see $consumer{$c}{log}");
+}
+
+# 1. the master on r1 SIGKILLed: its replica on r2 takes over
+kill_redis($rdir{"r1:$REDIS"});
+ok(wait_for(30, sub { rcli('r2', $REPLICA, 'role') =~ /^master/ }),
+   'master on r1 killed: its replica on r2 is promoted');
+my $before = rows();
+ok(wait_for(30, sub { rows() > $before + 500 }),
+   'and events keep reaching MariaDB');
+
+# 2. e1 cut from r2 (now two masters), then joined again
+my $link = link_between($net, 'e1', 'r2');
+my $spooled = metric("$edge{e1}/metrics", 'track_events_spooled_total');
+set_link($net, 'e1', $link, 'down');
+ok(wait_for(30, sub {
+       metric("$edge{e1}/metrics", 'track_events_spooled_total') > $spooled
+   }), 'e1 cut from r2: it spools that share');
+set_link($net, 'e1', $link, 'up');
+ok(wait_for(60, sub {
+       metric("$edge{e1}/metrics", 'track_spool_bytes') == 0 }),
+   'e1 joined again: its spool is replayed');
+
+# 3. the host of consumer c1 dies; c2 takes its shards over
+ok(kill_host($net, 'c1') > 0, 'consumer host c1 SIGKILLed');
+consumer_alive($consumer{c1});           # reaped
+
+# 4. Galera node g2 (c2's first host) SIGKILLed, then started again
+kill_host($net, 'g2');
+ok(wait_for(30, sub { wsrep('g1', 'cluster_size') == 2 }),
+   'Galera node g2 killed: the others go on as two');
+$before = rows();
+ok(wait_for(60, sub { rows() > $before + 500 }),
+   'events keep reaching MariaDB without c1 and g2');
+my $pos = recovered_position('g2');
+ok($pos, "g2 recovers its position ($pos)");
+galera_node_start('g2', "--wsrep-start-position=$pos");
+ok(wait_for(90, sub { !grep { !synced($_) } qw(g1 g2 g3) }),
+   'g2 back: synced again, the cluster three nodes');
+
+my %sent;
+for my $e (sort keys %load) {
+    my $s = finish_sending($load{$e});
+    my $ok = @{ accepted($s) };
+    ok($ok > 0, "$e accepted $ok of " . scalar(keys %$s) . ' events');
+    %sent = (%sent, %$s);
+}
+
+# --- afterwards ------------------------------------------------------------------
+
+ok(wait_for(120, sub {
+       !grep { metric("$edge{$_}/metrics", 'track_spool_bytes') != 0 }
+            keys %edge and queued() == 0 }),
+   'the spools replayed and every list drained (c2 took c1\'s shards)')
+    or diag('still queued: ' . queued());
+exactly_once($dbh, \%sent, 'across hosts');
+stats_consistent($dbh, 'across hosts');
+my $want = rows();
+for my $g (qw(g2 g3)) {
+    my $h = node_dbh($g);
+    my $n = 0;
+    $n += $h->selectrow_array("SELECT COUNT(*) FROM `$_`")
+        for @{ day_tables($h) };
+    is($n, $want, "Galera node $g holds the same $want rows");
+}
+my $day = (map { /^events_(\d{4})(\d\d)(\d\d)$/ ? "$1-$2-$3" : () }
+           @{ day_tables($dbh) })[0];
+in_host($net, 'st', sub { check_all_endpoints($stats, $dbh, $day, $day) });
+ok(consumer_alive($consumer{c2}), 'consumer c2 still runs');
+no_sanitizer_reports();
+diag(sprintf('%d events in %.0f s', scalar(keys %sent), time - $t0));
+done_testing();
