@@ -48,6 +48,22 @@ static const tc_opt_t  options[] = {
       "whether they name another master now, and move to it without\n"
       "waiting for an error (a promoted replica is followed at once, not\n"
       "when the old master is demoted; 0: on errors only)" },
+    { "redis_cluster", TC_OPT_STR, OFF(redis_cluster), "", 0, 0, NULL,
+      "seed nodes of a Redis Cluster, host:port separated by commas or\n"
+      "spaces, instead of redis_host/port/socket and redis_sentinel: the\n"
+      "lanes read the shard lists the module's track_redis_cluster fills\n"
+      "(queue_key:{sI.K}), each lane one shard at a time under a lease" },
+    { "cluster_shards", TC_OPT_LONG, OFF(cluster_shards), "0", 0, 16384, NULL,
+      "number of shard lists, as the module's track_redis_cluster_shards\n"
+      "(0: one per master when the slot map is first learned)" },
+    { "shards", TC_OPT_STR, OFF(shards), "all", 0, 0, NULL,
+      "with redis_cluster: the shard lists this consumer may own, \"all\"\n"
+      "or numbers from 0 (\"0,2\"); it owns at most lanes of them at once\n"
+      "and takes over any of them whose owner's lease expired" },
+    { "lease_ms", TC_OPT_LONG, OFF(lease_ms), "5000", 300, 600000, NULL,
+      "with redis_cluster: lifetime of a shard's lease (renewed at every\n"
+      "batch and at least every third of it while waiting); a standby\n"
+      "takes a shard over this long after its owner stopped" },
     { "queue_key", TC_OPT_STR, OFF(queue_key), "track:events", 0, 0, NULL,
       "the list the nginx module pushes events onto" },
     { "processing_prefix", TC_OPT_STR, OFF(processing_prefix),
@@ -143,6 +159,12 @@ tc_conf_free(tc_conf_t *conf)
     tc_addr_list_free(conf->sentinels, conf->nsentinels);
     conf->sentinels = NULL;
     conf->nsentinels = 0;
+    tc_addr_list_free(conf->seeds, conf->nseeds);
+    conf->seeds = NULL;
+    conf->nseeds = 0;
+    free(conf->shard_list);
+    conf->shard_list = NULL;
+    conf->nshard_list = 0;
 
     tc_opt_free(&table, conf);
 }
@@ -282,6 +304,178 @@ id_valid(const char *id)
 
 
 tc_rc_t
+tc_conf_parse_shards(const char *text, long **out, size_t *n, char *err,
+    size_t err_size)
+{
+    long         v, *list;
+    char        *end;
+    size_t       i, cap;
+    const char  *p;
+
+    *out = NULL;
+    *n = 0;
+
+    while (*text == ' ') {
+        text++;
+    }
+    if (strcmp(text, "all") == 0) {
+        return TC_OK;
+    }
+
+    cap = strlen(text) / 2 + 1;
+    list = malloc(cap * sizeof(long));
+    if (list == NULL) {
+        snprintf(err, err_size, "out of memory");
+        return TC_ERROR;
+    }
+
+    for (p = text; *p != '\0'; /* void */) {
+        if (*p == ',' || *p == ' ') {
+            p++;
+            continue;
+        }
+
+        errno = 0;
+        v = strtol(p, &end, 10);
+        if (!isdigit((unsigned char) *p) || errno != 0 || v >= 16384
+            || (*end != '\0' && *end != ',' && *end != ' '))
+        {
+            snprintf(err, err_size, "\"%s\": expected \"all\" or shard "
+                     "numbers 0 to 16383 separated by commas", text);
+            free(list);
+            return TC_ERROR;
+        }
+
+        for (i = 0; i < *n; i++) {
+            if (list[i] == v) {
+                snprintf(err, err_size, "\"%s\": shard %ld is named "
+                         "twice", text, v);
+                free(list);
+                return TC_ERROR;
+            }
+        }
+        list[(*n)++] = v;
+        p = end;
+    }
+
+    if (*n == 0) {
+        snprintf(err, err_size, "empty: expected \"all\" or shard numbers");
+        free(list);
+        return TC_ERROR;
+    }
+
+    *out = list;
+
+    return TC_OK;
+}
+
+
+/*
+ * Keys whose hash tag must be the shard's own ({sI.K}), and the shard's
+ * batch marker id (queue_key:{sI.K}) within consumer_state's 64 bytes and
+ * the id character set plus ':'.
+ */
+static int
+cluster_key_valid(const char *key, size_t max)
+{
+    size_t  n;
+
+    for (n = 0; key[n] != '\0'; n++) {
+        if (!isalnum((unsigned char) key[n]) && strchr("._-:", key[n]) == NULL)
+        {
+            return 0;
+        }
+    }
+
+    return n <= max;
+}
+
+
+static tc_rc_t
+check_cluster(tc_conf_t *conf, char *err, size_t err_size)
+{
+    char    msg[200];
+    size_t  i;
+
+    tc_addr_list_free(conf->seeds, conf->nseeds);
+    conf->seeds = NULL;
+    conf->nseeds = 0;
+    free(conf->shard_list);
+    conf->shard_list = NULL;
+    conf->nshard_list = 0;
+
+    if (tc_conf_parse_shards(conf->shards, &conf->shard_list,
+                             &conf->nshard_list, msg, sizeof(msg))
+        != TC_OK)
+    {
+        snprintf(err, err_size, "shards: %s", msg);
+        return TC_ERROR;
+    }
+
+    if (conf->redis_cluster[0] == '\0') {
+        if (conf->nshard_list > 0) {
+            snprintf(err, err_size, "shards needs redis_cluster");
+            return TC_ERROR;
+        }
+        return TC_OK;
+    }
+
+    if (conf->redis_sentinel[0] != '\0') {
+        snprintf(err, err_size, "redis_cluster and redis_sentinel exclude "
+                 "each other: a cluster fails over by itself");
+        return TC_ERROR;
+    }
+
+    if (conf->redis_socket[0] != '\0') {
+        snprintf(err, err_size, "redis_cluster and redis_socket exclude "
+                 "each other: the cluster names its nodes");
+        return TC_ERROR;
+    }
+
+    if (tc_addr_list_parse(conf->redis_cluster, 6379, &conf->seeds,
+                           &conf->nseeds, msg, sizeof(msg))
+        != TC_OK)
+    {
+        snprintf(err, err_size, "redis_cluster: %s", msg);
+        return TC_ERROR;
+    }
+
+    for (i = 0; i < conf->nseeds; i++) {
+        if (conf->seeds[i].port == 0) {
+            snprintf(err, err_size, "redis_cluster: \"%s\" is a unix "
+                     "socket: cluster nodes are host:port",
+                     conf->seeds[i].host);
+            return TC_ERROR;
+        }
+    }
+
+    for (i = 0; i < conf->nshard_list; i++) {
+        if (conf->cluster_shards > 0
+            && conf->shard_list[i] >= conf->cluster_shards)
+        {
+            snprintf(err, err_size, "shards: shard %ld does not exist with "
+                     "cluster_shards = %ld (they are 0 to %ld)",
+                     conf->shard_list[i], conf->cluster_shards,
+                     conf->cluster_shards - 1);
+            return TC_ERROR;
+        }
+    }
+
+    if (!cluster_key_valid(conf->queue_key, 40)
+        || !cluster_key_valid(conf->processing_prefix, 64)
+        || !cluster_key_valid(conf->dead_key, 64))
+    {
+        snprintf(err, err_size, "with redis_cluster, queue_key (at most 40 "
+                 "bytes), processing_prefix and dead_key may hold only "
+                 "A-Z a-z 0-9 . _ - : (each shard's keys get its hash tag)");
+        return TC_ERROR;
+    }
+
+    return TC_OK;
+}
+
+
+tc_rc_t
 tc_conf_check(tc_conf_t *conf, char *err, size_t err_size)
 {
     char   host[256], msg[200], *p;
@@ -356,5 +550,5 @@ tc_conf_check(tc_conf_t *conf, char *err, size_t err_size)
         }
     }
 
-    return TC_OK;
+    return check_cluster(conf, err, err_size);
 }

@@ -19,6 +19,10 @@ typedef struct {
     char    *redis_sentinel;        /* addresses, as given */
     char    *redis_master;          /* the sentinels' name of the master */
     long     redis_sentinel_check_ms;
+    char    *redis_cluster;         /* seed nodes, as given */
+    long     cluster_shards;        /* 0: one per master when first learned */
+    char    *shards;                /* "all" or shard numbers, as given */
+    long     lease_ms;              /* lifetime of a shard's lease */
     char    *queue_key;
     char    *processing_prefix;
     char    *dead_key;
@@ -55,6 +59,10 @@ typedef struct {
     /* derived by tc_conf_check() */
     struct tc_addr_s  *sentinels;   /* redis_sentinel parsed; NULL: none */
     size_t             nsentinels;
+    struct tc_addr_s  *seeds;       /* redis_cluster parsed; NULL: none */
+    size_t             nseeds;
+    long              *shard_list;  /* shards parsed; NULL: all */
+    size_t             nshard_list;
 } tc_conf_t;
 
 /* Fills conf with the defaults. */
@@ -87,6 +95,14 @@ int tc_conf_set(tc_conf_t *conf, const char *name, const char *value,
     char *err, size_t err_size);
 
 int tc_conf_load_file(tc_conf_t *conf, const char *path,
+    char *err, size_t err_size);
+
+/*
+ * Parses "all" (*out NULL, *n 0) or "I,J,..." (distinct numbers from 0,
+ * separated by commas or spaces; malloc'ed).  TC_ERROR with a message in
+ * err.
+ */
+tc_rc_t tc_conf_parse_shards(const char *text, long **out, size_t *n,
     char *err, size_t err_size);
 
 /* Checks the combination of values after parsing. */

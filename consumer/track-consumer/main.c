@@ -284,10 +284,12 @@ take_batch(tc_ctx_t *ctx)
     /*
      * Linger only for a batch MySQL does not have: a list numbered at or
      * below last_seq was committed before a crash and must be acknowledged
-     * as it is, or what joins it would be deleted unstored.
+     * as it is, or what joins it would be deleted unstored.  Likewise a
+     * list inherited with a shard's lease (the last owner may commit it).
      */
     while (q->n > 0 && q->n < (size_t) max && !tc_stop
-           && ctx->conf.linger_ms > 0 && q->seq > ctx->store.last_seq)
+           && ctx->conf.linger_ms > 0 && q->seq > ctx->store.last_seq
+           && !q->inherited)
     {
         left = deadline - now_ms();
         if (left < 10) {
@@ -418,7 +420,7 @@ ack_batch(tc_ctx_t *ctx)
     if (n > 0) {
         tc_log_warn("batch %" PRIu64 ": %zu events moved to \"%s\" "
                     "(undecodable or missing fields)", b->seq, n,
-                    ctx->conf.dead_key);
+                    ctx->queue.dead_key);
     }
 
     batch_drop(ctx);
@@ -495,6 +497,10 @@ run(tc_ctx_t *ctx)
         wait_signals(0);
         report(ctx, 0);
 
+        if (ctx->queue.lost) {
+            return TC_EXIT_OK;          /* run_shards() takes it from here */
+        }
+
         if (tc_stop && !ctx->have) {
             return TC_EXIT_OK;
         }
@@ -536,7 +542,9 @@ run(tc_ctx_t *ctx)
                 if (ctx->have) {
                     batch_drop(ctx);
                 }
-                backoff(ctx, &ctx->redis_backoff, "redis unavailable");
+                if (!ctx->queue.lost) {
+                    backoff(ctx, &ctx->redis_backoff, "redis unavailable");
+                }
                 continue;
             }
             if (taken == TC_TAKE_NOTHING) {
@@ -552,6 +560,18 @@ run(tc_ctx_t *ctx)
             if (tc_stop && ctx->store.m == NULL) {
                 return TC_EXIT_OK;
             }
+            /* a shard's batch is committed only under a live lease */
+            if (ctx->queue.lease_key != NULL
+                && tc_queue_renew_lease(&ctx->queue) != TC_OK)
+            {
+                batch_drop(ctx);
+                tc_queue_close(&ctx->queue);
+                if (!ctx->queue.lost) {
+                    backoff(ctx, &ctx->redis_backoff, "redis unavailable, "
+                            "batch left in the processing list");
+                }
+                continue;
+            }
             apply_batch(ctx);
             if (!ctx->committed) {
                 if (tc_stop && ctx->store.m == NULL) {
@@ -566,6 +586,10 @@ run(tc_ctx_t *ctx)
 
         if (ack_batch(ctx) != TC_OK) {
             tc_queue_close(&ctx->queue);
+            if (ctx->queue.lost) {
+                batch_drop(ctx);        /* the new owner acknowledges it */
+                continue;
+            }
             if (tc_stop) {
                 tc_log_info("exiting without Redis; batch %" PRIu64 " is "
                             "committed and is acknowledged at the next start",
@@ -576,6 +600,91 @@ run(tc_ctx_t *ctx)
                     "committed but not acknowledged");
             continue;
         }
+    }
+}
+
+
+/*
+ * With redis_cluster: a standby until a lease is free among the shards
+ * this consumer may own, then that shard's consumer (its list, processing
+ * list and batch marker), until SIGTERM (the lease is given up) or until
+ * the lease is lost (standby again).
+ */
+static tc_exit_t
+run_shards(tc_ctx_t *ctx)
+{
+    long         pause;
+    size_t       i, k, n, start;
+    tc_rc_t      rc;
+    tc_exit_t    done;
+    tc_conf_t   *conf;
+    tc_queue_t  *q;
+
+    conf = &ctx->conf;
+    q = &ctx->queue;
+    pause = conf->lease_ms / 5;
+
+    for ( ;; ) {
+        wait_signals(0);
+        if (tc_stop) {
+            return TC_EXIT_OK;
+        }
+
+        if (tc_cluster_learn(&q->cluster) != TC_OK) {
+            backoff(ctx, &ctx->redis_backoff, "redis cluster unavailable");
+            continue;
+        }
+        ctx->redis_backoff = conf->backoff_min_ms;
+
+        /* from a random one: lanes and hosts do not all try the same */
+        n = conf->nshard_list ? conf->nshard_list : q->cluster.nshards;
+        start = (size_t) rand() % n;
+        rc = TC_RETRY;
+
+        for (k = 0; k < n && rc != TC_OK; k++) {
+            i = conf->nshard_list ? (size_t) conf->shard_list[(start + k) % n]
+                                  : (start + k) % n;
+            if (i >= q->cluster.nshards) {
+                tc_log_error("shards: there is no shard %zu: the module "
+                             "pushes to %zu (check cluster_shards)", i,
+                             q->cluster.nshards);
+                continue;
+            }
+            if (tc_queue_bind(q, i) != TC_OK) {
+                tc_log_error("out of memory");
+                return TC_EXIT_FAILURE;
+            }
+            rc = tc_queue_take_lease(q);
+        }
+
+        if (rc != TC_OK) {
+            tc_queue_close(q);
+            wait_signals(pause);
+            continue;
+        }
+
+        /* the batch marker and the MariaDB lock are the shard's */
+        free(conf->id);
+        conf->id = strdup(q->queue_key);
+        if (conf->id == NULL) {
+            tc_log_error("out of memory");
+            return TC_EXIT_FAILURE;
+        }
+        tc_store_close(&ctx->store);
+        ctx->redis_backoff = conf->backoff_min_ms;
+
+        done = run(ctx);
+
+        if (!q->lost) {
+            tc_queue_drop_lease(q);
+            return done;
+        }
+
+        if (ctx->have) {
+            batch_drop(ctx);
+        }
+        tc_queue_close(q);
+        tc_store_close(&ctx->store);
     }
 }
 
@@ -663,6 +772,12 @@ main(int argc, char **argv)
                 ctx->conf.timezone[0] ? ctx->conf.timezone : "(system)",
                 ctx->conf.retention_days);
 
+    if (ctx->conf.nseeds > 0) {
+        tc_log_info("redis cluster: seeds %s; shards %s, lease %ld ms",
+                    ctx->conf.redis_cluster, ctx->conf.shards,
+                    ctx->conf.lease_ms);
+    }
+
     if (ctx->conf.nsentinels > 0) {
         tc_log_info("redis: master \"%s\" through %zu sentinel(s): %s",
                     ctx->conf.redis_master, ctx->conf.nsentinels,
@@ -674,7 +789,7 @@ main(int argc, char **argv)
         return 1;
     }
 
-    rc = run(ctx);
+    rc = ctx->conf.nseeds > 0 ? run_shards(ctx) : run(ctx);
 
     report(ctx, 1);
 

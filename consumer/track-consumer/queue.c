@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "common/rc.h"
@@ -76,8 +77,25 @@
 
 
 /*
- * KEYS: queue, processing list, its batch number.  ARGV: max elements in the
- * processing list, lowest acceptable batch number (last committed + 1).
+ * With a lease (redis_cluster), both scripts first check that the shard's
+ * lease (KEYS[4]) still holds this process's token (ARGV[tok]; empty
+ * without a cluster) and renew it for ARGV[tok + 1] ms: a consumer whose
+ * lease expired and was taken can no longer move a batch or delete one.
+ */
+#define LEASE_CHECK(tok)                                                     \
+    "if ARGV[" tok "] ~= '' then\n"                                          \
+    "  if redis.call('GET', KEYS[4]) ~= ARGV[" tok "] then\n"                \
+    "    return redis.error_reply('LEASELOST the shard is not ours')\n"      \
+    "  end\n"                                                                \
+    "  redis.call('PEXPIRE', KEYS[4], ARGV[" tok " + 1])\n"                  \
+    "end\n"
+
+
+/*
+ * KEYS: queue, processing list, its batch number, the lease.  ARGV: max
+ * elements in the processing list, lowest acceptable batch number (last
+ * committed + 1), the lease's token and lifetime, "1" to take an
+ * inherited list as it is (see tc_queue_take_lease).
  * A list numbered min - 1 holds the committed batch that was not
  * acknowledged: nothing may join it.  A list numbered lower than that
  * cannot exist unless Redis went back in time: it is renumbered min and
@@ -90,6 +108,7 @@
  * Redis's time at 40k events/s.
  */
 static const char  fill_script[] =
+    LEASE_CHECK("3")
     "local len = redis.call('LLEN', KEYS[2])\n"
     "local cur = redis.call('GET', KEYS[3])\n"
     "local min = tonumber(ARGV[2])\n"
@@ -99,6 +118,7 @@ static const char  fill_script[] =
     "  cur = ARGV[2]\n"
     "end\n"
     "local want = tonumber(ARGV[1]) - len\n"
+    "if ARGV[5] == '1' and len > 0 then want = 0 end\n"
     "if want > 0 and tonumber(cur) >= min then\n"
     "  local items = redis.call('LRANGE', KEYS[1], 0, want - 1)\n"
     "  local n = #items\n"
@@ -116,13 +136,15 @@ static const char  fill_script[] =
     "return {cur, redis.call('LLEN', KEYS[2])}\n";
 
 /*
- * KEYS: processing list, its batch number, dead-letter list.  ARGV: batch
- * number acknowledged, the next one, dead-letter list limit, the number of
- * elements committed, dead letters.  Returns {code, list length}: 1
+ * KEYS: processing list, its batch number, dead-letter list, the lease.
+ * ARGV: batch number acknowledged, the next one, dead-letter list limit,
+ * the number of elements committed, the lease's token and lifetime, dead
+ * letters.  Returns {code, list length}: 1
  * deleted, 0 acknowledged before, 2 kept (it is not the committed batch)
  * and numbered next, to be stored again (tc_ack_t has the same values).
  */
 static const char  ack_script[] =
+    LEASE_CHECK("5")
     "local cur = redis.call('GET', KEYS[2])\n"
     "if cur == ARGV[2] then return {0, 0} end\n"
     "if cur and cur ~= ARGV[1] then\n"
@@ -137,8 +159,8 @@ static const char  ack_script[] =
     "end\n"
     "redis.call('SET', KEYS[2], ARGV[2])\n"
     "local n = #ARGV\n"
-    "if n > 4 then\n"
-    "  for i = 5, n, 1000 do\n"
+    "if n > 6 then\n"
+    "  for i = 7, n, 1000 do\n"
     "    redis.call('RPUSH', KEYS[3], unpack(ARGV, i, math.min(i + 999, n)))\n"
     "  end\n"
     "  if tonumber(ARGV[3]) > 0 then\n"
@@ -146,6 +168,27 @@ static const char  ack_script[] =
     "  end\n"
     "end\n"
     "return {code, len}\n";
+
+/*
+ * KEYS: the lease, processing list.  ARGV: token, lifetime.  Returns {1,
+ * the list's length} when the lease was free or ours (it is now), else
+ * {0, the owner's token}.
+ */
+static const char  take_script[] =
+    "local owner = redis.call('GET', KEYS[1])\n"
+    "if owner and owner ~= ARGV[1] then return {0, owner} end\n"
+    "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])\n"
+    "return {1, redis.call('LLEN', KEYS[2])}\n";
+
+/* KEYS: the lease.  ARGV: token, lifetime (0: give it up).  1: ours. */
+static const char  renew_script[] =
+    "if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end\n"
+    "if ARGV[2] == '0' then\n"
+    "  redis.call('DEL', KEYS[1])\n"
+    "else\n"
+    "  redis.call('PEXPIRE', KEYS[1], ARGV[2])\n"
+    "end\n"
+    "return 1\n";
 
 /* KEYS: dead-letter list.  ARGV: its limit, dead letters. */
 static const char  dead_script[] =
@@ -159,25 +202,106 @@ static const char  dead_script[] =
     "return n - 1\n";
 
 
+/* a + b + c, malloc'ed */
+static char *
+concat(const char *a, const char *b, const char *c)
+{
+    char    *p;
+    size_t   n;
+
+    n = strlen(a) + strlen(b) + strlen(c) + 1;
+    p = malloc(n);
+    if (p != NULL) {
+        snprintf(p, n, "%s%s%s", a, b, c);
+    }
+
+    return p;
+}
+
+
+/* Names the keys of one queue: its list, dead letters, processing list. */
+static tc_rc_t
+name_keys(tc_queue_t *q, const char *queue, const char *tag, const char *id)
+{
+    free(q->queue_key);
+    free(q->dead_key);
+    free(q->proc_key);
+    free(q->seq_key);
+
+    q->queue_key = strdup(queue);
+    q->dead_key = concat(q->conf->dead_key, tag[0] ? ":" : "", tag);
+    q->proc_key = concat(q->conf->processing_prefix, id, "");
+    q->seq_key = concat(q->conf->processing_prefix, id, ":seq");
+
+    if (q->queue_key == NULL || q->dead_key == NULL || q->proc_key == NULL
+        || q->seq_key == NULL)
+    {
+        return TC_ERROR;
+    }
+
+    return TC_OK;
+}
+
+
 tc_rc_t
 tc_queue_init(tc_queue_t *q, const tc_conf_t *conf)
 {
-    size_t  n;
+    char  host[64];
 
     memset(q, 0, sizeof(*q));
     q->conf = conf;
     q->answered = (size_t) -1;      /* the first connect asks the first */
+    q->shard = -1;
+    tc_cluster_init(&q->cluster, conf);
 
-    n = strlen(conf->processing_prefix) + strlen(conf->id) + 1;
-    q->proc_key = malloc(n);
-    q->seq_key = malloc(n + 4);
-    if (q->proc_key == NULL || q->seq_key == NULL) {
+    if (gethostname(host, sizeof(host)) != 0) {
+        snprintf(host, sizeof(host), "?");
+    }
+    host[sizeof(host) - 1] = '\0';
+    snprintf(q->token, sizeof(q->token), "%s %s pid %d %ld", conf->id, host,
+             (int) getpid(), (long) time(NULL));
+
+    if (name_keys(q, conf->queue_key, "", conf->id) != TC_OK) {
         tc_queue_free(q);
         return TC_ERROR;
     }
 
-    snprintf(q->proc_key, n, "%s%s", conf->processing_prefix, conf->id);
-    snprintf(q->seq_key, n + 4, "%s:seq", q->proc_key);
+    return TC_OK;
+}
+
+
+tc_rc_t
+tc_queue_bind(tc_queue_t *q, size_t i)
+{
+    char                   addr[300];
+    const char            *name;
+    const tc_slot_range_t *m;
+
+    name = q->cluster.shards[i];
+
+    /* the shard's list is its own consumer id: the marker is the shard's */
+    if (name_keys(q, name, strchr(name, '{'), name) != TC_OK) {
+        return TC_ERROR;
+    }
+
+    free(q->lease_key);
+    q->lease_key = concat(name, ":owner", "");
+    if (q->lease_key == NULL) {
+        return TC_ERROR;
+    }
+
+    q->shard = (long) i;
+    q->lost = 0;
+    q->inherited = 0;
+
+    m = tc_cluster_lookup(&q->cluster, q->cluster.slots[i]);
+    if (q->c != NULL
+        && (m == NULL
+            || strcmp(tc_addr_text(m->host, m->port, addr, sizeof(addr)),
+                      q->addr) != 0))
+    {
+        tc_queue_close(q);
+    }
 
     return TC_OK;
 }
@@ -190,10 +314,17 @@ tc_queue_free(tc_queue_t *q)
     tc_queue_release(q);
     free(q->replies);
     free(q->items);
+    free(q->queue_key);
+    free(q->dead_key);
     free(q->proc_key);
     free(q->seq_key);
+    free(q->lease_key);
+    q->queue_key = NULL;
+    q->dead_key = NULL;
     q->proc_key = NULL;
     q->seq_key = NULL;
+    q->lease_key = NULL;
+    tc_cluster_free(&q->cluster);
 }
 
 
@@ -261,56 +392,6 @@ tc_queue_close(tc_queue_t *q)
 }
 
 
-static void
-set_timeout(redisContext *c, long ms)
-{
-    struct timeval  tv;
-
-    tv.tv_sec = ms / 1000;
-    tv.tv_usec = (ms % 1000) * 1000;
-    redisSetTimeout(c, tv);
-}
-
-
-/* A blocking connection with a connect and command timeout of ms. */
-static redisContext *
-open_context(const char *host, long port, long ms)
-{
-    redisContext    *c;
-    struct timeval   tv;
-
-    tv.tv_sec = ms / 1000;
-    tv.tv_usec = (ms % 1000) * 1000;
-
-    if (port == 0) {
-        c = redisConnectUnixWithTimeout(host, tv);
-    } else {
-        c = redisConnectWithTimeout(host, (int) port, tv);
-    }
-
-    if (c != NULL && !c->err) {
-        set_timeout(c, ms);
-    }
-
-    return c;
-}
-
-
-static const char *
-context_error(redisContext *c)
-{
-    if (c == NULL) {
-        return "out of memory";
-    }
-
-    if (c->err == REDIS_ERR_IO && strstr(c->errstr, "temporarily") != NULL) {
-        return "no reply in time";
-    }
-
-    return c->errstr[0] ? c->errstr : "connection lost";
-}
-
-
 /*
  * Logs a failed command.  The context is dropped when it is unusable, or
  * when the reply says this server is not the master any more, so that the
@@ -322,7 +403,19 @@ failed(tc_queue_t *q, const char *what, redisReply *r)
     const char  *why, *next;
 
     next = q->conf->nsentinels ? "asking the sentinels for the master"
-                               : "reconnecting";
+           : q->conf->nseeds ? "learning the slot map again"
+           : "reconnecting";
+
+    if (r != NULL && r->type == REDIS_REPLY_ERROR
+        && strncmp(r->str, "LEASELOST", 9) == 0)
+    {
+        tc_log_warn("redis: %s: the lease of shard \"%s\" is not ours any "
+                    "more (it expired; another consumer may have it now): "
+                    "leaving the shard", what, q->queue_key);
+        q->lost = 1;
+        tc_queue_close(q);
+        return;
+    }
 
     if (r != NULL && r->type == REDIS_REPLY_ERROR) {
         why = tc_redis_failover_error(r->str, r->len);
@@ -343,7 +436,7 @@ failed(tc_queue_t *q, const char *what, redisReply *r)
     }
 
     tc_log_error("redis: %s at %s: %s; %s", what, q->addr,
-                 context_error(q->c), next);
+                 tc_redis_context_error(q->c), next);
     tc_queue_close(q);
 }
 
@@ -381,10 +474,10 @@ discover(tc_queue_t *q, char *host, size_t size, long *port, int quiet)
         s = &conf->sentinels[k];
         tc_addr_text(s->host, s->port, saddr, sizeof(saddr));
 
-        c = open_context(s->host, s->port, timeout);
+        c = tc_redis_open(s->host, s->port, timeout);
         if (c == NULL || c->err) {
             tc_log(level, "redis: sentinel %s: cannot connect: %s", saddr,
-                   context_error(c));
+                   tc_redis_context_error(c));
             if (c != NULL) {
                 redisFree(c);
             }
@@ -401,7 +494,7 @@ discover(tc_queue_t *q, char *host, size_t size, long *port, int quiet)
 
         } else if (rc == TC_SENTINEL_BAD_REPLY) {
             tc_log(level, "redis: sentinel %s: %s", saddr,
-                   r == NULL ? context_error(c) : why);
+                   r == NULL ? tc_redis_context_error(c) : why);
         }
 
         if (r != NULL) {
@@ -499,9 +592,10 @@ tc_queue_connect(tc_queue_t *q)
 {
     char              host[256];
     long              port;
-    redisReply       *r;
-    const char       *h, *role;
-    const tc_conf_t  *c;
+    redisReply             *r;
+    const char             *h, *role;
+    const tc_conf_t        *c;
+    const tc_slot_range_t  *m;
 
     c = q->conf;
     tc_queue_close(q);
@@ -511,6 +605,21 @@ tc_queue_connect(tc_queue_t *q)
             return TC_ERROR;
         }
         h = host;
+
+    } else if (c->nseeds > 0) {
+        if (q->shard < 0 || tc_cluster_learn(&q->cluster) != TC_OK) {
+            return TC_ERROR;
+        }
+        m = tc_cluster_lookup(&q->cluster, q->cluster.slots[q->shard]);
+        if (m == NULL) {
+            tc_log_error("redis cluster: no master serves slot %ld of "
+                         "shard \"%s\" (yet)", q->cluster.slots[q->shard],
+                         q->queue_key);
+            return TC_ERROR;
+        }
+        snprintf(host, sizeof(host), "%s", m->host);
+        h = host;
+        port = m->port;
 
     } else if (c->redis_socket[0]) {
         h = c->redis_socket;
@@ -523,12 +632,12 @@ tc_queue_connect(tc_queue_t *q)
 
     tc_addr_text(h, port, q->addr, sizeof(q->addr));
 
-    q->c = open_context(h, port, c->redis_timeout_ms);
+    q->c = tc_redis_open(h, port, c->redis_timeout_ms);
 
     if (q->c == NULL || q->c->err) {
         tc_log_error("redis: cannot connect to %s%s: %s", q->addr,
                      c->nsentinels ? " (the sentinels' master)" : "",
-                     context_error(q->c));
+                     tc_redis_context_error(q->c));
         tc_queue_close(q);
         return TC_ERROR;
     }
@@ -571,14 +680,14 @@ tc_queue_connect(tc_queue_t *q)
     }
 
     /* blocking pops wait up to block_ms on top of the command timeout */
-    set_timeout(q->c, c->redis_timeout_ms + c->block_ms);
+    tc_redis_set_timeout(q->c, c->redis_timeout_ms + c->block_ms);
     q->next_check = now_ms() + c->redis_sentinel_check_ms;
 
     tc_log_info("redis: connected to %s%s%s%s; queue \"%s\", processing "
                 "list \"%s\"", q->addr,
                 c->nsentinels ? " (master \"" : "",
                 c->nsentinels ? c->redis_master : "",
-                c->nsentinels ? "\")" : "", c->queue_key, q->proc_key);
+                c->nsentinels ? "\")" : "", q->queue_key, q->proc_key);
 
     return TC_OK;
 }
@@ -595,13 +704,13 @@ same_element(const redisReply *a, const redisReply *b)
 tc_rc_t
 tc_queue_fill(tc_queue_t *q, uint64_t min_seq, long max)
 {
-    char          smax[24], smin[24], sfrom[24];
+    char          smax[24], smin[24], sfrom[24], slease[24];
     size_t        i, from, skip;
     uint64_t      cur;
     long long     len;
     redisReply   *moved, *list;
-    const char   *argv[8];
-    size_t        argl[8];
+    const char   *argv[12];
+    size_t        argl[12];
 
     if (q->c == NULL) {
         return TC_ERROR;
@@ -610,15 +719,21 @@ tc_queue_fill(tc_queue_t *q, uint64_t min_seq, long max)
     snprintf(smax, sizeof(smax), "%ld", max);
     snprintf(smin, sizeof(smin), "%" PRIu64, min_seq);
 
+    snprintf(slease, sizeof(slease), "%ld", q->conf->lease_ms);
+
     argv[0] = "EVAL";
     argv[1] = fill_script;
-    argv[2] = "3";
-    argv[3] = q->conf->queue_key;
+    argv[2] = "4";
+    argv[3] = q->queue_key;
     argv[4] = q->proc_key;
     argv[5] = q->seq_key;
-    argv[6] = smax;
-    argv[7] = smin;
-    for (i = 0; i < 8; i++) {
+    argv[6] = q->lease_key ? q->lease_key : q->seq_key;
+    argv[7] = smax;
+    argv[8] = smin;
+    argv[9] = q->lease_key ? q->token : "";
+    argv[10] = slease;
+    argv[11] = q->inherited ? "1" : "0";
+    for (i = 0; i < 12; i++) {
         argl[i] = strlen(argv[i]);
     }
 
@@ -629,7 +744,7 @@ tc_queue_fill(tc_queue_t *q, uint64_t min_seq, long max)
      */
     from = q->n;
     snprintf(sfrom, sizeof(sfrom), "%zu", from ? from - 1 : 0);
-    if (redisAppendCommandArgv(q->c, 8, argv, argl) != REDIS_OK
+    if (redisAppendCommandArgv(q->c, 12, argv, argl) != REDIS_OK
         || redisAppendCommand(q->c, "LRANGE %s %s -1", q->proc_key, sfrom)
            != REDIS_OK)
     {
@@ -692,6 +807,9 @@ tc_queue_fill(tc_queue_t *q, uint64_t min_seq, long max)
     }
 
     q->seq = cur;
+    if (len == 0) {
+        q->inherited = 0;           /* nothing came with the lease */
+    }
     freeReplyObject(moved);
 
     return TC_OK;
@@ -722,10 +840,15 @@ tc_queue_wait(tc_queue_t *q, long ms)
         return TC_WAIT_ERROR;
     }
 
+    /* a lease is renewed by the fills: wait at most a third of it */
+    if (q->lease_key != NULL && ms > q->conf->lease_ms / 3) {
+        ms = q->conf->lease_ms / 3;
+    }
+
     snprintf(timeout, sizeof(timeout), "%ld.%03ld", ms / 1000, ms % 1000);
 
     argv[0] = "BLMOVE";
-    argv[1] = q->conf->queue_key;
+    argv[1] = q->queue_key;
     argv[2] = q->proc_key;
     argv[3] = "LEFT";
     argv[4] = "RIGHT";
@@ -794,9 +917,9 @@ tc_queue_ack(tc_queue_t *q, uint64_t seq, size_t count, char **dead,
     size_t *dead_len, size_t ndead)
 {
     tc_ack_t     rc;
-    char         s0[24], s1[24], smax[24], scount[24];
+    char         s0[24], s1[24], smax[24], scount[24], slease[24];
     redisReply  *r;
-    const char  *head[10];
+    const char  *head[13];
 
     if (q->c == NULL) {
         return TC_ACK_ERROR;
@@ -806,19 +929,23 @@ tc_queue_ack(tc_queue_t *q, uint64_t seq, size_t count, char **dead,
     snprintf(s1, sizeof(s1), "%" PRIu64, seq + 1);
     snprintf(smax, sizeof(smax), "%ld", q->conf->dead_max);
     snprintf(scount, sizeof(scount), "%zu", count);
+    snprintf(slease, sizeof(slease), "%ld", q->conf->lease_ms);
 
     head[0] = "EVAL";
     head[1] = ack_script;
-    head[2] = "3";
+    head[2] = "4";
     head[3] = q->proc_key;
     head[4] = q->seq_key;
-    head[5] = q->conf->dead_key;
-    head[6] = s0;
-    head[7] = s1;
-    head[8] = smax;
-    head[9] = scount;
+    head[5] = q->dead_key;
+    head[6] = q->lease_key ? q->lease_key : q->seq_key;
+    head[7] = s0;
+    head[8] = s1;
+    head[9] = smax;
+    head[10] = scount;
+    head[11] = q->lease_key ? q->token : "";
+    head[12] = slease;
 
-    r = eval_with_letters(q, head, 10, dead, dead_len, ndead);
+    r = eval_with_letters(q, head, 13, dead, dead_len, ndead);
 
     if (r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 2
         && r->element[0]->type == REDIS_REPLY_INTEGER
@@ -829,6 +956,7 @@ tc_queue_ack(tc_queue_t *q, uint64_t seq, size_t count, char **dead,
     {
         rc = (tc_ack_t) r->element[0]->integer;
         q->ack_len = (size_t) r->element[1]->integer;
+        q->inherited = 0;           /* the next batch is this owner's */
 
     } else {
         failed(q, "acknowledging a batch", r);
@@ -862,7 +990,7 @@ tc_queue_push_dead(tc_queue_t *q, char **dead, size_t *dead_len,
     head[0] = "EVAL";
     head[1] = dead_script;
     head[2] = "1";
-    head[3] = q->conf->dead_key;
+    head[3] = q->dead_key;
     head[4] = smax;
 
     r = eval_with_letters(q, head, 5, dead, dead_len, ndead);
@@ -892,7 +1020,7 @@ tc_queue_length(tc_queue_t *q)
         return -1;
     }
 
-    r = redisCommand(q->c, "LLEN %s", q->conf->queue_key);
+    r = redisCommand(q->c, "LLEN %s", q->queue_key);
     if (r == NULL || r->type != REDIS_REPLY_INTEGER) {
         failed(q, "LLEN", r);
         n = -1;
@@ -905,4 +1033,114 @@ tc_queue_length(tc_queue_t *q)
     }
 
     return n;
+}
+
+
+tc_rc_t
+tc_queue_take_lease(tc_queue_t *q)
+{
+    tc_rc_t      rc;
+    char         slease[24];
+    redisReply  *r;
+
+    if (q->c == NULL && tc_queue_connect(q) != TC_OK) {
+        return TC_ERROR;
+    }
+
+    snprintf(slease, sizeof(slease), "%ld", q->conf->lease_ms);
+
+    r = redisCommand(q->c, "EVAL %s 2 %s %s %s %s", take_script,
+                     q->lease_key, q->proc_key, q->token, slease);
+
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2
+        || r->element[0]->type != REDIS_REPLY_INTEGER)
+    {
+        failed(q, "taking a shard's lease", r);
+        rc = TC_ERROR;
+
+    } else if (r->element[0]->integer == 1
+               && r->element[1]->type == REDIS_REPLY_INTEGER)
+    {
+        /*
+         * A list left by the last owner is its batch in hand, which it
+         * may still commit (a stalled process whose lease expired): taken
+         * as it is, not topped up, this owner's batch is the same one, so
+         * whichever commits second finds the marker and acknowledges the
+         * same elements.  See "Exactly once across a takeover" above.
+         */
+        q->inherited = r->element[1]->integer > 0;
+        q->lost = 0;
+        tc_log_info("redis cluster: this process owns shard %ld \"%s\" now "
+                    "(on %s%s)", q->shard, q->queue_key, q->addr,
+                    q->inherited ? ", with the last owner's batch" : "");
+        rc = TC_OK;
+
+    } else {
+        tc_log_debug("redis cluster: shard \"%s\" is owned by \"%s\"",
+                     q->queue_key, r->element[1]->type == REDIS_REPLY_STRING
+                     ? r->element[1]->str : "?");
+        rc = TC_RETRY;
+    }
+
+    if (r != NULL) {
+        freeReplyObject(r);
+    }
+
+    return rc;
+}
+
+
+static tc_rc_t
+renew(tc_queue_t *q, const char *ms)
+{
+    tc_rc_t      rc;
+    redisReply  *r;
+
+    if (q->c == NULL || q->lease_key == NULL) {
+        return TC_ERROR;
+    }
+
+    r = redisCommand(q->c, "EVAL %s 1 %s %s %s", renew_script, q->lease_key,
+                     q->token, ms);
+
+    if (r == NULL || r->type != REDIS_REPLY_INTEGER) {
+        failed(q, "renewing a shard's lease", r);
+        rc = TC_ERROR;
+
+    } else if (r->integer != 1) {
+        tc_log_warn("redis cluster: the lease of shard \"%s\" is not ours "
+                    "any more (it expired; another consumer may have it "
+                    "now): leaving the shard", q->queue_key);
+        q->lost = 1;
+        rc = TC_ERROR;
+
+    } else {
+        rc = TC_OK;
+    }
+
+    if (r != NULL) {
+        freeReplyObject(r);
+    }
+
+    return rc;
+}
+
+
+tc_rc_t
+tc_queue_renew_lease(tc_queue_t *q)
+{
+    char  slease[24];
+
+    snprintf(slease, sizeof(slease), "%ld", q->conf->lease_ms);
+
+    return renew(q, slease);
+}
+
+
+void
+tc_queue_drop_lease(tc_queue_t *q)
+{
+    if (q->lease_key != NULL && !q->lost && renew(q, "0") == TC_OK) {
+        tc_log_info("redis cluster: shard \"%s\" given up", q->queue_key);
+    }
 }

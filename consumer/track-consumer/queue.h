@@ -10,13 +10,25 @@
 
 #include "common/rc.h"
 
+#include "cluster.h"
 #include "config.h"
 
 typedef struct {
     const tc_conf_t  *conf;
     redisContext     *c;
+    char             *queue_key;    /* queue_key, or the shard's list */
+    char             *dead_key;     /* dead_key, or dead_key:{shard's tag} */
     char             *proc_key;     /* processing_prefix + id */
     char             *seq_key;      /* proc_key + ":seq" */
+
+    /* with redis_cluster: the shard bound, its lease */
+    tc_cluster_t      cluster;
+    long              shard;        /* -1: none */
+    char             *lease_key;    /* the shard's list + ":owner" */
+    char              token[128];   /* this process's lease value */
+    unsigned          lost:1;       /* the lease is someone else's now */
+    unsigned          inherited:1;  /* the list came with the lease: its
+                                       first batch is taken as it is */
 
     /* with sentinels */
     size_t            answered;     /* the sentinel that answered last */
@@ -37,12 +49,35 @@ typedef struct {
 } tc_queue_t;
 
 tc_rc_t tc_queue_init(tc_queue_t *q, const tc_conf_t *conf);
+
+/*
+ * With redis_cluster: binds q to shard list i of the cluster's map (the
+ * keys named in README "Redis Cluster shards"), closing the connection
+ * when the shard lives on another master.  TC_ERROR: out of memory.
+ */
+tc_rc_t tc_queue_bind(tc_queue_t *q, size_t i);
+
+/*
+ * Takes the bound shard's lease if it is free or ours (SET NX PX), on
+ * its master.  TC_OK: ours (q->inherited set when its processing list
+ * holds a batch); TC_RETRY: another consumer's; TC_ERROR: Redis (logged).
+ */
+tc_rc_t tc_queue_take_lease(tc_queue_t *q);
+
+/* Renews the lease.  TC_OK, or TC_ERROR with q->lost set when it is not
+   ours any more (else a connection error: logged). */
+tc_rc_t tc_queue_renew_lease(tc_queue_t *q);
+
+/* Gives the lease up if it is still ours, so a standby need not wait. */
+void tc_queue_drop_lease(tc_queue_t *q);
 void tc_queue_free(tc_queue_t *q);
 
 /*
  * Connects to redis_host/port/socket, or, with redis_sentinel, asks the
  * sentinels in turn for the master of redis_master, connects to it and
- * checks with ROLE that it is the master.  TC_ERROR is logged.
+ * checks with ROLE that it is the master, or, with redis_cluster, learns
+ * the slot map again and connects to the master of the bound shard's
+ * slot.  TC_ERROR is logged.
  */
 tc_rc_t tc_queue_connect(tc_queue_t *q);
 void tc_queue_close(tc_queue_t *q);
@@ -66,7 +101,9 @@ tc_rc_t tc_queue_check_master(tc_queue_t *q);
  * numbered below min_seq - 1 (Redis went back in time: see queue.c) is
  * renumbered min_seq too, and stored again.  q->seq is then min_seq - 1
  * (the batch MySQL committed last, acknowledged without storing) or at
- * least min_seq.
+ * least min_seq.  With a lease (cluster), the script first checks that
+ * the lease is still ours and renews it (else TC_ERROR and q->lost), and
+ * an inherited list is not topped up.
  */
 tc_rc_t tc_queue_fill(tc_queue_t *q, uint64_t min_seq, long max);
 

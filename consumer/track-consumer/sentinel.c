@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 
 #include "common/rc.h"
 
@@ -211,6 +212,56 @@ tc_addr_list_free(tc_addr_t *a, size_t n)
 }
 
 
+void
+tc_redis_set_timeout(redisContext *c, long ms)
+{
+    struct timeval  tv;
+
+    tv.tv_sec = ms / 1000;
+    tv.tv_usec = (ms % 1000) * 1000;
+    redisSetTimeout(c, tv);
+}
+
+
+/* A blocking connection with a connect and command timeout of ms. */
+redisContext *
+tc_redis_open(const char *host, long port, long ms)
+{
+    redisContext    *c;
+    struct timeval   tv;
+
+    tv.tv_sec = ms / 1000;
+    tv.tv_usec = (ms % 1000) * 1000;
+
+    if (port == 0) {
+        c = redisConnectUnixWithTimeout(host, tv);
+    } else {
+        c = redisConnectWithTimeout(host, (int) port, tv);
+    }
+
+    if (c != NULL && !c->err) {
+        tc_redis_set_timeout(c, ms);
+    }
+
+    return c;
+}
+
+
+const char *
+tc_redis_context_error(redisContext *c)
+{
+    if (c == NULL) {
+        return "out of memory";
+    }
+
+    if (c->err == REDIS_ERR_IO && strstr(c->errstr, "temporarily") != NULL) {
+        return "no reply in time";
+    }
+
+    return c->errstr[0] ? c->errstr : "connection lost";
+}
+
+
 const char *
 tc_addr_text(const char *host, long port, char *buf, size_t size)
 {
@@ -318,6 +369,12 @@ tc_redis_failover_error(const char *err, size_t len)
         { "UNBLOCKED", "it was demoted to a replica (failover)" },
         { "MASTERDOWN", "it is a replica that lost its master" },
         { "LOADING", "it is still loading its data" },
+        { "MOVED", "the slot is served by another master now (resharding "
+                   "or failover)" },
+        { "ASK", "the slot is being migrated: waiting for it to finish" },
+        { "TRYAGAIN", "keys of the slot are being migrated: waiting" },
+        { "CLUSTERDOWN", "the cluster is down (a master failed and no "
+                         "replica was promoted yet)" },
     };
 
     size_t  i, n;

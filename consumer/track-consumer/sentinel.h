@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* track-consumer: Sentinel helpers: addresses, replies, failover errors. */
+/* track-consumer: Redis helpers: addresses, connections, Sentinel replies,
+   failover errors. */
 #ifndef TC_SENTINEL_H
 #define TC_SENTINEL_H
 
@@ -22,6 +23,14 @@ typedef struct tc_addr_s {
 tc_rc_t tc_addr_list_parse(const char *text, long def_port, tc_addr_t **out,
     size_t *n, char *err, size_t err_size);
 void tc_addr_list_free(tc_addr_t *a, size_t n);
+
+/* A blocking connection (port 0: a unix socket) with a connect and
+   command timeout of ms; NULL or c->err on failure. */
+redisContext *tc_redis_open(const char *host, long port, long ms);
+void tc_redis_set_timeout(redisContext *c, long ms);
+
+/* Why c failed, for the log ("no reply in time" for a timeout). */
+const char *tc_redis_context_error(redisContext *c);
 
 /* "host:port", "[v6]:port" or "unix:path" into buf. */
 const char *tc_addr_text(const char *host, long port, char *buf, size_t size);
@@ -47,7 +56,9 @@ int tc_role_is_master(const redisReply *r, const char **role);
 /*
  * An error reply that means this server is no longer (or not yet) the
  * master, or cannot serve now: READONLY, UNBLOCKED (a blocked BLMOVE when
- * the master was demoted), MASTERDOWN, LOADING.  Returns a short
+ * the master was demoted), MASTERDOWN, LOADING, and a cluster's MOVED,
+ * ASK, TRYAGAIN and CLUSTERDOWN (the consumer then learns the slot map
+ * again and reconnects).  Returns a short
  * explanation for the log, or NULL for any other error.
  */
 const char *tc_redis_failover_error(const char *err, size_t len);

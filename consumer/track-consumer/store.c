@@ -465,6 +465,16 @@ tc_store_connect(tc_store_t *s)
         goto fail;
     }
 
+    /*
+     * One process per id.  A shard of a Redis Cluster is guarded by its
+     * lease instead: GET_LOCK is one server's (Galera does not replicate
+     * it), and the session of a host that vanished would hold it until
+     * MariaDB notices.
+     */
+    if (c->nseeds > 0) {
+        goto locked;
+    }
+
     tc_buf_init(&b);
     tc_buf_adds(&b, "SELECT GET_LOCK(");
     tc_buf_addf(&b, "'track-consumer:%s'", c->id);
@@ -483,6 +493,8 @@ tc_store_connect(tc_store_t *s)
         rc = TC_DOWN;
         goto fail;
     }
+
+locked:
 
     tc_buf_init(&b);
     tc_buf_adds(&b, "INSERT IGNORE INTO consumer_state (consumer_id, last_seq)"

@@ -16,41 +16,10 @@ my $key = 'it:cl';
 
 # --- the cluster -------------------------------------------------------------
 
-my @ports = map { free_port() } 1 .. 6;
-for my $i (0 .. 5) {
-    # the bus port on its own free port: port + 10000 may be out of range
-    start_redis("$dir/r$i", $ports[$i],
-                '--cluster-enabled yes --cluster-port ' . free_port()
-                . " --cluster-config-file $dir/r$i/nodes.conf"
-                . ' --cluster-node-timeout 2000');
-}
-sh('redis-cli --cluster create '
-   . join(' ', map { "127.0.0.1:$_" } @ports)
-   . " --cluster-replicas 1 --cluster-yes >$dir/create.log 2>&1")
-    or BAIL_OUT("redis-cli --cluster create failed; see $dir/create.log");
-
-sub cluster_ok {
-    my ($port) = @_;
-    return (redis_cli($port, 'cluster', 'info') // '')
-           =~ /cluster_state:ok/;
-}
-
-# -> { port => node id } of the masters that are up, as $port sees them
-sub masters {
-    my ($port) = @_;
-    my %m;
-    for (split /\n/, redis_cli($port, '--raw', 'cluster', 'nodes') // '') {
-        my ($id, $addr, $flags) = split / /;
-        next if $flags =~ /fail/ || $flags !~ /master/;
-        $m{$1} = $id if $addr =~ /:(\d+)\@/;
-    }
-    return \%m;
-}
-
-ok(wait_for(30, sub { !grep { !cluster_ok($_) } @ports }),
-   'the cluster is up on all six nodes');
-ok(wait_for(30, sub { keys %{ masters($ports[0]) } == 3 }),
-   'with three masters');
+my @ports = start_redis_cluster($dir);
+ok(!grep({ !cluster_ok($_) } @ports)
+   && keys %{ cluster_masters($ports[0]) } == 3,
+   'the cluster is up on all six nodes, with three masters');
 
 # -> { list key => master port } of the shard lists (of $prefix, default
 # $key)
@@ -58,7 +27,7 @@ sub lists {
     my ($prefix) = @_;
     $prefix //= $key;
     my %at;
-    for my $m (keys %{ masters($ports[0]) }) {
+    for my $m (keys %{ cluster_masters($ports[0]) }) {
         for my $k (split /\n/, redis_cli($m, '--raw', 'keys', "$prefix:*")) {
             next if $k =~ /:spool:/;
             $at{$k} = $m;
@@ -145,7 +114,7 @@ EOF
 my ($moving) = sort keys %$at;
 my $src = $at->{$moving};
 my ($dst) = grep { $_ != $src } sort keys %masters_used;
-my $ids = masters($ports[0]);
+my $ids = cluster_masters($ports[0]);
 my $slot = redis_int($src, 'cluster', 'keyslot', $moving);
 
 my $h = start_sending($dir, $pixel, 2, 1500, 'b');
@@ -188,7 +157,7 @@ ok(metric($metrics, 'track_events_pushed_total') > $before,
    'the other shards kept their normal path');
 
 ok(wait_for(30, sub {
-       my $m = masters($alive[0]);
+       my $m = cluster_masters($alive[0]);
        keys %$m == 3 && !$m->{$victim} && cluster_ok($alive[0]) }),
    'the cluster promoted the replica');
 ok(wait_for(30, sub {

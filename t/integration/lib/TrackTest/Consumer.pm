@@ -16,7 +16,8 @@ use POSIX qw(strftime WNOHANG);
 use Test::More ();
 
 use TrackTest::Base;
-use TrackTest::Services qw(start_redis redis_cmd);
+use TrackTest::Services qw(start_redis redis_cmd redis_cli redis_int metric
+                            cluster_masters);
 
 our @EXPORT = qw($CONSUMER_BIN %CONSUMER_TEST_SETTINGS
                  start_db db_connect stop_db restart_db db_rows day_tables
@@ -24,6 +25,7 @@ our @EXPORT = qw($CONSUMER_BIN %CONSUMER_TEST_SETTINGS
                  consumer_alive consumer_log lane_pids processing_total
                  start_queue_redis queue_cmd push_events processing_lists
                  processing_len drained lane_state
+                 shard_keys shard_owners shards_drained
                  zone_offset day_of gen_events encode_event
                  stored_once exactly_once stats_consistent rollup_done db_eids
                  accepted);
@@ -173,7 +175,8 @@ sub consumer_defaults {
 my $serial = 0;
 
 # start_consumer($dir, db => $db, id => $id, redis_port => $port | sentinel
-# => 'host:port ...', master => $name, key => $queue, lanes => N, level =>
+# => 'host:port ...', master => $name | cluster => 'host:port ...' (seeds of
+# a Redis Cluster), key => $queue, lanes => N, level =>
 # $log_level, conf => {setting => value}, args => [...], env => {...}):
 # track-consumer with its settings in $dir/consumer-<id>-<n>.conf and its
 # log in $dir/consumer-<id>-<n>.log (stdout and stderr in .out); the Redis
@@ -192,11 +195,12 @@ sub start_consumer {
     $conf{log_level} = $o{level} if $o{level};
     my @head = (id => $o{id}, redis_port => $o{redis_port},
                 redis_sentinel => $o{sentinel}, redis_master => $o{master},
+                redis_cluster => $o{cluster},
                 queue_key => $o{key}, mysql_socket => $db->{socket},
                 mysql_password => $db->{password},
                 mysql_database => $db->{database}, log_file => "$stem.log");
     push @head, redis_port => $queue_port
-        unless $o{redis_port} || $o{sentinel};
+        unless $o{redis_port} || $o{sentinel} || $o{cluster};
     open(my $fh, '>', "$stem.conf") or die "$stem.conf: $!";
     while (my ($k, $v) = splice @head, 0, 2) {
         print $fh "$k = $v\n" if defined $v;
@@ -327,6 +331,47 @@ sub lane_state {
     return db_rows($dbh, "SELECT " . join(', ', map { "SUM($_)" } @$cols)
                    . " FROM consumer_state WHERE consumer_id = ?"
                    . " OR consumer_id LIKE ?", $id, "$like/%")->[0];
+}
+
+# --- Redis Cluster shards (issue 13) -----------------------------------------
+
+# shard_keys($port, $key): { key => master port } of every key naming $key
+# (the shard lists of queue $key, their processing lists, seq keys and
+# leases) on the masters of the cluster the node on $port is in
+sub shard_keys {
+    my ($port, $key) = @_;
+    my %k;
+    for my $m (keys %{ cluster_masters($port) }) {
+        $k{$_} = $m for grep { length }
+            split /\n/, redis_cli($m, '--raw', 'keys', "*$key*") // '';
+    }
+    return \%k;
+}
+
+# shard_owners($port, $key): { shard list => consumer id } from the leases
+# (a lane's id without its "/k")
+sub shard_owners {
+    my ($port, $key) = @_;
+    my $k = shard_keys($port, $key);
+    my %o;
+    for (grep { /:owner$/ } keys %$k) {
+        my $v = redis_cli($k->{$_}, '--raw', 'get', $_) // '';
+        (my $list = $_) =~ s/:owner$//;
+        $o{$list} = $1 if $v =~ /^(\S+?)(?:\/\d+)? /;
+    }
+    return \%o;
+}
+
+# shards_drained($port, $key, $metrics_url): the shard lists of $key and
+# their processing lists empty, and the nginx at $metrics_url has nothing
+# spooled
+sub shards_drained {
+    my ($port, $key, $metrics) = @_;
+    my $k = shard_keys($port, $key);
+    for (grep { !/:(owner|seq)$/ && !/:spool:/ } keys %$k) {
+        return 0 if redis_int($k->{$_}, 'llen', $_) != 0;
+    }
+    return metric($metrics, 'track_spool_bytes') == 0;
 }
 
 # --- events ------------------------------------------------------------------------

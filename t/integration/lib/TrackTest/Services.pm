@@ -20,6 +20,7 @@ our @EXPORT = qw($MODULE_SO start_redis stop_redis redis_cli redis_cmd redis_int
                  run_sh run_env
                  redis_forget kill_redis freeze_redis role_of start_sentinel
                  sentinel_master sentinel_settled
+                 start_redis_cluster cluster_ok cluster_masters
                  start_nginx start_pixel_nginx workers_connected stop_nginx
                  reload_nginx metric
                  send_events start_sending finish_sending stored_eids);
@@ -120,6 +121,55 @@ sub role_of {
     my ($port) = @_;
     my $out = redis_cli($port, 'role') // '';
     return $out =~ /^1\) "(\w+)"/ ? $1 : '';
+}
+
+# --- redis cluster -----------------------------------------------------------
+
+# start_redis_cluster($dir): a local Redis Cluster of three masters with a
+# replica each (redis-cli --cluster create: slots split evenly), on free
+# loopback ports, its nodes in $dir/r0 .. $dir/r5, cluster-node-timeout
+# 2000 ms; waits until every node says the cluster is ok with three
+# masters.  Returns the six ports (the masters first, as created); stopped
+# at exit.
+sub start_redis_cluster {
+    my ($dir) = @_;
+    my @ports = map { free_port() } 1 .. 6;
+    for my $i (0 .. 5) {
+        # the bus port on its own free port: port + 10000 may be out of range
+        start_redis("$dir/r$i", $ports[$i],
+                    '--cluster-enabled yes --cluster-port ' . free_port()
+                    . " --cluster-config-file $dir/r$i/nodes.conf"
+                    . ' --cluster-node-timeout 2000');
+    }
+    sh('redis-cli --cluster create '
+       . join(' ', map { "127.0.0.1:$_" } @ports)
+       . " --cluster-replicas 1 --cluster-yes >$dir/create.log 2>&1")
+        or die "redis-cli --cluster create failed; see $dir/create.log\n";
+    wait_for(30, sub { !grep { !cluster_ok($_) } @ports })
+        or die "the cluster is not ok on all six nodes\n";
+    wait_for(30, sub { keys %{ cluster_masters($ports[0]) } == 3 })
+        or die "the cluster has not three masters\n";
+    return @ports;
+}
+
+# cluster_ok($port): the node on $port says cluster_state:ok
+sub cluster_ok {
+    my ($port) = @_;
+    return (redis_cli($port, 'cluster', 'info') // '')
+           =~ /cluster_state:ok/;
+}
+
+# cluster_masters($port): { port => node id } of the masters that are up,
+# as the node on $port sees them
+sub cluster_masters {
+    my ($port) = @_;
+    my %m;
+    for (split /\n/, redis_cli($port, '--raw', 'cluster', 'nodes') // '') {
+        my ($id, $addr, $flags) = split / /;
+        next if $flags =~ /fail/ || $flags !~ /master/;
+        $m{$1} = $id if $addr =~ /:(\d+)\@/;
+    }
+    return \%m;
 }
 
 # start_sentinel($dir, $port, $name, $master_port, %opt): one redis-sentinel
