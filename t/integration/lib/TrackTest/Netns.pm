@@ -143,12 +143,15 @@ sub host_pids {
 }
 
 # kill_host($net, $host): the host dies: SIGKILL to all its processes, and
-# waits until they are gone; returns how many there were
+# waits until they are gone (reaped, when the test started them); returns
+# how many there were
 sub kill_host {
     my ($net, $host) = @_;
     my @pids = host_pids($net, $host);
     kill 'KILL', @pids;
-    wait_for(10, sub { !grep { kill 0, $_ } @pids })
+    wait_for(10, sub {
+        waitpid($_, POSIX::WNOHANG()) for @pids;
+        !grep { kill 0, $_ } @pids })
         or die "$host: processes survived SIGKILL\n";
     return scalar @pids;
 }
