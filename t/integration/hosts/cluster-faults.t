@@ -40,8 +40,12 @@ my ($REDIS, $REPLICA, $MYSQL, $HTTP) = (6379, 6380, 3306, 8080);
 
 sub rcli {
     my ($host, $port, @args) = @_;
+    # a node that is down says so on stderr at every poll
+    open(my $err, '>&', \*STDERR) or die $!;
+    open(STDERR, '>', '/dev/null') or die $!;
     open(my $fh, '-|', 'redis-cli', '-h', addr($host), '-p', $port, '--raw',
          @args) or die "redis-cli: $!";
+    open(STDERR, '>&', $err) or die $!;
     local $/;
     my $out = <$fh> // '';
     close $fh;
@@ -103,7 +107,8 @@ sub queued {
 # --- Galera: g1 starts the cluster, g2 and g3 join by state transfer ------------
 # (rsync: the daemon wsrep_sst_rsync starts on a joiner runs as nobody
 # when mariadbd runs as root, as here, so a joiner's data directory is
-# nobody's and the scratch directory open to pass through)
+# given to nobody before each start and the scratch directory is open to
+# pass through)
 
 chmod 0711, $dir;
 
@@ -114,7 +119,7 @@ sub galera_args {
         '--wsrep-provider=/usr/lib/galera/libgalera_smm.so',
         "--wsrep-cluster-address=$gcomm", '--wsrep-cluster-name=track',
         '--wsrep-node-address=' . addr($g), '--wsrep-sst-method=rsync',
-        '--wsrep-provider-options=gcache.size=32M',
+        '--wsrep-provider-options=gcache.size=256M',
         '--binlog-format=ROW', '--innodb-autoinc-lock-mode=2',
         '--innodb-buffer-pool-size=64M', '--innodb-log-file-size=48M';
 }
@@ -124,6 +129,7 @@ sub galera_args {
 sub galera_node_start {
     my ($g, @opt) = @_;
     my $d = "$dir/$g";
+    system('chown', '-R', 'nobody:nogroup', "$d/data") == 0 or die;
     in_host($net, $g, sub {
         system("(setsid mariadbd --defaults-file='$d/my.cnf' "
                . galera_args($g) . " @opt </dev/null >>'$d/mariadbd.log'"
@@ -177,8 +183,6 @@ sub node_dbh {
 # the joiners' settings are g1's, their data comes by state transfer
 for my $g (qw(g2 g3)) {
     system('mkdir', '-p', "$dir/$g/tmp", "$dir/$g/data") == 0 or die;
-    chown scalar(getpwnam('nobody')), scalar(getgrnam('nogroup')),
-          "$dir/$g/data";
     for my $f (qw(my.cnf root.cnf writer reader)) {
         (my $text = slurp("$g1dir/$f")) =~ s{\Q$g1dir\E}{$dir/$g}g;
         open(my $fh, '>', "$dir/$g/$f") or die $!;
@@ -233,19 +237,42 @@ ok(wait_for(20, sub {
                != 3 } keys %edge }),
    'both edges connect to the three masters');
 
+# -> { shard => owner token ("id host pid time") } of the leases held
+sub owners {
+    my %o;
+    for (@nodes) {
+        next unless rcli(@$_, 'role') =~ /^master/;
+        for my $k (split /\n/, rcli(@$_, '--scan', '--pattern', '*:owner')) {
+            my ($i) = $k =~ /\{s(\d+)\./ or next;
+            $o{$i} = rcli(@$_, 'get', $k);
+        }
+    }
+    return \%o;
+}
+sub owned_by {
+    my ($c, @shards) = @_;
+    my $o = owners();
+    return !grep { ($o->{$_} // '') !~ /^\Q$c\E\b/ } @shards;
+}
+
+# c1 owns shards 0 and 1; c2 shard 2, its other lanes stand by for any
 my $cluster = join ',', map { addr($_) . ":$REDIS" } qw(r1 r2 r3);
 my $writer = { password => $pw{MYSQL_PASSWORD}, database => 'track' };
 my %consumer;
-for my $c (['c1', '0,1', [qw(g1 g2 g3)]], ['c2', '2', [qw(g2 g3 g1)]]) {
-    my ($name, $shards, $hosts) = @$c;
+for my $c (['c1', '0,1', 2, [qw(g1 g2 g3)]],
+           ['c2', 'all', 3, [qw(g2 g3 g1)]]) {
+    my ($name, $shards, $lanes, $hosts) = @$c;
     $consumer{$name} = in_host($net, $name, sub {
         start_consumer("$dir/$name", db => $writer, id => $name,
                        conf => { redis_cluster => $cluster,
                                  cluster_shards => 3, shards => $shards,
-                                 lanes => 3, lease_ms => 2000,
+                                 lanes => $lanes, lease_ms => 2000,
                                  mysql_host => $mysql_hosts->(@$hosts) });
     });
+    ok(wait_for(30, sub { owned_by('c1', 0, 1) }), 'c1 owns shards 0 and 1')
+        if $name eq 'c1';
 }
+ok(wait_for(30, sub { owned_by('c2', 2) }), 'c2 owns shard 2');
 
 my $stats = in_host($net, 'st', sub {
     start_stats("$dir/st", db => { env => { MYSQL_READER_USER =>
@@ -299,6 +326,8 @@ ok(wait_for(60, sub {
 # 3. the host of consumer c1 dies; c2 takes its shards over
 ok(kill_host($net, 'c1') > 0, 'consumer host c1 SIGKILLed');
 consumer_alive($consumer{c1});           # reaped
+ok(wait_for(30, sub { owned_by('c2', 0, 1, 2) }),
+   'c2 takes shards 0 and 1 over once their leases expire');
 
 # 4. Galera node g2 (c2's first host) SIGKILLed, then started again
 kill_host($net, 'g2');

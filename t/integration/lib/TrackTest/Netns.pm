@@ -98,6 +98,7 @@ sub netns_network {
     my $pid = $$;
     at_exit(sub {
         return unless $$ == $pid;
+        local @SIG{qw(INT TERM HUP)} = ('IGNORE') x 3;   # let it finish
         remove_ns($_->{ns}) for grep { $_->{ns} ne $net->{net}{ns} }
                                 values %$net;
         remove_ns($net->{net}{ns});
