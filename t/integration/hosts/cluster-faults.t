@@ -7,8 +7,9 @@
 # consumers and track-stats reach through mysql_host lists.  Under load
 # through both edges: a Redis master SIGKILLed (its replica promoted), one
 # edge cut from one Redis host and joined again, one consumer host
-# SIGKILLed (the other takes its shards over when the lease expires), one
-# Galera node SIGKILLed and started again (state transfer).  Afterwards
+# SIGKILLed (the other takes its shards over when the lease expires), the
+# Galera node both consumers write through SIGKILLed (they move to the
+# next) and started again (state transfer, TrackTest::Galera).  Afterwards
 # every event answered 2xx is in the day tables once, on every Galera node,
 # the statistics equal the raw rows, and track-stats answers as SQL does.
 use strict;
@@ -104,112 +105,23 @@ sub queued {
     return $n;
 }
 
-# --- Galera: g1 starts the cluster, g2 and g3 join by state transfer ------------
-# (rsync: the daemon wsrep_sst_rsync starts on a joiner runs as nobody
-# when mariadbd runs as root, as here, so a joiner's data directory is
-# given to nobody before each start and the scratch directory is open to
-# pass through)
+# --- Galera: three nodes, one per host (TrackTest::Galera) ----------------------
 
-chmod 0711, $dir;
-
-my $gcomm = 'gcomm://' . join(',', map { addr($_) } qw(g1 g2 g3));
-sub galera_args {
-    my ($g) = @_;
-    return join ' ', '--bind-address=0.0.0.0', '--wsrep-on=ON',
-        '--wsrep-provider=/usr/lib/galera/libgalera_smm.so',
-        "--wsrep-cluster-address=$gcomm", '--wsrep-cluster-name=track',
-        '--wsrep-node-address=' . addr($g), '--wsrep-sst-method=rsync',
-        '--wsrep-provider-options=gcache.size=256M',
-        '--binlog-format=ROW', '--innodb-autoinc-lock-mode=2',
-        '--innodb-buffer-pool-size=64M', '--innodb-log-file-size=48M';
-}
-
-# galera_node_start($g, @options): mariadbd of host $g on the settings
-# start_mariadb wrote, as a Galera node; waits until it is Synced
-sub galera_node_start {
-    my ($g, @opt) = @_;
-    my $d = "$dir/$g";
-    system('chown', '-R', 'nobody:nogroup', "$d/data") == 0 or die;
-    in_host($net, $g, sub {
-        system("(setsid mariadbd --defaults-file='$d/my.cnf' "
-               . galera_args($g) . " @opt </dev/null >>'$d/mariadbd.log'"
-               . " 2>&1 &)") == 0 or die "mariadbd: $!\n";
-    });
-    wait_for(90, sub { wsrep($g, 'local_state_comment') eq 'Synced' })
-        or BAIL_OUT("mariadbd on $g is not Synced ("
-                    . wsrep($g, 'local_state_comment') . " $@); see"
-                    . " $d/mariadbd.log");
-}
-
-# the position a SIGKILLed node recovers to (for IST rather than SST)
-sub recovered_position {
-    my ($g) = @_;
-    my $d = "$dir/$g";
-    in_host($net, $g, sub {
-        system("mariadbd --defaults-file='$d/my.cnf' " . galera_args($g)
-               . " --wsrep-recover --log-error='$d/recover.log'"
-               . " >>'$dir/$g.start' 2>&1");
-    });
-    my ($pos) = slurp("$d/recover.log") =~ /Recovered position: (\S+)/;
-    return $pos;
-}
-
-my $g1dir = "$dir/g1";
-in_host($net, 'g1', sub {
-    sh("start_mariadb '$g1dir' $MYSQL " . galera_args('g1')
-       . " --wsrep-new-cluster >>'$dir/g1.start' 2>&1")
-}) or BAIL_OUT("mariadbd on g1 did not start; see $g1dir/mariadbd.log");
-my $root_pw = (slurp("$g1dir/root.cnf") =~ /^password=(\S+)/m)[0];
-my %pw = map { /^(MYSQL_\w*PASSWORD)=(\S+)/ ? ($1 => $2) : () }
-         split /\n/, slurp("$g1dir/env");
-
-sub node_dbh {
-    my ($g) = @_;
-    return db_connect({ socket => "$dir/$g/mysqld.sock", database => 'track',
-                        root_password => $root_pw, tz => '+00:00' });
-}
-{
-    # the consumers and track-stats log in over the network
-    my $dbh = node_dbh('g1');
-    for my $u (['track_writer', $pw{MYSQL_PASSWORD},
-                'SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, INDEX, ALTER'],
-               ['track_reader', $pw{MYSQL_READER_PASSWORD}, 'SELECT']) {
-        my $who = "'$u->[0]'\@'10.213.13.%'";
-        $dbh->do("CREATE USER $who IDENTIFIED BY '$u->[1]'");
-        $dbh->do("GRANT $u->[2] ON track.* TO $who");
-    }
-    $dbh->disconnect;
-}
-# the joiners' settings are g1's, their data comes by state transfer
-for my $g (qw(g2 g3)) {
-    system('mkdir', '-p', "$dir/$g/tmp", "$dir/$g/data") == 0 or die;
-    for my $f (qw(my.cnf root.cnf writer reader)) {
-        (my $text = slurp("$g1dir/$f")) =~ s{\Q$g1dir\E}{$dir/$g}g;
-        open(my $fh, '>', "$dir/$g/$f") or die $!;
-        print $fh $text;
-        close $fh;
-        chmod 0600, "$dir/$g/$f";
-    }
-}
-galera_node_start($_) for qw(g2 g3);
-my $dbh = node_dbh('g1');
-
-sub wsrep {
-    my ($g, $var) = @_;
-    my $v = eval {
-        node_dbh($g)->selectrow_arrayref("SHOW STATUS LIKE 'wsrep_$var'")
-    };
-    diag("$g: $@") if $@ && $ENV{TRACK_DEBUG};
-    return $v ? $v->[1] : '';
-}
-sub synced {
-    my ($g) = @_;
-    return wsrep($g, 'local_state_comment') eq 'Synced'
-           && wsrep($g, 'cluster_size') == 3;
-}
-ok(wait_for(60, sub { !grep { !synced($_) } qw(g1 g2 g3) }),
+chmod 0711, $dir;       # the joiners' rsync daemon runs as nobody
+my @gnodes = qw(g1 g2 g3);
+my $galera = start_galera("$dir/galera", nodes => 3,
+                          hosts => [map { addr($_) } @gnodes],
+                          wrap => sub {
+                              "ip netns exec $net->{ $gnodes[$_[0]] }{ns}" });
+ok(!grep({ !galera_synced($galera, $_) } 0 .. 2),
    'Galera: three nodes synced');
-my $mysql_hosts = sub { join ',', map { addr($_) . ":$MYSQL" } @_ };
+# the checks read g3, which stays up
+sub node_dbh {
+    my $h = galera_dbh($galera, $_[0]);
+    $h->do("SET time_zone = '+00:00'");
+    return $h;
+}
+my $dbh = node_dbh(2);
 
 # --- edges, consumers, track-stats ---------------------------------------------
 
@@ -255,19 +167,20 @@ sub owned_by {
     return !grep { ($o->{$_} // '') !~ /^\Q$c\E\b/ } @shards;
 }
 
-# c1 owns shards 0 and 1; c2 shard 2, its other lanes stand by for any
+# c1 owns shards 0 and 1; c2 shard 2, its other lanes stand by for any;
+# both write to g1 while it is up (one writer node: Galera certifies two
+# roll-ups on two nodes only at commit)
 my $cluster = join ',', map { addr($_) . ":$REDIS" } qw(r1 r2 r3);
-my $writer = { password => $pw{MYSQL_PASSWORD}, database => 'track' };
+my $writer = { password => $galera->{password}, database => 'track' };
 my %consumer;
-for my $c (['c1', '0,1', 2, [qw(g1 g2 g3)]],
-           ['c2', 'all', 3, [qw(g2 g3 g1)]]) {
-    my ($name, $shards, $lanes, $hosts) = @$c;
+for my $c (['c1', '0,1', 2], ['c2', 'all', 3]) {
+    my ($name, $shards, $lanes) = @$c;
     $consumer{$name} = in_host($net, $name, sub {
         start_consumer("$dir/$name", db => $writer, id => $name,
                        conf => { redis_cluster => $cluster,
                                  cluster_shards => 3, shards => $shards,
                                  lanes => $lanes, lease_ms => 2000,
-                                 mysql_host => $mysql_hosts->(@$hosts) });
+                                 mysql_host => galera_hosts($galera) });
     });
     ok(wait_for(30, sub { owned_by('c1', 0, 1) }), 'c1 owns shards 0 and 1')
         if $name eq 'c1';
@@ -276,11 +189,11 @@ ok(wait_for(30, sub { owned_by('c2', 2) }), 'c2 owns shard 2');
 
 my $stats = in_host($net, 'st', sub {
     start_stats("$dir/st", db => { env => { MYSQL_READER_USER =>
-                                                'track_reader',
+                                                $galera->{reader_user},
                                             MYSQL_READER_PASSWORD =>
-                                                $pw{MYSQL_READER_PASSWORD} },
+                                                $galera->{reader_password} },
                                    socket => '' },
-                args => ['--mysql-host', $mysql_hosts->(qw(g3 g1 g2)),
+                args => ['--mysql-host', galera_hosts($galera, 2, 0, 1),
                          '--mysql-socket', '']);
 });
 
@@ -329,18 +242,16 @@ consumer_alive($consumer{c1});           # reaped
 ok(wait_for(30, sub { owned_by('c2', 0, 1, 2) }),
    'c2 takes shards 0 and 1 over once their leases expire');
 
-# 4. Galera node g2 (c2's first host) SIGKILLed, then started again
-kill_host($net, 'g2');
-ok(wait_for(30, sub { wsrep('g1', 'cluster_size') == 2 }),
-   'Galera node g2 killed: the others go on as two');
+# 4. Galera node g1, where both consumers write, SIGKILLed, then back
+ok(galera_kill($galera, 0), 'Galera node g1 SIGKILLed');
+ok(wait_for(30, sub {
+       (galera_status($galera, 2, 'wsrep_cluster_size') // 0) == 2 }),
+   'the others go on as two');
 $before = rows();
 ok(wait_for(60, sub { rows() > $before + 500 }),
-   'events keep reaching MariaDB without c1 and g2');
-my $pos = recovered_position('g2');
-ok($pos, "g2 recovers its position ($pos)");
-galera_node_start('g2', "--wsrep-start-position=$pos");
-ok(wait_for(90, sub { !grep { !synced($_) } qw(g1 g2 g3) }),
-   'g2 back: synced again, the cluster three nodes');
+   'events keep reaching MariaDB without c1 and g1 (the consumers moved on)');
+my $how = galera_rejoin($galera, 0);
+ok($how, "g1 back, synced again by $how");
 
 my %sent;
 for my $e (sort keys %load) {
@@ -360,12 +271,12 @@ ok(wait_for(120, sub {
 exactly_once($dbh, \%sent, 'across hosts');
 stats_consistent($dbh, 'across hosts');
 my $want = rows();
-for my $g (qw(g2 g3)) {
+for my $g (0, 1) {           # against g3, where $dbh reads
     my $h = node_dbh($g);
     my $n = 0;
     $n += $h->selectrow_array("SELECT COUNT(*) FROM `$_`")
         for @{ day_tables($h) };
-    is($n, $want, "Galera node $g holds the same $want rows");
+    is($n, $want, "Galera node $gnodes[$g] holds the same $want rows");
 }
 my $day = (map { /^events_(\d{4})(\d\d)(\d\d)$/ ? "$1-$2-$3" : () }
            @{ day_tables($dbh) })[0];
