@@ -73,14 +73,16 @@ queue="track_redis 127.0.0.1:$BENCH_REDIS_PORT;"
 cluster_ports=()
 if [ "$SHARDS" -gt 0 ]; then
     for i in $(seq 0 $((SHARDS - 1))); do
-        p=$(free_port)
+        p=$(free_port) bus=$(free_port)
+        # announced: a lone node would name itself "" in CLUSTER SLOTS
         start_redis "$tmp/cluster-$i" "$p" --cluster-enabled yes \
-            --cluster-port "$(free_port)" \
+            --cluster-port "$bus" --cluster-announce-ip 127.0.0.1 \
             --cluster-config-file "$tmp/cluster-$i/nodes.conf"
         redis-cli -p "$p" cluster addslotsrange $((16384 * i / SHARDS)) \
             $((16384 * (i + 1) / SHARDS - 1)) >/dev/null
-        [ "$i" = 0 ] || redis-cli -p "$p" cluster meet 127.0.0.1 \
-            "${cluster_ports[0]}" >/dev/null
+        [ "$i" = 0 ] && bus0=$bus ||
+            redis-cli -p "$p" cluster meet 127.0.0.1 "${cluster_ports[0]}" \
+                "$bus0" >/dev/null
         cluster_ports+=("$p")
     done
     for p in "${cluster_ports[@]}"; do
