@@ -22,7 +22,10 @@
 #      BENCH_E2E_PROBES (5), BENCH_E2E_HOLD (60), BENCH_E2E_MODE (pixel:
 #      GET, 1 event per request; beacon10: POST of 10 events),
 #      BENCH_E2E_CONSUMERS (1), BENCH_E2E_CONNS (256), BENCH_CONSUMER_ARGS,
-#      BENCH_E2E_FRESHNESS (1; 0: no probes, no track-stats)
+#      BENCH_E2E_FRESHNESS (1; 0: no probes, no track-stats),
+#      BENCH_E2E_SHARDS (0: one Redis; N: a Redis Cluster of N masters on
+#      loopback, N shard lists and N consumers of one lane each, sharing
+#      them by lease: the scale-out layout of ops/scaling.md on one box)
 # Writes OUTDIR/e2e.tsv: phase, offered events/s, achieved events/s,
 # non-2xx, slope (events/s), growth, verdict; OUTDIR/e2e-check.tsv; and
 # OUTDIR/freshness.tsv: phase, rate, probes, refused, seen, p50, p90, p99,
@@ -42,6 +45,7 @@ MODE=${BENCH_E2E_MODE:-pixel}
 NCONS=${BENCH_E2E_CONSUMERS:-1}
 FRESH=${BENCH_E2E_FRESHNESS:-1}
 CONNS=${BENCH_E2E_CONNS:-256}
+SHARDS=${BENCH_E2E_SHARDS:-0}
 bin=$(bench_consumer_bin)
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/track-bench-e2e.XXXXXX")
@@ -54,6 +58,7 @@ cleanup() {
     stop_stats "$tmp/stats"
     bench_nginx_stop "$tmp/nginx"
     bench_stop_queue_and_db "$tmp"
+    for d in "$tmp"/cluster-*; do [ -d "$d" ] && stop_redis "$d"; done
     rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -61,9 +66,37 @@ trap 'exit 130' INT TERM
 
 bench_start_queue_and_db "$tmp"
 
+# the queue: the Redis started above, or a cluster of SHARDS masters, each
+# with an even share of the slots (CLUSTER ADDSLOTSRANGE: redis-cli
+# --cluster create wants three masters at least)
+queue="track_redis 127.0.0.1:$BENCH_REDIS_PORT;"
+cluster_ports=()
+if [ "$SHARDS" -gt 0 ]; then
+    for i in $(seq 0 $((SHARDS - 1))); do
+        p=$(free_port) bus=$(free_port)
+        # announced: a lone node would name itself "" in CLUSTER SLOTS
+        start_redis "$tmp/cluster-$i" "$p" --cluster-enabled yes \
+            --cluster-port "$bus" --cluster-announce-ip 127.0.0.1 \
+            --cluster-config-file "$tmp/cluster-$i/nodes.conf"
+        redis-cli -p "$p" cluster addslotsrange $((16384 * i / SHARDS)) \
+            $((16384 * (i + 1) / SHARDS - 1)) >/dev/null
+        [ "$i" = 0 ] && bus0=$bus ||
+            redis-cli -p "$p" cluster meet 127.0.0.1 "${cluster_ports[0]}" \
+                "$bus0" >/dev/null
+        cluster_ports+=("$p")
+    done
+    for p in "${cluster_ports[@]}"; do
+        wait_until 30 bash -c "redis-cli -p $p cluster info |
+                               grep -q cluster_state:ok" ||
+            { echo "e2e: the cluster is not ok" >&2; exit 1; }
+    done
+    queue="track_redis_cluster 127.0.0.1:${cluster_ports[0]};
+    track_redis_cluster_shards $SHARDS;"
+fi
+
 port=$(free_port)
 bench_nginx_conf "$tmp/nginx" "$port" "load_module $BENCH_MODULE_SO;" \
-    "    track_redis 127.0.0.1:$BENCH_REDIS_PORT;" \
+    "    $queue" \
     "        location = /t.gif { track; }
         location = /collect { track; }
         location = /metrics { track_metrics; }"
@@ -87,6 +120,13 @@ case $MODE in
 esac
 
 bench_consumer_conf "$tmp/consumer.conf" "$BENCH_REDIS_PORT"
+if [ "$SHARDS" -gt 0 ]; then
+    NCONS=$SHARDS
+    seeds=$(printf '127.0.0.1:%s,' "${cluster_ports[@]}")
+    bench_consumer_conf "$tmp/consumer.conf" "${cluster_ports[0]}" \
+        "redis_cluster = ${seeds%,}" "cluster_shards = $SHARDS" "lanes = 1"
+    sed -i '/^redis_port/d' "$tmp/consumer.conf"
+fi
 for i in $(seq 1 "$NCONS"); do
     # shellcheck disable=SC2086
     "$bin" --config "$tmp/consumer.conf" --id "e2e$i" ${BENCH_CONSUMER_ARGS:-} \
@@ -102,7 +142,20 @@ if [ "$FRESH" = 1 ]; then
 fi
 : >"$out/freshness.tsv"
 
-qlen() { rcli llen track:events; }
+# the queue's length: the list, or every list on every master
+qlen() {
+    [ "$SHARDS" -gt 0 ] || { rcli llen track:events; return; }
+    local p n=0 l
+    for p in "${cluster_ports[@]}"; do
+        l=$(redis-cli -p "$p" eval "local n = 0
+            for _, k in ipairs(redis.call('keys', 'track:*')) do
+                if redis.call('type', k).ok == 'list' then
+                    n = n + redis.call('llen', k) end end
+            return n" 0)
+        n=$((n + l))
+    done
+    echo "$n"
+}
 
 wait_drained() {
     local deadline=$(( $(date +%s) + ${1:-60} ))
@@ -199,8 +252,8 @@ while :; do
     [ "$(date +%s)" -ge "$deadline" ] && break
     sleep 2
 done
-printf 'held\t%s\nmode\t%s\nconsumers\t%s\npushed\t%s\nstored\t%s\n' \
-    "$held" "$MODE" "$NCONS" "$pushed" "$stored" >"$out/e2e-check.tsv"
+printf 'held\t%s\nmode\t%s\nconsumers\t%s\nshards\t%s\npushed\t%s\nstored\t%s\n' \
+    "$held" "$MODE" "$NCONS" "$SHARDS" "$pushed" "$stored" >"$out/e2e-check.tsv"
 log "e2e: sustained $held events/s for ${HOLD}s; module pushed $pushed events, MariaDB holds $stored"
 if [ -s "$tmp/consumer.log" ]; then
     log "e2e: the consumer logged:"; sort "$tmp/consumer.log" | uniq -c | sort -rn | head -n 5 >&2

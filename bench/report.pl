@@ -226,6 +226,33 @@ for my $run (@e2e_runs) {
     say '';
 }
 
+# --- end to end on a Redis Cluster of 1, 2, 3 shards (scale-N/) -------------
+my @scale;
+for my $n (1 .. 16) {
+    my %c = map { $_->[0] => $_->[1] } rows("scale-$n/e2e-check.tsv");
+    push @scale, \%c if %c;
+}
+if (@scale) {
+    my $base = $scale[0]{held} || 0;
+    say '### End to end, Redis Cluster: shards and consumers';
+    say '';
+    say 'As above, with `track_redis_cluster` on a Redis Cluster of N masters on ',
+        'loopback (no replicas), N shard lists and N track-consumers of one lane ',
+        'each sharing them by lease (`redis_cluster`), ', $scale[0]{mode} // '?',
+        ' requests; all on this one machine, so more shards share the same cores.';
+    say '';
+    say '| shards = consumers | sustained events/s | x 1 shard | acknowledged | stored |';
+    say '|---:|---:|---:|---:|---|';
+    for my $c (@scale) {
+        my $lost = ($c->{pushed} // 0) - ($c->{stored} // 0);
+        say "| $c->{shards} | ", num($c->{held} // 0), ' | ',
+            ($base ? sprintf('%.2fx', ($c->{held} // 0) / $base) : '-'), ' | ',
+            num($c->{pushed} // 0), ' | ',
+            ($lost > 0 ? "**$lost missing**" : 'all'), ' |';
+    }
+    say '';
+}
+
 # --- targets ---------------------------------------------------------------
 my @t;
 if ($med{pixel}{$head} && $med{ceiling}{$head}) {

@@ -37,7 +37,7 @@ export BENCH_E2E_HOLD=${BENCH_E2E_HOLD:-60}
 export BENCH_E2E_CONSUMERS=${BENCH_E2E_CONSUMERS:-1}
 
 parts=("$@")
-[ ${#parts[@]} -gt 0 ] || parts=(ingest drain e2e durability)
+[ ${#parts[@]} -gt 0 ] || parts=(ingest drain e2e scale durability)
 
 for t in wrk nginx redis-server mariadbd node npm curl perl; do
     command -v "$t" >/dev/null || {
@@ -116,11 +116,20 @@ for part in "${parts[@]}"; do
                 BENCH_E2E_MODE=$mode "$here/e2e.sh" "$out/e2e-$mode"
             done
             ;;
+        scale)
+            # end to end on a Redis Cluster of 1, 2, 3 masters with as many
+            # shard lists and consumers (ops/scaling.md)
+            for n in ${BENCH_SCALE_SHARDS:-1 2 3}; do
+                BENCH_E2E_SHARDS=$n BENCH_E2E_FRESHNESS=0 \
+                BENCH_E2E_MODE=${BENCH_SCALE_MODE:-beacon10} \
+                    "$here/e2e.sh" "$out/scale-$n"
+            done
+            ;;
         durability)
             # one line per setting of the Delivery table, as ratios
             "$here/durability.sh" "$out" | tee "$out/durability.md"
             ;;
-        *) echo "bench: unknown part $part (ingest, drain, e2e, durability)" >&2
+        *) echo "bench: unknown part $part (ingest, drain, e2e, scale, durability)" >&2
            exit 2 ;;
     esac
 done

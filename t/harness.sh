@@ -195,7 +195,7 @@ run_consumer() {
 # The integration tests are TAP tests on t/integration/lib/TrackTest.pm, one
 # folder per family; each starts its own services, except MariaDB: one
 # server here (MARIADB_DIR), each test in a database of its own.
-families=(module e2e consumer stats galera ops browser deb)
+families=(module e2e consumer stats galera ops browser deb hosts)
 # run a second time against the sanitizer build, where a sanitizer report
 # of any process a test started fails that test
 sanitized_families=(consumer stats)

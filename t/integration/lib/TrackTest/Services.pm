@@ -289,17 +289,18 @@ sub metric {
 # send $per_proc pixel requests over keep-alive, every event with its own
 # client eid "$tag-<proc>-<n>"; returns a handle for finish_sending.  In
 # $url, {p} is the process number, {n} the request number and {n%K} n
-# modulo K (varied objects and users).
+# modulo K (varied objects and users).  $per_proc 0: until finish_sending.
 sub start_sending {
     my ($dir, $url, $procs, $per_proc, $tag) = @_;
     my @pids;
+    my $stop = "$dir/stop-$tag";
     for my $p (1 .. $procs) {
         my $pid = fork();
         die "fork: $!" unless defined $pid;
         if ($pid == 0) {
             my $ua = HTTP::Tiny->new(keep_alive => 1, timeout => 10);
             open(my $out, '>', "$dir/sent-$tag-$p") or die $!;
-            for my $n (1 .. $per_proc) {
+            for (my $n = 1; $per_proc ? $n <= $per_proc : !-e $stop; $n++) {
                 my $eid = "$tag-$p-$n";
                 (my $u = "$url&eid=$eid") =~ s/\{p\}/$p/g;
                 $u =~ s/\{n\}/$n/g;
@@ -312,7 +313,7 @@ sub start_sending {
         }
         push @pids, $pid;
     }
-    my $h = { dir => $dir, tag => $tag, pids => \@pids };
+    my $h = { dir => $dir, tag => $tag, pids => \@pids, stop => $stop };
     # a test that dies before finish_sending leaves no sender behind
     at_exit(sub {
         return if $h->{done};
@@ -325,6 +326,8 @@ sub start_sending {
 # -> { eid => status }
 sub finish_sending {
     my ($h) = @_;
+    open(my $stop, '>', $h->{stop}) or die "$h->{stop}: $!";
+    close $stop;
     waitpid($_, 0) for @{ $h->{pids} };
     $h->{done} = 1;
     my %status;
