@@ -79,10 +79,11 @@ tc_cluster_open(const tc_conf_t *conf, const char *host, long port, long ms)
 
 
 tc_rc_t
-tc_cluster_parse_slots(const redisReply *r, tc_slot_range_t **out,
-    size_t *n, const char **why)
+tc_cluster_parse_slots(const redisReply *r, const char *asked,
+    tc_slot_range_t **out, size_t *n, const char **why)
 {
-    size_t            i;
+    size_t            i, len;
+    const char       *host;
     tc_slot_range_t  *ranges;
     const redisReply *e, *node;
 
@@ -113,7 +114,8 @@ tc_cluster_parse_slots(const redisReply *r, tc_slot_range_t **out,
         if (node == NULL || e->element[0]->type != REDIS_REPLY_INTEGER
             || e->element[1]->type != REDIS_REPLY_INTEGER
             || node->type != REDIS_REPLY_ARRAY || node->elements < 2
-            || node->element[0]->type != REDIS_REPLY_STRING
+            || (node->element[0]->type != REDIS_REPLY_STRING
+                && node->element[0]->type != REDIS_REPLY_NIL)
             || node->element[1]->type != REDIS_REPLY_INTEGER
             || e->element[0]->integer < 0
             || e->element[1]->integer >= TC_CLUSTER_SLOTS
@@ -125,10 +127,26 @@ tc_cluster_parse_slots(const redisReply *r, tc_slot_range_t **out,
             return TC_ERROR;
         }
 
+        /*
+         * No endpoint (nil, or "" from a node that has not learned its own
+         * address yet): the node asked, as Redis documents for clients.
+         */
+        host = node->element[0]->str;
+        len = node->element[0]->len;
+        if (node->element[0]->type == REDIS_REPLY_NIL || len == 0) {
+            host = asked;
+            len = strlen(asked);
+            if (len >= sizeof(ranges[i].host)) {
+                free(ranges);
+                *why = "the address asked is too long";
+                return TC_ERROR;
+            }
+        }
+
         ranges[i].start = (long) e->element[0]->integer;
         ranges[i].end = (long) e->element[1]->integer;
         ranges[i].port = (long) node->element[1]->integer;
-        memcpy(ranges[i].host, node->element[0]->str, node->element[0]->len);
+        memcpy(ranges[i].host, host, len);
     }
 
     *out = ranges;
@@ -289,7 +307,7 @@ ask(tc_cluster_t *cl, const char *host, long port)
     }
 
     r = redisCommand(c, "CLUSTER SLOTS");
-    if (tc_cluster_parse_slots(r, &ranges, &n, &why) != TC_OK) {
+    if (tc_cluster_parse_slots(r, host, &ranges, &n, &why) != TC_OK) {
         tc_log_warn("redis cluster: CLUSTER SLOTS at %s: %s", addr,
                     r ? why : tc_redis_context_error(c));
         rc = TC_ERROR;

@@ -46,10 +46,11 @@ const tc_slot_range_t *tc_cluster_lookup(const tc_cluster_t *cl, long slot);
 
 /*
  * A CLUSTER SLOTS reply as ranges (malloc'ed), each with its master (the
- * first node listed).  TC_ERROR with the reason in *why.
+ * first node listed; without an endpoint, the host asked).  TC_ERROR with
+ * the reason in *why.
  */
-tc_rc_t tc_cluster_parse_slots(const redisReply *r, tc_slot_range_t **out,
-    size_t *n, const char **why);
+tc_rc_t tc_cluster_parse_slots(const redisReply *r, const char *asked,
+    tc_slot_range_t **out, size_t *n, const char **why);
 
 /* Distinct masters in ranges (the default number of shards). */
 size_t tc_cluster_masters(const tc_slot_range_t *ranges, size_t n);

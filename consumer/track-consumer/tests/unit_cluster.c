@@ -158,7 +158,7 @@ test_slot_map(void)
                  "*2\r\n$8\r\n10.0.0.2\r\n:7001\r\n"
                  "*3\r\n:10923\r\n:16383\r\n"
                  "*2\r\n$9\r\n127.0.0.1\r\n:7000\r\n");
-    CHECK(r != NULL && tc_cluster_parse_slots(r, &ranges, &n, &why) == TC_OK
+    CHECK(r != NULL && tc_cluster_parse_slots(r, "10.9.9.9", &ranges, &n, &why) == TC_OK
           && n == 3, "a map");
     if (r != NULL && n == 3) {
         CHECK(ranges[0].start == 0 && ranges[0].end == 5460
@@ -174,6 +174,20 @@ test_slot_map(void)
               && tc_cluster_lookup(&cl, 16383) == &ranges[2]
               && tc_cluster_lookup(&cl, 16384) == NULL, "lookup");
         tc_cluster_free(&cl);
+    }
+    freeReplyObject(r);
+
+    /* no endpoint (nil or ""): the address asked */
+    r = reply_of("*2\r\n"
+                 "*3\r\n:0\r\n:8191\r\n*2\r\n$0\r\n\r\n:7000\r\n"
+                 "*3\r\n:8192\r\n:16383\r\n*2\r\n$-1\r\n:7001\r\n");
+    CHECK(r != NULL
+          && tc_cluster_parse_slots(r, "10.9.9.9", &ranges, &n, &why) == TC_OK
+          && n == 2 && strcmp(ranges[0].host, "10.9.9.9") == 0
+          && strcmp(ranges[1].host, "10.9.9.9") == 0
+          && ranges[1].port == 7001, "no endpoint: the node asked");
+    if (r != NULL && n == 2) {
+        free(ranges);
     }
     freeReplyObject(r);
 
@@ -193,7 +207,7 @@ test_slot_map(void)
             r = reply_of(bad[i]);
             why = NULL;
             CHECK(r != NULL
-                  && tc_cluster_parse_slots(r, &ranges, &n, &why) == TC_ERROR
+                  && tc_cluster_parse_slots(r, "10.9.9.9", &ranges, &n, &why) == TC_ERROR
                   && ranges == NULL && why != NULL, "bad map %zu", i);
             freeReplyObject(r);
         }
