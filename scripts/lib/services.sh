@@ -3,12 +3,20 @@
 # Sourced by bash scripts; every service lives under a directory given by the
 # caller and listens on loopback only.
 
-# free_port: prints a TCP port on 127.0.0.1 that nobody listens on now.
+# free_port: prints a TCP port on 127.0.0.1 that nobody listens on now,
+# below the kernel's ephemeral range (32768 and up): a port handed out there
+# can be taken by any outgoing connection (a Galera node's, an rsync's)
+# before the server it was chosen for binds it.
 free_port() {
     perl -MIO::Socket::INET -e '
-        my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1",
-                                      LocalPort => 0, ReuseAddr => 1) or die $!;
-        print $s->sockport, "\n";'
+        for (1 .. 500) {
+            my $p = 10000 + int(rand(22000));
+            IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1",
+                                  LocalPort => $p, ReuseAddr => 1) or next;
+            print "$p\n";
+            exit 0;
+        }
+        die "free_port: no free port below 32000\n";'
 }
 
 # wait_until SECONDS CMD...: runs CMD every 50 ms until it succeeds.
