@@ -5,8 +5,9 @@
 # each on another host, two track-consumers sharing the shard lists
 # (redis_cluster, a lease each), a three-node Galera cluster both
 # consumers and track-stats reach through mysql_host lists.  Under load
-# through both edges: a Redis master SIGKILLed (its replica promoted), one
-# edge cut from one Redis host and joined again, one consumer host
+# through both edges (each push confirmed by WAIT on a replica): a Redis
+# master SIGKILLed (its replica promoted; the old one back as its
+# replica), one edge cut from one Redis host and joined again, one consumer host
 # SIGKILLed (the other takes its shards over when the lease expires), the
 # Galera node both consumers write through SIGKILLed (they move to the
 # next) and started again (state transfer, TrackTest::Galera).  Afterwards
@@ -54,17 +55,21 @@ sub rcli {
 }
 
 my %rdir;
+# a cluster node of host $r on $port (started again: it rejoins from its
+# nodes.conf)
+sub start_node {
+    my ($r, $port) = @_;
+    my $d = $rdir{"$r:$port"} = "$dir/$r-$port";
+    my $a = addr($r);
+    in_host($net, $r, sub {
+        start_redis($d, $port, "--bind '$a 127.0.0.1' --protected-mode no"
+                    . " --cluster-enabled yes --cluster-announce-ip $a"
+                    . " --cluster-config-file $d/nodes.conf"
+                    . ' --cluster-node-timeout 2000');
+    });
+}
 for my $r (qw(r1 r2 r3)) {
-    for my $port ($REDIS, $REPLICA) {
-        my $d = $rdir{"$r:$port"} = "$dir/$r-$port";
-        my $a = addr($r);
-        in_host($net, $r, sub {
-            start_redis($d, $port, "--bind '$a 127.0.0.1' --protected-mode no"
-                        . " --cluster-enabled yes --cluster-announce-ip $a"
-                        . " --cluster-config-file $d/nodes.conf"
-                        . ' --cluster-node-timeout 2000');
-        });
-    }
+    start_node($r, $_) for $REDIS, $REPLICA;
 }
 sh('redis-cli --cluster create '
    . join(' ', map { addr($_) . ":$REDIS" } qw(r1 r2 r3))
@@ -133,6 +138,8 @@ for my $e (qw(e1 e2)) {
         start_nginx("$dir/$e", <<"EOF", workers => 1, locations => <<"EOF2");
     track_redis_cluster $seeds;
     track_redis_cluster_shards 3;
+    track_redis_wait_replicas 1;
+    track_redis_wait_timeout 500ms;
     track_redis_max_backoff 200ms;
     track_redis_timeout 1s;
     track_spool $dir/$e/spool;
@@ -223,6 +230,12 @@ ok(wait_for(30, sub { rcli('r2', $REPLICA, 'role') =~ /^master/ }),
 my $before = rows();
 ok(wait_for(30, sub { rows() > $before + 500 }),
    'and events keep reaching MariaDB');
+# acknowledged pushes were replicated (WAIT), so none died with it; back,
+# it replicates its successor, whose pushes WAIT confirms again
+start_node('r1', $REDIS);
+ok(wait_for(60, sub { rcli('r1', $REDIS, 'info', 'replication')
+                      =~ /master_link_status:up/ }),
+   'the old master on r1 restarted: now a replica of its successor');
 
 # 2. e1 cut from r2 (now two masters), then joined again
 my $link = link_between($net, 'e1', 'r2');
