@@ -21,6 +21,17 @@
 #define TC_ROLLUP_FINAL_S    10     /* at stop: wait for the lane's rows */
 #define TC_RETENTION_EVERY   3600
 
+/*
+ * A pass runs with autocommit off: a transaction Galera aborts while the
+ * client is between statements is gone without a word to the statements
+ * after the one answering 1213, and with autocommit on they would commit
+ * one by one (counters without their DELETE: counted twice).  Off, they
+ * wait for a COMMIT the DELETE check below refuses.
+ */
+static const char  pass_begin[] = "SET autocommit = 0;START TRANSACTION";
+static const char  pass_commit[] = "COMMIT;SET autocommit = 1";
+static const char  pass_end[] = "SET autocommit = 1";
+
 static const char  rollup_turn[] =
     "UPDATE rollup_lock SET passes = passes + 1 WHERE name = 'rollup'";
 
@@ -66,7 +77,8 @@ take_ranges(tc_store_t *s, tc_range_t *out, size_t *n, int *more)
     MYSQL_RES    *res;
     tc_range_t   *r;
 
-    rc = tc_store_run(s, "START TRANSACTION", 17, "START TRANSACTION");
+    rc = tc_store_run(s, pass_begin, sizeof(pass_begin) - 1,
+                      "START TRANSACTION");
     if (rc != TC_OK) {
         return rc;
     }
@@ -211,6 +223,7 @@ tc_rollup_pass(tc_store_t *s, size_t *ranges, int *more)
     long          t[5];
     size_t        i, j, k, n, nres, total, nseen;
     tc_rc_t       rc;
+    uint64_t      deleted;
     tc_buf_t      q;
     tc_batch_t    b;
     uint32_t      res_day[TC_ROLLUP_RANGES];
@@ -284,14 +297,31 @@ tc_rollup_pass(tc_store_t *s, size_t *ranges, int *more)
     }
     tc_buf_adds(&q, ")");
 
-    tc_fault_point("rollup_before_commit");
-
-    tc_buf_adds(&q, ";COMMIT");
     if (tc_buf_cstr(&q) == NULL) {
         rc = TC_RETRY;
         goto done;
     }
-    rc = tc_store_run(s, q.data, q.len, "counting rows and COMMIT");
+    rc = tc_store_run_affected(s, q.data, q.len, "counting rows", &deleted);
+    if (rc != TC_OK) {
+        goto done;
+    }
+
+    /*
+     * Every range taken must still be here: one already gone was counted
+     * by another roll-up (another Galera node), and committing would count
+     * it twice.  Roll back and take the ranges afresh.
+     */
+    if (deleted != (uint64_t) n) {
+        tc_log_warn("roll-up: %" PRIu64 " of %zu pending ranges were still "
+                    "there to delete (the others were counted meanwhile); "
+                    "rolling the pass back", deleted, n);
+        rc = TC_RETRY;
+        goto done;
+    }
+
+    tc_fault_point("rollup_before_commit");
+
+    rc = tc_store_run(s, pass_commit, sizeof(pass_commit) - 1, "COMMIT");
     if (rc != TC_OK) {
         goto done;
     }
@@ -309,13 +339,20 @@ tc_rollup_pass(tc_store_t *s, size_t *ranges, int *more)
 
 done:
 
+    if (rc == TC_OK && n == 0 && s->m != NULL) {
+        rc = tc_store_run(s, pass_commit, sizeof(pass_commit) - 1, "COMMIT");
+    }
+
     if (rc != TC_OK && rc != TC_DOWN && s->m != NULL) {
         if (mysql_rollback(s->m) != 0) {
             tc_store_failed(s, "ROLLBACK");
             rc = TC_DOWN;
+
+        } else if (tc_store_run(s, pass_end, sizeof(pass_end) - 1,
+                                "SET autocommit = 1") != TC_OK)
+        {
+            rc = TC_DOWN;       /* reconnect rather than stay without it */
         }
-    } else if (rc == TC_OK && n == 0 && s->m != NULL) {
-        rc = tc_store_run(s, "COMMIT", 6, "COMMIT");
     }
 
     tc_batch_free(&b);

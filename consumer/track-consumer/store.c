@@ -271,9 +271,13 @@ events_stmt_forget(tc_store_t *s, uint32_t day)
 }
 
 
-/* Runs sql and discards every result set (multi-statement aware). */
+/*
+ * Runs sql and discards every result set (multi-statement aware); *last,
+ * unless NULL: the rows the last statement affected.
+ */
 static tc_rc_t
-run(tc_store_t *s, const char *sql, size_t len, const char *what)
+run_last(tc_store_t *s, const char *sql, size_t len, const char *what,
+    uint64_t *last)
 {
     int         st;
     MYSQL_RES  *res;
@@ -295,6 +299,10 @@ run(tc_store_t *s, const char *sql, size_t len, const char *what)
             return tc_store_failed(s, what);
         }
 
+        if (last != NULL) {
+            *last = (uint64_t) mysql_affected_rows(s->m);
+        }
+
         st = mysql_next_result(s->m);
         if (st > 0) {
             return tc_store_failed(s, what);
@@ -302,6 +310,13 @@ run(tc_store_t *s, const char *sql, size_t len, const char *what)
     } while (st == 0);
 
     return TC_OK;
+}
+
+
+static tc_rc_t
+run(tc_store_t *s, const char *sql, size_t len, const char *what)
+{
+    return run_last(s, sql, len, what, NULL);
 }
 
 
@@ -383,6 +398,14 @@ tc_rc_t
 tc_store_run(tc_store_t *s, const char *sql, size_t len, const char *what)
 {
     return run(s, sql, len, what);
+}
+
+
+tc_rc_t
+tc_store_run_affected(tc_store_t *s, const char *sql, size_t len,
+    const char *what, uint64_t *affected)
+{
+    return run_last(s, sql, len, what, affected);
 }
 
 

@@ -103,6 +103,9 @@ void tc_store_remember_users(tc_store_t *s, size_t nseen);
 /* Runs sql, discarding results; how a failure is classified. */
 tc_rc_t tc_store_run(tc_store_t *s, const char *sql, size_t len,
     const char *what);
+/* The same; *affected: the rows its last statement affected. */
+tc_rc_t tc_store_run_affected(tc_store_t *s, const char *sql, size_t len,
+    const char *what, uint64_t *affected);
 tc_rc_t tc_store_failed(tc_store_t *s, const char *what);
 
 /* A query returning one integer (or NULL: *isnull). */

@@ -43,11 +43,7 @@ my $got = db_eids($dbh);
 is(scalar(grep { !$got->{$_} } keys %want), 0, 'every event is stored');
 is(scalar(grep { $got->{$_} > 1 } keys %$got), 0, '... none twice');
 is(scalar(grep { !$want{$_} } keys %$got), 0, '... nothing else');
-TODO: {
-    local $TODO = 'roll-ups on two Galera nodes at once count some ranges'
-                  . ' twice (see consumer/track-consumer/README.md, Galera)';
-    stats_consistent($dbh, 'two consumers on two nodes');
-}
+stats_consistent($dbh, 'two consumers on two nodes');
 ok(galera_synced($g, $_), "node $_ Synced in the cluster of three") for 0 .. 2;
 
 # certification conflicts: rolled back and retried, by lanes and roll-ups
