@@ -155,6 +155,25 @@ sub start_node {
                . "$n->{dir}/mariadbd.log\n";
 }
 
+# starts joiner $i of a new cluster, up to three times: on a loaded
+# machine a joiner now and then misses the install message of the primary
+# view and gives up ("failed to reach primary view"), or finds a port taken
+# meanwhile; each new try on fresh ports (the others reach it by its own
+# connect, their gcomm lists need only one live member)
+sub join_node {
+    my ($g, $i, $size) = @_;
+    my $n = $g->{nodes}[$i];
+    for my $try (1 .. 3) {
+        return if eval { start_node($g, $i, $size); 1 };
+        Test::More::diag("Galera node $i, try $try: $@");
+        galera_stop_node($g, $i);
+        $n->{$_} = free_port() for qw(port galera_port ist_port sst_port);
+        write_cnf($g, $n);
+    }
+    die "Galera node $i did not join in three tries; see "
+        . "$n->{dir}/mariadbd.log\n";
+}
+
 # start_galera($dir, nodes => 3, hosts => [addr, ...], wrap => sub { my
 # ($i) = @_; return 'ip netns exec ns'.$i }, database => 'track'): a
 # cluster of `nodes` MariaDB Galera nodes in $dir/galera-<i>/, node i
@@ -218,7 +237,7 @@ sub start_galera {
 
     # one joiner at a time: each takes a full state transfer from a donor
     for my $i (1 .. $count - 1) {
-        start_node($g, $i, $i + 1);
+        join_node($g, $i, $i + 1);
     }
     return $g;
 }
