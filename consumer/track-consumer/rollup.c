@@ -488,18 +488,22 @@ rollup_left(tc_rollup_t *r, uint64_t upto)
 /*
  * At stop: the lane's committed rows are counted before it exits (a
  * drained queue means complete statistics), by this roll-up when it gets
- * the lock, else by the one holding it.
+ * the lock, else by the one holding it.  After a large backlog the
+ * roll-up may be minutes behind the rows: with --drain the wait goes on
+ * while the rows left keep falling; a SIGTERM stop waits TC_ROLLUP_FINAL_S
+ * at most (the next roll-up counts the rest).
  */
 static void
 rollup_final(tc_rollup_t *r, uint64_t upto)
 {
     int              more;
     size_t           ranges;
-    int64_t          left;
+    int64_t          left, last;
     time_t           end;
     struct timespec  ts = { 0, 20 * 1000000 };
 
     end = time(NULL) + TC_ROLLUP_FINAL_S;
+    last = -1;
 
     while (time(NULL) < end) {
         if (rollup_ready(r) == TC_DOWN) {
@@ -513,6 +517,10 @@ rollup_final(tc_rollup_t *r, uint64_t upto)
         if (left == 0) {
             return;
         }
+        if (r->conf->drain && last >= 0 && left < last) {
+            end = time(NULL) + TC_ROLLUP_FINAL_S;
+        }
+        last = left;
 
         if (!r->locked) {
             nanosleep(&ts, NULL);

@@ -118,5 +118,31 @@ ok(!$collided, 'no batch collided with the stored ids')
     or diag($collided);
 stored_once($old, [@$first, @$second], 'upgraded in place');
 
+# --- --drain with the roll-up far behind the rows -------------------------
+
+# every counted range costs 50 ms (a trigger on its delete) and the roll-up
+# waits for the stop: at the end of the queue ~250 ranges, over 12 s, are
+# left; --drain still exits only with complete statistics, since they go
+# on falling (a SIGTERM stop would wait 10 s at most)
+queue_cmd('FLUSHALL');
+my $ddb = start_db($s, 'tc_ru_drain');
+my $drain_dbh = $ddb->{dbh};
+$c = start_consumer($s, db => $ddb, id => 'dr', conf => { drain => 'yes' });
+is(wait_consumer($c, 30), 0, '--drain of an empty queue: schema made, exit 0');
+$drain_dbh->do('CREATE TRIGGER slow_rollup BEFORE DELETE ON stats_pending'
+               . ' FOR EACH ROW SET @slept = SLEEP(0.05)');
+my $backlog = gen_events(n => 25000, seed => 11, prefix => 'dr');
+push_events($backlog);
+$c = start_consumer($s, db => $ddb, id => 'dr', conf => { drain => 'yes' },
+                    args => ['--batch-size=100', '--rollup-events=100',
+                             '--rollup-ms=60000', '--linger-ms=0']);
+is(wait_consumer($c, 120), 0, '--drain with a slow roll-up: exit 0');
+is($drain_dbh->selectrow_array('SELECT COUNT(*) FROM stats_pending'), 0,
+   '... once every range is counted');
+ok(consumer_log($c) !~ /not counted in the statistics yet/,
+   '... without giving up on the roll-up');
+$drain_dbh->do('DROP TRIGGER slow_rollup');
+stored_once($drain_dbh, $backlog, '--drain behind a slow roll-up');
+
 no_sanitizer_reports();
 done_testing();
