@@ -25,6 +25,7 @@
 #include "store.h"
 
 #define TC_REPORT_EVERY   10        /* seconds between progress lines */
+#define TC_LINGER_SLICE_MS 20        /* a lingering batch tops up this often */
 
 /* What take_batch found. */
 typedef enum {
@@ -251,7 +252,7 @@ take_batch(tc_ctx_t *ctx)
 {
     tc_wait_t    r;
     long         max;
-    size_t       i;
+    size_t       i, had;
     int64_t      deadline, left;
     tc_queue_t  *q;
     tc_batch_t  *b;
@@ -302,7 +303,32 @@ take_batch(tc_ctx_t *ctx)
             break;
         }
 
-        /* one element or the timeout; then top up with what else came */
+        /*
+         * Top up in slices, not per element: each fill is a script run in
+         * Redis, and at a moderate rate (a few events per fill) the fills
+         * cost Redis more CPU than the pushes did.  A batch is complete
+         * at most one slice later.
+         */
+        had = q->n;
+        wait_signals(left < TC_LINGER_SLICE_MS ? left : TC_LINGER_SLICE_MS);
+        if (tc_stop) {
+            break;
+        }
+
+        if (tc_queue_fill(q, ctx->store.last_seq + 1, max) != TC_OK) {
+            return TC_TAKE_ERROR;
+        }
+
+        if (q->n > had) {
+            continue;
+        }
+
+        /* nothing came during the slice: one element or the timeout */
+        left = deadline - now_ms();
+        if (left < 10) {
+            break;
+        }
+
         r = tc_queue_wait(q, left < ctx->conf.block_ms ? left
                                                        : ctx->conf.block_ms);
         if (r == TC_WAIT_ERROR) {
@@ -312,8 +338,6 @@ take_batch(tc_ctx_t *ctx)
         if (tc_queue_fill(q, ctx->store.last_seq + 1, max) != TC_OK) {
             return TC_TAKE_ERROR;
         }
-
-        wait_signals(0);
     }
 
     if (q->n == 0) {
