@@ -5,7 +5,8 @@
 #   PREFIX.resp  RPUSH commands (1000 events each) for redis-cli --pipe
 #   PREFIX.tsv   the day table's columns for LOAD DATA LOCAL INFILE
 #   PREFIX.sql   the first SINGLE events, one autocommitted INSERT each
-# Usage: consumer-gen.pl N PREFIX SINGLE PROFILE
+# Usage: consumer-gen.pl N PREFIX SINGLE PROFILE [resp]
+# With "resp" only PREFIX.resp is written (bench/backlog.sh's millions).
 # PROFILE typical: 3 apps x 4 modules x 3 actions; objects Zipf (s = 1.1)
 #   over 2000 items, 10 % without; 20000 users, Zipf too (active users do
 #   more); all within one hour.
@@ -17,9 +18,10 @@
 use strict;
 use warnings;
 
-my ($n, $prefix, $single, $profile) = @ARGV;
-die "usage: $0 N PREFIX SINGLE typical|wide\n"
+my ($n, $prefix, $single, $profile, $only) = @ARGV;
+die "usage: $0 N PREFIX SINGLE typical|wide [resp]\n"
     unless $n && $prefix && defined $single && $profile;
+my $rows = !defined $only || $only ne 'resp';
 $profile =~ /^(typical|wide)$/ or die "$0: unknown profile $profile\n";
 srand(20241125);
 
@@ -53,8 +55,11 @@ my $objects = zipf_cdf(2000, 1.1);
 my $users = zipf_cdf(20000, 0.8);
 
 open my $resp, '>', "$prefix.resp" or die "$prefix.resp: $!";
-open my $tsv, '>', "$prefix.tsv" or die "$prefix.tsv: $!";
-open my $sql, '>', "$prefix.sql" or die "$prefix.sql: $!";
+my ($tsv, $sql);
+if ($rows) {
+    open $tsv, '>', "$prefix.tsv" or die "$prefix.tsv: $!";
+    open $sql, '>', "$prefix.sql" or die "$prefix.sql: $!";
+}
 sub arg { return '$' . length($_[0]) . "\r\n$_[0]\r\n" }
 
 my @chunk;
@@ -87,6 +92,7 @@ for my $i (1 .. $n) {
             arg('track:events'), map { arg($_) } @chunk;
         @chunk = ();
     }
+    next unless $rows;
 
     my @row = ($eid, $recv, $app, $module, $action, $object, $uid, $ts, $ip,
                $ua, $ref, $props, undef);
@@ -99,4 +105,4 @@ for my $i (1 .. $n) {
             . ");\n";
     }
 }
-close $_ for $resp, $tsv, $sql;
+close $_ for grep { defined } $resp, $tsv, $sql;

@@ -19,7 +19,8 @@
 # drift on the machine hits each alike; the median of each is reported.
 #
 # Usage: bench/durability.sh OUTDIR
-# env: BENCH_DURATION (5), BENCH_REPEAT (3), BENCH_CONNS (64),
+# env: BENCH_DURATION (5), BENCH_REPEAT (3), BENCH_DURABILITY_CONNS (64: not
+#      BENCH_CONNS, which make bench sets to a list),
 #      BENCH_EVENTS (100000), CONSUMER_BIN
 # Writes OUTDIR/durability.tsv (one line per run) and prints a markdown
 # table: setting, median events/s, ratio to its baseline.
@@ -33,7 +34,7 @@ out=$(bench_out_dir "$1")
 DURATION=${BENCH_DURATION:-5}
 REPEAT=${BENCH_REPEAT:-3}
 export REPEAT
-CONNS=${BENCH_CONNS:-64}
+CONNS=${BENCH_DURABILITY_CONNS:-${BENCH_HEADLINE_CONNS:-64}}
 EVENTS=${BENCH_EVENTS:-100000}
 bin=$(bench_consumer_bin)
 

@@ -27,7 +27,11 @@
 #      loopback, N shard lists and N consumers of one lane each, sharing
 #      them by lease: the scale-out layout of ops/scaling.md on one box)
 # Writes OUTDIR/e2e.tsv: phase, offered events/s, achieved events/s,
-# non-2xx, slope (events/s), growth, verdict; OUTDIR/e2e-check.tsv; and
+# non-2xx, slope (events/s), growth, verdict; OUTDIR/cpu.tsv: phase,
+# offered, achieved, then CPU us per achieved event of nginx's workers,
+# Redis, the consumer (lanes included), mariadbd, track-stats, the rest of
+# the machine (wrk, the probes, the kernel) and the machine in all;
+# OUTDIR/e2e-check.tsv; and
 # OUTDIR/freshness.tsv: phase, rate, probes, refused, seen, p50, p90, p99,
 # max (ms).
 set -euo pipefail
@@ -157,6 +161,31 @@ qlen() {
     echo "$n"
 }
 
+# the pids of one part of the pipeline, for its CPU time over a window
+part_pids() {
+    local f p
+    case $1 in
+        nginx) pgrep -P "$(cat "$tmp/nginx/nginx.pid")" ;;
+        redis) cat "$tmp"/redis/redis.pid "$tmp"/cluster-*/redis.pid 2>/dev/null ;;
+        consumer)
+            for f in "$tmp"/consumer*.pid; do
+                p=$(cat "$f"); echo "$p"; pgrep -P "$p"
+            done ;;
+        mariadb) cat "$tmp/db/mariadbd.pid" ;;
+        stats) cat "$tmp/stats/track-stats.pid" 2>/dev/null ;;
+    esac
+}
+PARTS=(nginx redis consumer mariadb stats)
+# busy ticks of the whole machine (user, nice, system, irq, softirq)
+machine_ticks() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
+# part_ticks: one line, the ticks of each of PARTS, then the machine's
+part_ticks() {
+    local p line=
+    # shellcheck disable=SC2046 # pids are words
+    for p in "${PARTS[@]}"; do line+="$(cpu_ticks $(part_pids "$p")) "; done
+    echo "$line$(machine_ticks)"
+}
+
 wait_drained() {
     local deadline=$(( $(date +%s) + ${1:-60} ))
     while [ "$(qlen)" -gt 2000 ]; do
@@ -166,6 +195,7 @@ wait_drained() {
 }
 
 : >"$out/e2e.tsv"
+: >"$out/cpu.tsv"
 
 # probe PHASE RATE SECONDS: prints pass or fail, appends a line to e2e.tsv
 probe() {
@@ -184,8 +214,10 @@ probe() {
               >"$tmp/freshness" ) &
         fresh=$!
     fi
+    read -r -a ticks0 < <(part_ticks)
     res=$(run_wrk "$url" "$CONNS" "$secs" BENCH_VARY=1 BENCH_BODY="$body" \
         BENCH_RATE="$(( rate / per_req ))")
+    read -r -a ticks1 < <(part_ticks)
     kill "$sampler"; wait "$sampler" 2>/dev/null || true; sampler=
     if [ -n "$fresh" ]; then
         wait "$fresh" || true
@@ -215,6 +247,19 @@ probe() {
     fi
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$phase" "$rate" "$ach" "$non2xx" \
         "$errs" "$slope" "$growth" "$verdict" >>"$out/e2e.tsv"
+    # CPU microseconds per event of each part, and of the rest of the
+    # machine (wrk, the freshness probes, the kernel's other work)
+    printf '%s\t%s\t%s\t%s\t%s\n' "$phase" "$rate" "$ach" "$dur" \
+        "${ticks0[*]} ${ticks1[*]}" | awk -F"\t" -v hz="$(getconf CLK_TCK)" -v np="${#PARTS[@]}" '
+        BEGIN { OFS = "\t" }
+        { n = split($5, t, " "); ev = $3 * $4 / 1e6; line = $1 OFS $2 OFS $3
+          known = 0
+          for (i = 1; i <= np; i++) {
+              d = t[np + 1 + i] - t[i]; known += d
+              line = line OFS sprintf("%.1f", d / hz * 1e6 / ev) }
+          d = t[2 * np + 2] - t[np + 1]
+          print line, sprintf("%.1f", (d - known) / hz * 1e6 / ev),
+                sprintf("%.1f", d / hz * 1e6 / ev) }' >>"$out/cpu.tsv"
     log "e2e: $phase $rate events/s offered: $ach achieved, queue slope $slope/s, grew $growth: $verdict"
     echo "$verdict"
 }

@@ -5,7 +5,8 @@
 # INSERTs, the end-to-end sustained rate, and what each durability setting
 # costs (bench/durability.sh); then one markdown report.
 #
-# Usage: bench/run.sh [ingest] [drain] [e2e] [durability]  (default: all)
+# Usage: bench/run.sh [ingest] [drain] [e2e] [scale] [durability] [backlog]
+#        (default: all)
 #
 # Loopback only; about 10 minutes with the defaults.  BENCH_QUICK=1 shrinks
 # every part to a smoke run (about 2 minutes).  Each part's settings are
@@ -28,7 +29,7 @@ if [ "${BENCH_QUICK:-0}" = 1 ]; then
     export BENCH_EVENTS_PROFILES=${BENCH_EVENTS_PROFILES:-typical}
     export BENCH_CONSUMERS=${BENCH_CONSUMERS:-1}
     export BENCH_E2E_PROBE=${BENCH_E2E_PROBE:-5} BENCH_E2E_PROBES=${BENCH_E2E_PROBES:-3}
-    export BENCH_E2E_HOLD=${BENCH_E2E_HOLD:-10}
+    export BENCH_E2E_HOLD=${BENCH_E2E_HOLD:-10} BENCH_BACKLOG=${BENCH_BACKLOG:-300000}
 fi
 export BENCH_DURATION=${BENCH_DURATION:-4} BENCH_REPEAT=${BENCH_REPEAT:-3}
 export BENCH_CONNS=${BENCH_CONNS:-16 64 256} BENCH_THREADS=${BENCH_THREADS:-2}
@@ -37,7 +38,7 @@ export BENCH_E2E_HOLD=${BENCH_E2E_HOLD:-60}
 export BENCH_E2E_CONSUMERS=${BENCH_E2E_CONSUMERS:-1}
 
 parts=("$@")
-[ ${#parts[@]} -gt 0 ] || parts=(ingest drain e2e scale durability)
+[ ${#parts[@]} -gt 0 ] || parts=(ingest drain e2e scale durability backlog)
 
 for t in wrk nginx redis-server mariadbd node npm curl perl; do
     command -v "$t" >/dev/null || {
@@ -129,7 +130,10 @@ for part in "${parts[@]}"; do
             # one line per setting of the Delivery table, as ratios
             "$here/durability.sh" "$out" | tee "$out/durability.md"
             ;;
-        *) echo "bench: unknown part $part (ingest, drain, e2e, scale, durability)" >&2
+        backlog)
+            # the consumer's memory with a backlog of millions
+            "$here/backlog.sh" "$out" ;;
+        *) echo "bench: unknown part $part (ingest, drain, e2e, scale, durability, backlog)" >&2
            exit 2 ;;
     esac
 done
@@ -139,6 +143,10 @@ printf 'load_after\t%s\n' "$(cut -d' ' -f1-3 /proc/loadavg)" >>"$out/meta.tsv"
 if [ -s "$out/durability.md" ]; then
     printf '\n## What each durability setting costs\n\n' >>"$out/report.md"
     cat "$out/durability.md" >>"$out/report.md"
+fi
+if [ -s "$out/backlog.md" ]; then
+    printf '\n## The consumer'"'"'s memory with a large backlog\n\n' >>"$out/report.md"
+    cat "$out/backlog.md" >>"$out/report.md"
 fi
 cp "$out/report.md" "$here/results/latest.md"
 echo
