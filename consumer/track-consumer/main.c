@@ -52,6 +52,7 @@ typedef struct {
     int64_t      turn_end;          /* ms: look for a shard without owner */
     int64_t      free_seen;         /* ms one was seen first (0: none) */
     int          turn_over;         /* run() left to give the shard up */
+    unsigned     turns;             /* turns taken by this lane */
     long         left;              /* the shard given up last, -1: none */
 
     /* since the last progress line */
@@ -580,6 +581,11 @@ turn_over(tc_ctx_t *ctx)
         return 0;
     }
 
+    if (ctx->turns++ == 0) {
+        tc_log_warn("redis cluster: fewer lanes than shards, the lanes take "
+                    "turns: a shard waits while others are worked (give the "
+                    "consumers together a lane per shard)");
+    }
     tc_log_info("redis cluster: shard %zu has no owner: giving shard %ld "
                 "\"%s\" up for its turn", i, q->shard, q->queue_key);
     ctx->turn_over = 1;
@@ -758,10 +764,11 @@ run_shards(tc_ctx_t *ctx)
         if (!warned && strchr(conf->id, '/') == NULL
             && conf->lanes < (long) n)
         {
-            tc_log_warn("redis cluster: %ld lane(s) for %zu shards: the "
-                        "lanes take turns, a shard waits while others are "
-                        "worked (give the consumers together a lane per "
-                        "shard)", conf->lanes, n);
+            /* other consumers' lanes may own the rest: a warning comes
+             * with the first turn taken (turn_over) */
+            tc_log_info("redis cluster: %ld lane(s) for %zu shards: unless "
+                        "other consumers own the rest, the lanes take "
+                        "turns", conf->lanes, n);
         }
         warned = 1;
 

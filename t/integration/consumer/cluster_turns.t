@@ -74,8 +74,8 @@ is(stop_consumer($full), 0, 'consumer full stops');
 my $one = start_consumer("$s/one", db => $db, id => 'one', cluster => $seeds,
                          key => $key, lanes => 1, conf => \%conf);
 ok(wait_for(10, sub { consumer_log($one)
-                      =~ /1 lane\(s\) for 3 shards: the lanes take turns/ }),
-   'a single lane for three shards is warned about');
+                      =~ /1 lane\(s\) for 3 shards: unless other consumers/ }),
+   'a single lane for three shards is noted at start');
 $h = start_sending($s, $pixel, 2, 1500, 'b');
 ok(wait_for(60, sub { sum0(values %{ turns() }) >= 2 }),
    'the lane gives shards up for the others\' turns (the metric counts)')
@@ -88,6 +88,8 @@ stats_consistent($dbh, 'one lane taking turns');
 like(consumer_log($one),
      qr/giving shard \d+ "\Q$key\E:\{s\d\.\d+\}" up for its turn/,
      'the turns are logged');
+is(scalar(() = consumer_log($one) =~ /\[warn\].*the lanes take turns/g), 1,
+   'the first turn is warned about, once');
 is(stop_consumer($one), 0, 'consumer one stops');
 
 done_testing();
