@@ -462,6 +462,30 @@ failed(tc_queue_t *q, const char *what, redisReply *r)
 
 
 /*
+ * An integer reply into *n, or failed(); the reply is freed either way.
+ */
+static tc_rc_t
+integer_reply(tc_queue_t *q, redisReply *r, const char *what, long long *n)
+{
+    tc_rc_t  rc;
+
+    if (r == NULL || r->type != REDIS_REPLY_INTEGER) {
+        failed(q, what, r);
+        rc = TC_ERROR;
+    } else {
+        *n = r->integer;
+        rc = TC_OK;
+    }
+
+    if (r != NULL) {
+        freeReplyObject(r);
+    }
+
+    return rc;
+}
+
+
+/*
  * Asks the sentinels in turn for the master's address.  After a
  * failure (connect) it starts after the one that answered last, which may
  * be stale; the periodic check (quiet) starts with that one, waits at most
@@ -996,8 +1020,8 @@ tc_rc_t
 tc_queue_push_dead(tc_queue_t *q, char **dead, size_t *dead_len,
     size_t ndead)
 {
-    tc_rc_t      rc;
     char         smax[24];
+    long long    n;
     redisReply  *r;
     const char  *head[5];
 
@@ -1015,18 +1039,7 @@ tc_queue_push_dead(tc_queue_t *q, char **dead, size_t *dead_len,
 
     r = eval_with_letters(q, head, 5, dead, dead_len, ndead);
 
-    if (r == NULL || r->type != REDIS_REPLY_INTEGER) {
-        failed(q, "pushing dead letters", r);
-        rc = TC_ERROR;
-    } else {
-        rc = TC_OK;
-    }
-
-    if (r != NULL) {
-        freeReplyObject(r);
-    }
-
-    return rc;
+    return integer_reply(q, r, "pushing dead letters", &n);
 }
 
 
@@ -1041,18 +1054,8 @@ tc_queue_length(tc_queue_t *q)
     }
 
     r = redisCommand(q->c, "LLEN %s", q->queue_key);
-    if (r == NULL || r->type != REDIS_REPLY_INTEGER) {
-        failed(q, "LLEN", r);
-        n = -1;
-    } else {
-        n = r->integer;
-    }
 
-    if (r != NULL) {
-        freeReplyObject(r);
-    }
-
-    return n;
+    return integer_reply(q, r, "LLEN", &n) == TC_OK ? n : -1;
 }
 
 
@@ -1113,7 +1116,7 @@ tc_queue_take_lease(tc_queue_t *q)
 static tc_rc_t
 renew(tc_queue_t *q, const char *ms)
 {
-    tc_rc_t      rc;
+    long long    n;
     redisReply  *r;
 
     if (q->c == NULL || q->lease_key == NULL) {
@@ -1123,26 +1126,19 @@ renew(tc_queue_t *q, const char *ms)
     r = redisCommand(q->c, "EVAL %s 1 %s %s %s", renew_script, q->lease_key,
                      q->token, ms);
 
-    if (r == NULL || r->type != REDIS_REPLY_INTEGER) {
-        failed(q, "renewing a shard's lease", r);
-        rc = TC_ERROR;
+    if (integer_reply(q, r, "renewing a shard's lease", &n) != TC_OK) {
+        return TC_ERROR;
+    }
 
-    } else if (r->integer != 1) {
+    if (n != 1) {
         tc_log_warn("redis cluster: the lease of shard \"%s\" is not ours "
                     "any more (it expired; another consumer may have it "
                     "now): leaving the shard", q->queue_key);
         q->lost = 1;
-        rc = TC_ERROR;
-
-    } else {
-        rc = TC_OK;
+        return TC_ERROR;
     }
 
-    if (r != NULL) {
-        freeReplyObject(r);
-    }
-
-    return rc;
+    return TC_OK;
 }
 
 
