@@ -65,7 +65,8 @@ for n in "$SMALL" "$LARGE"; do
     # VmHWM is each process's own high-water mark, so their sum (read
     # last at most 0.2 s before the exit) bounds the drain's peak
     while rss=$(tree_kb VmRSS "$pid") && [ -n "$rss" ]; do
-        hwm=$(tree_kb VmHWM "$pid")
+        h=$(tree_kb VmHWM "$pid")
+        [ -z "$h" ] || hwm=$h
         left=$(rcli LLEN track:events)
         [ "$rss" -le "$peak" ] || peak=$rss
         printf '%s\t%s\t%s\n' "$(seconds_between "$t0" "$(now)")" "$left" \

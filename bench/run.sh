@@ -2,16 +2,18 @@
 # SPDX-License-Identifier: BSD-2-Clause
 # The benchmark in one command (`make bench`): ingest against the empty_gif
 # ceiling and the peers, queue to MariaDB against LOAD DATA and single
-# INSERTs, the end-to-end sustained rate, and what each durability setting
-# costs (bench/durability.sh); then one markdown report.
+# INSERTs, the end-to-end sustained rate (one Redis, then a Redis Cluster of
+# 1-3 shards), what each durability setting costs (bench/durability.sh),
+# and the consumer's memory with a large backlog (bench/backlog.sh); then
+# one markdown report.
 #
 # Usage: bench/run.sh [ingest] [drain] [e2e] [scale] [durability] [backlog]
 #        (default: all)
 #
-# Loopback only; about 10 minutes with the defaults.  BENCH_QUICK=1 shrinks
-# every part to a smoke run (about 2 minutes).  Each part's settings are
-# described in bench/ingest.sh, bench/drain.sh, bench/e2e.sh and
-# bench/durability.sh.
+# Loopback only; about 30 minutes with the defaults.  BENCH_QUICK=1 shrinks
+# every part to a smoke run (about 3 minutes).  Each part's settings are
+# described in bench/ingest.sh, bench/drain.sh, bench/e2e.sh,
+# bench/durability.sh and bench/backlog.sh.
 #
 # Output: bench/results/<date>/ (raw .tsv files and report.md), with
 # bench/results/latest.md a copy of the newest report (bench/README.md's
@@ -141,11 +143,11 @@ printf 'load_after\t%s\n' "$(cut -d' ' -f1-3 /proc/loadavg)" >>"$out/meta.tsv"
 
 "$here/report.pl" "$out" >"$out/report.md"
 if [ -s "$out/durability.md" ]; then
-    printf '\n## What each durability setting costs\n\n' >>"$out/report.md"
+    printf '\n### What each durability setting costs\n\n' >>"$out/report.md"
     cat "$out/durability.md" >>"$out/report.md"
 fi
 if [ -s "$out/backlog.md" ]; then
-    printf '\n## The consumer'"'"'s memory with a large backlog\n\n' >>"$out/report.md"
+    printf '\n### The consumer'"'"'s memory with a large backlog\n\n' >>"$out/report.md"
     cat "$out/backlog.md" >>"$out/report.md"
 fi
 cp "$out/report.md" "$here/results/latest.md"
