@@ -21,6 +21,10 @@ my $port = start_nginx("$dir/nginx", <<"EOF", locations => <<'EOF2');
     track_redis 127.0.0.1:$redis;
     track_redis_key $key;
     track_redis_timeout 60s;
+    # every sender's push in flight however the workers share them (the
+    # gauge below counts sent pushes; with 16 a worker that took most
+    # connections kept the rest waiting for a slot, and the wait failed)
+    track_redis_max_inflight $senders;
     client_max_body_size 2m;
     client_body_buffer_size 2m;
 EOF
