@@ -35,14 +35,9 @@ bench_consumer_conf "$tmp/consumer.conf" "$rport" "id = bench" "drain = yes"
 # tree_kb FIELD PID: FIELD (VmRSS, VmHWM) summed over PID and its children
 # (the lanes are processes of their own); empty once PID is gone
 tree_kb() {
-    local c sum kb
-    sum=$(awk -v k="$1:" '$1 == k { print $2 }' "/proc/$2/status" 2>/dev/null)
-    [ -n "$sum" ] || return 0
-    for c in $(pgrep -P "$2"); do
-        kb=$(awk -v k="$1:" '$1 == k { print $2 }' "/proc/$c/status" 2>/dev/null)
-        sum=$((sum + ${kb:-0}))
-    done
-    echo "$sum"
+    [ -e "/proc/$2" ] || return 0
+    # shellcheck disable=SC2046
+    status_kb "$1" "$2" $(pgrep -P "$2")
 }
 
 printf 'backlog\tprofile\tseconds\tpeak_rss_kb\thwm_kb\thalf_rss_kb\tredis_peak_bytes\trows\tcounted\n' \

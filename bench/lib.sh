@@ -83,15 +83,24 @@ bench_nginx_stop() {
     wait_until 15 bash -c "! [ -f '$dir/nginx.pid' ]" || stop_pidfile "$dir/nginx.pid"
 }
 
-# children_rss_kb PID: summed VmRSS (kB) of PID's child processes (nginx
-# workers, Node cluster workers)
-children_rss_kb() {
-    local pid=$1 sum=0 c kb
-    for c in $(pgrep -P "$pid"); do
-        kb=$(awk '/^VmRSS:/ { print $2 }' "/proc/$c/status" 2>/dev/null) || continue
-        sum=$((sum + ${kb:-0}))
+# status_kb FIELD PID...: a /proc status field in kB (VmRSS, VmHWM) summed
+# over the PIDs; empty when none of them is alive
+status_kb() {
+    local field=$1 pid sum='' kb; shift
+    for pid in "$@"; do
+        kb=$(awk -v k="$field:" '$1 == k { print $2 }' "/proc/$pid/status" 2>/dev/null)
+        [ -z "$kb" ] || sum=$((${sum:-0} + kb))
     done
     echo "$sum"
+}
+
+# children_rss_kb PID: summed VmRSS (kB) of PID's child processes (nginx
+# workers, Node cluster workers); 0 without any
+children_rss_kb() {
+    local kb
+    # shellcheck disable=SC2046
+    kb=$(status_kb VmRSS $(pgrep -P "$1"))
+    echo "${kb:-0}"
 }
 
 # cpu_ticks PID...: summed user + system CPU time (clock ticks) of the PIDs
