@@ -44,7 +44,8 @@ my $at = stored($dbh1);
 note("killed with $at events stored");
 ok($at < 15000, 'the load was still being stored');
 
-ok(wait_for(90, sub { drained('gf') }), 'the rest stored through the others');
+ok(wait_for(90, sub { drained('gf') }), 'the rest stored through the others')
+    or diag(join('; ', map { "node $_: " . galera_state($g, $_) } 1, 2));
 ok(consumer_alive($c), 'the consumer is still running');
 my $after = substr(consumer_log($c), $pos);
 like($after, qr/mysql: now on 127\.0\.0\.1:(?:$g->{nodes}[1]{port}|$g->{nodes}[2]{port}), host [23] of 3/,

@@ -15,6 +15,9 @@ my $g = start_galera($s, nodes => 2);
 my $dbh = galera_dbh($g, 0);
 $dbh->do("INSERT INTO stats_daily (day, app, module, action, object, events)"
          . " VALUES ('2024-11-25', 'shop', 'cart', 'add', 'item-1', 7)");
+# a causal read on node 1: it has applied the row before track-stats reads
+is(galera_dbh($g, 1)->selectrow_array('SELECT COUNT(*) FROM stats_daily'), 1,
+   'node 1 has the row');
 
 my $down = free_port();        # nobody listens there
 my $db = { socket => '', env => { MYSQL_READER_USER => $g->{reader_user},

@@ -18,8 +18,8 @@ use Test::More ();
 use TrackTest::Base;
 
 our @EXPORT = qw($GALERA_PROVIDER need_galera start_galera galera_hosts
-                 galera_dbh galera_status galera_synced galera_kill
-                 galera_rejoin galera_stop_node);
+                 galera_dbh galera_status galera_state galera_synced
+                 galera_kill galera_rejoin galera_stop_node);
 
 our $GALERA_PROVIDER = '/usr/lib/galera/libgalera_smm.so';
 
@@ -93,11 +93,21 @@ CNF
     close $fh;
 }
 
-# galera_dbh($g, $i): a new root handle on node $i's database (its socket)
+# galera_dbh($g, $i): a new root handle on node $i's database (its socket).
+# Its reads wait until the node has applied every write set committed in
+# the cluster before them (wsrep_sync_wait): a node applies other nodes'
+# commits a little later, and a check must not take late for lost.
 sub galera_dbh {
     my ($g, $i, $db) = @_;
+    my $dbh = status_dbh($g, $i, $db // $g->{database});
+    $dbh->do('SET SESSION wsrep_sync_wait = 1');
+    return $dbh;
+}
+
+# a new root handle on node $i whose reads do not wait (status variables)
+sub status_dbh {
+    my ($g, $i, $db) = @_;
     my $n = $g->{nodes}[$i];
-    $db //= $g->{database};
     return DBI->connect("DBI:MariaDB:mariadb_socket=$n->{dir}/mysqld.sock"
                         . ($db ? ";database=$db" : ''), 'root', '',
                         { RaiseError => 1, PrintError => 0, AutoCommit => 1,
@@ -109,12 +119,21 @@ sub galera_dbh {
 sub galera_status {
     my ($g, $i, $name) = @_;
     my $v = eval {
-        my $dbh = galera_dbh($g, $i, '');
+        my $dbh = status_dbh($g, $i, '');
         my $r = $dbh->selectrow_arrayref("SHOW STATUS LIKE ?", undef, $name);
         $dbh->disconnect;
         $r && $r->[1];
     };
     return $v;
+}
+
+# galera_state($g, $i): node $i's state, cluster status and cluster size
+# in one line, for a diagnostic ("-" for what it does not answer)
+sub galera_state {
+    my ($g, $i) = @_;
+    return join(' ', map { galera_status($g, $i, $_) // '-' }
+                     qw(wsrep_local_state_comment wsrep_cluster_status
+                        wsrep_cluster_size));
 }
 
 # galera_synced($g, $i, $size): node $i is Synced in a primary component of
