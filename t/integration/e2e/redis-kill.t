@@ -27,13 +27,7 @@ sub llen {
 
 my $db = start_db($dir, 'it_e2e_kill');
 start_redis("$dir/redis", $redis_port, $aof);
-my $url = start_pixel_nginx("$dir/nginx", <<"EOF");
-    track_redis 127.0.0.1:$redis_port;
-    track_redis_key $key;
-    track_redis_max_backoff 200ms;
-    track_redis_timeout 1s;
-    track_spool $dir/nginx/spool;
-EOF
+my $url = start_spooling_nginx("$dir/nginx", $redis_port, $key);
 my $c = start_consumer("$dir/consumer", db => $db, id => 'kill',
                        redis_port => $redis_port, key => $key);
 

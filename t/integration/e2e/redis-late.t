@@ -18,13 +18,7 @@ my $key = 'it:late';
 my $redis_port = free_port();               # nothing listens there yet
 
 my $db = start_db($dir, 'it_e2e_late');
-my $url = start_pixel_nginx("$dir/nginx", <<"EOF");
-    track_redis 127.0.0.1:$redis_port;
-    track_redis_key $key;
-    track_redis_max_backoff 200ms;
-    track_redis_timeout 1s;
-    track_spool $dir/nginx/spool;
-EOF
+my $url = start_spooling_nginx("$dir/nginx", $redis_port, $key);
 my $c = start_consumer("$dir/consumer", db => $db, id => 'late',
                        redis_port => $redis_port, key => $key);
 

@@ -21,8 +21,8 @@ our @EXPORT = qw($MODULE_SO start_redis stop_redis redis_cli redis_cmd redis_int
                  redis_forget kill_redis freeze_redis role_of start_replicated_redis
                  start_sentinel
                  sentinel_master sentinel_settled
-                 start_nginx start_pixel_nginx workers_connected stop_nginx
-                 reload_nginx metric
+                 start_nginx start_pixel_nginx start_spooling_nginx
+                 workers_connected stop_nginx reload_nginx metric
                  send_events start_sending finish_sending stored_eids);
 
 our $MODULE_SO = $ENV{TEST_NGINX_LOAD_MODULES}
@@ -251,6 +251,20 @@ sub start_pixel_nginx {
         location = /metrics { track_metrics; }
 EOF
     return "http://127.0.0.1:$port";
+}
+
+# start_spooling_nginx($dir, $redis_port, $key): start_pixel_nginx for one
+# Redis with a spool in $dir/spool and short timeouts: an outage of Redis
+# is taken by the spool within a second, and over soon after it ends
+sub start_spooling_nginx {
+    my ($dir, $redis_port, $key) = @_;
+    return start_pixel_nginx($dir, <<"EOF");
+    track_redis 127.0.0.1:$redis_port;
+    track_redis_key $key;
+    track_redis_max_backoff 200ms;
+    track_redis_timeout 1s;
+    track_spool $dir/spool;
+EOF
 }
 
 # workers_connected($url): true once both workers of the nginx at $url have
