@@ -14,6 +14,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/../lib";
 use Test::More;
+use HTTP::Tiny;
 use POSIX ();
 use Time::HiRes qw(sleep time);
 use TrackTest;
@@ -33,6 +34,15 @@ ok(run_sh($run, 'start'), 'make run');
 my $env = run_env($run);
 my $url = $env->{NGINX_URL};
 my $redis = $env->{REDIS_PORT};
+
+# a body over nginx's own client_max_body_size (1m) is refused before the
+# module sees it: make run's configuration answers in JSON there as well
+my $big = HTTP::Tiny->new(timeout => 10)->post("$url/collect", {
+    headers => { 'Content-Type' => 'application/json' },
+    content => 'x' x 1_500_000 });
+is($big->{status}, 413, 'a 1.5 MB body: 413');
+like($big->{content}, qr/^\{"error":"body_too_large",/,
+     '... with the JSON reason');
 
 sub redis_info {
     my ($field) = @_;
