@@ -17,6 +17,15 @@ running() {
     [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null
 }
 
+# check_port NAME PORT PIDFILE: PORT is ours (PIDFILE's process runs) or free
+check_port() {
+    running "$3" || port_free "$2" && return 0
+    echo "run.sh: port $2 ($1 in run/env, kept so that the URLs of the" \
+         "last run stay valid) is taken by another program: stop that" \
+         "program, or delete run/env to get new ports" >&2
+    return 1
+}
+
 write_nginx_conf() {
     mkdir -p "$run/nginx/logs" "$run/nginx/tmp"
     cat >"$run/nginx/nginx.conf" <<EOF
@@ -96,6 +105,11 @@ start() {
     MYSQL_PORT=${MYSQL_PORT:-$(free_port)}
     STATS_PORT=${STATS_PORT:-$(free_port)}
     TRACK_MAX_QUEUE=${TRACK_MAX_QUEUE:-500000}
+    check_port REDIS_PORT "$REDIS_PORT" "$run/redis/redis.pid" &&
+        check_port NGINX_PORT "$NGINX_PORT" "$run/nginx/nginx.pid" &&
+        check_port MYSQL_PORT "$MYSQL_PORT" "$run/mariadb/mariadbd.pid" &&
+        check_port STATS_PORT "$STATS_PORT" "$run/stats/track-stats.pid" ||
+        exit 1
 
     mkdir -p "$run"
 

@@ -19,6 +19,14 @@ free_port() {
         die "free_port: no free port below 32000\n";'
 }
 
+# port_free PORT: nothing listens on 127.0.0.1:PORT
+port_free() {
+    perl -MIO::Socket::INET -e '
+        IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1",
+                              LocalPort => $ARGV[0], ReuseAddr => 1)
+            or exit 1' "$1"
+}
+
 # wait_until SECONDS CMD...: runs CMD every 50 ms until it succeeds.
 wait_until() {
     local deadline=$(( $(date +%s) + $1 )); shift
