@@ -566,7 +566,10 @@ ngx_http_track_json_event(json_t *in, ngx_http_track_event_t *ev,
 
         if (!json_is_string(v)) {
             ngx_http_track_fail(err, NGX_HTTP_TRACK_REJECT_INVALID_VALUE,
-                                "field must be a string", f->name);
+                                f->kind == NGX_HTTP_TRACK_FIELD_OPTIONAL
+                                ? "field must be a string or an integer"
+                                : "field must be a string",
+                                f->name);
             return -1;
         }
 

@@ -88,7 +88,7 @@ ngx_http_track_handler(ngx_http_request_t *r)
         }
 
         err.reason = NGX_HTTP_TRACK_REJECT_METHOD;
-        err.message = "use GET, POST or OPTIONS";
+        err.message = "use GET, HEAD, POST or OPTIONS";
         err.field = NULL;
 
         return ngx_http_track_reject(r, NGX_HTTP_NOT_ALLOWED, &err);

@@ -439,7 +439,7 @@ track: rejected: too_long: event too large
 DELETE /t?app=shop&module=m&action=a
 --- error_code: 405
 --- response_body
-{"error":"method_not_allowed","message":"use GET, POST or OPTIONS"}
+{"error":"method_not_allowed","message":"use GET, HEAD, POST or OPTIONS"}
 --- error_log
 track: rejected: method_not_allowed
 --- no_error_log

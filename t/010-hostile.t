@@ -45,6 +45,7 @@ sub bad_utf8 {
 sub too_long { reason('too_long', 'value too long', $_[0]) }
 sub invalid { reason('invalid_value', $_[0], $_[1]) }
 our $NotString = 'field must be a string';
+our $NotId = 'field must be a string or an integer';
 our $BadTs = 'ts must be an integer of milliseconds below 2^53';
 our $Range = 'number out of range';
 our $NotFlat = 'props must be a flat JSON object';
@@ -380,8 +381,8 @@ Content-Type: text/plain
 --- error_code eval
 [(400) x 10]
 --- response_body eval
-[main::invalid($::NotString, 'app'), main::invalid($::NotString, 'object'),
- main::invalid($::NotString, 'object'),
+[main::invalid($::NotString, 'app'), main::invalid($::NotId, 'object'),
+ main::invalid($::NotId, 'object'),
  main::invalid($::NotString, 'eid'), main::invalid($::BadTs, 'ts'),
  main::invalid($::NotFlat, 'props'), main::invalid($::NotFlat, 'props'),
  main::reason('invalid_json', 'an event must be a JSON object'),
