@@ -143,8 +143,12 @@ CNF
     (setsid mariadbd --defaults-file="$dir/my.cnf" "$@" \
         </dev/null >>"$dir/mariadbd.log" 2>&1 &)
     # ping answers even when the login is refused: it only says "alive".
-    wait_until 60 mariadb-admin --no-defaults --socket="$dir/mysqld.sock" \
-        --user=root --connect-timeout=1 ping || {
+    # With root's password (every start after the first) it logs in, so
+    # that mariadbd's log is not filled with refused logins.
+    local login=(--no-defaults --user=root)
+    [ -f "$dir/root.cnf" ] && login=(--defaults-file="$dir/root.cnf")
+    wait_until 60 mariadb-admin "${login[@]}" --socket="$dir/mysqld.sock" \
+        --connect-timeout=1 ping || {
         echo "mariadbd did not start; see $dir/mariadbd.log" >&2
         return 1
     }
