@@ -508,6 +508,53 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 }
 
 
+static int
+hex_digit(char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    c |= 0x20;
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+
+/*
+ * Percent-decoding of the URL and its arguments ('+' is a space already).
+ * libmicrohttpd keeps a '%' that two hex digits do not follow as text, so
+ * "app=sh%zz" would be looked up as "sh%zz"; here it becomes the byte 0xff,
+ * which no UTF-8 text holds, and the value is refused like invalid UTF-8.
+ */
+static size_t
+unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+    char  *r, *w;
+    int    hi, lo;
+
+    (void) cls;
+    (void) c;
+
+    for (r = s, w = s; *r != '\0'; w++) {
+        if (*r != '%') {
+            *w = *r++;
+            continue;
+        }
+        hi = hex_digit(r[1]);
+        lo = hi < 0 ? -1 : hex_digit(r[2]);
+        if (lo < 0) {
+            *w = (char) 0xff;
+            r++;
+            continue;
+        }
+        *w = (char) (hi << 4 | lo);
+        r += 3;
+    }
+    *w = '\0';
+
+    return (size_t) (w - s);
+}
+
+
 int
 tc_http_start(const tc_http_config_t *cfg, tc_pool_t *pool)
 {
@@ -524,6 +571,7 @@ tc_http_start(const tc_http_config_t *cfg, tc_pool_t *pool)
         MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections,
         MHD_OPTION_CONNECTION_TIMEOUT, cfg->conn_timeout,
         MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
+        MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
         MHD_OPTION_END);
 
     return daemon_handle != NULL ? TC_OK : TC_ERROR;

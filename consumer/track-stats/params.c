@@ -341,7 +341,8 @@ tc_parse_request(int endpoint, const tc_arg_t *args, int nargs,
 
         if (chars < 0) {
             tc_set_error(err, 400, "invalid_value",
-                         "%s: not valid UTF-8 or contains control characters",
+                         "%s: bad percent-encoding, invalid UTF-8 or a control"
+                         " character",
                          param_names[p]);
             return TC_ERROR;
         }
