@@ -17,6 +17,7 @@
 
 #include "http.h"
 #include "metrics.h"
+#include "params.h"
 #include "query.h"
 
 
@@ -508,50 +509,14 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 }
 
 
-static int
-hex_digit(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    c |= 0x20;
-    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-
-/*
- * Percent-decoding of the URL and its arguments ('+' is a space already).
- * libmicrohttpd keeps a '%' that two hex digits do not follow as text, so
- * "app=sh%zz" would be looked up as "sh%zz"; here it becomes the byte 0xff,
- * which no UTF-8 text holds, and the value is refused like invalid UTF-8.
- */
+/* libmicrohttpd's decoding of the URL and its arguments, replaced */
 static size_t
 unescape(void *cls, struct MHD_Connection *c, char *s)
 {
-    char  *r, *w;
-    int    hi, lo;
-
     (void) cls;
     (void) c;
 
-    for (r = s, w = s; *r != '\0'; w++) {
-        if (*r != '%') {
-            *w = *r++;
-            continue;
-        }
-        hi = hex_digit(r[1]);
-        lo = hi < 0 ? -1 : hex_digit(r[2]);
-        if (lo < 0) {
-            *w = (char) 0xff;
-            r++;
-            continue;
-        }
-        *w = (char) (hi << 4 | lo);
-        r += 3;
-    }
-    *w = '\0';
-
-    return (size_t) (w - s);
+    return tc_unescape(s);
 }
 
 

@@ -100,6 +100,49 @@ tc_endpoint_name(tc_endpoint_t endpoint)
 }
 
 
+static int
+hex_digit(char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    c |= 0x20;
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+
+/*
+ * libmicrohttpd keeps a '%' that two hex digits do not follow as text, so
+ * "app=sh%zz" would be looked up as "sh%zz"; here it becomes the byte 0xff,
+ * which no UTF-8 text holds, and the value is refused like invalid UTF-8.
+ */
+size_t
+tc_unescape(char *s)
+{
+    char  *r, *w;
+    int    hi, lo;
+
+    for (r = s, w = s; *r != '\0'; w++) {
+        if (*r != '%') {
+            *w = *r++;
+            continue;
+        }
+        hi = hex_digit(r[1]);
+        lo = hi < 0 ? -1 : hex_digit(r[2]);
+        if (lo < 0) {
+            *w = (char) 0xff;
+            r++;
+            continue;
+        }
+        *w = (char) (hi << 4 | lo);
+        r += 3;
+    }
+    *w = '\0';
+
+    return (size_t) (w - s);
+}
+
+
 long
 tc_utf8_chars(const char *s, size_t len)
 {

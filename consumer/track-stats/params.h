@@ -69,6 +69,11 @@ tc_rc_t tc_parse_request(int endpoint, const tc_arg_t *args, int nargs,
     const tc_limits_t *limits, tc_request_t *req,
     tc_error_t *err);
 
+/* Percent-decodes s in place ('+' is a space already) and returns its new
+ * length; a '%' without two hex digits becomes the byte 0xff, which
+ * tc_utf8_chars refuses. */
+size_t tc_unescape(char *s);
+
 /* Checks UTF-8 validity and the absence of control characters; returns the
  * number of code points, or -1. */
 long tc_utf8_chars(const char *s, size_t len);
