@@ -602,34 +602,39 @@ static ngx_int_t
 ngx_http_track_reject(ngx_http_request_t *r, ngx_uint_t status,
     ngx_http_track_error_t *err)
 {
-    const char  *code;
+    ngx_http_track_count_reject(r, err);
 
-    code = ngx_http_track_reject_names[err->reason];
+    return ngx_http_track_send_error(r, status,
+                                     ngx_http_track_reject_names[err->reason],
+                                     err->message, err->field);
+}
 
+
+void
+ngx_http_track_count_reject(ngx_http_request_t *r,
+    ngx_http_track_error_t *err)
+{
     ngx_http_track_stat_reject(err->reason);
 
     /* the message and field are fixed texts: no client data in the log */
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                  "track: rejected: %s: %s%s%s", code, err->message,
+                  "track: rejected: %s: %s%s%s",
+                  ngx_http_track_reject_names[err->reason], err->message,
                   err->field ? ", field " : "",
                   err->field ? err->field : "");
-
-    return ngx_http_track_send_error(r, status, code, err->message,
-                                     err->field);
 }
 
 
-static ngx_int_t
-ngx_http_track_send_error(ngx_http_request_t *r, ngx_uint_t status,
-    const char *code, const char *message, const char *field)
+ngx_int_t
+ngx_http_track_error_body(ngx_http_request_t *r, const char *code,
+    const char *message, const char *field, ngx_str_t *out)
 {
-    char                      *s;
-    json_t                    *body;
-    ngx_http_complex_value_t   cv;
+    char    *s;
+    json_t  *body;
 
     body = json_pack("{s:s, s:s}", "error", code, "message", message);
     if (body == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_ERROR;
     }
 
     if (field) {
@@ -640,25 +645,55 @@ ngx_http_track_send_error(ngx_http_request_t *r, ngx_uint_t status,
     json_decref(body);
 
     if (s == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_ERROR;
     }
 
-    ngx_memzero(&cv, sizeof(ngx_http_complex_value_t));
-    cv.value.len = ngx_strlen(s) + 1;
-    cv.value.data = ngx_pnalloc(r->pool, cv.value.len);
+    out->len = ngx_strlen(s) + 1;
+    out->data = ngx_pnalloc(r->pool, out->len);
 
-    if (cv.value.data == NULL) {
+    if (out->data == NULL) {
         free(s);
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_ERROR;
     }
 
-    ngx_memcpy(cv.value.data, s, cv.value.len - 1);
-    cv.value.data[cv.value.len - 1] = '\n';
+    ngx_memcpy(out->data, s, out->len - 1);
+    out->data[out->len - 1] = '\n';
     free(s);
 
-    if (ngx_http_track_add_header(r, "Cache-Control",
-                                  &ngx_http_track_no_store)
-        != NGX_OK)
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_track_error_headers(ngx_http_request_t *r, ngx_uint_t cors)
+{
+    ngx_str_t                   origin;
+    ngx_http_track_loc_conf_t  *tlcf;
+
+    tlcf = ngx_http_get_module_loc_conf(r, ngx_http_track_module);
+
+    if (cors && ngx_http_track_check_origin(r, tlcf, &origin) == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_track_add_header(r, "Cache-Control",
+                                     &ngx_http_track_no_store);
+}
+
+
+static ngx_int_t
+ngx_http_track_send_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *code, const char *message, const char *field)
+{
+    ngx_http_complex_value_t  cv;
+
+    ngx_memzero(&cv, sizeof(ngx_http_complex_value_t));
+
+    if (ngx_http_track_error_body(r, code, message, field, &cv.value)
+        != NGX_OK
+        || ngx_http_track_add_header(r, "Cache-Control",
+                                     &ngx_http_track_no_store)
+           != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }

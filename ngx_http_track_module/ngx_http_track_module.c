@@ -11,6 +11,7 @@
 #include "ngx_http_track_ctx.h"
 #include "ngx_http_track_metrics.h"
 #include "ngx_http_track_handler.h"
+#include "ngx_http_track_filter.h"
 #include "ngx_http_track_enrich.h"
 #include "ngx_http_track_redis.h"
 #include "ngx_http_track_cluster.h"
@@ -426,7 +427,7 @@ ngx_http_track_postconfiguration(ngx_conf_t *cf)
 
     tmcf->shm_zone->init = ngx_http_track_metrics_init_zone;
 
-    return NGX_OK;
+    return ngx_http_track_filter_init(cf);
 }
 
 

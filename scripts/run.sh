@@ -68,15 +68,6 @@ http {
         location = /collect {
             track;
             track_cors_origin *;
-            # a body over client_max_body_size (1m) is refused by nginx
-            # before the module sees it: that answer in JSON too
-            error_page 413 = @body_too_large;
-        }
-
-        location @body_too_large {
-            default_type application/json;
-            add_header Cache-Control no-store always;
-            return 413 '{"error":"body_too_large","message":"request body too large"}\n';
         }
 
         location = /metrics {

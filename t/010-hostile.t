@@ -12,13 +12,15 @@ repeat_each(2);
 # rejection's log line and no [error], or no [error] and no [alert]); the
 # block with ignore_response has its two log patterns only (nginx logs
 # nothing when it drops a client whose body times out: the check is that it
-# closes the connection within --- timeout).  Requests per block:
+# closes the connection within --- timeout).  TEST 35 checks three headers
+# more; TEST 36 one header and one log pattern; TEST 37 the status and body
+# of its two requests only.  Requests per block:
 our @Requests = (5, 10, 5, 3, 4, 3, 1, 2, 3, 4,     # TEST 1-10
                  3, 2, 1, 2, 10, 6, 1, 2, 1, 1,     # TEST 11-20
                  1, 1, 2, 1, 3, 4, 6, 3, 1, 1,      # TEST 21-30
-                 2, 2);                             # TEST 31-32, 33: logs only
+                 2, 2, 0, 1, 1, 1, 0);              # TEST 31-37
 plan tests => repeat_each() * (4 * eval { my $n = 0; $n += $_ for @Requests;
-                                          $n } + 2);
+                                          $n } + 2 + 3 + 4);
 
 $ENV{TEST_NGINX_REDIS_PORT} ||= 6379;
 
@@ -742,3 +744,82 @@ qq[POST /t\n{$::Ev]
 --- no_error_log
 [error]
 track: rejected
+
+
+
+=== TEST 34: a body over client_max_body_size: nginx refuses it on its Content-Length before the handler runs; the answer is the module's
+--- http_config eval: $::HttpConfig
+--- config
+    location = /t { track; client_max_body_size 32; }
+--- more_headers
+Content-Type: application/json
+--- request eval
+"POST /t\n$::Body64"
+--- error_code: 413
+--- response_body eval
+main::reason('body_too_large', 'request body too large')
+--- error_log
+track: rejected: body_too_large: request body over client_max_body_size
+--- no_error_log
+[alert]
+
+
+
+=== TEST 35: a chunked body over client_max_body_size: refused by nginx while the handler reads it, answered in JSON with the module's headers
+--- http_config eval: $::HttpConfig
+--- config
+    location = /t {
+        track;
+        track_cors_origin https://shop.example;
+        client_max_body_size 1k;
+    }
+--- more_headers
+Content-Type: application/json
+Origin: https://shop.example
+Transfer-Encoding: chunked
+--- request eval
+"POST /t\n$::Chunked10k"
+--- error_code: 413
+--- response_headers
+Content-Type: application/json
+Cache-Control: no-store
+Access-Control-Allow-Origin: https://shop.example
+--- response_body eval
+main::reason('body_too_large', 'request body too large')
+--- error_log
+track: rejected: body_too_large: request body over client_max_body_size
+--- no_error_log
+[alert]
+
+
+
+=== TEST 36: nginx's 413 outside a track location is left as it is
+--- http_config eval: $::HttpConfig
+--- config
+    location = /t { client_max_body_size 32; return 200 "ok\n"; }
+--- request eval
+"POST /t\n$::Body64"
+--- error_code: 413
+--- response_headers
+Content-Type: text/html
+--- response_body_like eval
+qr{<title>413 Request Entity Too Large</title>}
+--- no_error_log
+track: rejected
+
+
+
+=== TEST 37: nginx's refusal is counted as a request and a rejection
+--- http_config eval: $::HttpConfig
+--- config
+    location = /t { track; client_max_body_size 32; }
+    location = /m { track_metrics; }
+--- more_headers
+Content-Type: application/json
+--- request eval
+["POST /t\n$::Body64", "GET /m"]
+--- error_code eval
+[413, 200]
+--- response_body_like eval
+[qr/body_too_large/,
+ qr/^track_requests_rejected_total\{reason="body_too_large"\} [1-9]/m]

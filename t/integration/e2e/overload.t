@@ -36,7 +36,7 @@ my $url = $env->{NGINX_URL};
 my $redis = $env->{REDIS_PORT};
 
 # a body over nginx's own client_max_body_size (1m) is refused before the
-# module sees it: make run's configuration answers in JSON there as well
+# handler runs: the module answers in JSON there as well
 my $big = HTTP::Tiny->new(timeout => 10)->post("$url/collect", {
     headers => { 'Content-Type' => 'application/json' },
     content => 'x' x 1_500_000 });
