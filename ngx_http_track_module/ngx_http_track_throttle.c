@@ -3,7 +3,9 @@
  * Backpressure: above track_redis_max_queue events go to the spool, and the
  * list's length is polled until it falls below 90% of the ceiling.  On a
  * cluster the ceiling holds for the sum of the shard lists' lengths, each
- * as its latest push (or poll) told it.
+ * as its latest push (or poll) told it.  Without pushes the length is
+ * polled every second too, so that track_queue_length follows the
+ * consumers draining the list (an idle queue reads 0, not its last push).
  */
 
 
@@ -31,7 +33,8 @@ typedef struct {
     ngx_uint_t                   nlists;
     ngx_uint_t                   queue_len;  /* their sum */
     ngx_uint_t                   npolls;     /* LLENs in flight */
-    ngx_event_t                  poll;       /* queue length while full */
+    ngx_msec_t                   told;       /* when a reply last told */
+    ngx_event_t                  poll;       /* the queue's length */
     unsigned                     throttled:1;
 } ngx_http_track_throttle_t;
 
@@ -40,11 +43,14 @@ static ngx_int_t ngx_http_track_throttle_lists(
     ngx_http_track_throttle_t *throttle);
 static ngx_str_t *ngx_http_track_throttle_key(
     ngx_http_track_throttle_t *throttle, ngx_uint_t list);
+static void ngx_http_track_throttle_rearm(
+    ngx_http_track_throttle_t *throttle);
 static void ngx_http_track_throttle_poll_handler(ngx_event_t *ev);
 static void ngx_http_track_throttle_polled(redisReply *reply, void *data);
 
 
-#define NGX_HTTP_TRACK_POLL_INTERVAL   500
+#define NGX_HTTP_TRACK_POLL_INTERVAL   500     /* while throttled */
+#define NGX_HTTP_TRACK_IDLE_INTERVAL   1000    /* when no push told */
 
 
 /* this worker's view of the list's length */
@@ -71,6 +77,8 @@ ngx_http_track_throttle_init_process(ngx_cycle_t *cycle,
     throttle->poll.cancelable = 1;
 
     ngx_http_track_throttler = throttle;
+
+    ngx_add_timer(&throttle->poll, NGX_HTTP_TRACK_IDLE_INTERVAL);
 
     return NGX_OK;
 }
@@ -112,6 +120,7 @@ ngx_http_track_throttle_queue_length(ngx_uint_t list, long long len)
     throttle->queue_len -= l->len;
     l->len = len < 0 ? 0 : (ngx_uint_t) len;
     throttle->queue_len += l->len;
+    throttle->told = ngx_current_msec;
 
     ngx_http_track_stat_set(NGX_HTTP_TRACK_STAT_QUEUE_LENGTH,
                             (ngx_atomic_uint_t) throttle->queue_len);
@@ -133,9 +142,8 @@ ngx_http_track_throttle_queue_length(ngx_uint_t list, long long len)
                       throttle->nlists > 1 ? " (its shard lists)" : "",
                       throttle->queue_len, max);
 
-        if (!throttle->poll.timer_set) {
-            ngx_add_timer(&throttle->poll, NGX_HTTP_TRACK_POLL_INTERVAL);
-        }
+        /* sooner than the idle poll it replaces */
+        ngx_add_timer(&throttle->poll, NGX_HTTP_TRACK_POLL_INTERVAL);
 
     } else if (throttle->throttled && throttle->queue_len < max / 10 * 9) {
         throttle->throttled = 0;
@@ -221,7 +229,17 @@ ngx_http_track_throttle_poll_handler(ngx_event_t *ev)
     size_t                      argvlen[2];
     ngx_http_track_throttle_t  *throttle = ev->data;
 
-    if (!throttle->throttled || throttle->npolls) {
+    if (throttle->npolls) {
+        return;                 /* the last reply re-arms */
+    }
+
+    /* not throttled, pushes tell the length while they come */
+    if (ngx_http_track_throttle_lists(throttle) != NGX_OK
+        || (!throttle->throttled
+            && ngx_current_msec - throttle->told
+               < NGX_HTTP_TRACK_IDLE_INTERVAL))
+    {
+        ngx_http_track_throttle_rearm(throttle);
         return;
     }
 
@@ -244,7 +262,18 @@ ngx_http_track_throttle_poll_handler(ngx_event_t *ev)
     }
 
     if (throttle->npolls == 0) {
-        ngx_add_timer(&throttle->poll, NGX_HTTP_TRACK_POLL_INTERVAL);
+        ngx_http_track_throttle_rearm(throttle);
+    }
+}
+
+
+static void
+ngx_http_track_throttle_rearm(ngx_http_track_throttle_t *throttle)
+{
+    if (!throttle->poll.timer_set && !ngx_exiting) {
+        ngx_add_timer(&throttle->poll, throttle->throttled
+                                       ? NGX_HTTP_TRACK_POLL_INTERVAL
+                                       : NGX_HTTP_TRACK_IDLE_INTERVAL);
     }
 }
 
@@ -261,9 +290,7 @@ ngx_http_track_throttle_polled(redisReply *reply, void *data)
         ngx_http_track_throttle_queue_length(list->index, reply->integer);
     }
 
-    if (throttle->npolls == 0 && throttle->throttled
-        && !throttle->poll.timer_set)
-    {
-        ngx_add_timer(&throttle->poll, NGX_HTTP_TRACK_POLL_INTERVAL);
+    if (throttle->npolls == 0) {
+        ngx_http_track_throttle_rearm(throttle);
     }
 }
