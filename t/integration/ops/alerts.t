@@ -148,6 +148,29 @@ tests:
       - eval_time: 5m
         alertname: TrackStatisticsBehind
         exp_alerts: []
+  # an idle pipeline (the queue drained, no commit for long) is not stalled;
+  # track-stats that cannot be scraped is
+  - interval: 1m
+    input_series:
+      - series: 'track_queue_length{instance="a"}'
+        values: '0+0x20'
+      - series: 'track_consumer_last_commit_seconds{consumer="c1"}'
+        values: '0+0x20'
+      - series: 'up{job="track-stats",instance="s"}'
+        values: '1 1 0 0 0 0 0 0 0 0'
+      - series: 'up{job="track-stats",instance="t"}'
+        values: '1+0x10'
+    alert_rule_test:
+      - eval_time: 15m
+        alertname: TrackConsumerStalled
+        exp_alerts: []
+      - eval_time: 4m
+        alertname: TrackStatsDown
+        exp_alerts: []
+      - eval_time: 8m
+        alertname: TrackStatsDown
+        exp_alerts:
+          - exp_labels: {severity: warning, job: track-stats, instance: s}
   # a consumer that commits every minute is not stalled
   - interval: 1m
     input_series:
