@@ -59,7 +59,8 @@
 #   --day YYYY-MM-DD       this closed day (repeatable; replaces --days)
 #   --timezone TZ          the consumer's time zone (its `timezone`
 #                          setting; default the system's)
-#   --verify DIR           check an existing backup directory (see above)
+#   --verify DIR           check an existing backup directory instead: its
+#                          files' sha256 and its tables against MANIFEST
 #   -h, --help
 set -euo pipefail
 
@@ -138,6 +139,11 @@ scratch=${scratch:-${database}_restore_check}
 [[ $scratch =~ $ident ]] || die "bad scratch schema name: $scratch"
 [ "$scratch" != "$database" ] || die "the scratch schema must not be the database"
 [[ $ndays =~ ^[1-9][0-9]*$ ]] || die "--days wants a positive number"
+# date(1) takes an unknown zone for UTC without a word: a typo would move
+# the line between closed and open days
+[ -z "$tz" ] || { [[ $tz =~ ^[A-Za-z0-9_+/-]+$ ]] && [[ $tz != *..* ]] &&
+                  [ -f "/usr/share/zoneinfo/$tz" ]; } ||
+    die "unknown time zone: $tz (a name under /usr/share/zoneinfo)"
 command -v mariadb >/dev/null || die "mariadb client not found (apt-get install mariadb-client)"
 command -v mariadb-dump >/dev/null || die "mariadb-dump not found (apt-get install mariadb-client)"
 

@@ -180,5 +180,11 @@ is($rc, 1, 'a row missing from the dump: exit 1') or diag($log);
 like($log, qr/^FAIL stats_dead_letters: restored copy has 1 rows, the source had 2/m,
      'the row count mismatch is named') or diag($log);
 
+# a time zone date(1) would take for UTC without a word
+($rc, $log) = run_backup(@common[0 .. 3], '--timezone', 'Asia/Shangai',
+                         '--days', 1);
+is($rc, 2, 'an unknown time zone: exit 2');
+like($log, qr/unknown time zone: Asia\/Shangai/, '... saying which');
+
 alarm 0;
 done_testing();
