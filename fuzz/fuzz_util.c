@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* Helpers shared by the fuzz targets (see fuzz_util.h). */
 
+#include <ctype.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "fuzz_util.h"
@@ -129,4 +131,35 @@ fz_split_next(fz_split_t *s, const unsigned char **field, size_t *len)
     s->done = 1;
 
     return 1;
+}
+
+
+int
+fz_form_decode(const unsigned char *s, size_t n, unsigned char *out,
+    size_t *olen)
+{
+    char    hex[3];
+    size_t  i, o;
+
+    o = 0;
+
+    for (i = 0; i < n; i++) {
+        if (s[i] == '%') {
+            if (n - i < 3 || !isxdigit(s[i + 1]) || !isxdigit(s[i + 2])) {
+                return -1;
+            }
+            hex[0] = (char) s[i + 1];
+            hex[1] = (char) s[i + 2];
+            hex[2] = '\0';
+            out[o++] = (unsigned char) strtoul(hex, NULL, 16);
+            i += 2;
+
+        } else {
+            out[o++] = s[i] == '+' ? ' ' : s[i];
+        }
+    }
+
+    *olen = o;
+
+    return 0;
 }

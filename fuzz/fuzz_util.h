@@ -36,6 +36,14 @@ int fz_utf8_clean(const unsigned char *s, size_t n);
 /* 1 when s is well-formed UTF-8 (controls allowed) */
 int fz_utf8_valid(const unsigned char *s, size_t n);
 
+/*
+ * application/x-www-form-urlencoded, written from the specification: '+' is
+ * a space, %XX a byte.  0 with out and *olen set, or -1 on a '%' that two
+ * hex digits do not follow.  out holds at least n bytes.
+ */
+int fz_form_decode(const unsigned char *s, size_t n, unsigned char *out,
+    size_t *olen);
+
 /* Splits data at the separator "@@": the next field, or 0 when none left. */
 typedef struct {
     const unsigned char  *p;

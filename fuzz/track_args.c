@@ -21,37 +21,6 @@ static const char  *ref_fields[] = {
 };
 
 
-/* application/x-www-form-urlencoded: '+' is a space, %XX a byte */
-static int
-ref_decode(const u_char *s, size_t n, u_char *out, size_t *olen)
-{
-    char    hex[3];
-    size_t  i, o;
-
-    o = 0;
-
-    for (i = 0; i < n; i++) {
-        if (s[i] == '%') {
-            if (n - i < 3 || !isxdigit(s[i + 1]) || !isxdigit(s[i + 2])) {
-                return -1;
-            }
-            hex[0] = (char) s[i + 1];
-            hex[1] = (char) s[i + 2];
-            hex[2] = '\0';
-            out[o++] = (u_char) strtoul(hex, NULL, 16);
-            i += 2;
-
-        } else {
-            out[o++] = s[i] == '+' ? ' ' : s[i];
-        }
-    }
-
-    *olen = o;
-
-    return 0;
-}
-
-
 /* a text value: length first, then encoding */
 static int
 ref_text(const u_char *s, size_t n, size_t max)
@@ -106,10 +75,10 @@ ref_parse(const u_char *q, size_t len, const ngx_http_track_limits_t *lim,
 
         eq = memchr(seg, '=', (size_t) (amp - seg));
 
-        if (ref_decode(seg, (size_t) ((eq ? eq : amp) - seg), key, &klen)
-            != 0
-            || (eq && ref_decode(eq + 1, (size_t) (amp - eq - 1), val, &vlen)
-                      != 0))
+        if (fz_form_decode(seg, (size_t) ((eq ? eq : amp) - seg), key,
+                           &klen) != 0
+            || (eq && fz_form_decode(eq + 1, (size_t) (amp - eq - 1), val,
+                                     &vlen) != 0))
         {
             rc = NGX_HTTP_TRACK_REJECT_BAD_ENCODING;
             break;
