@@ -20,6 +20,9 @@ static ngx_http_output_body_filter_pt    ngx_http_track_next_body_filter;
 
 static ngx_str_t  ngx_http_track_json = ngx_string("application/json");
 
+/* the answer's body, the same for every request: built with the config */
+static ngx_str_t  ngx_http_track_refused_json;
+
 
 /* nginx's special response for 413 (r->err_status) in a track location */
 
@@ -39,21 +42,8 @@ ngx_http_track_refused_body(ngx_http_request_t *r)
 
 
 static ngx_int_t
-ngx_http_track_refused_text(ngx_http_request_t *r, ngx_str_t *body)
-{
-    const char  *code;
-
-    code = ngx_http_track_reject_names[NGX_HTTP_TRACK_REJECT_BODY_TOO_LARGE];
-
-    return ngx_http_track_error_body(r, code, "request body too large", NULL,
-                                     body);
-}
-
-
-static ngx_int_t
 ngx_http_track_header_filter(ngx_http_request_t *r)
 {
-    ngx_str_t               body;
     ngx_uint_t              handled;
     ngx_http_track_error_t  err;
 
@@ -77,16 +67,14 @@ ngx_http_track_header_filter(ngx_http_request_t *r)
 
     ngx_http_track_count_reject(r, &err);
 
-    if (ngx_http_track_refused_text(r, &body) != NGX_OK
-        || ngx_http_track_error_headers(r, !handled) != NGX_OK)
-    {
+    if (ngx_http_track_error_headers(r, !handled) != NGX_OK) {
         return NGX_ERROR;
     }
 
     r->headers_out.content_type_len = ngx_http_track_json.len;
     r->headers_out.content_type = ngx_http_track_json;
     r->headers_out.content_type_lowcase = NULL;
-    r->headers_out.content_length_n = body.len;
+    r->headers_out.content_length_n = ngx_http_track_refused_json.len;
 
     if (r->headers_out.content_length) {
         r->headers_out.content_length->hash = 0;
@@ -101,7 +89,6 @@ static ngx_int_t
 ngx_http_track_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 {
     ngx_buf_t    *b;
-    ngx_str_t     body;
     ngx_uint_t    last;
     ngx_chain_t  *cl, out;
 
@@ -121,18 +108,14 @@ ngx_http_track_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
         return ngx_http_track_next_body_filter(r, NULL);
     }
 
-    if (ngx_http_track_refused_text(r, &body) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
     b = ngx_calloc_buf(r->pool);
     if (b == NULL) {
         return NGX_ERROR;
     }
 
     b->memory = 1;
-    b->pos = body.data;
-    b->last = body.data + body.len;
+    b->pos = ngx_http_track_refused_json.data;
+    b->last = b->pos + ngx_http_track_refused_json.len;
     b->last_buf = 1;
     b->last_in_chain = 1;
 
@@ -146,6 +129,17 @@ ngx_http_track_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 ngx_int_t
 ngx_http_track_filter_init(ngx_conf_t *cf)
 {
+    const char  *code;
+
+    code = ngx_http_track_reject_names[NGX_HTTP_TRACK_REJECT_BODY_TOO_LARGE];
+
+    if (ngx_http_track_error_body(cf->pool, code, "request body too large",
+                                  NULL, &ngx_http_track_refused_json)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
     ngx_http_track_next_header_filter = ngx_http_top_header_filter;
     ngx_http_top_header_filter = ngx_http_track_header_filter;
 

@@ -626,7 +626,7 @@ ngx_http_track_count_reject(ngx_http_request_t *r,
 
 
 ngx_int_t
-ngx_http_track_error_body(ngx_http_request_t *r, const char *code,
+ngx_http_track_error_body(ngx_pool_t *pool, const char *code,
     const char *message, const char *field, ngx_str_t *out)
 {
     char    *s;
@@ -649,7 +649,7 @@ ngx_http_track_error_body(ngx_http_request_t *r, const char *code,
     }
 
     out->len = ngx_strlen(s) + 1;
-    out->data = ngx_pnalloc(r->pool, out->len);
+    out->data = ngx_pnalloc(pool, out->len);
 
     if (out->data == NULL) {
         free(s);
@@ -689,7 +689,7 @@ ngx_http_track_send_error(ngx_http_request_t *r, ngx_uint_t status,
 
     ngx_memzero(&cv, sizeof(ngx_http_complex_value_t));
 
-    if (ngx_http_track_error_body(r, code, message, field, &cv.value)
+    if (ngx_http_track_error_body(r->pool, code, message, field, &cv.value)
         != NGX_OK
         || ngx_http_track_add_header(r, "Cache-Control",
                                      &ngx_http_track_no_store)

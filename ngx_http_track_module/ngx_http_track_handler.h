@@ -23,7 +23,7 @@ void ngx_http_track_count_reject(ngx_http_request_t *r,
     ngx_http_track_error_t *err);
 
 /* the one-line JSON reason of an error answer, newline included */
-ngx_int_t ngx_http_track_error_body(ngx_http_request_t *r, const char *code,
+ngx_int_t ngx_http_track_error_body(ngx_pool_t *pool, const char *code,
     const char *message, const char *field, ngx_str_t *out);
 
 /* the headers every error answer carries: Cache-Control, and CORS if cors */
