@@ -626,6 +626,7 @@ run(tc_ctx_t *ctx)
                 continue;
             }
             ctx->mysql_backoff = ctx->conf.backoff_min_ms;
+            tc_rollup_go(&ctx->rollup);
         }
 
         if (ctx->queue.c == NULL) {

@@ -550,7 +550,11 @@ rollup_main(void *arg)
     r = arg;
 
     /* the lane connects and applies the schema first */
-    rollup_wait(r, r->conf->rollup_ms);
+    pthread_mutex_lock(&r->mu);
+    while (!r->go && !r->stop) {
+        pthread_cond_wait(&r->cond, &r->mu);
+    }
+    pthread_mutex_unlock(&r->mu);
 
     for ( ;; ) {
         pthread_mutex_lock(&r->mu);
@@ -627,6 +631,22 @@ tc_rollup_start(tc_rollup_t *r, const tc_conf_t *conf)
     r->started = 1;
 
     return TC_OK;
+}
+
+
+void
+tc_rollup_go(tc_rollup_t *r)
+{
+    if (!r->started) {
+        return;
+    }
+
+    pthread_mutex_lock(&r->mu);
+    if (!r->go) {
+        r->go = 1;
+        pthread_cond_signal(&r->cond);
+    }
+    pthread_mutex_unlock(&r->mu);
 }
 
 

@@ -25,6 +25,7 @@ typedef struct {
     pthread_cond_t     cond;
     int                started;
     int                stop;            /* under mu */
+    int                go;              /* under mu: the schema is there */
     uint64_t           upto;            /* under mu: the lane's last id */
     int                locked;          /* holds the roll-up lock */
     long               backoff;
@@ -32,6 +33,12 @@ typedef struct {
 } tc_rollup_t;
 
 tc_rc_t tc_rollup_start(tc_rollup_t *r, const tc_conf_t *conf);
+
+/*
+ * The lane has connected, so the schema is applied: the thread's first
+ * pass need not wait a period (which a drain would add to its end).
+ */
+void tc_rollup_go(tc_rollup_t *r);
 
 /*
  * Stops the thread once the rows up to id upto (the lane's last committed)
