@@ -30,8 +30,17 @@
 # and compares every table with the MANIFEST (not with the source, which
 # retention may have dropped since).
 #
+# --restore DIR does what --verify does and then, when every check passed,
+# puts the backed-up days into the database: the day tables that are
+# missing there (moved in from the scratch schema) and those days' rows of
+# the statistics tables (replacing the database's rows of those days only;
+# memberships are mapped to the database's own action numbers).  It refuses,
+# changing nothing, when a day table of the backup exists there with rows or
+# a track-consumer has rows of those days still to count.  Then it compares
+# the database's copy with the MANIFEST, a verdict line per table.
+#
 # Exit status: 0 every check passed, 1 a check failed, 2 usage or
-# connection error.
+# connection error, or a restore refused.
 #
 # Usage: ops/backup.sh [options]
 #   --defaults-file FILE   client options file ([client] user, password,
@@ -61,6 +70,9 @@
 #                          setting; default the system's)
 #   --verify DIR           check an existing backup directory instead: its
 #                          files' sha256 and its tables against MANIFEST
+#   --restore DIR          --verify DIR, then restore its days into the
+#                          database (with the --restore-defaults-file
+#                          account, which needs rights on both schemas)
 #   -h, --help
 set -euo pipefail
 
@@ -82,6 +94,7 @@ ndays=1
 explicit_days=()
 tz=${TZ:-}
 verify=
+restore=
 
 while [ $# -gt 0 ]; do
     case $1 in
@@ -113,11 +126,18 @@ while [ $# -gt 0 ]; do
         --timezone=*) tz=${1#*=} ;;
         --verify) verify=$2; shift ;;
         --verify=*) verify=${1#*=} ;;
+        --restore) restore=$2; shift ;;
+        --restore=*) restore=${1#*=} ;;
         -h|--help) usage; exit 0 ;;
         *) die "unknown option $1 (see --help)" ;;
     esac
     shift
 done
+
+if [ -n "$restore" ]; then
+    [ -z "$verify" ] || die "--verify and --restore are one or the other"
+    verify=$restore
+fi
 
 # Without --defaults-file the consumer's MYSQL_* variables (run/env) are the
 # connection; with it, only flags given here override the file.
@@ -361,6 +381,85 @@ while read -r _ t rows sum; do
     fi
 done < <(grep '^table ' "$dir/MANIFEST")
 
+# --- restore into the database (--restore) -------------------------------
+
+# in_db SQL: one value from the database, read with the restore account
+in_db() { qr -e "$1" 2>>"$work/err"; }
+
+# restore_days: the checked scratch copy's days into $database, or exit 2
+# with nothing changed
+restore_days() {
+    local t n moves="" stmt
+    [ "$(in_db "SELECT COUNT(*) FROM information_schema.TABLES
+               WHERE TABLE_SCHEMA='$database' AND TABLE_NAME='stats_daily'")" = 1 ] ||
+        die "$database has no statistics tables: start a track-consumer on it once (it applies sql/schema.sql), then restore"
+    n=$(in_db "SELECT COUNT(*) FROM \`$database\`.stats_pending WHERE day IN ($day_list)")
+    [ "$n" = 0 ] ||
+        die "a track-consumer still has $n ranges of these days to count in $database: restore when they are counted (or with the consumers stopped); nothing restored"
+    # every day table first, so that a refusal changes nothing
+    while read -r _ t _; do
+        case $t in events_*) ;; *) continue ;; esac
+        n=$(in_db "SELECT COUNT(*) FROM information_schema.TABLES
+                   WHERE TABLE_SCHEMA='$database' AND TABLE_NAME='$t'")
+        if [ "$n" = 1 ]; then
+            n=$(in_db "SELECT COUNT(*) FROM \`$database\`.\`$t\`")
+            [ "$n" = 0 ] ||
+                die "$database.$t exists with $n rows: a restore only brings back missing days (to replace it, drop it first); nothing restored"
+            moves+="DROP TABLE \`$database\`.\`$t\`;"
+        fi
+        moves+="RENAME TABLE \`$scratch\`.\`$t\` TO \`$database\`.\`$t\`;"
+        moves+="UPDATE \`$database\`.track_ids SET next_id = GREATEST(next_id,
+                (SELECT COALESCE(MAX(id), 0) + 1 FROM \`$database\`.\`$t\`))
+                WHERE name = 'events';"
+    done < <(grep '^table events_' "$dir/MANIFEST")
+
+    # the days' statistics replaced in one transaction; memberships carry
+    # the database's own numbers of their actions
+    stmt="START TRANSACTION;
+          INSERT IGNORE INTO \`$database\`.stats_actions (app, module, action)
+              SELECT app, module, action FROM \`$scratch\`.stats_actions;"
+    for t in stats_hourly stats_daily stats_daily_users stats_dead_letters; do
+        stmt+="DELETE FROM \`$database\`.$t WHERE day IN ($day_list);
+               INSERT INTO \`$database\`.$t SELECT * FROM \`$scratch\`.$t
+                   WHERE day IN ($day_list);"
+    done
+    stmt+="DELETE FROM \`$database\`.stats_user_seen WHERE day IN ($day_list);
+           INSERT INTO \`$database\`.stats_user_seen (action_id, day, uid)
+               SELECT a.id, s.day, s.uid FROM \`$scratch\`.stats_user_seen s
+               JOIN \`$scratch\`.stats_actions b ON b.id = s.action_id
+               JOIN \`$database\`.stats_actions a
+                   ON (a.app, a.module, a.action) = (b.app, b.module, b.action)
+               WHERE s.day IN ($day_list);
+           COMMIT;"
+    # statistics first: should the moves fail, a second run redoes both
+    qr -e "$stmt$moves" 2>"$work/err" ||
+        die "restoring into $database failed: $(tr '\n' ' ' <"$work/err")"
+
+    # the database's copy against the MANIFEST (memberships by count: their
+    # action numbers are the database's)
+    while read -r _ t rows sum; do
+        case $t in
+            stats_actions) continue ;;
+            stats_user_seen)
+                read -r grows _ <<<"$(checksum "$database" "$t" "day IN ($day_list)" qr)"
+                gsum=$sum ;;
+            stats_*)
+                read -r grows gsum <<<"$(checksum "$database" "$t" "day IN ($day_list)" qr)" ;;
+            *)
+                read -r grows gsum <<<"$(checksum "$database" "$t" 1 qr)" ;;
+        esac
+        if [ "$grows" != "$rows" ] || [ "$gsum" != "$sum" ]; then
+            verdict FAIL "$t" "restored into $database: $grows rows, checksum $gsum; the backup's: $rows, $sum"
+        else
+            verdict OK "$t" "restored into $database: $rows rows"
+        fi
+    done < <(grep '^table ' "$dir/MANIFEST")
+}
+
+if [ -n "$restore" ] && [ "$fail" = 0 ] && [ "$restored" = 1 ]; then
+    restore_days
+fi
+
 if [ "$keep" = no ] || { [ "$keep" = auto ] && [ "$fail" = 0 ]; }; then
     qr -e "DROP DATABASE IF EXISTS \`$scratch\`" || true
 else
@@ -372,4 +471,8 @@ if [ "$fail" != 0 ]; then
     exit 1
 fi
 [ "$restored" = 1 ] || exit 1
-echo "$prog: backup of $database days ${days[*]} verified: $dir" >&2
+if [ -n "$restore" ]; then
+    echo "$prog: backup $dir verified and its days ${days[*]} restored into $database" >&2
+else
+    echo "$prog: backup of $database days ${days[*]} verified: $dir" >&2
+fi

@@ -4,7 +4,8 @@
 # statistics rows are dumped, restored into a scratch schema and found equal
 # to the source (checked here independently, row by row); today's table and
 # other days' statistics rows stay out; a second run is idempotent; a
-# damaged dump makes --verify fail loudly with exit status 1.
+# damaged dump makes --verify fail loudly with exit status 1; --restore
+# brings lost days back into the database and refuses to overwrite rows.
 use strict;
 use warnings;
 use utf8;
@@ -19,8 +20,8 @@ my $BACKUP = "$ROOT/ops/backup.sh";
 my $tmp = scratch_dir();
 
 # the whole test is bounded: a hang fails it instead of the harness
-$SIG{ALRM} = sub { die "ops/backup.t: timed out after 60 s\n" };
-alarm 60;
+$SIG{ALRM} = sub { die "ops/backup.t: timed out after 120 s\n" };
+alarm 120;
 
 # its own server: the job's restore checks create and drop schemas
 my $db = start_db($tmp, 'track', own => 1);
@@ -144,6 +145,69 @@ is_deeply($dbh->selectcol_arrayref("SHOW DATABASES LIKE 'track_restore_check'"),
 
 ($rc, $log) = run_backup('--restore-defaults-file', "$db->{dir}/root.cnf", '--verify', $bdir);
 is($rc, 0, '--verify of the intact backup passes') or diag($log);
+
+# --- restore: the lost days come back, the others stay as they are --------
+
+my %saved;
+for my $t (@tables) { $saved{$t} = rows_of('track', $t, '1') }
+my @stats = qw(stats_hourly stats_daily stats_daily_users stats_dead_letters);
+for my $t (@stats) {
+    $saved{$t} = rows_of('track', $t, "day IN ($days_in)");
+    $saved{"$t other"} = rows_of('track', $t, "day NOT IN ($days_in)");
+}
+sub seen_of {
+    my ($where) = @_;
+    return $dbh->selectall_arrayref(
+        "SELECT a.app, a.module, a.action, s.day, s.uid FROM stats_user_seen s"
+        . " JOIN stats_actions a ON a.id = s.action_id WHERE $where ORDER BY 1, 2, 3, 4, 5");
+}
+my $seen_days = seen_of("s.day IN ($days_in)");
+my $seen_other = seen_of("s.day NOT IN ($days_in)");
+
+# the disaster: both day tables gone, their statistics rows deleted or
+# wrong, and the action renumbered since the backup
+$dbh->do("DROP TABLE `$_`") for @tables;
+$dbh->do("DELETE FROM $_ WHERE day = '$d1'") for @stats, 'stats_user_seen';
+$dbh->do("UPDATE stats_hourly SET events = 1 WHERE day = '$d2'");
+$dbh->do('UPDATE stats_actions SET id = 9 WHERE id = 7');
+$dbh->do('UPDATE stats_user_seen SET action_id = 9 WHERE action_id = 7');
+# a consumer's day table of d2 created again, still empty
+(my $empty = $tmpl) =~ s/\@TABLE\@/$tables[1]/g;
+$dbh->do($empty);
+$dbh->do("UPDATE track_ids SET next_id = 1 WHERE name = 'events'");
+
+($rc, $log) = run_backup('--restore-defaults-file', "$db->{dir}/root.cnf",
+                         '--restore', $bdir);
+is($rc, 0, '--restore of the intact backup passes') or diag($log);
+like($log, qr/restored into track$/m, 'it says where the days went') or diag($log);
+unlike($log, qr/^FAIL/m, 'no FAIL verdict');
+for my $t (@tables) {
+    is_deeply(rows_of('track', $t, '1'), $saved{$t}, "$t is back, row for row");
+}
+for my $t (@stats) {
+    is_deeply(rows_of('track', $t, "day IN ($days_in)"), $saved{$t},
+              "$t: the two days' rows as they were backed up");
+    is_deeply(rows_of('track', $t, "day NOT IN ($days_in)"), $saved{"$t other"},
+              "$t: other days' rows untouched");
+}
+is_deeply(seen_of("s.day IN ($days_in)"), $seen_days,
+          "memberships of the two days back, under the database's action number");
+is_deeply(seen_of("s.day NOT IN ($days_in)"), $seen_other, 'other days\' memberships untouched');
+is_deeply($dbh->selectcol_arrayref('SELECT DISTINCT action_id FROM stats_user_seen'), [9],
+          'no membership refers to the backup\'s old number');
+my $max_id = $dbh->selectrow_array("SELECT MAX(id) FROM `$tables[0]`");
+cmp_ok($dbh->selectrow_array("SELECT next_id FROM track_ids WHERE name = 'events'"), '>',
+       $max_id, 'the id allocator is above the restored rows');
+
+# a second restore would overwrite rows: refused, nothing changed
+$dbh->do("INSERT INTO stats_dead_letters VALUES ('$d1', 'late', 1)");
+($rc, $log) = run_backup('--restore-defaults-file', "$db->{dir}/root.cnf",
+                         '--restore', $bdir);
+is($rc, 2, 'a restore over a day table with rows: exit 2') or diag($log);
+like($log, qr/track\.events_\d{8} exists with 40 rows.*nothing restored/,
+     '... naming the table') or diag($log);
+is($dbh->selectrow_array("SELECT events FROM stats_dead_letters WHERE day = '$d1'"
+                         . " AND reason = 'late'"), 1, '... and changing no statistics');
 
 # --- a damaged dump fails loudly ------------------------------------------
 
