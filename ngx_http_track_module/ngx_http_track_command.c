@@ -144,18 +144,29 @@ ngx_http_track_command_ready(void)
 
 /*
  * The list spool file name replays into: track_redis_key, or on a cluster
- * one of the shard lists, the same for the same file.
+ * one of the shard lists, the same for the same file; *index is the list's
+ * number for ngx_http_track_throttle_queue_length().
  */
 
 ngx_str_t *
-ngx_http_track_command_list(ngx_str_t *name, ngx_str_t *key)
+ngx_http_track_command_list(ngx_str_t *name, ngx_str_t *key,
+    ngx_uint_t *index)
 {
+    ngx_uint_t  nshards;
+
     if (!ngx_http_track_cluster_is_on()) {
+        *index = 0;
         return key;
     }
 
-    return ngx_http_track_cluster_shard(ngx_crc32_short(name->data,
-                                                        name->len));
+    nshards = ngx_http_track_cluster_nshards();
+    if (nshards == 0) {
+        return NULL;
+    }
+
+    *index = ngx_crc32_short(name->data, name->len) % nshards;
+
+    return ngx_http_track_cluster_shard(*index);
 }
 
 

@@ -24,7 +24,8 @@ typedef void (*ngx_http_track_reply_pt)(struct redisReply *reply, void *data);
 ngx_int_t ngx_http_track_command(ngx_uint_t argc, const char **argv,
     size_t *argvlen, ngx_http_track_reply_pt handler, void *data);
 ngx_uint_t ngx_http_track_command_ready(void);
-ngx_str_t *ngx_http_track_command_list(ngx_str_t *name, ngx_str_t *key);
+ngx_str_t *ngx_http_track_command_list(ngx_str_t *name, ngx_str_t *key,
+    ngx_uint_t *index);
 ngx_int_t ngx_http_track_command_wait(ngx_str_t *list,
     ngx_http_track_main_conf_t *conf, ngx_http_track_reply_pt handler,
     void *data);

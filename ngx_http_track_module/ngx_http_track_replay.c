@@ -46,6 +46,7 @@ typedef struct {
     u_char                      *buf;
     u_char                       key[NGX_MAX_PATH];
     ngx_str_t                   *list;      /* where the file goes */
+    ngx_uint_t                   list_index;
     ngx_str_t                    progress_key;
     unsigned                     busy:1;
 
@@ -71,14 +72,18 @@ static void ngx_http_track_replay_stop(ngx_http_track_replay_t *replay);
 static ngx_http_track_replay_t  *ngx_http_track_replayer;
 
 
-/* KEYS: list, progress; ARGV: start, end, events... */
+/*
+ * KEYS: list, progress; ARGV: start, end, events...  Returns the progress
+ * and the list's length: the throttle learns what the replay pushed.
+ */
 static char  ngx_http_track_replay_script[] =
     "local cur = tonumber(redis.call('GET', KEYS[2]) or '0') "
-    "if cur ~= tonumber(ARGV[1]) then return cur end "
-    "redis.call('RPUSH', KEYS[1], unpack(ARGV, 3)) "
+    "if cur ~= tonumber(ARGV[1]) then "
+        "return {cur, redis.call('LLEN', KEYS[1])} end "
+    "local len = redis.call('RPUSH', KEYS[1], unpack(ARGV, 3)) "
     "redis.call('SET', KEYS[2], ARGV[2], 'EX', "
         NGX_HTTP_TRACK_REPLAY_KEY_TTL ") "
-    "return tonumber(ARGV[2])";
+    "return {tonumber(ARGV[2]), len}";
 
 
 ngx_int_t
@@ -312,7 +317,8 @@ ngx_http_track_replay_next_file(ngx_http_track_replay_t *replay)
 
     /* on a cluster the progress key shares its list's hash tag */
     replay->list = ngx_http_track_command_list(&name[i],
-                                               &replay->conf->redis_key);
+                                               &replay->conf->redis_key,
+                                               &replay->list_index);
     if (replay->list == NULL) {
         ngx_destroy_pool(pool);
         ngx_http_track_replay_finish_file(replay, 0);
@@ -555,14 +561,23 @@ ngx_http_track_replay_send_chunk(ngx_http_track_replay_t *replay)
 static void
 ngx_http_track_replay_pushed(redisReply *reply, void *data)
 {
+    long long                 done;
     ngx_http_track_replay_t  *replay = data;
 
     replay->busy = 0;
 
-    if (reply == NULL || reply->type != REDIS_REPLY_INTEGER
-        || reply->integer < replay->offset
-        || reply->integer > replay->size)
+    done = -1;
+    if (reply != NULL && reply->type == REDIS_REPLY_ARRAY
+        && reply->elements == 2
+        && reply->element[0]->type == REDIS_REPLY_INTEGER
+        && reply->element[1]->type == REDIS_REPLY_INTEGER)
     {
+        done = reply->element[0]->integer;
+        ngx_http_track_throttle_queue_length(replay->list_index,
+                                             reply->element[1]->integer);
+    }
+
+    if (done < replay->offset || done > replay->size) {
         ngx_log_error(NGX_LOG_ERR, replay->log, 0,
                       "track: replay of \"%s\" interrupted at offset %O%s%*s;"
                       " it resumes there", replay->path,
@@ -576,7 +591,7 @@ ngx_http_track_replay_pushed(redisReply *reply, void *data)
         return;
     }
 
-    if (reply->integer == replay->end_offset) {
+    if (done == replay->end_offset) {
         ngx_http_track_stat_add(NGX_HTTP_TRACK_STAT_EVENTS_REPLAYED,
                                 replay->nevents);
 
@@ -584,12 +599,16 @@ ngx_http_track_replay_pushed(redisReply *reply, void *data)
         /* an earlier attempt got further: resume where it stopped */
         ngx_log_error(NGX_LOG_NOTICE, replay->log, 0,
                       "track: \"%s\" was replayed up to offset %O already",
-                      replay->path, (off_t) reply->integer);
+                      replay->path, (off_t) done);
     }
 
-    replay->offset = reply->integer;
+    replay->offset = done;
 
-    if (ngx_exiting || !ngx_http_track_throttle_writable()) {
+    /* at the ceiling a file pushed whole is still finished (removed) */
+    if (ngx_exiting
+        || (replay->offset < replay->size
+            && !ngx_http_track_throttle_writable()))
+    {
         ngx_http_track_replay_stop(replay);
         return;
     }

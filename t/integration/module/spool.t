@@ -170,4 +170,57 @@ EOF
     ok(!(grep { exists $taken->{$_} } keys %$rest), 'none of them twice');
 }
 
+# 5. a replay stops at the queue's ceiling too: its pushes tell the throttle
+#    the list's length, not only the next poll a second later
+{
+    my $redis_port = free_port();
+    start_redis("$dir/replay-ceiling-redis", $redis_port);
+    mkdir "$dir/replay-ceiling";
+    mkdir "$dir/replay-ceiling/spool";
+
+    # four replay chunks (1 MB each) of 600-byte records
+    my $pad = 'p' x 520;
+    my $file = "$dir/replay-ceiling/spool/000000000001-0000-000001.trk";
+    open(my $fh, '>:raw', $file) or die $!;
+    for my $i (1 .. 6000) {
+        my $json = qq({"eid":"rc-$i","recv_ts":1,"app":"a","module":"m",)
+                   . qq("action":"rc","props":"$pad"});
+        print $fh pack('V V', length $json, crc32($json)), $json;
+    }
+    close $fh;
+
+    my $port = start_nginx("$dir/replay-ceiling", <<"EOF", workers => 1,
+    track_redis 127.0.0.1:$redis_port;
+    track_redis_key $key;
+    track_redis_max_queue 500;
+    track_spool $dir/replay-ceiling/spool;
+EOF
+        locations => 'location = /t.gif { track; }
+                      location = /metrics { track_metrics; }');
+    my $url = "http://127.0.0.1:$port";
+
+    ok(wait_for(30, sub {
+        metric("$url/metrics", 'track_events_replayed_total') > 0
+        && metric("$url/metrics", 'track_throttled_workers') == 1 }),
+       'the replay pushed and the worker throttled');
+    my $len = redis_int($redis_port, 'llen', $key);
+    ok($len >= 500 && $len < 6000,
+       "the replay stopped past the ceiling, not at the spool's end ($len)");
+    ok(-e $file, 'the rest of the file waits in the spool');
+
+    # a consumer drains the list, chunk after chunk: every event once
+    my %all;
+    my $twice = 0;
+    ok(wait_for(60, sub {
+        my $got = stored_eids($redis_port, $key);
+        my $n = 0;
+        $n += $_ for values %$got;
+        redis_cli($redis_port, 'ltrim', $key, $n, -1);
+        $twice += grep { $all{$_}++ || $got->{$_} > 1 } keys %$got;
+        return !-e $file && redis_int($redis_port, 'llen', $key) == 0;
+    }), 'the spool drained as the list did');
+    is(scalar keys %all, 6000, 'all 6000 spooled events reached Redis');
+    is($twice, 0, 'none of them twice');
+}
+
 done_testing();
