@@ -1,0 +1,85 @@
+# SPDX-License-Identifier: BSD-2-Clause
+# Two consumers upgrading a database of the first memberships layout (three
+# strings per row, before stats_actions) at the same moment, through
+# different Galera nodes.  The schema's GET_LOCK is node-local, so both may
+# run the migration at once: each step checks first and is idempotent, and
+# a step that loses a race (certification, a table renamed or dropped under
+# it) fails that start, which is retried.  Every membership must survive,
+# once, and the old table be gone on every node.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/../lib";
+use Test::More;
+use TrackTest;
+
+need_galera();
+consumer_defaults(%CONSUMER_TEST_SETTINGS);
+my $s = scratch_dir();
+start_queue_redis("$s/redis");
+my $g = start_galera($s, nodes => 2);
+my %db = (database => $g->{database}, password => $g->{password});
+my $dbh = galera_dbh($g, 0);
+
+# the schema in place, with some events and their memberships
+my $events = gen_events(n => 2000, seed => 1412, prefix => 'gm');
+push_events([@$events[0 .. 999]]);
+my $c = start_consumer($s, db => \%db, id => 'gm0',
+                       conf => { mysql_host => galera_hosts($g, 0) });
+ok(wait_for(120, sub { drained('gm0') }), 'a first consumer drained');
+is(stop_consumer($c, 'TERM', 20), 0, 'and stopped');
+
+# back to the first layout, with 100,000 more memberships of a past day,
+# so that copying them takes the two starts a while
+$dbh->do(q~CREATE TABLE seen_old (
+    day DATE NOT NULL, app VARCHAR(128) NOT NULL, module VARCHAR(128) NOT NULL,
+    action VARCHAR(128) NOT NULL, uid VARCHAR(128) NOT NULL,
+    PRIMARY KEY (app, module, action, day, uid)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin~);
+$dbh->do('INSERT INTO seen_old SELECT day, app, module, action, uid'
+         . ' FROM stats_user_seen JOIN stats_actions ON id = action_id');
+$dbh->do(q~INSERT INTO seen_old SELECT '2001-02-03', 'old', 'm',
+           CONCAT('a', seq MOD 7), CONCAT('u', seq) FROM seq_1_to_100000~);
+my $want = $dbh->selectcol_arrayref(
+    q~SELECT CONCAT_WS(' ', day, app, module, action, uid) FROM seen_old~);
+ok(@$want > 100000, scalar(@$want) . ' memberships to migrate');
+$dbh->do('DROP TABLE stats_user_seen, stats_actions');
+$dbh->do('RENAME TABLE seen_old TO stats_user_seen');
+
+# two consumers start together, one through each node
+push_events([@$events[1000 .. 1999]]);
+my @c = map {
+    start_consumer($s, db => \%db, id => "gm$_",
+                   conf => { mysql_host => galera_hosts($g, $_, 1 - $_) })
+} 0, 1;
+ok(wait_for(180, sub { drained('gm0', 'gm1') }),
+   'both started on the old layout and drained the queue');
+is(stop_consumer($_, 'TERM', 20), 0, "$_->{id}: exit 0 on SIGTERM") for @c;
+
+for my $node (0, 1) {
+    my $h = galera_dbh($g, $node);
+    is(join(',', @{ $h->selectcol_arrayref(
+           q~SELECT table_name FROM information_schema.tables
+             WHERE table_schema = DATABASE()
+             AND table_name LIKE 'stats\_user\_seen%' ORDER BY 1~) }),
+       'stats_user_seen', "node $node: the old memberships table is gone");
+}
+my $got = $dbh->selectall_arrayref(
+    q~SELECT CONCAT_WS(' ', s.day, a.app, a.module, a.action, s.uid), COUNT(*)
+      FROM stats_user_seen s JOIN stats_actions a ON a.id = s.action_id
+      GROUP BY 1~);
+my %got = map { $_->[0] => $_->[1] } @$got;
+is(scalar(grep { !$got{$_} } @$want), 0, 'every old membership is there');
+is(scalar(grep { $_ > 1 } values %got), 0, '... once');
+is($dbh->selectrow_array(
+       q~SELECT COUNT(*) FROM stats_actions GROUP BY app, module, action
+         HAVING COUNT(*) > 1 LIMIT 1~) // 0, 0,
+   'every action numbered once');
+my $lost = grep { /applying the schema/ } map { split /\n/, consumer_log($_) } @c;
+note("starts that lost a race of the migration and were retried: $lost");
+
+# the made-up memberships of 2001 have no raw rows behind them
+$dbh->do(q~DELETE FROM stats_user_seen WHERE day = '2001-02-03'~);
+stored_once($dbh, $events, 'events and users across the migration');
+no_sanitizer_reports($s);
+done_testing();
