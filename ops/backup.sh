@@ -21,7 +21,8 @@
 # stats.sql and MANIFEST (one "table rows checksum" line per table, the
 # sha256 of both dump files, the days, the time zone).  Running again for the
 # same days rewrites the same directory (files are written beside and
-# renamed), so the job is idempotent; mariadb-dump runs with
+# renamed), so the job is idempotent (other days with the same first and
+# last day are refused, not written over it); mariadb-dump runs with
 # --skip-dump-date and --order-by-primary, so an unchanged day gives the same
 # bytes.
 #
@@ -30,14 +31,22 @@
 # and compares every table with the MANIFEST (not with the source, which
 # retention may have dropped since).
 #
+# The dump files are loaded by an account this run creates with rights on
+# the scratch schema only (dropped at exit): they are SQL, and whoever could
+# write the backup could have changed them.  An account that cannot create
+# one (a verify-only account) loads unchanged files itself; --restore then
+# refuses.  Triggers, routines or events in the scratch schema, or a
+# statistics table without a MANIFEST line, fail the check.
+#
 # --restore DIR does what --verify does and then, when every check passed,
 # puts the backed-up days into the database: the day tables that are
-# missing there (moved in from the scratch schema) and those days' rows of
-# the statistics tables (replacing the database's rows of those days only;
-# memberships are mapped to the database's own action numbers).  It refuses,
-# changing nothing, when a day table of the backup exists there with rows or
-# a track-consumer has rows of those days still to count.  Then it compares
-# the database's copy with the MANIFEST, a verdict line per table.
+# missing there (moved in from the scratch schema, in one RENAME) and those
+# days' rows of the statistics tables (replacing the database's rows of
+# those days only; memberships are mapped to the database's own action
+# numbers).  It refuses, changing nothing, when the database has rows of
+# any of those days or a track-consumer has rows of them still to count.
+# Then it compares the database's copy with the MANIFEST, a verdict line
+# per table.
 #
 # Exit status: 0 every check passed, 1 a check failed, 2 usage or
 # connection error, or a restore refused.
@@ -72,7 +81,8 @@
 #                          files' sha256 and its tables against MANIFEST
 #   --restore DIR          --verify DIR, then restore its days into the
 #                          database (with the --restore-defaults-file
-#                          account, which needs rights on both schemas)
+#                          account, which needs rights on both schemas and
+#                          to create users: MariaDB's root)
 #   -h, --help
 set -euo pipefail
 
@@ -96,37 +106,40 @@ tz=${TZ:-}
 verify=
 restore=
 
+# val "$@": the option in $1 has its value in $2, or a usage error
+val() { [ $# -ge 2 ] || die "$1 wants a value (see --help)"; }
+
 while [ $# -gt 0 ]; do
     case $1 in
-        --defaults-file) defaults_file=$2; shift ;;
+        --defaults-file) val "$@"; defaults_file=$2; shift ;;
         --defaults-file=*) defaults_file=${1#*=} ;;
-        --restore-defaults-file) restore_defaults=$2; shift ;;
+        --restore-defaults-file) val "$@"; restore_defaults=$2; shift ;;
         --restore-defaults-file=*) restore_defaults=${1#*=} ;;
-        --socket) socket=$2; shift ;;
+        --socket) val "$@"; socket=$2; shift ;;
         --socket=*) socket=${1#*=} ;;
-        --host) host=$2; shift ;;
+        --host) val "$@"; host=$2; shift ;;
         --host=*) host=${1#*=} ;;
-        --port) port=$2; shift ;;
+        --port) val "$@"; port=$2; shift ;;
         --port=*) port=${1#*=} ;;
-        --user) user=$2; shift ;;
+        --user) val "$@"; user=$2; shift ;;
         --user=*) user=${1#*=} ;;
-        --database) database=$2; shift ;;
+        --database) val "$@"; database=$2; shift ;;
         --database=*) database=${1#*=} ;;
-        --scratch) scratch=$2; shift ;;
+        --scratch) val "$@"; scratch=$2; shift ;;
         --scratch=*) scratch=${1#*=} ;;
         --keep-scratch) keep=yes ;;
         --drop-scratch) keep=no ;;
-        --out) out=$2; shift ;;
+        --out) val "$@"; out=$2; shift ;;
         --out=*) out=${1#*=} ;;
-        --days) ndays=$2; shift ;;
+        --days) val "$@"; ndays=$2; shift ;;
         --days=*) ndays=${1#*=} ;;
-        --day) explicit_days+=("$2"); shift ;;
+        --day) val "$@"; explicit_days+=("$2"); shift ;;
         --day=*) explicit_days+=("${1#*=}") ;;
-        --timezone) tz=$2; shift ;;
+        --timezone) val "$@"; tz=$2; shift ;;
         --timezone=*) tz=${1#*=} ;;
-        --verify) verify=$2; shift ;;
+        --verify) val "$@"; verify=$2; shift ;;
         --verify=*) verify=${1#*=} ;;
-        --restore) restore=$2; shift ;;
+        --restore) val "$@"; restore=$2; shift ;;
         --restore=*) restore=${1#*=} ;;
         -h|--help) usage; exit 0 ;;
         *) die "unknown option $1 (see --help)" ;;
@@ -168,7 +181,15 @@ command -v mariadb >/dev/null || die "mariadb client not found (apt-get install 
 command -v mariadb-dump >/dev/null || die "mariadb-dump not found (apt-get install mariadb-client)"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/track-backup.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+loader=
+cleanup() {
+    if [ -n "$loader" ]; then
+        qr -e "DROP USER IF EXISTS '$loader'@'localhost', '$loader'@'%'" \
+            2>/dev/null || echo "$prog: could not drop the account $loader" >&2
+    fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
 
 # Client options: a private defaults file, so the password is not a flag.
 cnf=$work/client.cnf
@@ -257,6 +278,12 @@ else
         done
     fi
     dir=$out/$database-${days[0]//-/}-${days[-1]//-/}
+    # the name holds the first and last day only: another set of days
+    # with the same ends must not replace that backup
+    if [ -f "$dir/MANIFEST" ]; then
+        [ "$(sed -n 's/^days //p' "$dir/MANIFEST")" = "${days[*]}" ] ||
+            die "$dir holds a backup of other days ($(sed -n 's/^days //p' "$dir/MANIFEST")): move it away or choose another --out"
+    fi
     mkdir -p "$dir"
 fi
 dir=$(cd "$dir" && pwd)
@@ -353,13 +380,62 @@ done < <(grep '^sha256 ' "$dir/MANIFEST")
 
 qr -e "DROP DATABASE IF EXISTS \`$scratch\`; CREATE DATABASE \`$scratch\` CHARACTER SET utf8mb4" \
     2>"$work/err" || die "cannot create the scratch schema $scratch: $(tr '\n' ' ' <"$work/err")"
+
+# A dump file is SQL, and whoever could write the backup could have
+# changed it: it runs under an account of this run's own with rights on
+# the scratch schema only, never with the restore account's.
+load_opts=()
+name=track_restore_$$_$RANDOM
+lpw=$(od -An -tx1 -N12 /dev/urandom | tr -d ' \n')
+if qr -e "CREATE USER '$name'@'localhost' IDENTIFIED BY '$lpw';
+          CREATE USER '$name'@'%' IDENTIFIED BY '$lpw';
+          GRANT ALL ON \`$scratch\`.* TO '$name'@'localhost', '$name'@'%'" \
+        2>"$work/err"; then
+    loader=$name
+    (
+        umask 077
+        if [ -n "$restore_defaults" ]; then cat "$restore_defaults"; else cat "$cnf"; fi
+        printf '\n[client]\nuser=%s\npassword=%s\n' "$loader" "$lpw"
+    ) >"$work/loader.cnf"
+    load_opts=(--defaults-file="$work/loader.cnf")
+elif [ "$fail" = 0 ] && [ -z "$restore" ]; then
+    # an account that cannot make one (a verify-only account on the
+    # scratch schema) loads unchanged files itself
+    load_opts=("${rst_opts[@]}")
+fi
+
 restored=1
+if [ "${#load_opts[@]}" = 0 ]; then
+    verdict FAIL "scratch" "dump files not loaded: $( [ "$fail" = 0 ] &&
+        echo "--restore loads them only through an account of its own, and the restore account cannot create one ($(tr '\n' ' ' <"$work/err"))" ||
+        echo "they changed since the backup, and the restore account cannot create a scratch-only account to load them with")"
+    restored=0
+fi
 for f in events.sql stats.sql; do
-    [ -f "$dir/$f" ] || continue
-    if ! qr "$scratch" <"$dir/$f" 2>"$work/err"; then
+    if [ "$restored" = 0 ] || [ ! -f "$dir/$f" ]; then
+        continue
+    fi
+    if ! mariadb "${load_opts[@]}" --batch "$scratch" <"$dir/$f" 2>"$work/err"; then
         verdict FAIL "$f" "restore into $scratch failed: $(tr '\n' ' ' <"$work/err")"
         restored=0
     fi
+done
+
+# the dumps are written without triggers or routines: any found came from
+# a changed file, and a trigger would move into the database with its table
+n=$(qr -e "SELECT (SELECT COUNT(*) FROM information_schema.TRIGGERS
+                   WHERE TRIGGER_SCHEMA='$scratch')
+                + (SELECT COUNT(*) FROM information_schema.ROUTINES
+                   WHERE ROUTINE_SCHEMA='$scratch')
+                + (SELECT COUNT(*) FROM information_schema.EVENTS
+                   WHERE EVENT_SCHEMA='$scratch')" 2>>"$work/err") || n=error
+[ "$n" = 0 ] ||
+    verdict FAIL "$scratch" "the dump files made $n triggers, routines or events, which no backup holds"
+
+# every statistics table has its manifest line: one deleted would go unchecked
+for t in "${stats_tables[@]}" stats_actions; do
+    grep -q "^table $t " "$dir/MANIFEST" ||
+        verdict FAIL "$t" "the manifest has no line for it"
 done
 
 # the scratch copy is read with the restore account
@@ -386,31 +462,48 @@ done < <(grep '^table ' "$dir/MANIFEST")
 # in_db SQL: one value from the database, read with the restore account
 in_db() { qr -e "$1" 2>>"$work/err"; }
 
+# refuse TEXT: a restore refused, nothing changed in $database: exit 2
+# (the scratch schema is a full copy of the backup: dropped unless kept)
+refuse() {
+    if [ "$keep" = yes ]; then
+        echo "$prog: scratch schema $scratch kept" >&2
+    else
+        qr -e "DROP DATABASE IF EXISTS \`$scratch\`" || true
+    fi
+    die "$1; nothing restored"
+}
+
 # restore_days: the checked scratch copy's days into $database, or exit 2
 # with nothing changed
 restore_days() {
-    local t n moves="" stmt
+    local d t n drops="" renames="" raises=""
     [ "$(in_db "SELECT COUNT(*) FROM information_schema.TABLES
                WHERE TABLE_SCHEMA='$database' AND TABLE_NAME='stats_daily'")" = 1 ] ||
-        die "$database has no statistics tables: start a track-consumer on it once (it applies sql/schema.sql), then restore"
+        refuse "$database has no statistics tables: start a track-consumer on it once (it applies sql/schema.sql), then restore"
     n=$(in_db "SELECT COUNT(*) FROM \`$database\`.stats_pending WHERE day IN ($day_list)")
     [ "$n" = 0 ] ||
-        die "a track-consumer still has $n ranges of these days to count in $database: restore when they are counted (or with the consumers stopped); nothing restored"
-    # every day table first, so that a refusal changes nothing
-    while read -r _ t _; do
-        case $t in events_*) ;; *) continue ;; esac
+        refuse "a track-consumer still has $n ranges of these days to count in $database: restore once they are counted (a running track-consumer does so within seconds; start one if none runs)"
+    # every day of the backup first, with a day table in it or not: its
+    # statistics are replaced, so rows the database has of it would lose
+    # theirs; a refusal changes nothing
+    for d in "${days[@]}"; do
+        t=events_${d//-/}
         n=$(in_db "SELECT COUNT(*) FROM information_schema.TABLES
                    WHERE TABLE_SCHEMA='$database' AND TABLE_NAME='$t'")
-        if [ "$n" = 1 ]; then
-            n=$(in_db "SELECT COUNT(*) FROM \`$database\`.\`$t\`")
-            [ "$n" = 0 ] ||
-                die "$database.$t exists with $n rows: a restore only brings back missing days (to replace it, drop it first); nothing restored"
-            moves+="DROP TABLE \`$database\`.\`$t\`;"
+        [ "$n" = 1 ] || continue
+        n=$(in_db "SELECT COUNT(*) FROM \`$database\`.\`$t\`")
+        [ "$n" = 0 ] ||
+            refuse "$database.$t exists with $n rows: a restore only brings back missing days (to replace it, drop it first)"
+        if grep -q "^table $t " "$dir/MANIFEST"; then
+            drops+="DROP TABLE \`$database\`.\`$t\`;"
         fi
-        moves+="RENAME TABLE \`$scratch\`.\`$t\` TO \`$database\`.\`$t\`;"
-        moves+="UPDATE \`$database\`.track_ids SET next_id = GREATEST(next_id,
-                (SELECT COALESCE(MAX(id), 0) + 1 FROM \`$database\`.\`$t\`))
-                WHERE name = 'events';"
+    done
+    while read -r _ t _; do
+        case $t in events_*) ;; *) continue ;; esac
+        renames+="${renames:+, }\`$scratch\`.\`$t\` TO \`$database\`.\`$t\`"
+        raises+="UPDATE \`$database\`.track_ids SET next_id = GREATEST(next_id,
+                 (SELECT COALESCE(MAX(id), 0) + 1 FROM \`$database\`.\`$t\`))
+                 WHERE name = 'events';"
     done < <(grep '^table events_' "$dir/MANIFEST")
 
     # the days' statistics replaced in one transaction; memberships carry
@@ -431,9 +524,12 @@ restore_days() {
                    ON (a.app, a.module, a.action) = (b.app, b.module, b.action)
                WHERE s.day IN ($day_list);
            COMMIT;"
-    # statistics first: should the moves fail, a second run redoes both
-    qr -e "$stmt$moves" 2>"$work/err" ||
-        die "restoring into $database failed: $(tr '\n' ' ' <"$work/err")"
+    # statistics first, then every day table in one RENAME (all or none):
+    # should the tables not move, a second run finds them still missing and
+    # redoes both
+    [ -z "$renames" ] || stmt+="${drops}RENAME TABLE $renames;$raises"
+    qr -e "$stmt" 2>"$work/err" ||
+        die "restoring into $database failed: $(tr '\n' ' ' <"$work/err"); run the same --restore again once that is mended"
 
     # the database's copy against the MANIFEST (memberships by count: their
     # action numbers are the database's)

@@ -5,7 +5,10 @@
 # to the source (checked here independently, row by row); today's table and
 # other days' statistics rows stay out; a second run is idempotent; a
 # damaged dump makes --verify fail loudly with exit status 1; --restore
-# brings lost days back into the database and refuses to overwrite rows.
+# brings lost days back into the database and refuses to overwrite rows
+# (of a day whose table is in the backup or not); a changed dump never
+# reaches the database (loaded by a scratch-only account; triggers fail the
+# check); a backup of other days with the same ends is not written over.
 use strict;
 use warnings;
 use utf8;
@@ -20,8 +23,8 @@ my $BACKUP = "$ROOT/ops/backup.sh";
 my $tmp = scratch_dir();
 
 # the whole test is bounded: a hang fails it instead of the harness
-$SIG{ALRM} = sub { die "ops/backup.t: timed out after 120 s\n" };
-alarm 120;
+$SIG{ALRM} = sub { die "ops/backup.t: timed out after 180 s\n" };
+alarm 180;
 
 # its own server: the job's restore checks create and drop schemas
 my $db = start_db($tmp, 'track', own => 1);
@@ -243,6 +246,104 @@ ok(scalar @{ $dbh->selectcol_arrayref("SHOW DATABASES LIKE 'track_restore_check'
 is($rc, 1, 'a row missing from the dump: exit 1') or diag($log);
 like($log, qr/^FAIL stats_dead_letters: restored copy has 1 rows, the source had 2/m,
      'the row count mismatch is named') or diag($log);
+
+# --- what a restore must not run or overwrite -------------------------------
+
+my @old = map { strftime('%Y-%m-%d', localtime($now - $_ * 86400)) } 5, 6;
+(my $old_table = "events_$old[0]") =~ s/-//g;
+$dbh->do("INSERT INTO stats_daily VALUES ('$d3', 'shop', 'home', 'click', 'keep', 3)");
+
+# a backup of a day without events, which has some by the time of the
+# restore: its statistics must not be replaced by the backup's none
+($rc, $log) = run_backup(@common, '--day', $old[0]);
+is($rc, 0, 'a backup of a day without events passes') or diag($log);
+like($log, qr/note: no table $old_table/, '... noting it');
+(my $odir = "$out/track-$old[0]-$old[0]") =~ s/-(\d{4})-(\d\d)-(\d\d)/-$1$2$3/g;
+(my $late = $tmpl) =~ s/\@TABLE\@/$old_table/g;
+$dbh->do($late);
+$dbh->do("INSERT INTO `$old_table` (eid, recv_ts, app, module, action)"
+         . " VALUES ('late-1', 1, 'shop', 'home', 'click')");
+$dbh->do("INSERT INTO stats_daily VALUES ('$old[0]', 'shop', 'home', 'click', '', 1)");
+($rc, $log) = run_backup('--restore-defaults-file', "$db->{dir}/root.cnf",
+                         '--restore', $odir);
+is($rc, 2, 'a restore of a day the database has rows of, without its table in'
+   . ' the backup: exit 2') or diag($log);
+like($log, qr/track\.$old_table exists with 1 rows.*nothing restored/,
+     '... naming the table') or diag($log);
+is($dbh->selectrow_array("SELECT events FROM stats_daily WHERE day = '$old[0]'"),
+   1, "... and that day's statistics kept");
+is_deeply($dbh->selectcol_arrayref("SHOW DATABASES LIKE 'track_restore_check'"), [],
+          '... and no scratch copy left behind');
+
+# the same ends, other days: not written over that backup
+($rc, $log) = run_backup(@common, '--day', $old[0], '--day', $old[0]);
+is($rc, 0, 'the same day again rewrites its backup') or diag($log);
+mkdir "$tmp/other";
+($rc, $log) = run_backup(@common[0 .. 1], '--out', "$tmp/other", '--timezone',
+                         $tz, '--day', $old[1], '--day', $d2);
+is($rc, 0, 'a backup of two days apart') or diag($log);
+(my $adir = "$tmp/other/track-$old[1]-$d2") =~ s/-(\d{4})-(\d\d)-(\d\d)/-$1$2$3/g;
+($rc, $log) = run_backup(@common[0 .. 1], '--out', "$tmp/other", '--timezone',
+                         $tz, '--day', $old[1], '--day', $old[0], '--day', $d2);
+is($rc, 2, 'other days with the same first and last: exit 2') or diag($log);
+like($log, qr/holds a backup of other days/, '... saying why');
+like(do { local (@ARGV, $/) = "$adir/MANIFEST"; <> }, qr/^days $old[1] $d2$/m,
+     '... and the backup there is unchanged');
+
+# a changed dump file is SQL that must not reach the database: loaded only
+# by an account of the run's own, with rights on the scratch schema alone
+{
+    open(my $fh, '>>', "$odir/stats.sql") or die $!;
+    print $fh "DELETE FROM track.stats_daily WHERE day = '$d3';\n";
+}
+($rc, $log) = run_backup('--restore-defaults-file', "$db->{dir}/root.cnf",
+                         '--restore', $odir, '--drop-scratch');
+is($rc, 1, 'a changed dump: --restore exits 1') or diag($log);
+like($log, qr/^FAIL stats\.sql: sha256/m, '... naming it');
+is($dbh->selectrow_array("SELECT events FROM stats_daily WHERE day = '$d3'"
+                         . " AND object = 'keep'"), 3,
+   '... and its statement did not reach the database');
+is($dbh->selectrow_array("SELECT COUNT(*) FROM mysql.user WHERE User LIKE"
+                         . " 'track\\_restore\\_%'"), 0,
+   "the run's own account is gone");
+
+# ... even with its manifest rewritten to match; a trigger would move into
+# the database with its table
+{
+    open(my $fh, '>>', "$adir/events.sql") or die $!;
+    (my $t = "events_$d2") =~ s/-//g;
+    print $fh "CREATE TRIGGER evil BEFORE INSERT ON `$t` FOR EACH ROW"
+              . " SET NEW.app = 'x';\n";
+    close $fh;
+    my $sum = (split ' ', `sha256sum $adir/events.sql`)[0];
+    local @ARGV = ("$adir/MANIFEST");
+    local $^I = '';
+    while (<>) { s/^sha256 \S+ events\.sql$/sha256 $sum events.sql/; print }
+}
+($rc, $log) = run_backup('--restore-defaults-file', "$db->{dir}/root.cnf",
+                         '--restore', $adir, '--drop-scratch');
+is($rc, 1, 'a dump that makes a trigger: exit 1') or diag($log);
+like($log, qr/^FAIL track_restore_check: the dump files made 1 triggers/m,
+     '... naming it') or diag($log);
+is($dbh->selectrow_array("SELECT COUNT(*) FROM information_schema.TRIGGERS"
+                         . " WHERE TRIGGER_SCHEMA = 'track'"), 0,
+   '... and no trigger reached the database');
+
+# a manifest with a table's line deleted does not verify
+{
+    local @ARGV = ("$odir/MANIFEST");
+    local $^I = '';
+    while (<>) { print unless /^table stats_daily / }
+}
+($rc, $log) = run_backup('--restore-defaults-file', "$db->{dir}/root.cnf",
+                         '--verify', $odir, '--drop-scratch');
+is($rc, 1, 'a manifest without a table line: exit 1') or diag($log);
+like($log, qr/^FAIL stats_daily: the manifest has no line for it/m,
+     '... naming the table');
+
+($rc, $log) = run_backup('--restore');
+is($rc, 2, 'an option without its value: exit 2');
+like($log, qr/--restore wants a value/, '... saying which');
 
 # a time zone date(1) would take for UTC without a word
 ($rc, $log) = run_backup(@common[0 .. 3], '--timezone', 'Asia/Shangai',
