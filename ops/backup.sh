@@ -43,8 +43,9 @@
 # missing there (moved in from the scratch schema, in one RENAME) and those
 # days' rows of the statistics tables (replacing the database's rows of
 # those days only; memberships are mapped to the database's own action
-# numbers).  It refuses, changing nothing, when the database has rows of
-# any of those days or a track-consumer has rows of them still to count.
+# numbers); with --day, only those days of the backup.  It refuses,
+# changing nothing, when the database has rows of any of those days or a
+# track-consumer has rows of them still to count.
 # Then it compares the database's copy with the MANIFEST, a verdict line
 # per table.
 #
@@ -74,7 +75,8 @@
 #   --out DIR              output directory (default ./backups)
 #   --days N               the N closed days before today (default 1:
 #                          yesterday)
-#   --day YYYY-MM-DD       this closed day (repeatable; replaces --days)
+#   --day YYYY-MM-DD       this closed day (repeatable; replaces --days);
+#                          with --restore: only this day of the backup
 #   --timezone TZ          the consumer's time zone (its `timezone`
 #                          setting; default the system's)
 #   --verify DIR           check an existing backup directory instead: its
@@ -289,6 +291,18 @@ fi
 dir=$(cd "$dir" && pwd)
 day_list=$(printf "'%s'," "${days[@]}"); day_list=${day_list%,}
 
+# the days --restore puts back: --day picks some of the backup's
+rdays=("${days[@]}")
+if [ -n "$verify" ] && [ "${#explicit_days[@]}" -gt 0 ]; then
+    [ -n "$restore" ] || die "--day with --verify: a backup is verified whole"
+    mapfile -t rdays < <(printf '%s\n' "${explicit_days[@]}" | sort -u)
+    for d in "${rdays[@]}"; do
+        [[ " ${days[*]} " == *" $d "* ]] ||
+            die "$d is not a day of the backup in $dir (${days[*]})"
+    done
+fi
+rday_list=$(printf "'%s'," "${rdays[@]}"); rday_list=${rday_list%,}
+
 # --- dump ----------------------------------------------------------------------
 
 if [ -z "$verify" ]; then
@@ -480,13 +494,13 @@ restore_days() {
     [ "$(in_db "SELECT COUNT(*) FROM information_schema.TABLES
                WHERE TABLE_SCHEMA='$database' AND TABLE_NAME='stats_daily'")" = 1 ] ||
         refuse "$database has no statistics tables: start a track-consumer on it once (it applies sql/schema.sql), then restore"
-    n=$(in_db "SELECT COUNT(*) FROM \`$database\`.stats_pending WHERE day IN ($day_list)")
+    n=$(in_db "SELECT COUNT(*) FROM \`$database\`.stats_pending WHERE day IN ($rday_list)")
     [ "$n" = 0 ] ||
         refuse "a track-consumer still has $n ranges of these days to count in $database: restore once they are counted (a running track-consumer does so within seconds; start one if none runs)"
-    # every day of the backup first, with a day table in it or not: its
-    # statistics are replaced, so rows the database has of it would lose
-    # theirs; a refusal changes nothing
-    for d in "${days[@]}"; do
+    # every day to restore first, with a day table in the backup or not:
+    # its statistics are replaced, so rows the database has of it would
+    # lose theirs; a refusal changes nothing
+    for d in "${rdays[@]}"; do
         t=events_${d//-/}
         n=$(in_db "SELECT COUNT(*) FROM information_schema.TABLES
                    WHERE TABLE_SCHEMA='$database' AND TABLE_NAME='$t'")
@@ -498,13 +512,14 @@ restore_days() {
             drops+="DROP TABLE \`$database\`.\`$t\`;"
         fi
     done
-    while read -r _ t _; do
-        case $t in events_*) ;; *) continue ;; esac
+    for d in "${rdays[@]}"; do
+        t=events_${d//-/}
+        grep -q "^table $t " "$dir/MANIFEST" || continue
         renames+="${renames:+, }\`$scratch\`.\`$t\` TO \`$database\`.\`$t\`"
         raises+="UPDATE \`$database\`.track_ids SET next_id = GREATEST(next_id,
                  (SELECT COALESCE(MAX(id), 0) + 1 FROM \`$database\`.\`$t\`))
                  WHERE name = 'events';"
-    done < <(grep '^table events_' "$dir/MANIFEST")
+    done
 
     # the days' statistics replaced in one transaction; memberships carry
     # the database's own numbers of their actions
@@ -512,17 +527,17 @@ restore_days() {
           INSERT IGNORE INTO \`$database\`.stats_actions (app, module, action)
               SELECT app, module, action FROM \`$scratch\`.stats_actions;"
     for t in stats_hourly stats_daily stats_daily_users stats_dead_letters; do
-        stmt+="DELETE FROM \`$database\`.$t WHERE day IN ($day_list);
+        stmt+="DELETE FROM \`$database\`.$t WHERE day IN ($rday_list);
                INSERT INTO \`$database\`.$t SELECT * FROM \`$scratch\`.$t
-                   WHERE day IN ($day_list);"
+                   WHERE day IN ($rday_list);"
     done
-    stmt+="DELETE FROM \`$database\`.stats_user_seen WHERE day IN ($day_list);
+    stmt+="DELETE FROM \`$database\`.stats_user_seen WHERE day IN ($rday_list);
            INSERT INTO \`$database\`.stats_user_seen (action_id, day, uid)
                SELECT a.id, s.day, s.uid FROM \`$scratch\`.stats_user_seen s
                JOIN \`$scratch\`.stats_actions b ON b.id = s.action_id
                JOIN \`$database\`.stats_actions a
                    ON (a.app, a.module, a.action) = (b.app, b.module, b.action)
-               WHERE s.day IN ($day_list);
+               WHERE s.day IN ($rday_list);
            COMMIT;"
     # statistics first, then every day table in one RENAME (all or none):
     # should the tables not move, a second run finds them still missing and
@@ -531,25 +546,30 @@ restore_days() {
     qr -e "$stmt" 2>"$work/err" ||
         die "restoring into $database failed: $(tr '\n' ' ' <"$work/err"); run the same --restore again once that is mended"
 
-    # the database's copy against the MANIFEST (memberships by count: their
-    # action numbers are the database's)
-    while read -r _ t rows sum; do
-        case $t in
-            stats_actions) continue ;;
-            stats_user_seen)
-                read -r grows _ <<<"$(checksum "$database" "$t" "day IN ($day_list)" qr)"
-                gsum=$sum ;;
-            stats_*)
-                read -r grows gsum <<<"$(checksum "$database" "$t" "day IN ($day_list)" qr)" ;;
-            *)
-                read -r grows gsum <<<"$(checksum "$database" "$t" 1 qr)" ;;
-        esac
+    # the database's copy: day tables against the MANIFEST, statistics
+    # against the checked scratch copy of the same days (memberships by
+    # count: their action numbers are the database's)
+    for t in "${stats_tables[@]}"; do
+        read -r rows sum <<<"$(checksum "$scratch" "$t" "day IN ($rday_list)" qr)"
+        read -r grows gsum <<<"$(checksum "$database" "$t" "day IN ($rday_list)" qr)"
+        [ "$t" != stats_user_seen ] || gsum=$sum
         if [ "$grows" != "$rows" ] || [ "$gsum" != "$sum" ]; then
             verdict FAIL "$t" "restored into $database: $grows rows, checksum $gsum; the backup's: $rows, $sum"
         else
             verdict OK "$t" "restored into $database: $rows rows"
         fi
-    done < <(grep '^table ' "$dir/MANIFEST")
+    done
+    for d in "${rdays[@]}"; do
+        t=events_${d//-/}
+        read -r rows sum <<<"$(sed -n "s/^table $t //p" "$dir/MANIFEST")"
+        [ -n "$rows" ] || continue
+        read -r grows gsum <<<"$(checksum "$database" "$t" 1 qr)"
+        if [ "$grows" != "$rows" ] || [ "$gsum" != "$sum" ]; then
+            verdict FAIL "$t" "restored into $database: $grows rows, checksum $gsum; the backup's: $rows, $sum"
+        else
+            verdict OK "$t" "restored into $database: $rows rows"
+        fi
+    done
 }
 
 if [ -n "$restore" ] && [ "$fail" = 0 ] && [ "$restored" = 1 ]; then
@@ -568,7 +588,7 @@ if [ "$fail" != 0 ]; then
 fi
 [ "$restored" = 1 ] || exit 1
 if [ -n "$restore" ]; then
-    echo "$prog: backup $dir verified and its days ${days[*]} restored into $database" >&2
+    echo "$prog: backup $dir verified and its days ${rdays[*]} restored into $database" >&2
 else
     echo "$prog: backup of $database days ${days[*]} verified: $dir" >&2
 fi

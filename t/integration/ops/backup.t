@@ -290,6 +290,35 @@ like($log, qr/holds a backup of other days/, '... saying why');
 like(do { local (@ARGV, $/) = "$adir/MANIFEST"; <> }, qr/^days $old[1] $d2$/m,
      '... and the backup there is unchanged');
 
+# one day of a two-day backup (the daily job writes two): the other day
+# has its rows in the database and is left alone
+($rc, $log) = run_backup(@common, '--day', $d3, '--day', $d2);
+is($rc, 0, 'a backup of two days') or diag($log);
+(my $tdir = "$out/track-$d3-$d2") =~ s/-(\d{4})-(\d\d)-(\d\d)/-$1$2$3/g;
+(my $t3 = "events_$d3") =~ s/-//g;
+my $rows3 = rows_of('track', $t3, '1');
+my %stats3 = map { $_ => rows_of('track', $_, "day = '$d3'") } @stats;
+my $seen3 = seen_of("s.day = '$d3'");
+my $d2_daily = rows_of('track', 'stats_daily', "day = '$d2'");
+$dbh->do("DROP TABLE `$t3`");
+$dbh->do("DELETE FROM $_ WHERE day = '$d3'") for @stats, 'stats_user_seen';
+$dbh->do("UPDATE stats_daily SET events = events + 1 WHERE day = '$d2'");
+$d2_daily = rows_of('track', 'stats_daily', "day = '$d2'");
+($rc, $log) = run_backup('--restore-defaults-file', "$db->{dir}/root.cnf",
+                         '--restore', $tdir, '--day', $d3);
+is($rc, 0, '--restore --day: one day of the backup') or diag($log);
+like($log, qr/its days $d3 restored into track$/m, '... saying which') or diag($log);
+is_deeply(rows_of('track', $t3, '1'), $rows3, "$t3 is back");
+is_deeply(rows_of('track', $_, "day = '$d3'"), $stats3{$_}, "$_ of $d3 is back")
+    for @stats;
+is_deeply(seen_of("s.day = '$d3'"), $seen3, "memberships of $d3 are back");
+is_deeply(rows_of('track', 'stats_daily', "day = '$d2'"), $d2_daily,
+          "$d2, in the backup too, is left as it is");
+($rc, $log) = run_backup('--restore-defaults-file', "$db->{dir}/root.cnf",
+                         '--restore', $tdir, '--day', $old[1]);
+is($rc, 2, '--day of a day not in the backup: exit 2') or diag($log);
+like($log, qr/is not a day of the backup/, '... saying so');
+
 # a changed dump file is SQL that must not reach the database: loaded only
 # by an account of the run's own, with rights on the scratch schema alone
 {
