@@ -71,6 +71,23 @@ tc_cache_free(void)
 }
 
 
+/* Forgets every entry: closed days changed in the database (a restore). */
+void
+tc_cache_clear(void)
+{
+    size_t  i;
+
+    pthread_mutex_lock(&lock);
+
+    for (i = 0; i < nsets * WAYS; i++) {
+        free(table[i].key);
+        table[i].key = NULL;
+    }
+
+    pthread_mutex_unlock(&lock);
+}
+
+
 int
 tc_cache_enabled(void)
 {

@@ -15,6 +15,7 @@
  * be served (late events, backfills). */
 tc_rc_t tc_cache_init(unsigned entries, unsigned ttl);
 void tc_cache_free(void);
+void tc_cache_clear(void);
 int tc_cache_enabled(void);
 
 /* Returns 1 and fills vals[0..n) on a hit younger than the ttl. */

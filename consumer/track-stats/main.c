@@ -140,7 +140,8 @@ usage(FILE *f)
     fprintf(f,
         "  --help\n        this text\n  --version\n        the version\n\n"
         "Signals: SIGTERM/SIGINT finish the requests in hand and exit; "
-        "SIGHUP reopens\nthe log file and rereads the token file.\n");
+        "SIGHUP reopens\nthe log file, rereads the token file and forgets "
+        "the cached days.\n");
 }
 
 
@@ -456,8 +457,10 @@ main(int argc, char **argv)
         }
 
         if (sig == SIGHUP) {
-            tc_log_info("SIGHUP: reopening the log, rereading the token");
+            tc_log_info("SIGHUP: reopening the log, rereading the token, "
+                        "forgetting the cached days");
             tc_log_reopen();
+            tc_cache_clear();
             if (conf.token_file[0] != '\0' && load_token() != TC_OK) {
                 tc_log_error("keeping the previous token");
             }

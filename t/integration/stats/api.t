@@ -436,6 +436,19 @@ do {
 is_json([$r->{status}, $r->{headers}{etag}], [200, $etag],
       'after the flood: still answering, same answer');
 
+# --- SIGHUP forgets the cached days (a restore changed them) --------------
+
+$dbh->do("UPDATE stats_daily SET events = events + 1000 WHERE day = ?"
+         . " AND app = 'shop' LIMIT 1", undef, $days[0]);
+$r = json_get($stats, $closed);
+is_json($r->{headers}{etag}, $etag,
+      'a closed day changed in the database: the cached answer still');
+kill 'HUP', $stats->{pid};
+ok(wait_for(5, sub {
+       my $e = json_get($stats, $closed)->{headers}{etag};
+       defined $e && $e ne $etag }),
+   'SIGHUP: the changed day is read again');
+
 # --- SIGTERM ---------------------------------------------------------------
 
 is_json(stop_stats($stats), 0, 'SIGTERM: exit status 0');
