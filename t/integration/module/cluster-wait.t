@@ -151,13 +151,24 @@ EOF
     ok(wait_for(30, sub {
            metric("$qurl/metrics", 'track_spool_bytes') == 0 }),
        'the spool drained after the lists did');
-    is(metric("$qurl/metrics", 'track_throttled_workers'), 0,
-       'the worker is no longer throttled');
     my $rest = cluster_check_once($ports[0], 'ceiling: replayed',
                                   { map { $_ => 200 }
                                     grep { !$taken{$_} } keys %$qsent },
                                   $qkey);
     ok(!(grep { exists $taken{$_} } keys %$rest), 'none of them twice');
+
+    # the replay's pushes tell the lengths too: one list took the whole
+    # spool file, and the sum is what the worker knows
+    my $replayed = 0;
+    $replayed += redis_int($lists->{$_}, 'llen', $_) for keys %$lists;
+    is(metric("$qurl/metrics", 'track_queue_length'), $replayed,
+       "track_queue_length counts the replayed events ($replayed)");
+    is(metric("$qurl/metrics", 'track_throttled_workers'),
+       $replayed >= 60 ? 1 : 0, 'throttled exactly when they reach 60');
+    redis_cli($lists->{$_}, 'del', $_) for keys %$lists;
+    ok(wait_for(10, sub {
+           metric("$qurl/metrics", 'track_throttled_workers') == 0 }),
+       'the lists taken again: the worker is no longer throttled');
 }
 
 $log = slurp("$dir/nginx/logs/error.log")
