@@ -397,7 +397,8 @@ qr -e "DROP DATABASE IF EXISTS \`$scratch\`; CREATE DATABASE \`$scratch\` CHARAC
 
 # A dump file is SQL, and whoever could write the backup could have
 # changed it: it runs under an account of this run's own with rights on
-# the scratch schema only, never with the restore account's.
+# the scratch schema only, never with the restore account's, and in the
+# client's sandbox mode (no shell, no files).
 load_opts=()
 name=track_restore_$$_$RANDOM
 lpw=$(od -An -tx1 -N12 /dev/urandom | tr -d ' \n')
@@ -429,7 +430,9 @@ for f in events.sql stats.sql; do
     if [ "$restored" = 0 ] || [ ! -f "$dir/$f" ]; then
         continue
     fi
-    if ! mariadb "${load_opts[@]}" --batch "$scratch" <"$dir/$f" 2>"$work/err"; then
+    # --sandbox: the client's own commands (\! runs a shell) are refused
+    if ! mariadb "${load_opts[@]}" --batch --sandbox "$scratch" <"$dir/$f" \
+            2>"$work/err"; then
         verdict FAIL "$f" "restore into $scratch failed: $(tr '\n' ' ' <"$work/err")"
         restored=0
     fi

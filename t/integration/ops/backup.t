@@ -358,6 +358,30 @@ is($dbh->selectrow_array("SELECT COUNT(*) FROM information_schema.TRIGGERS"
                          . " WHERE TRIGGER_SCHEMA = 'track'"), 0,
    '... and no trigger reached the database');
 
+# the mysql client's own commands in a dump run nothing: \! would start a
+# shell as whoever restores (root); the dump's own first line, which turns
+# the client's sandbox on, is removed as a changed file could
+{
+    local @ARGV = ("$adir/stats.sql");
+    local $^I = '';
+    while (<>) { print unless /enable the sandbox mode/ }
+}
+{
+    open(my $fh, '>>', "$adir/stats.sql") or die $!;
+    print $fh "\\! touch $tmp/shell-ran\n";
+    close $fh;
+    my $sum = (split ' ', `sha256sum $adir/stats.sql`)[0];
+    local @ARGV = ("$adir/MANIFEST");
+    local $^I = '';
+    while (<>) { s/^sha256 \S+ stats\.sql$/sha256 $sum stats.sql/; print }
+}
+($rc, $log) = run_backup('--restore-defaults-file', "$db->{dir}/root.cnf",
+                         '--verify', $adir, '--drop-scratch');
+is($rc, 1, 'a dump with a shell command: exit 1') or diag($log);
+like($log, qr/^FAIL stats\.sql: restore into track_restore_check failed:.*sandbox/m,
+     '... the load refused it') or diag($log);
+ok(!-e "$tmp/shell-ran", '... and no shell ran');
+
 # a manifest with a table's line deleted does not verify
 {
     local @ARGV = ("$odir/MANIFEST");
