@@ -395,6 +395,22 @@ is($rc, 1, 'a manifest without a table line: exit 1') or diag($log);
 like($log, qr/^FAIL stats_daily: the manifest has no line for it/m,
      '... naming the table');
 
+# the manifest's words go into SQL: a days line that is not days is refused
+{
+    local @ARGV = ("$odir/MANIFEST");
+    local $^I = '';
+    while (<>) {
+        s/^days (\S+)$/days $1 x'));INSERT INTO track.stats_actions(app,module,action)VALUES('inj','m','a');SELECT(('/;
+        print;
+    }
+}
+($rc, $log) = run_backup('--restore-defaults-file', "$db->{dir}/root.cnf",
+                         '--verify', $odir, '--drop-scratch');
+is($rc, 2, 'a manifest whose days line holds SQL: exit 2') or diag($log);
+like($log, qr/MANIFEST: bad day/, '... saying so');
+is($dbh->selectrow_array("SELECT COUNT(*) FROM stats_actions WHERE app = 'inj'"),
+   0, '... and nothing of it ran');
+
 ($rc, $log) = run_backup('--restore');
 is($rc, 2, 'an option without its value: exit 2');
 like($log, qr/--restore wants a value/, '... saying which');
