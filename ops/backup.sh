@@ -522,6 +522,16 @@ refuse() {
     die "$1; nothing restored"
 }
 
+# restored_verdict TABLE ROWS SUM GOT_ROWS GOT_SUM: the database's copy of
+# TABLE against the backup's figures
+restored_verdict() {
+    if [ "$4" != "$2" ] || [ "$5" != "$3" ]; then
+        verdict FAIL "$1" "restored into $database: $4 rows, checksum $5; the backup's: $2, $3"
+    else
+        verdict OK "$1" "restored into $database: $2 rows"
+    fi
+}
+
 # restore_days: the checked scratch copy's days into $database, or exit 2
 # with nothing changed
 restore_days() {
@@ -588,22 +598,14 @@ restore_days() {
         read -r rows sum <<<"$(checksum "$scratch" "$t" "day IN ($rday_list)" qr)"
         read -r grows gsum <<<"$(checksum "$database" "$t" "day IN ($rday_list)" qr)"
         [ "$t" != stats_user_seen ] || gsum=$sum
-        if [ "$grows" != "$rows" ] || [ "$gsum" != "$sum" ]; then
-            verdict FAIL "$t" "restored into $database: $grows rows, checksum $gsum; the backup's: $rows, $sum"
-        else
-            verdict OK "$t" "restored into $database: $rows rows"
-        fi
+        restored_verdict "$t" "$rows" "$sum" "$grows" "$gsum"
     done
     for d in "${rdays[@]}"; do
         t=events_${d//-/}
         read -r rows sum <<<"$(sed -n "s/^table $t //p" "$dir/MANIFEST")"
         [ -n "$rows" ] || continue
         read -r grows gsum <<<"$(checksum "$database" "$t" 1 qr)"
-        if [ "$grows" != "$rows" ] || [ "$gsum" != "$sum" ]; then
-            verdict FAIL "$t" "restored into $database: $grows rows, checksum $gsum; the backup's: $rows, $sum"
-        else
-            verdict OK "$t" "restored into $database: $rows rows"
-        fi
+        restored_verdict "$t" "$rows" "$sum" "$grows" "$gsum"
     done
 }
 
