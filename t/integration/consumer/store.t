@@ -276,17 +276,9 @@ push_events([@seen[0 .. 99]]);
 ok(wait_for(30, sub { drained('seen') }), 'first half drained');
 stop_consumer($sc, 'TERM', 10);
 # back to the layout before stats_actions, with the memberships counted
-$sdb->do(q~CREATE TABLE seen_old (
-    day DATE NOT NULL, app VARCHAR(128) NOT NULL, module VARCHAR(128) NOT NULL,
-    action VARCHAR(128) NOT NULL, uid VARCHAR(128) NOT NULL,
-    PRIMARY KEY (app, module, action, day, uid)
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin~);
-$sdb->do('INSERT INTO seen_old SELECT day, app, module, action, uid'
-         . ' FROM stats_user_seen JOIN stats_actions ON id = action_id');
-ok(db_rows($sdb, 'SELECT COUNT(*) FROM seen_old')->[0][0] > 0,
+memberships_to_first_layout($sdb);
+ok(db_rows($sdb, 'SELECT COUNT(*) FROM stats_user_seen')->[0][0] > 0,
    'memberships to migrate');
-$sdb->do('DROP TABLE stats_user_seen, stats_actions');
-$sdb->do('RENAME TABLE seen_old TO stats_user_seen');
 $sc = start_consumer($s, db => $seendb, id => 'seen');
 push_events([@seen[100 .. 199]]);
 ok(wait_for(30, sub { drained('seen') }), 'second half drained after the migration');

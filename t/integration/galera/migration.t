@@ -31,20 +31,12 @@ is(stop_consumer($c, 'TERM', 20), 0, 'and stopped');
 
 # back to the first layout, with 100,000 more memberships of a past day,
 # so that copying them takes the two starts a while
-$dbh->do(q~CREATE TABLE seen_old (
-    day DATE NOT NULL, app VARCHAR(128) NOT NULL, module VARCHAR(128) NOT NULL,
-    action VARCHAR(128) NOT NULL, uid VARCHAR(128) NOT NULL,
-    PRIMARY KEY (app, module, action, day, uid)
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin~);
-$dbh->do('INSERT INTO seen_old SELECT day, app, module, action, uid'
-         . ' FROM stats_user_seen JOIN stats_actions ON id = action_id');
-$dbh->do(q~INSERT INTO seen_old SELECT '2001-02-03', 'old', 'm',
+memberships_to_first_layout($dbh);
+$dbh->do(q~INSERT INTO stats_user_seen SELECT '2001-02-03', 'old', 'm',
            CONCAT('a', seq MOD 7), CONCAT('u', seq) FROM seq_1_to_100000~);
-my $want = $dbh->selectcol_arrayref(
-    q~SELECT CONCAT_WS(' ', day, app, module, action, uid) FROM seen_old~);
+my $want = $dbh->selectcol_arrayref(q~SELECT
+    CONCAT_WS(' ', day, app, module, action, uid) FROM stats_user_seen~);
 ok(@$want > 100000, scalar(@$want) . ' memberships to migrate');
-$dbh->do('DROP TABLE stats_user_seen, stats_actions');
-$dbh->do('RENAME TABLE seen_old TO stats_user_seen');
 
 # two consumers start together, one through each node
 push_events([@$events[1000 .. 1999]]);

@@ -21,6 +21,7 @@ use TrackTest::Cluster qw(cluster_masters);
 
 our @EXPORT = qw($CONSUMER_BIN %CONSUMER_TEST_SETTINGS
                  start_db db_connect stop_db restart_db db_rows day_tables
+                 memberships_to_first_layout
                  consumer_defaults start_consumer stop_consumer wait_consumer
                  consumer_alive consumer_log lane_pids processing_total
                  start_queue_redis queue_cmd push_events processing_lists
@@ -143,6 +144,23 @@ sub db_rows {
 sub day_tables {
     my ($dbh) = @_;
     return $dbh->selectcol_arrayref("SHOW TABLES LIKE 'events\\_%'");
+}
+
+# memberships_to_first_layout($dbh): puts the unique-user memberships back
+# into the layout before stats_actions (one row of app, module, action, day
+# and uid each), for the tests of the consumer's migration
+sub memberships_to_first_layout {
+    my ($dbh) = @_;
+    $dbh->do(q~CREATE TABLE seen_old (
+        day DATE NOT NULL, app VARCHAR(128) NOT NULL,
+        module VARCHAR(128) NOT NULL, action VARCHAR(128) NOT NULL,
+        uid VARCHAR(128) NOT NULL,
+        PRIMARY KEY (app, module, action, day, uid)
+    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin~);
+    $dbh->do('INSERT INTO seen_old SELECT day, app, module, action, uid'
+             . ' FROM stats_user_seen JOIN stats_actions ON id = action_id');
+    $dbh->do('DROP TABLE stats_user_seen, stats_actions');
+    $dbh->do('RENAME TABLE seen_old TO stats_user_seen');
 }
 
 # --- track-consumer ------------------------------------------------------------
