@@ -535,7 +535,7 @@ restored_verdict() {
 # restore_days: the checked scratch copy's days into $database, or exit 2
 # with nothing changed
 restore_days() {
-    local d t n drops="" renames="" raises=""
+    local d t n backed_up drops="" renames="" raises=""
     [ "$(in_db "SELECT COUNT(*) FROM information_schema.TABLES
                WHERE TABLE_SCHEMA='$database' AND TABLE_NAME='stats_daily'")" = 1 ] ||
         refuse "$database has no statistics tables: start a track-consumer on it once (it applies sql/schema.sql), then restore"
@@ -547,23 +547,21 @@ restore_days() {
     # lose theirs; a refusal changes nothing
     for d in "${rdays[@]}"; do
         t=events_${d//-/}
+        backed_up=0
+        if grep -q "^table $t " "$dir/MANIFEST"; then
+            backed_up=1
+            renames+="${renames:+, }\`$scratch\`.\`$t\` TO \`$database\`.\`$t\`"
+            raises+="UPDATE \`$database\`.track_ids SET next_id = GREATEST(next_id,
+                     (SELECT COALESCE(MAX(id), 0) + 1 FROM \`$database\`.\`$t\`))
+                     WHERE name = 'events';"
+        fi
         n=$(in_db "SELECT COUNT(*) FROM information_schema.TABLES
                    WHERE TABLE_SCHEMA='$database' AND TABLE_NAME='$t'")
         [ "$n" = 1 ] || continue
         n=$(in_db "SELECT COUNT(*) FROM \`$database\`.\`$t\`")
         [ "$n" = 0 ] ||
             refuse "$database.$t exists with $n rows: a restore only brings back missing days (to replace it, drop it first)"
-        if grep -q "^table $t " "$dir/MANIFEST"; then
-            drops+="DROP TABLE \`$database\`.\`$t\`;"
-        fi
-    done
-    for d in "${rdays[@]}"; do
-        t=events_${d//-/}
-        grep -q "^table $t " "$dir/MANIFEST" || continue
-        renames+="${renames:+, }\`$scratch\`.\`$t\` TO \`$database\`.\`$t\`"
-        raises+="UPDATE \`$database\`.track_ids SET next_id = GREATEST(next_id,
-                 (SELECT COALESCE(MAX(id), 0) + 1 FROM \`$database\`.\`$t\`))
-                 WHERE name = 'events';"
+        [ "$backed_up" = 0 ] || drops+="DROP TABLE \`$database\`.\`$t\`;"
     done
 
     # the days' statistics replaced in one transaction; memberships carry
