@@ -383,6 +383,35 @@ like($log, qr/^FAIL stats\.sql: restore into track_restore_check failed:.*sandbo
      '... the load refused it') or diag($log);
 ok(!-e "$tmp/shell-ran", '... and no shell ran');
 
+# a function, and a view calling it, would run SQL of the dump's as whoever
+# reads the scratch copy (root): the account that loads it may make neither
+{
+    local @ARGV = ("$adir/stats.sql");
+    local $^I = '';
+    while (<>) { print unless /shell-ran/ }
+}
+{
+    open(my $fh, '>>', "$adir/stats.sql") or die $!;
+    print $fh "CREATE FUNCTION evil() RETURNS INT"
+              . " RETURN (SELECT COUNT(*) FROM track.stats_daily);\n"
+              . "CREATE VIEW evil_v AS SELECT evil() AS n;\n";
+    close $fh;
+    my $sum = (split ' ', `sha256sum $adir/stats.sql`)[0];
+    local @ARGV = ("$adir/MANIFEST");
+    local $^I = '';
+    while (<>) { s/^sha256 \S+ +stats\.sql$/sha256 $sum  stats.sql/; print }
+}
+($rc, $log) = run_backup('--restore-defaults-file', "$db->{dir}/root.cnf",
+                         '--verify', $adir, '--drop-scratch');
+is($rc, 1, 'a dump that makes a function and a view: exit 1') or diag($log);
+like($log, qr/^FAIL stats\.sql: restore into track_restore_check failed:.*denied/m,
+     '... refused to the account that loads it') or diag($log);
+is($dbh->selectrow_array("SELECT COUNT(*) FROM information_schema.ROUTINES"
+                         . " WHERE ROUTINE_NAME = 'evil'")
+   + $dbh->selectrow_array("SELECT COUNT(*) FROM information_schema.VIEWS"
+                           . " WHERE TABLE_NAME = 'evil_v'"),
+   0, '... and neither exists anywhere');
+
 # a manifest with a table's line deleted does not verify
 {
     local @ARGV = ("$odir/MANIFEST");
