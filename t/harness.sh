@@ -202,6 +202,20 @@ sanitized_families=(consumer stats)
 sanitizer=address,undefined
 sanitizer_build=consumer/build/${sanitizer/,/-}
 
+# prove_family LABEL DIR: prove of one family; its failed files, named in
+# prove's report, are kept for the summary (a long log's tail is often all
+# that is shown of a run)
+failed_files=()
+prove_family() {
+    local label=$1 dir=$2 rc=0 f
+    prove --timer -r "$dir" 2>&1 | tee "$scratch/prove.log" ||
+        rc=${PIPESTATUS[0]}
+    while read -r f; do
+        failed_files+=("$f$label")
+    done < <(sed -n 's/^\(t\/[^ ]*\.t\) (Wstat.*/\1/p' "$scratch/prove.log")
+    return "$rc"
+}
+
 run_integration() {
     local fam rc=0 db=$scratch/mariadb
     [ -d t/integration ] || { skip "no t/integration/"; return 0; }
@@ -210,7 +224,7 @@ run_integration() {
     export MARIADB_DIR=$db
     for fam in "${families[@]}"; do
         echo "--- t/integration/$fam"
-        prove -r "t/integration/$fam" || rc=1
+        prove_family "" "t/integration/$fam" || rc=1
     done
     echo "--- make -C consumer SANITIZER=$sanitizer"
     make -s -C consumer SANITIZER="$sanitizer" || return 1
@@ -218,7 +232,7 @@ run_integration() {
         echo "--- t/integration/$fam against $sanitizer_build/"
         CONSUMER_BIN=$root/$sanitizer_build/track-consumer \
         STATS_BIN=$root/$sanitizer_build/track-stats \
-            prove -r "t/integration/$fam" || rc=1
+            prove_family " ($sanitizer)" "t/integration/$fam" || rc=1
     done
     return "$rc"
 }
@@ -271,6 +285,9 @@ for i in "${!names[@]}"; do
     esac
 done
 [ "$skipped" -eq 0 ] || echo "  ($skipped stage(s) had nothing to run)"
+for i in "${failed_files[@]}"; do
+    echo "  failed: $i"
+done
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
 exit
