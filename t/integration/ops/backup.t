@@ -164,6 +164,28 @@ sub seen_of {
         "SELECT a.app, a.module, a.action, s.day, s.uid FROM stats_user_seen s"
         . " JOIN stats_actions a ON a.id = s.action_id WHERE $where ORDER BY 1, 2, 3, 4, 5");
 }
+
+# reseal(DIR, FILE...): the MANIFEST's sha256 lines of FILEs made to match
+# their changed contents, as someone rewriting a backup would
+sub reseal {
+    my ($dir, @files) = @_;
+    my %sum = map { $_ => (split ' ', `sha256sum $dir/$_`)[0] } @files;
+    local @ARGV = ("$dir/MANIFEST");
+    local $^I = '';
+    while (<>) {
+        $_ = "sha256 $sum{$1}  $1\n" if /^sha256 \S+ +(\S+)$/ && $sum{$1};
+        print;
+    }
+}
+
+# tamper(DIR, FILE, TEXT): TEXT appended to a dump file, MANIFEST resealed
+sub tamper {
+    my ($dir, $file, $text) = @_;
+    open(my $fh, '>>', "$dir/$file") or die $!;
+    print $fh $text;
+    close $fh;
+    reseal($dir, $file);
+}
 my $seen_days = seen_of("s.day IN ($days_in)");
 my $seen_other = seen_of("s.day NOT IN ($days_in)");
 
@@ -338,17 +360,8 @@ is($dbh->selectrow_array("SELECT COUNT(*) FROM mysql.user WHERE User LIKE"
 
 # ... even with its manifest rewritten to match; a trigger would move into
 # the database with its table
-{
-    open(my $fh, '>>', "$adir/events.sql") or die $!;
-    (my $t = "events_$d2") =~ s/-//g;
-    print $fh "CREATE TRIGGER evil BEFORE INSERT ON `$t` FOR EACH ROW"
-              . " SET NEW.app = 'x';\n";
-    close $fh;
-    my $sum = (split ' ', `sha256sum $adir/events.sql`)[0];
-    local @ARGV = ("$adir/MANIFEST");
-    local $^I = '';
-    while (<>) { s/^sha256 \S+ events\.sql$/sha256 $sum events.sql/; print }
-}
+tamper($adir, 'events.sql', "CREATE TRIGGER evil BEFORE INSERT ON `$tables[1]`"
+                            . " FOR EACH ROW SET NEW.app = 'x';\n");
 ($rc, $log) = run_backup('--restore-defaults-file', "$db->{dir}/root.cnf",
                          '--restore', $adir, '--drop-scratch');
 is($rc, 1, 'a dump that makes a trigger: exit 1') or diag($log);
@@ -370,11 +383,7 @@ is($dbh->selectrow_array("SELECT COUNT(*) FROM information_schema.TRIGGERS"
     open(my $fh, '>>', "$adir/stats.sql") or die $!;
     print $fh "\\! touch $tmp/shell-ran\n";
     close $fh;
-    my %sum = map { $_ => (split ' ', `sha256sum $adir/$_`)[0] }
-              qw(events.sql stats.sql);
-    local @ARGV = ("$adir/MANIFEST");
-    local $^I = '';
-    while (<>) { s/^sha256 \S+ +(\S+)$/sha256 $sum{$1}  $1/; print }
+    reseal($adir, 'events.sql', 'stats.sql');
 }
 ($rc, $log) = run_backup('--restore-defaults-file', "$db->{dir}/root.cnf",
                          '--verify', $adir, '--drop-scratch');
@@ -390,17 +399,9 @@ ok(!-e "$tmp/shell-ran", '... and no shell ran');
     local $^I = '';
     while (<>) { print unless /shell-ran/ }
 }
-{
-    open(my $fh, '>>', "$adir/stats.sql") or die $!;
-    print $fh "CREATE FUNCTION evil() RETURNS INT"
-              . " RETURN (SELECT COUNT(*) FROM track.stats_daily);\n"
-              . "CREATE VIEW evil_v AS SELECT evil() AS n;\n";
-    close $fh;
-    my $sum = (split ' ', `sha256sum $adir/stats.sql`)[0];
-    local @ARGV = ("$adir/MANIFEST");
-    local $^I = '';
-    while (<>) { s/^sha256 \S+ +stats\.sql$/sha256 $sum  stats.sql/; print }
-}
+tamper($adir, 'stats.sql', "CREATE FUNCTION evil() RETURNS INT"
+                           . " RETURN (SELECT COUNT(*) FROM track.stats_daily);\n"
+                           . "CREATE VIEW evil_v AS SELECT evil() AS n;\n");
 ($rc, $log) = run_backup('--restore-defaults-file', "$db->{dir}/root.cnf",
                          '--verify', $adir, '--drop-scratch');
 is($rc, 1, 'a dump that makes a function and a view: exit 1') or diag($log);
