@@ -63,8 +63,11 @@ my $rdb = start_db($s, 'tc_ru_random');
 my $dbh = $rdb->{dbh};
 my $N = $ENV{TC_ROLLUP_EVENTS} || 30000;
 my $events = gen_events(n => $N, seed => 99, prefix => 'rr', dup => 0.05);
+# the kills come faster than a lane's 2 s of stable life: five in a row of
+# one lane would look like a crash loop and leave it down, its processing
+# list waiting for a SIGHUP (supervisor.t tests that on purpose)
 my $c = start_consumer($s, db => $rdb, id => 'rr', lanes => 3,
-                       args => \@small);
+                       args => [@small, '--lane-crash-limit=1000']);
 ok(wait_for(30, sub { rollup_pid($c) }), 'a lane took the roll-up');
 
 srand(1234);
