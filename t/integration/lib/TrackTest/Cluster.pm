@@ -40,10 +40,13 @@ sub start_redis_cluster {
         or die "the cluster did not come up on all six nodes\n";
     wait_for(30, sub { keys %{ cluster_masters($ports[0]) } == 3 })
         or die "the cluster has not three masters\n";
-    # WAIT counts a replica only once its initial sync is done
+    # WAIT counts a replica only once its master has had the replica's
+    # first ACK after the sync; a diskless sync says "online" (and the
+    # replica master_link_status:up) a moment before that: so every
+    # master's own WAIT must see its replica
     wait_for(30, sub {
-        3 == grep { (redis_cli($_, 'info', 'replication') // '')
-                    =~ /master_link_status:up/ } @ports })
+        3 == grep { redis_int($_, 'wait', 1, 500) == 1 }
+             keys %{ cluster_masters($ports[0]) } })
         or die "the replicas did not sync with their masters\n";
     return @ports;
 }
