@@ -212,7 +212,7 @@ prove_family() {
         rc=${PIPESTATUS[0]}
     while read -r f; do
         failed_files+=("$f$label")
-    done < <(sed -n 's/^\(t\/[^ ]*\.t\) (Wstat.*/\1/p' "$scratch/prove.log")
+    done < <(sed -n 's/^\(t\/[^ ]*\.t\) \+(Wstat.*/\1/p' "$scratch/prove.log")
     return "$rc"
 }
 
