@@ -1647,7 +1647,7 @@ tc_store_remember_users(tc_store_t *s, size_t nseen)
 tc_rc_t
 tc_store_apply(tc_store_t *s, tc_batch_t *b)
 {
-    int        isnull, rejected;
+    int        isnull;
     size_t     i;
     tc_rc_t    rc;
     uint64_t   last, v[2];
@@ -1686,10 +1686,15 @@ tc_store_apply(tc_store_t *s, tc_batch_t *b)
      * UPDATE (the allocator's row is locked for that statement only): no
      * other batch's rows fall in its id ranges.  Then the batch marker,
      * which locks this consumer's row until COMMIT.  One round trip.
+     * The transaction runs with autocommit off: Galera can abort it while
+     * the client is between statements, and the statements sent after the
+     * one answering 1213 still run; with autocommit on, the marker would
+     * commit without the rows (the batch then taken for stored and lost).
      */
     tc_buf_init(&q);
     tc_buf_addf(&q, "UPDATE track_ids SET next_id = LAST_INSERT_ID(next_id"
-                " + %zu) WHERE name = 'events';START TRANSACTION;"
+                " + %zu) WHERE name = 'events';SET autocommit = 0;"
+                "START TRANSACTION;"
                 "SELECT last_seq, LAST_INSERT_ID() FROM consumer_state"
                 " WHERE consumer_id = ", b->n);
     tc_sql_quote(&q, s->m, s->conf->id, strlen(s->conf->id));
@@ -1718,7 +1723,10 @@ tc_store_apply(tc_store_t *s, tc_batch_t *b)
     }
 
     if (last >= b->seq) {
-        run_str(s, "ROLLBACK", "ROLLBACK");
+        if (mysql_rollback(s->m) != 0 || mysql_autocommit(s->m, 1) != 0) {
+            tc_store_failed(s, "ROLLBACK");
+            return TC_DOWN;
+        }
         s->last_seq = last;
         return TC_ALREADY;
     }
@@ -1749,38 +1757,31 @@ tc_store_apply(tc_store_t *s, tc_batch_t *b)
                 s->stats.duplicates, s->stats.dead);
     tc_sql_quote(&q, s->m, s->conf->id, strlen(s->conf->id));
 
-    rejected = tc_batch_count(b, TC_EV_REJECTED) > 0
-               && s->before_commit != NULL;
-    if (rejected) {
+    /*
+     * COMMIT only once every statement before it succeeded (see above:
+     * after an abort, a COMMIT in the same round trip would commit what
+     * followed it)
+     */
+    rc = run(s, tc_buf_cstr(&q), q.len, "writing the batch marker");
+    tc_buf_free(&q);
+    if (rc == TC_OK && tc_batch_count(b, TC_EV_REJECTED) > 0
+        && s->before_commit != NULL
+        && s->before_commit(b, s->before_commit_data) != TC_OK)
+    {
         /* rows MySQL refused go to the dead letters before COMMIT */
-        rc = run(s, tc_buf_cstr(&q), q.len, "writing the batch marker");
-        tc_buf_free(&q);
-        if (rc == TC_OK && s->before_commit(b, s->before_commit_data) != TC_OK) {
-            rc = TC_RETRY;
-        }
-        if (rc != TC_OK) {
-            goto rollback;
-        }
-        tc_fault_point("before_commit");
-        if (mysql_commit(s->m) != 0) {
-            rc = tc_store_failed(s, "COMMIT");
-            return rc == TC_OK ? TC_DOWN : rc;
-        }
+        rc = TC_RETRY;
+    }
+    if (rc != TC_OK) {
+        goto rollback;
+    }
 
-    } else {
-        tc_fault_point("before_commit");
-        tc_buf_adds(&q, ";COMMIT");
-        rc = run(s, tc_buf_cstr(&q), q.len,
-                 "writing the batch marker and COMMIT");
-        tc_buf_free(&q);
-        if (rc != TC_OK) {
-            /*
-             * A statement before COMMIT failed (roll back), or the
-             * connection did, committed or not: the marker tells after
-             * reconnecting.
-             */
-            goto rollback;
-        }
+    tc_fault_point("before_commit");
+    rc = run_str(s, "COMMIT;SET autocommit = 1", "COMMIT");
+    if (rc == TC_DOWN) {
+        return rc;      /* committed or not: the marker tells, reconnected */
+    }
+    if (rc != TC_OK) {
+        goto rollback;  /* a refused COMMIT: the retry reads the marker */
     }
 
     s->last_seq = b->seq;
@@ -1790,7 +1791,7 @@ tc_store_apply(tc_store_t *s, tc_batch_t *b)
 rollback:
 
     if (rc != TC_DOWN && s->m != NULL) {
-        if (mysql_rollback(s->m) != 0) {
+        if (mysql_rollback(s->m) != 0 || mysql_autocommit(s->m, 1) != 0) {
             tc_store_failed(s, "ROLLBACK");
             rc = TC_DOWN;
         }
