@@ -209,11 +209,18 @@ CREATE TABLE IF NOT EXISTS stats_pending (
 -- local to a Galera node, but this row is not: of two roll-ups on
 -- different nodes at once, certification aborts the one that commits
 -- second (a deadlock error, retried), so they count one after the other.
+-- holder: a random number the transaction writes with its turn and checks
+-- before COMMIT (its claim: an abort Galera reports late rolls it back).
 CREATE TABLE IF NOT EXISTS rollup_lock (
     name        VARCHAR(16)     NOT NULL,
     passes      BIGINT UNSIGNED NOT NULL,
+    holder      BIGINT UNSIGNED NOT NULL DEFAULT 0,
     PRIMARY KEY (name)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin
+;
+-- A table from before the claim gets the column.
+ALTER TABLE rollup_lock ADD COLUMN IF NOT EXISTS
+    holder BIGINT UNSIGNED NOT NULL DEFAULT 0 AFTER passes
 ;
 INSERT IGNORE INTO rollup_lock (name, passes) VALUES ('rollup', 0)
 ;

@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* track-consumer: test hooks: SIGKILL or SIGSTOP itself at a named point. */
+/*
+ * track-consumer: test hooks: SIGKILL or SIGSTOP itself at a named point, or
+ * stall a round trip to MariaDB there.
+ */
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,5 +48,24 @@ tc_fault_point(const char *point)
                     "SIGCONT", point);
         kill(getpid(), SIGSTOP);
         tc_log_info("TRACK_CONSUMER_PAUSE: continuing after %s", point);
+    }
+}
+
+
+void
+tc_fault_sql(tc_buf_t *q, const char *point)
+{
+    static long  stalled, rolled;
+
+    if (hit(getenv("TRACK_CONSUMER_STALL"), point, &stalled)) {
+        tc_log_warn("TRACK_CONSUMER_STALL: sleeping in the transaction at "
+                    "%s", point);
+        tc_buf_adds(q, "DO SLEEP(60);");
+    }
+
+    if (hit(getenv("TRACK_CONSUMER_ROLLBACK"), point, &rolled)) {
+        tc_log_warn("TRACK_CONSUMER_ROLLBACK: rolling the transaction back "
+                    "without a word at %s", point);
+        tc_buf_adds(q, "ROLLBACK;");
     }
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/random.h>
 
 #include <mysqld_error.h>
 
@@ -22,18 +23,16 @@
 #define TC_RETENTION_EVERY   3600
 
 /*
- * A pass runs with autocommit off: a transaction Galera aborts while the
- * client is between statements is gone without a word to the statements
- * after the one answering 1213, and with autocommit on they would commit
- * one by one (counters without their DELETE: counted twice).  Off, they
- * wait for a COMMIT the DELETE check below refuses.
+ * A pass runs with autocommit off: a transaction Galera aborts is gone
+ * without a word to the statements after the one that answers 1213 (or,
+ * aborted in its last moment, succeeds), and with autocommit on they would
+ * commit one by one (counters without their DELETE: counted twice).  Off,
+ * they wait for a COMMIT the DELETE's checks below refuse.
  */
 static const char  pass_begin[] = "SET autocommit = 0;START TRANSACTION";
 static const char  pass_commit[] = "COMMIT;SET autocommit = 1";
 static const char  pass_end[] = "SET autocommit = 1";
 
-static const char  rollup_turn[] =
-    "UPDATE rollup_lock SET passes = passes + 1 WHERE name = 'rollup'";
 
 typedef struct {
     uint64_t   first;
@@ -67,7 +66,8 @@ tc_rollup_day(const char *date)
  * roll-up's turn.
  */
 static tc_rc_t
-take_ranges(tc_store_t *s, tc_range_t *out, size_t *n, int *more)
+take_ranges(tc_store_t *s, tc_range_t *out, size_t *n, int *more,
+    uint64_t *holder)
 {
     char          sql[160];
     size_t        found;
@@ -121,8 +121,18 @@ take_ranges(tc_store_t *s, tc_range_t *out, size_t *n, int *more)
      * The cluster-wide turn (sql/schema.sql, rollup_lock): under Galera a
      * roll-up on another node at the same time makes this transaction
      * fail certification (a deadlock error: retried), not count twice.
+     * The holder, random, is this transaction's claim: the DELETE checks
+     * it is still there, not rolled back by an abort reported late.
      */
-    return tc_store_run(s, rollup_turn, sizeof(rollup_turn) - 1,
+    if (getrandom(holder, sizeof(*holder), 0) != sizeof(*holder)) {
+        tc_log_error("roll-up: getrandom() failed");
+        return TC_RETRY;
+    }
+    *holder &= INT64_MAX;
+    snprintf(sql, sizeof(sql), "UPDATE rollup_lock SET passes = passes + 1,"
+             " holder = %" PRIu64 " WHERE name = 'rollup'", *holder);
+
+    return tc_store_run(s, sql, strlen(sql),
                         "taking the roll-up's turn (rollup_lock)");
 }
 
@@ -217,13 +227,27 @@ now_ms(void)
 }
 
 
+/* The first ids of the ranges, the list of an IN (), closed. */
+static void
+pending_ids(tc_buf_t *q, const tc_range_t *r, size_t n)
+{
+    size_t  i;
+
+    for (i = 0; i < n; i++) {
+        tc_buf_addf(q, "%s%" PRIu64, i ? "," : "", r[i].first);
+    }
+    tc_buf_adds(q, ")");
+}
+
+
 tc_rc_t
 tc_rollup_pass(tc_store_t *s, size_t *ranges, int *more)
 {
+    int           isnull;
     long          t[5];
     size_t        i, j, k, n, nres, total, nseen;
     tc_rc_t       rc;
-    uint64_t      deleted;
+    uint64_t      deleted, holder, left;
     tc_buf_t      q;
     tc_batch_t    b;
     uint32_t      res_day[TC_ROLLUP_RANGES];
@@ -239,7 +263,7 @@ tc_rollup_pass(tc_store_t *s, size_t *ranges, int *more)
     tc_buf_init(&q);
 
     t[0] = now_ms();
-    rc = take_ranges(s, r, &n, more);
+    rc = take_ranges(s, r, &n, more, &holder);
     if (rc != TC_OK || n == 0) {
         goto done;
     }
@@ -291,11 +315,11 @@ tc_rollup_pass(tc_store_t *s, size_t *ranges, int *more)
     }
     t[4] = now_ms();
 
-    tc_buf_adds(&q, "DELETE FROM stats_pending WHERE first_id IN (");
-    for (i = 0; i < n; i++) {
-        tc_buf_addf(&q, "%s%" PRIu64, i ? "," : "", r[i].first);
-    }
-    tc_buf_adds(&q, ")");
+    tc_fault_sql(&q, "rollup_delete");
+    tc_buf_addf(&q, "DELETE FROM stats_pending WHERE (SELECT holder"
+                " FROM rollup_lock WHERE name = 'rollup') = %" PRIu64
+                " AND first_id IN (", holder);
+    pending_ids(&q, r, n);
 
     if (tc_buf_cstr(&q) == NULL) {
         rc = TC_RETRY;
@@ -307,22 +331,39 @@ tc_rollup_pass(tc_store_t *s, size_t *ranges, int *more)
     }
 
     /*
-     * Every range taken must still be here: one already gone was counted
-     * by another roll-up (another Galera node), and committing would count
-     * it twice.  Roll back and take the ranges afresh.
+     * Every range taken must still be here, and the pass's claim: a range
+     * already gone was counted by another roll-up (another Galera node),
+     * and committing would count it twice; a claim gone means this
+     * transaction was aborted and the statements since run in another.
+     * Roll back and take the ranges afresh.
      */
     if (deleted != (uint64_t) n) {
         tc_log_warn("roll-up: %" PRIu64 " of %zu pending ranges were still "
-                    "there to delete (the others were counted meanwhile); "
-                    "rolling the pass back", deleted, n);
+                    "there to delete under the pass's claim (the others "
+                    "were counted meanwhile, or the pass was aborted); "
+                    "rolling it back", deleted, n);
         rc = TC_RETRY;
         goto done;
     }
 
     tc_fault_point("rollup_before_commit");
 
-    rc = tc_store_run(s, pass_commit, sizeof(pass_commit) - 1, "COMMIT");
+    /* COMMIT alone, and read back: an abort reported late commits nothing */
+    tc_buf_reset(&q);
+    tc_fault_sql(&q, "rollup_commit");
+    tc_buf_adds(&q, "COMMIT;SET autocommit = 1;"
+                "SELECT COUNT(*) FROM stats_pending WHERE first_id IN (");
+    pending_ids(&q, r, n);
+    rc = tc_store_query_u64(s, tc_buf_cstr(&q), q.len, "COMMIT", &left,
+                            &isnull);
     if (rc != TC_OK) {
+        goto done;
+    }
+    if (left != 0) {
+        tc_log_warn("roll-up: the pass's COMMIT succeeded, but %" PRIu64
+                    " of its %zu pending ranges are still there (a Galera "
+                    "conflict reported late); taking them again", left, n);
+        rc = TC_RETRY;
         goto done;
     }
 

@@ -1650,7 +1650,7 @@ tc_store_apply(tc_store_t *s, tc_batch_t *b)
     int        isnull;
     size_t     i;
     tc_rc_t    rc;
-    uint64_t   last, v[2];
+    uint64_t   last, claim, marked, v[3];
     tc_buf_t   q;
 
     memset(&s->stats, 0, sizeof(s->stats));
@@ -1684,29 +1684,41 @@ tc_store_apply(tc_store_t *s, tc_batch_t *b)
     /*
      * Ids for the batch's rows, one per element, reserved in an autocommit
      * UPDATE (the allocator's row is locked for that statement only): no
-     * other batch's rows fall in its id ranges.  Then the batch marker,
-     * which locks this consumer's row until COMMIT.  One round trip.
-     * The transaction runs with autocommit off: Galera can abort it while
-     * the client is between statements, and the statements sent after the
-     * one answering 1213 still run; with autocommit on, the marker would
-     * commit without the rows (the batch then taken for stored and lost).
+     * other batch's rows fall in its id ranges.  Then the batch marker's
+     * row, locked until COMMIT, its count of batches raised first: the
+     * transaction's claim (below).  One round trip.
+     *
+     * Galera can abort the transaction while a statement runs or while the
+     * client is between statements.  The statement then answers 1213 or,
+     * when the abort came in its last moment, succeeds (the error comes
+     * one or two statements later), and the statements after it run in a
+     * new transaction.  So: autocommit off (they wait for a COMMIT); the
+     * marker is written only where the claim still holds (a rolled-back
+     * claim is the committed count again), else the batch rolls back; and
+     * COMMIT goes alone, once the marker's statements all succeeded, and
+     * is read back.  Otherwise the marker could commit without the rows:
+     * the batch taken for stored, and lost.
      */
     tc_buf_init(&q);
     tc_buf_addf(&q, "UPDATE track_ids SET next_id = LAST_INSERT_ID(next_id"
                 " + %zu) WHERE name = 'events';SET autocommit = 0;"
                 "START TRANSACTION;"
-                "SELECT last_seq, LAST_INSERT_ID() FROM consumer_state"
+                "UPDATE consumer_state SET batches = batches + 1"
                 " WHERE consumer_id = ", b->n);
+    tc_sql_quote(&q, s->m, s->conf->id, strlen(s->conf->id));
+    tc_buf_adds(&q, ";SELECT last_seq, LAST_INSERT_ID(), batches"
+                " FROM consumer_state WHERE consumer_id = ");
     tc_sql_quote(&q, s->m, s->conf->id, strlen(s->conf->id));
     tc_buf_adds(&q, " FOR UPDATE");
     rc = query_u64s(s, tc_buf_cstr(&q), q.len, "reading the batch marker",
-                    v, 2, &isnull);
+                    v, 3, &isnull);
     tc_buf_free(&q);
     if (rc != TC_OK) {
         goto rollback;
     }
     last = v[0];
     s->id_base = v[1] - b->n;
+    claim = v[2];
 
     if (!isnull && v[1] < b->n + 1) {
         tc_log_error("track_ids has no row \"events\"; reconnecting to "
@@ -1742,6 +1754,7 @@ tc_store_apply(tc_store_t *s, tc_batch_t *b)
     tc_buf_init(&q);
     pending_ranges(s, b, &q);
     stats_dead(s, b, &q);
+    tc_fault_sql(&q, "batch_marker");
 
     s->stats.stored = tc_batch_count(b, TC_EV_OK);
     s->stats.duplicates = tc_batch_count(b, TC_EV_DUP)
@@ -1749,21 +1762,22 @@ tc_store_apply(tc_store_t *s, tc_batch_t *b)
     s->stats.dead = tc_batch_count(b, TC_EV_DEAD)
                     + tc_batch_count(b, TC_EV_REJECTED);
 
-    /* pending ranges, dead letters, the marker, COMMIT: one round trip */
+    /* pending ranges, dead letters, the marker (last): one round trip */
     tc_buf_addf(&q, "UPDATE consumer_state SET last_seq = %" PRIu64
-                ", batches = batches + 1, events = events + %zu,"
-                " duplicates = duplicates + %zu, dead = dead + %zu"
-                " WHERE consumer_id = ", b->seq, s->stats.stored,
-                s->stats.duplicates, s->stats.dead);
+                ", events = events + %zu, duplicates = duplicates + %zu,"
+                " dead = dead + %zu WHERE batches = %" PRIu64
+                " AND consumer_id = ", b->seq, s->stats.stored,
+                s->stats.duplicates, s->stats.dead, claim);
     tc_sql_quote(&q, s->m, s->conf->id, strlen(s->conf->id));
 
-    /*
-     * COMMIT only once every statement before it succeeded (see above:
-     * after an abort, a COMMIT in the same round trip would commit what
-     * followed it)
-     */
-    rc = run(s, tc_buf_cstr(&q), q.len, "writing the batch marker");
+    rc = run_last(s, tc_buf_cstr(&q), q.len, "writing the batch marker",
+                  &marked);
     tc_buf_free(&q);
+    if (rc == TC_OK && marked != 1) {
+        tc_log_warn("the batch's transaction was aborted before its marker "
+                    "(a Galera conflict reported late); retrying it");
+        rc = TC_RETRY;
+    }
     if (rc == TC_OK && tc_batch_count(b, TC_EV_REJECTED) > 0
         && s->before_commit != NULL
         && s->before_commit(b, s->before_commit_data) != TC_OK)
@@ -1776,12 +1790,23 @@ tc_store_apply(tc_store_t *s, tc_batch_t *b)
     }
 
     tc_fault_point("before_commit");
-    rc = run_str(s, "COMMIT;SET autocommit = 1", "COMMIT");
+    tc_buf_init(&q);
+    tc_fault_sql(&q, "batch_commit");
+    tc_buf_adds(&q, "COMMIT;SET autocommit = 1;"
+                "SELECT last_seq FROM consumer_state WHERE consumer_id = ");
+    tc_sql_quote(&q, s->m, s->conf->id, strlen(s->conf->id));
+    rc = query_u64s(s, tc_buf_cstr(&q), q.len, "COMMIT", v, 1, &isnull);
+    tc_buf_free(&q);
     if (rc == TC_DOWN) {
         return rc;      /* committed or not: the marker tells, reconnected */
     }
     if (rc != TC_OK) {
         goto rollback;  /* a refused COMMIT: the retry reads the marker */
+    }
+    if (isnull || v[0] != b->seq) {
+        tc_log_warn("the batch's COMMIT succeeded, but its marker is not "
+                    "there (a Galera conflict reported late); retrying it");
+        return TC_RETRY;
     }
 
     s->last_seq = b->seq;
