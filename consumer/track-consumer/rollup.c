@@ -128,7 +128,6 @@ take_ranges(tc_store_t *s, tc_range_t *out, size_t *n, int *more,
         tc_log_error("roll-up: getrandom() failed");
         return TC_RETRY;
     }
-    *holder &= INT64_MAX;
     snprintf(sql, sizeof(sql), "UPDATE rollup_lock SET passes = passes + 1,"
              " holder = %" PRIu64 " WHERE name = 'rollup'", *holder);
 

@@ -43,9 +43,8 @@ for my $point (sort keys %noticed) {
        "$point: the consumer notices");
     ok(wait_for(60, sub { drained('la') }), "$point: and drains");
     stored_once($d->{dbh}, $events, "rolled back at $point");
-    my ($counted) = $d->{dbh}->selectrow_array(
-        "SELECT events + duplicates + dead FROM consumer_state"
-        . " WHERE consumer_id = 'la'");
+    my ($counted) = @{ lane_state($d->{dbh}, 'la',
+                                  ['events + duplicates + dead']) };
     is($counted, scalar @$events, "$point: the markers count every event once");
     is(stop_consumer($c, 'TERM', 20), 0, "$point: exit 0 on SIGTERM");
 }

@@ -52,9 +52,8 @@ sub case {
     ok(wait_for(60, sub { drained('gx') }), "$name: the consumer drains");
     is(stop_consumer($c, 'TERM', 20), 0, "$name: exit 0 on SIGTERM");
     stored_once($dbh, \@all, $name);
-    my ($counted) = @{ db_rows($dbh, 'SELECT events + duplicates + dead'
-                                     . ' FROM consumer_state'
-                                     . " WHERE consumer_id = 'gx'")->[0] };
+    my ($counted) = @{ lane_state($dbh, 'gx',
+                                  ['events + duplicates + dead']) };
     is($counted, scalar @all, "$name: the markers count every event once");
 }
 
