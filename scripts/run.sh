@@ -14,7 +14,7 @@ run=${TRACK_RUN_DIR:-$root/run}
 module_so="$root/build/nginx/ngx_http_track_module.so"
 
 running() {
-    [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null
+    [ -f "$1" ] && pid_alive "$(cat "$1")"
 }
 
 # check_port NAME PORT PIDFILE: PORT is ours (PIDFILE's process runs) or free

@@ -36,15 +36,32 @@ wait_until() {
     done
 }
 
+# pid_alive PID: the process runs.  A zombie does not: it has exited and
+# let go of its ports and files, and only waits for its parent; a daemon's
+# parent is init, and an init that reaps late (a container's, a VM's
+# agent) would add a second or more to every stop that waited on kill -0.
+pid_alive() {
+    local key val
+    case $1 in '' | *[!0-9]*) return 1 ;; esac
+    while read -r key val _; do
+        [ "$key" = State: ] && { [ "$val" != Z ]; return; }
+    done 2>/dev/null <"/proc/$1/status"
+    return 1
+}
+
+pid_exited() {
+    ! pid_alive "$1"
+}
+
 # stop_pidfile FILE [SECONDS]: TERM the process in FILE, wait for it (10 s
 # unless told), KILL if it stays.
 stop_pidfile() {
     local f=$1 secs=${2:-10} pid
     [ -f "$f" ] || return 0
     pid=$(cat "$f" 2>/dev/null) || return 0
-    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    if pid_alive "$pid"; then
         kill -TERM "$pid" 2>/dev/null || true
-        wait_until "$secs" bash -c "! kill -0 $pid" || kill -KILL "$pid" 2>/dev/null || true
+        wait_until "$secs" pid_exited "$pid" || kill -KILL "$pid" 2>/dev/null || true
     fi
     rm -f "$f"
 }

@@ -84,7 +84,7 @@ ok(wait_for(30, sub {
        > $base + 300 }), 'ca stores the new load');
 my $pids = lane_pids($ca);
 kill 'KILL', values %$pids, $ca->{pid};
-ok(wait_for(10, sub { !grep { kill 0, $_ } values %$pids }),
+ok(wait_for(10, sub { !grep { pid_alive($_) } values %$pids }),
    'consumer ca SIGKILLed (its lanes and supervisor)');
 ok(wait_for(20, sub { my $o = owners(); keys %$o == 3
                       && !grep { $_ ne 'cb' } values %$o }),

@@ -18,7 +18,7 @@ start_queue_redis("$s/redis");
 
 sub gone {
     my ($pids) = @_;
-    return !grep { kill 0, $_ } values %$pids;
+    return !grep { pid_alive($_) } values %$pids;
 }
 
 queue_cmd('FLUSHALL');

@@ -51,7 +51,7 @@ for my $round (['TERM', 'stopped cleanly'], ['KILL', 'killed']) {
         my $pid = slurp("$mdir/mariadbd.pid");
         chomp $pid;
         ok(kill('KILL', $pid) == 1, 'mariadbd killed with SIGKILL');
-        wait_for(10, sub { !kill(0, $pid) });
+        wait_for(10, sub { !pid_alive($pid) });
         unlink "$mdir/mariadbd.pid";
     }
     push_events([@{$ev}[2000 .. 5999]]);

@@ -18,8 +18,8 @@ use HTTP::Tiny;
 use Test::More ();
 use Time::HiRes qw(sleep time);
 
-our @EXPORT = qw($ROOT sh free_port scratch_dir wait_for at_exit slurp http
-                 sanitizer_env sanitizer_reports no_sanitizer_reports);
+our @EXPORT = qw($ROOT sh free_port scratch_dir wait_for pid_alive at_exit slurp
+                 http sanitizer_env sanitizer_reports no_sanitizer_reports);
 
 our $ROOT = abs_path(dirname(__FILE__) . '/../../../..');
 
@@ -95,6 +95,18 @@ sub wait_for {
         sleep 0.02;
     }
     return $cond->() ? 1 : 0;
+}
+
+# the process $pid runs; a zombie does not (it has exited and let go of its
+# ports and files; a daemon's parent is init, which may reap it a second
+# or more later, and kill 0 would wait for that: scripts/lib/services.sh)
+sub pid_alive {
+    my ($pid) = @_;
+    open(my $fh, '<', "/proc/$pid/status") or return 0;
+    while (<$fh>) {
+        return $1 ne 'Z' if /^State:\s*(\S)/;
+    }
+    return 0;
 }
 
 sub slurp {

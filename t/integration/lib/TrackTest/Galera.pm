@@ -167,7 +167,7 @@ sub start_node {
     my $gone = 0;
     wait_for(120, sub {
         my $pid = node_pid($n);
-        $gone = 1 if $pid && !kill(0, $pid);
+        $gone = 1 if $pid && !pid_alive($pid);
         return $gone || galera_synced($g, $i, $size);
     }) && !$gone
         or die "Galera node $i did not become Synced; see "
@@ -277,7 +277,7 @@ sub galera_kill {
     my $n = $g->{nodes}[$i];
     my $pid = node_pid($n) or return 0;
     kill 'KILL', $pid;
-    return wait_for(20, sub { !kill(0, $pid) });
+    return wait_for(20, sub { !pid_alive($pid) });
 }
 
 # galera_rejoin($g, $i): starts node $i again after a crash: its last

@@ -74,7 +74,7 @@ sub remove_ns {
     my ($ns) = @_;
     my @pids = grep { $_ != $$ } split ' ', `ip netns pids $ns 2>/dev/null`;
     kill 'KILL', @pids if @pids;
-    wait_for(10, sub { !grep { kill 0, $_ } @pids });
+    wait_for(10, sub { !grep { pid_alive($_) } @pids });
     system("ip netns del $ns 2>/dev/null");
 }
 
@@ -83,7 +83,7 @@ sub remove_leftovers {
     for my $ns (split /\n/, `ip netns list 2>/dev/null`) {
         $ns =~ s/ .*//;
         next unless $ns =~ /^$PREFIX(\d+)-/;
-        remove_ns($ns) unless $1 == $$ || kill 0, $1;
+        remove_ns($ns) unless $1 == $$ || pid_alive($1);
     }
 }
 
@@ -152,7 +152,7 @@ sub kill_host {
     kill 'KILL', @pids;
     wait_for(10, sub {
         waitpid($_, POSIX::WNOHANG()) for @pids;
-        !grep { kill 0, $_ } @pids })
+        !grep { pid_alive($_) } @pids })
         or die "$host: processes survived SIGKILL\n";
     return scalar @pids;
 }

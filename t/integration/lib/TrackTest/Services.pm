@@ -117,7 +117,7 @@ sub kill_redis {
     my ($dir) = @_;
     my $pid = redis_pid($dir);
     kill 'KILL', $pid;
-    wait_for(10, sub { !kill(0, $pid) }) or die "redis $pid survived KILL\n";
+    wait_for(10, sub { !pid_alive($pid) }) or die "redis $pid survived KILL\n";
     unlink "$dir/redis.pid";
     return $pid;
 }
