@@ -103,8 +103,8 @@ sub wait_for {
 sub pid_alive {
     my ($pid) = @_;
     open(my $fh, '<', "/proc/$pid/status") or return 0;
-    while (<$fh>) {
-        return $1 ne 'Z' if /^State:\s*(\S)/;
+    while (my $line = <$fh>) {      # not $_: callers grep with it
+        return $1 ne 'Z' if $line =~ /^State:\s*(\S)/;
     }
     return 0;
 }
