@@ -75,22 +75,27 @@ SELECT LPAD(HEX(seq), 32, '0'),
        '127.0.0.1'
 FROM seq_1_to_$EVENTS;
 
-INSERT INTO stats_hourly (day, hour, app, module, action, object, events)
-SELECT DATE '$day', HOUR(FROM_UNIXTIME(recv_ts DIV 1000)), app, module,
-       action, COALESCE(object, ''), COUNT(*)
-FROM \`$table\` GROUP BY 2, app, module, action, COALESCE(object, '');
+INSERT IGNORE INTO stats_actions (app, module, action)
+SELECT DISTINCT app, module, action FROM \`$table\`;
 
-INSERT INTO stats_daily (day, app, module, action, object, events)
-SELECT DATE '$day', app, module, action, COALESCE(object, ''), COUNT(*)
-FROM \`$table\` GROUP BY app, module, action, COALESCE(object, '');
+INSERT INTO stats_hourly (day, hour, action_id, object, events)
+SELECT DATE '$day', HOUR(FROM_UNIXTIME(e.recv_ts DIV 1000)), a.id,
+       COALESCE(e.object, ''), COUNT(*)
+FROM \`$table\` e JOIN stats_actions a USING (app, module, action)
+GROUP BY 2, a.id, COALESCE(e.object, '');
+
+INSERT INTO stats_daily (day, action_id, object, events)
+SELECT DATE '$day', a.id, COALESCE(e.object, ''), COUNT(*)
+FROM \`$table\` e JOIN stats_actions a USING (app, module, action)
+GROUP BY a.id, COALESCE(e.object, '');
 
 INSERT INTO stats_daily_users (day, app, module, action, users)
 SELECT DATE '$day', app, module, action, COUNT(DISTINCT uid)
 FROM \`$table\` WHERE uid <> '' GROUP BY app, module, action;
 
 -- the 29 days before: the same shape, counts varied
-INSERT INTO stats_daily (day, app, module, action, object, events)
-SELECT d.day - INTERVAL s.seq DAY, d.app, d.module, d.action, d.object,
+INSERT INTO stats_daily (day, action_id, object, events)
+SELECT d.day - INTERVAL s.seq DAY, d.action_id, d.object,
        GREATEST(1, ROUND(d.events * (0.5 + RAND(s.seq))))
 FROM stats_daily d JOIN seq_1_to_29 s WHERE d.day = '$day';
 
@@ -109,7 +114,8 @@ sql -N -e "SELECT CONCAT('   raw events: ', COUNT(*)) FROM \`$table\`;
                 ' objects, ',
                 SUM(IF(app = 'shop' AND module = 'home-feed'
                        AND action = 'click', events, 0)), ' events')
-  FROM stats_daily WHERE day = '$day';
+  FROM stats_daily JOIN stats_actions ON id = action_id
+  WHERE day = '$day';
   SELECT CONCAT('   stats_daily rows in 30 days: ', COUNT(*))
   FROM stats_daily;"
 

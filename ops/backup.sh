@@ -42,12 +42,14 @@
 # puts the backed-up days into the database: the day tables that are
 # missing there (moved in from the scratch schema, in one RENAME) and those
 # days' rows of the statistics tables (replacing the database's rows of
-# those days only; memberships are mapped to the database's own action
-# numbers); with --day, only those days of the backup.  It refuses,
-# changing nothing, when the database has rows of any of those days or a
-# track-consumer has rows of them still to count.
-# Then it compares the database's copy with the MANIFEST, a verdict line
-# per table.
+# those days only; counters and memberships are mapped to the database's
+# own action numbers through the actions' names, also from a backup whose
+# counters hold the names themselves); with --day, only those days of the
+# backup.  It refuses, changing nothing, when the database has rows of any
+# of those days, a track-consumer has rows of them still to count, or its
+# counters still hold the names (a track-consumer's start migrates them).
+# Then it compares the database's copy with the backup (what is keyed by
+# an action number, through the names), a verdict line per table.
 #
 # Exit status: 0 every check passed, 1 a check failed, 2 usage or
 # connection error, or a restore refused.
@@ -230,6 +232,9 @@ qr -e 'SELECT 1' >/dev/null 2>"$work/err" ||
     die "cannot connect with the restore account: $(tr '\n' ' ' <"$work/err")"
 
 stats_tables=(stats_hourly stats_daily stats_daily_users stats_user_seen stats_dead_letters)
+# those keyed by a number of stats_actions: a restore maps them to the
+# database's numbers, through the names
+action_tables=(stats_hourly stats_daily stats_user_seen)
 
 # checksum DB TABLE WHERE OPTS...: prints "rows checksum" of TABLE's rows
 # matching WHERE, columns in the source's order.
@@ -361,8 +366,8 @@ if [ -z "$verify" ]; then
     mariadb-dump "${src_opts[@]}" "${dump_opts[@]}" --where="day IN ($day_list)" \
         "$database" "${stats_tables[@]}" >"$dir/stats.sql.tmp" 2>"$work/err" ||
         die "mariadb-dump of the statistics tables failed: $(tr '\n' ' ' <"$work/err")"
-    # the numbers stats_user_seen's action_id refers to: every row (few,
-    # never deleted), so the memberships restore with their meaning
+    # the numbers the counters' and memberships' action_id refer to: every
+    # row (few, never deleted), so they restore with their meaning
     mariadb-dump "${src_opts[@]}" "${dump_opts[@]}" "$database" stats_actions \
         >>"$dir/stats.sql.tmp" 2>"$work/err" ||
         die "mariadb-dump of stats_actions failed: $(tr '\n' ' ' <"$work/err")"
@@ -532,6 +537,82 @@ restored_verdict() {
     fi
 }
 
+# other_cols TABLE: the columns of $database's TABLE besides action_id,
+# one line
+other_cols() {
+    in_db "SELECT GROUP_CONCAT(COLUMN_NAME ORDER BY ORDINAL_POSITION SEPARATOR ' ')
+           FROM information_schema.COLUMNS
+           WHERE TABLE_SCHEMA='$database' AND TABLE_NAME='$1'
+           AND COLUMN_NAME <> 'action_id'" ||
+        die "cannot read the columns of $database.$1: $(tr '\n' ' ' <"$work/err")"
+}
+
+# named SCHEMA TABLE: a table expression of TABLE's rows in SCHEMA with
+# their action's names (app, module, action) besides their own columns:
+# joined to SCHEMA's own stats_actions, or as they are in a backup of the
+# first layout (counters keyed by the names, no action_id)
+named() {
+    local n
+    n=$(in_db "SELECT COUNT(*) FROM information_schema.COLUMNS
+               WHERE TABLE_SCHEMA='$1' AND TABLE_NAME='$2'
+               AND COLUMN_NAME='action_id'") ||
+        die "cannot read the columns of $1.$2: $(tr '\n' ' ' <"$work/err")"
+    if [ "$n" = 1 ]; then
+        echo "(SELECT n.app, n.module, n.action, c.* FROM \`$1\`.\`$2\` c
+               JOIN \`$1\`.stats_actions n ON n.id = c.action_id)"
+    else
+        echo "\`$1\`.\`$2\`"
+    fi
+}
+
+# restore_named TABLE: appends to $stmt the SQL replacing the restored
+# days' rows of TABLE in $database with the scratch copy's, each under the
+# database's number of its action (added to its stats_actions if missing:
+# a backup of the first layout has some names only in its counters)
+restore_named() {
+    local t=$1 c into="" sel="" line cols from
+    line=$(other_cols "$t")
+    read -r -a cols <<<"$line"
+    for c in "${cols[@]}"; do into+=", \`$c\`"; sel+=", r.\`$c\`"; done
+    from=$(named "$scratch" "$t")
+    stmt+="INSERT IGNORE INTO \`$database\`.stats_actions (app, module, action)
+              SELECT DISTINCT app, module, action FROM $from r
+              WHERE r.day IN ($rday_list);
+          DELETE FROM \`$database\`.\`$t\` WHERE day IN ($rday_list);
+          INSERT INTO \`$database\`.\`$t\` (action_id$into)
+              SELECT a.id$sel FROM $from r
+              JOIN \`$database\`.stats_actions a
+                  ON (a.app, a.module, a.action) = (r.app, r.module, r.action)
+              WHERE r.day IN ($rday_list);"
+}
+
+# restored_named TABLE: the database's TABLE against the checked scratch
+# copy of the restored days, through the names (the numbers may differ):
+# as many rows, and each of the copy's rows there with the same names and
+# the same values in every other column
+restored_named() {
+    local t=$1 c on="" line cols from_s from_d rows grows misses
+    line=$(other_cols "$t")
+    read -r -a cols <<<"$line"
+    for c in app module action "${cols[@]}"; do
+        on+="${on:+ AND }d.\`$c\` = s.\`$c\`"
+    done
+    from_s=$(named "$scratch" "$t")
+    from_d=$(named "$database" "$t")
+    read -r rows grows misses <<<"$(in_db "SELECT
+        (SELECT COUNT(*) FROM \`$scratch\`.\`$t\` WHERE day IN ($rday_list)),
+        (SELECT COUNT(*) FROM \`$database\`.\`$t\` WHERE day IN ($rday_list)),
+        (SELECT COUNT(*) FROM $from_s s LEFT JOIN $from_d d ON $on
+             WHERE s.day IN ($rday_list) AND d.action_id IS NULL)")"
+    if [ -z "$misses" ]; then
+        verdict FAIL "$t" "restored into $database, but not compared: $(tail -n 1 "$work/err")"
+    elif [ "$grows" != "$rows" ] || [ "$misses" != 0 ]; then
+        verdict FAIL "$t" "restored into $database: $grows rows, $misses of the backup's $rows rows not there with their action's names and values"
+    else
+        verdict OK "$t" "restored into $database: $rows rows, by their action's names"
+    fi
+}
+
 # restore_days: the checked scratch copy's days into $database, or exit 2
 # with nothing changed
 restore_days() {
@@ -539,6 +620,13 @@ restore_days() {
     [ "$(in_db "SELECT COUNT(*) FROM information_schema.TABLES
                WHERE TABLE_SCHEMA='$database' AND TABLE_NAME='stats_daily'")" = 1 ] ||
         refuse "$database has no statistics tables: start a track-consumer on it once (it applies sql/schema.sql), then restore"
+    # rows go in under the database's action numbers: counters still keyed
+    # by the names are migrated when a track-consumer starts
+    n=$(printf "'%s'," "${action_tables[@]}")
+    [ "$(in_db "SELECT COUNT(*) FROM information_schema.COLUMNS
+               WHERE TABLE_SCHEMA='$database' AND TABLE_NAME IN (${n%,})
+               AND COLUMN_NAME='action_id'")" = "${#action_tables[@]}" ] ||
+        refuse "the statistics tables of $database have an older layout: start a track-consumer of this version on it once (it migrates them), then restore"
     n=$(in_db "SELECT COUNT(*) FROM \`$database\`.stats_pending WHERE day IN ($rday_list)")
     [ "$n" = 0 ] ||
         refuse "a track-consumer still has $n ranges of these days to count in $database: restore once they are counted (a running track-consumer does so within seconds; start one if none runs)"
@@ -564,24 +652,20 @@ restore_days() {
         [ "$backed_up" = 0 ] || drops+="DROP TABLE \`$database\`.\`$t\`;"
     done
 
-    # the days' statistics replaced in one transaction; memberships carry
-    # the database's own numbers of their actions
+    # the days' statistics replaced in one transaction; counters and
+    # memberships carry the database's own numbers of their actions
     stmt="START TRANSACTION;
           INSERT IGNORE INTO \`$database\`.stats_actions (app, module, action)
               SELECT app, module, action FROM \`$scratch\`.stats_actions;"
-    for t in stats_hourly stats_daily stats_daily_users stats_dead_letters; do
+    for t in stats_daily_users stats_dead_letters; do
         stmt+="DELETE FROM \`$database\`.$t WHERE day IN ($rday_list);
                INSERT INTO \`$database\`.$t SELECT * FROM \`$scratch\`.$t
                    WHERE day IN ($rday_list);"
     done
-    stmt+="DELETE FROM \`$database\`.stats_user_seen WHERE day IN ($rday_list);
-           INSERT INTO \`$database\`.stats_user_seen (action_id, day, uid)
-               SELECT a.id, s.day, s.uid FROM \`$scratch\`.stats_user_seen s
-               JOIN \`$scratch\`.stats_actions b ON b.id = s.action_id
-               JOIN \`$database\`.stats_actions a
-                   ON (a.app, a.module, a.action) = (b.app, b.module, b.action)
-               WHERE s.day IN ($rday_list);
-           COMMIT;"
+    for t in "${action_tables[@]}"; do
+        restore_named "$t"
+    done
+    stmt+="COMMIT;"
     # statistics first, then every day table in one RENAME (all or none):
     # should the tables not move, a second run finds them still missing and
     # redoes both
@@ -590,12 +674,15 @@ restore_days() {
         die "restoring into $database failed: $(tr '\n' ' ' <"$work/err"); run the same --restore again once that is mended"
 
     # the database's copy: day tables against the MANIFEST, statistics
-    # against the checked scratch copy of the same days (memberships by
-    # count: their action numbers are the database's)
+    # against the checked scratch copy of the same days (those keyed by an
+    # action number through the names: the numbers are the database's)
     for t in "${stats_tables[@]}"; do
+        if [[ " ${action_tables[*]} " == *" $t "* ]]; then
+            restored_named "$t"
+            continue
+        fi
         read -r rows sum <<<"$(checksum "$scratch" "$t" "day IN ($rday_list)" qr)"
         read -r grows gsum <<<"$(checksum "$database" "$t" "day IN ($rday_list)" qr)"
-        [ "$t" != stats_user_seen ] || gsum=$sum
         restored_verdict "$t" "$rows" "$sum" "$grows" "$gsum"
     done
     for d in "${rdays[@]}"; do

@@ -156,7 +156,9 @@ the stored rows of today:
   (. run/env; mariadb -S "\$MYSQL_SOCKET" -u "\$MYSQL_READER_USER" \\
      -p"\$MYSQL_READER_PASSWORD" "\$MYSQL_DATABASE" \\
      -e 'SELECT * FROM events_$(date +%Y%m%d) ORDER BY id DESC LIMIT 3\G
-         SELECT * FROM stats_daily ORDER BY day DESC, events DESC LIMIT 5')
+         SELECT day, app, module, action, object, events FROM stats_daily
+         JOIN stats_actions ON id = action_id
+         ORDER BY day DESC, events DESC LIMIT 5')
 
 and the statistics API (STATS_URL in run/env):
 

@@ -49,6 +49,7 @@ typedef struct {
 typedef struct {
     const tc_event_t  *ev;
     uint64_t           n;
+    uint32_t           action_id;   /* stats_actions.id of its action */
 } tc_agg_t;
 
 tc_rc_t tc_batch_init(tc_batch_t *b, size_t n);

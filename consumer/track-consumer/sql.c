@@ -10,12 +10,10 @@
 
 
 const char  tc_sql_hourly_head[] =
-    "INSERT INTO stats_hourly (day, hour, app, module, action, object, events)"
-    " VALUES ";
+    "INSERT INTO stats_hourly (day, hour, action_id, object, events) VALUES ";
 
 const char  tc_sql_daily_head[] =
-    "INSERT INTO stats_daily (day, app, module, action, object, events)"
-    " VALUES ";
+    "INSERT INTO stats_daily (day, action_id, object, events) VALUES ";
 
 const char  tc_sql_count_tail[] =
     " ON DUPLICATE KEY UPDATE events = events + VALUES(events)";
@@ -214,9 +212,7 @@ tc_sql_hourly_row(tc_buf_t *b, MYSQL *m, const tc_agg_t *a)
 {
     tc_buf_add(b, "(", 1);
     tc_sql_date(b, a->ev->day);
-    tc_buf_addf(b, ",%u,", a->ev->hour);
-    group_values(b, m, a->ev);
-    tc_buf_add(b, ",", 1);
+    tc_buf_addf(b, ",%u,%" PRIu32 ",", a->ev->hour, a->action_id);
     tc_sql_str0(b, m, &a->ev->object);
     tc_buf_addf(b, ",%" PRIu64 ")", a->n);
 }
@@ -227,9 +223,7 @@ tc_sql_daily_row(tc_buf_t *b, MYSQL *m, const tc_agg_t *a)
 {
     tc_buf_add(b, "(", 1);
     tc_sql_date(b, a->ev->day);
-    tc_buf_add(b, ",", 1);
-    group_values(b, m, a->ev);
-    tc_buf_add(b, ",", 1);
+    tc_buf_addf(b, ",%" PRIu32 ",", a->action_id);
     tc_sql_str0(b, m, &a->ev->object);
     tc_buf_addf(b, ",%" PRIu64 ")", a->n);
 }

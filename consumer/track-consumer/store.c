@@ -43,12 +43,16 @@ tc_store_free(tc_store_t *s)
     free(s->seen_new);
     free(s->seen_known);
     free(s->seen_action);
+    free(s->agg_ev);
+    free(s->agg_action);
     s->tables = NULL;
     s->agg = NULL;
     s->seen = NULL;
     s->seen_new = NULL;
     s->seen_known = NULL;
     s->seen_action = NULL;
+    s->agg_ev = NULL;
+    s->agg_action = NULL;
 }
 
 
@@ -185,13 +189,11 @@ static const int  events_types[] = {
 
 /* day, hour (hourly only), app, module, action, object, events */
 static const int  hourly_types[] = {
-    TC_BULK_INT, TC_BULK_INT, TC_BULK_STR, TC_BULK_STR, TC_BULK_STR,
-    TC_BULK_STR, TC_BULK_INT
+    TC_BULK_INT, TC_BULK_INT, TC_BULK_INT, TC_BULK_STR, TC_BULK_INT
 };
 
 static const int  daily_types[] = {
-    TC_BULK_INT, TC_BULK_STR, TC_BULK_STR, TC_BULK_STR, TC_BULK_STR,
-    TC_BULK_INT
+    TC_BULK_INT, TC_BULK_INT, TC_BULK_STR, TC_BULK_INT
 };
 
 /* action_id, day, uid */
@@ -611,18 +613,18 @@ prepare:
     s->bulk = !s->galera && tc_bulk_supported(s->m);
     if (s->bulk) {
         rc = bulk_prepare(s, &s->hourly,
-                          "INSERT INTO stats_hourly (day, hour, app, module,"
-                          " action, object, events) VALUES (?,?,?,?,?,?,?)"
+                          "INSERT INTO stats_hourly (day, hour, action_id,"
+                          " object, events) VALUES (?,?,?,?,?)"
                           " ON DUPLICATE KEY UPDATE"
                           " events = events + VALUES(events)",
-                          7, hourly_types, "preparing the stats_hourly upsert");
+                          5, hourly_types, "preparing the stats_hourly upsert");
         if (rc == TC_OK) {
             rc = bulk_prepare(s, &s->daily,
-                              "INSERT INTO stats_daily (day, app, module,"
-                              " action, object, events) VALUES (?,?,?,?,?,?)"
+                              "INSERT INTO stats_daily (day, action_id,"
+                              " object, events) VALUES (?,?,?,?)"
                               " ON DUPLICATE KEY UPDATE"
                               " events = events + VALUES(events)",
-                              6, daily_types,
+                              4, daily_types,
                               "preparing the stats_daily upsert");
         }
         if (rc == TC_OK) {
@@ -738,7 +740,7 @@ ensure_table(tc_store_t *s, uint32_t day)
 static tc_rc_t
 scratch(tc_store_t *s, size_t n)
 {
-    void  *a, *b, *c, *d, *e;
+    void  *a, *b, *c, *d, *e, *f, *g;
 
     if (n <= s->scratch) {
         return TC_OK;
@@ -764,8 +766,18 @@ scratch(tc_store_t *s, size_t n)
     if (e != NULL) {
         s->seen_action = e;
     }
+    f = realloc(s->agg_ev, n * sizeof(tc_event_t *));
+    if (f != NULL) {
+        s->agg_ev = f;
+    }
+    g = realloc(s->agg_action, n * sizeof(uint32_t));
+    if (g != NULL) {
+        s->agg_action = g;
+    }
 
-    if (a == NULL || b == NULL || c == NULL || d == NULL || e == NULL) {
+    if (a == NULL || b == NULL || c == NULL || d == NULL || e == NULL
+        || f == NULL || g == NULL)
+    {
         return TC_ERROR;
     }
 
@@ -1153,6 +1165,37 @@ bulk_flush(tc_store_t *s, tc_bulk_t *q, const char *what)
 }
 
 
+/*
+ * The window's hourly rows in s->agg, each with its action's number (in
+ * the caller's transaction: see tc_actions_ids); *rows their count.
+ */
+static tc_rc_t
+hourly_rows(tc_store_t *s, tc_batch_t *b, size_t *rows)
+{
+    size_t       i, n;
+    tc_rc_t      rc;
+    const char  *what;
+
+    n = tc_batch_hourly(b, s->agg);
+    for (i = 0; i < n; i++) {
+        s->agg_ev[i] = s->agg[i].ev;
+    }
+
+    rc = tc_actions_ids(s->m, s->max_stmt, s->agg_ev, n, s->agg_action,
+                        &what);
+    if (rc != TC_OK) {
+        return rc == TC_ERROR ? tc_store_failed(s, what) : rc;
+    }
+
+    for (i = 0; i < n; i++) {
+        s->agg[i].action_id = s->agg_action[i];
+    }
+    *rows = n;
+
+    return TC_OK;
+}
+
+
 static tc_rc_t
 stats_counts_bulk(tc_store_t *s, tc_batch_t *b)
 {
@@ -1163,7 +1206,10 @@ stats_counts_bulk(tc_store_t *s, tc_batch_t *b)
 
     s->hourly.rows = 0;                 /* none left by a failed pass */
     s->daily.rows = 0;
-    rows = tc_batch_hourly(b, s->agg);
+    rc = hourly_rows(s, b, &rows);
+    if (rc != TC_OK) {
+        return rc;
+    }
     q = &s->hourly;
     for (i = 0; i < rows; i++) {
         ev = s->agg[i].ev;
@@ -1172,12 +1218,10 @@ stats_counts_bulk(tc_store_t *s, tc_batch_t *b)
         }
         tc_bulk_int(q, 0, ev->day, 0);
         tc_bulk_int(q, 1, ev->hour, 0);
-        tc_bulk_str(q, 2, ev->app.data, ev->app.len);
-        tc_bulk_str(q, 3, ev->module.data, ev->module.len);
-        tc_bulk_str(q, 4, ev->action.data, ev->action.len);
-        tc_bulk_str(q, 5, ev->object.data ? ev->object.data : "",
+        tc_bulk_int(q, 2, s->agg[i].action_id, 0);
+        tc_bulk_str(q, 3, ev->object.data ? ev->object.data : "",
                     ev->object.len);
-        tc_bulk_int(q, 6, (int64_t) s->agg[i].n, 0);
+        tc_bulk_int(q, 4, (int64_t) s->agg[i].n, 0);
         if (q->rows >= TC_BULK_ROWS || i + 1 == rows) {
             rc = bulk_flush(s, q, "updating stats_hourly");
             if (rc != TC_OK) {
@@ -1195,12 +1239,10 @@ stats_counts_bulk(tc_store_t *s, tc_batch_t *b)
             return TC_RETRY;
         }
         tc_bulk_int(q, 0, ev->day, 0);
-        tc_bulk_str(q, 1, ev->app.data, ev->app.len);
-        tc_bulk_str(q, 2, ev->module.data, ev->module.len);
-        tc_bulk_str(q, 3, ev->action.data, ev->action.len);
-        tc_bulk_str(q, 4, ev->object.data ? ev->object.data : "",
+        tc_bulk_int(q, 1, s->agg[i].action_id, 0);
+        tc_bulk_str(q, 2, ev->object.data ? ev->object.data : "",
                     ev->object.len);
-        tc_bulk_int(q, 5, (int64_t) s->agg[i].n, 0);
+        tc_bulk_int(q, 3, (int64_t) s->agg[i].n, 0);
         if (q->rows >= TC_BULK_ROWS || i + 1 == rows) {
             rc = bulk_flush(s, q, "updating stats_daily");
             if (rc != TC_OK) {
@@ -1223,7 +1265,10 @@ stats_counts(tc_store_t *s, tc_batch_t *b)
         return stats_counts_bulk(s, b);
     }
 
-    rows = tc_batch_hourly(b, s->agg);
+    rc = hourly_rows(s, b, &rows);
+    if (rc != TC_OK) {
+        return rc;
+    }
     multi_start(s, tc_sql_hourly_head, tc_sql_count_tail);
     for (i = 0; i < rows; i++) {
         tc_sql_row(&s->sql);

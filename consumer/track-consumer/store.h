@@ -59,6 +59,8 @@ typedef struct {
 
     tc_sql_multi_t        sql;
     tc_agg_t             *agg;
+    const tc_event_t    **agg_ev;       /* the rows' events, for their ids */
+    uint32_t             *agg_action;
     const tc_event_t    **seen;
     uint64_t             *seen_new;
     unsigned char        *seen_known;   /* in the users cache already */

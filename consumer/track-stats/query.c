@@ -15,7 +15,9 @@
 /*
  * Every statement text is a fixed string (series filters pick one of the
  * precomputed variants), so statements are prepared once per connection and
- * every value travels as a bound parameter.
+ * every value travels as a bound parameter.  The counters are keyed by an
+ * action's number: each statement finds it by name in stats_actions (a
+ * lookup by its unique key, or a range of it for an app) and joins.
  */
 
 #define F_MODULE  1
@@ -25,44 +27,50 @@
 static char  series_daily_sql[8][320];
 static char  series_hourly_sql[8][320];
 
+#define ACTION_JOIN(table)                                                   \
+    " FROM stats_actions a JOIN " table " c ON c.action_id = a.id"
+
 static const char  top_day_sql[] =
-    "SELECT object, events FROM stats_daily"
-    " WHERE app = ? AND module = ? AND action = ? AND day = ?"
-    " AND object <> ''"
-    " ORDER BY events DESC, object DESC LIMIT ?";
+    "SELECT c.object, c.events" ACTION_JOIN("stats_daily")
+    " WHERE a.app = ? AND a.module = ? AND a.action = ? AND c.day = ?"
+    " AND c.object <> ''"
+    " ORDER BY c.events DESC, c.object DESC LIMIT ?";
 
 static const char  top_range_sql[] =
-    "SELECT object, CAST(SUM(events) AS UNSIGNED) AS n FROM stats_daily"
-    " WHERE app = ? AND module = ? AND action = ? AND day BETWEEN ? AND ?"
-    " AND object <> ''"
-    " GROUP BY object ORDER BY n DESC, object DESC LIMIT ?";
+    "SELECT c.object, CAST(SUM(c.events) AS UNSIGNED) AS n"
+    ACTION_JOIN("stats_daily")
+    " WHERE a.app = ? AND a.module = ? AND a.action = ?"
+    " AND c.day BETWEEN ? AND ? AND c.object <> ''"
+    " GROUP BY c.object ORDER BY n DESC, c.object DESC LIMIT ?";
 
 static const char  users_sql[] =
     "SELECT day, users FROM stats_daily_users"
     " WHERE app = ? AND module = ? AND action = ? AND day BETWEEN ? AND ?";
 
 /*
- * breakdown: MariaDB has no skip scan, and "WHERE app = ? AND day = ?" would
- * read every day of the app.  So the (module, action) pairs of the app are
- * walked one index dive at a time (a loose index scan done by hand), and
- * each pair's day is one tight range of the primary key.
+ * breakdown: the (module, action) pairs of the app that have counters are
+ * walked one at a time in stats_actions' unique key (the next pair after
+ * the last one), and each pair's day is one tight range of stats_daily's
+ * primary key.
  */
 static const char  pair_first_sql[] =
-    "SELECT module, action FROM stats_daily WHERE app = ?"
+    "SELECT module, action FROM stats_actions a WHERE app = ?"
+    " AND EXISTS (SELECT 1 FROM stats_daily c WHERE c.action_id = a.id)"
     " ORDER BY module, action LIMIT 1";
 
 static const char  pair_next_sql[] =
-    "SELECT module, action FROM stats_daily WHERE app = ?"
+    "SELECT module, action FROM stats_actions a WHERE app = ?"
     " AND (module > ? OR (module = ? AND action > ?))"
+    " AND EXISTS (SELECT 1 FROM stats_daily c WHERE c.action_id = a.id)"
     " ORDER BY module, action LIMIT 1";
 
 static const char  pair_day_sql[] =
-    "SELECT COUNT(*), CAST(SUM(events) AS UNSIGNED),"
-    " CAST(SUM(object <> '') AS UNSIGNED),"
+    "SELECT COUNT(*), CAST(SUM(c.events) AS UNSIGNED),"
+    " CAST(SUM(c.object <> '') AS UNSIGNED),"
     " (SELECT users FROM stats_daily_users"
     " WHERE app = ? AND module = ? AND action = ? AND day = ?)"
-    " FROM stats_daily"
-    " WHERE app = ? AND module = ? AND action = ? AND day = ?";
+    ACTION_JOIN("stats_daily")
+    " WHERE a.app = ? AND a.module = ? AND a.action = ? AND c.day = ?";
 
 #define MAX_PAIRS  100000
 
@@ -76,21 +84,22 @@ tc_query_init(void)
 
     for (f = 0; f < 8; f++) {
         snprintf(series_daily_sql[f], sizeof(series_daily_sql[f]),
-                 "SELECT day, CAST(SUM(events) AS UNSIGNED) FROM stats_daily"
-                 " WHERE app = ?%s%s%s AND day BETWEEN ? AND ?"
-                 " GROUP BY day",
-                 (f & F_MODULE) ? " AND module = ?" : "",
-                 (f & F_ACTION) ? " AND action = ?" : "",
-                 (f & F_OBJECT) ? " AND object = ?" : "");
+                 "SELECT c.day, CAST(SUM(c.events) AS UNSIGNED)"
+                 ACTION_JOIN("stats_daily")
+                 " WHERE a.app = ?%s%s%s AND c.day BETWEEN ? AND ?"
+                 " GROUP BY c.day",
+                 (f & F_MODULE) ? " AND a.module = ?" : "",
+                 (f & F_ACTION) ? " AND a.action = ?" : "",
+                 (f & F_OBJECT) ? " AND c.object = ?" : "");
 
         snprintf(series_hourly_sql[f], sizeof(series_hourly_sql[f]),
-                 "SELECT day, hour, CAST(SUM(events) AS UNSIGNED)"
-                 " FROM stats_hourly"
-                 " WHERE app = ?%s%s%s AND day BETWEEN ? AND ?"
-                 " GROUP BY day, hour",
-                 (f & F_MODULE) ? " AND module = ?" : "",
-                 (f & F_ACTION) ? " AND action = ?" : "",
-                 (f & F_OBJECT) ? " AND object = ?" : "");
+                 "SELECT c.day, c.hour, CAST(SUM(c.events) AS UNSIGNED)"
+                 ACTION_JOIN("stats_hourly")
+                 " WHERE a.app = ?%s%s%s AND c.day BETWEEN ? AND ?"
+                 " GROUP BY c.day, c.hour",
+                 (f & F_MODULE) ? " AND a.module = ?" : "",
+                 (f & F_ACTION) ? " AND a.action = ?" : "",
+                 (f & F_OBJECT) ? " AND c.object = ?" : "");
     }
 }
 

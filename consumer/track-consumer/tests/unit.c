@@ -613,16 +613,17 @@ test_sql(void)
 
     agg.ev = ev;
     agg.n = 3;
+    agg.action_id = 5;
     tc_buf_reset(&b);
     tc_sql_hourly_row(&b, my, &agg);
     sql = tc_buf_cstr(&b);
-    CHECK(strcmp(sql, "('2024-11-25',13,'shop','home','click','',3)") == 0,
+    CHECK(strcmp(sql, "('2024-11-25',13,5,'',3)") == 0,
           "hourly row (absent object is ''): %s", sql);
 
     tc_buf_reset(&b);
     tc_sql_daily_row(&b, my, &agg);
     sql = tc_buf_cstr(&b);
-    CHECK(strcmp(sql, "('2024-11-25','shop','home','click','',3)") == 0,
+    CHECK(strcmp(sql, "('2024-11-25',5,'',3)") == 0,
           "daily row: %s", sql);
 
     tc_buf_reset(&b);
@@ -656,10 +657,10 @@ test_sql(void)
     tc_sql_row(&s);
     tc_sql_hourly_row(&s.buf, my, &agg);
     sql = tc_sql_end(&s);
-    CHECK(strcmp(sql, "INSERT INTO stats_hourly (day, hour, app, module, "
-                 "action, object, events) VALUES "
-                 "('2024-11-25',13,'shop','home','click','',3),"
-                 "('2024-11-25',13,'shop','home','click','',3)"
+    CHECK(strcmp(sql, "INSERT INTO stats_hourly (day, hour, action_id, "
+                 "object, events) VALUES "
+                 "('2024-11-25',13,5,'',3),"
+                 "('2024-11-25',13,5,'',3)"
                  " ON DUPLICATE KEY UPDATE events = events + VALUES(events)")
           == 0, "multi-row upsert: %s", sql);
     tc_sql_multi_reset(&s);

@@ -235,24 +235,22 @@ ok(grep({ $_ eq 'events_20000102' } @{day_tables($dbh)}), 'retention is off by d
 
 # --- schema migration: stats_daily of the first layout -----------------------
 
+# the oldest layout (primary key by object, then day; top_objects on
+# events), keyed by the three strings like the counters before stats_actions
 my $migdb = start_db($s, 'tc_migrate');
 my $old = $migdb->{dbh};
-$old->do(q~CREATE TABLE stats_daily (
-    day DATE NOT NULL, app VARCHAR(128) NOT NULL, module VARCHAR(128) NOT NULL,
-    action VARCHAR(128) NOT NULL, object VARCHAR(128) NOT NULL DEFAULT '',
-    events BIGINT UNSIGNED NOT NULL,
-    PRIMARY KEY (app, module, action, object, day),
-    KEY top_objects (app, module, action, day, events)
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin~);
 my @kept = @{gen_events(n => 200, seed => 11, prefix => 'm')};
 my $mig = start_consumer($s, db => $migdb, id => 'mig');
 push_events([@kept[0 .. 99]]);
 ok(wait_for(30, sub { drained('mig') }), 'first half drained');
 stop_consumer($mig, 'TERM', 10);
+stats_to_first_layout($old);
 $old->do('ALTER TABLE stats_daily DROP PRIMARY KEY,'
          . ' ADD PRIMARY KEY (app, module, action, object, day),'
          . ' DROP INDEX by_object,'
          . ' ADD INDEX top_objects (app, module, action, day, events)');
+ok(db_rows($old, 'SELECT COUNT(*) FROM stats_daily')->[0][0] > 0,
+   'counts to migrate');
 $mig = start_consumer($s, db => $migdb, id => 'mig');
 push_events([@kept[100 .. 199]]);
 ok(wait_for(30, sub { drained('mig') }), 'second half drained after the migration');
@@ -262,8 +260,12 @@ is(join('|', map { "$_->[0]:$_->[1]" } @{db_rows($old,
       . " FROM information_schema.statistics WHERE table_schema = 'tc_migrate'"
       . " AND table_name = 'stats_daily' GROUP BY index_name"
       . " ORDER BY index_name")}),
-      'by_object:app,module,action,object,day|PRIMARY:app,module,action,day,object',
-      'stats_daily migrated to the day-first primary key, top_objects dropped');
+      'by_object:action_id,object,day|PRIMARY:action_id,day,object',
+      'stats_daily migrated to the action number, top_objects dropped');
+is(join(',', map { $_->[0] } @{db_rows($old,
+      "SELECT table_name FROM information_schema.tables"
+      . " WHERE table_schema = 'tc_migrate' AND table_name LIKE '%\\_v1'")}),
+   '', 'no old table left');
 stored_once($old, \@kept, 'counts kept across the migration');
 
 # --- schema migration: memberships keyed by three strings ---------------------
@@ -276,7 +278,7 @@ push_events([@seen[0 .. 99]]);
 ok(wait_for(30, sub { drained('seen') }), 'first half drained');
 stop_consumer($sc, 'TERM', 10);
 # back to the layout before stats_actions, with the memberships counted
-memberships_to_first_layout($sdb);
+stats_to_first_layout($sdb);
 ok(db_rows($sdb, 'SELECT COUNT(*) FROM stats_user_seen')->[0][0] > 0,
    'memberships to migrate');
 $sc = start_consumer($s, db => $seendb, id => 'seen');

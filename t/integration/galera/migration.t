@@ -1,11 +1,11 @@
 # SPDX-License-Identifier: BSD-2-Clause
-# Two consumers upgrading a database of the first memberships layout (three
-# strings per row, before stats_actions) at the same moment, through
+# Two consumers upgrading a database of the first counters and memberships
+# layout (three strings per row, before stats_actions) at the same moment, through
 # different Galera nodes.  The schema's GET_LOCK is node-local, so both may
 # run the migration at once: each step checks first and is idempotent, and
 # a step that loses a race (certification, a table renamed or dropped under
-# it) fails that start, which is retried.  Every membership must survive,
-# once, and the old table be gone on every node.
+# it) fails that start, which is retried.  Every membership and count must
+# survive, once, and the old tables be gone on every node.
 use strict;
 use warnings;
 use FindBin;
@@ -31,7 +31,7 @@ is(stop_consumer($c, 'TERM', 20), 0, 'and stopped');
 
 # back to the first layout, with 100,000 more memberships of a past day,
 # so that copying them takes the two starts a while
-memberships_to_first_layout($dbh);
+stats_to_first_layout($dbh);
 $dbh->do(q~INSERT INTO stats_user_seen SELECT '2001-02-03', 'old', 'm',
            CONCAT('a', seq MOD 7), CONCAT('u', seq) FROM seq_1_to_100000~);
 my $want = $dbh->selectcol_arrayref(q~SELECT
@@ -55,6 +55,12 @@ for my $node (0, 1) {
              WHERE table_schema = DATABASE()
              AND table_name LIKE 'stats\_user\_seen%' ORDER BY 1~) }),
        'stats_user_seen', "node $node: the old memberships table is gone");
+    is(join(',', @{ $h->selectcol_arrayref(
+           q~SELECT table_name FROM information_schema.columns
+             WHERE table_schema = DATABASE() AND column_name = 'app'
+             AND table_name LIKE 'stats\_%' ORDER BY 1~) }),
+       'stats_actions,stats_daily_users',
+       "node $node: only stats_actions and stats_daily_users hold names");
 }
 my $got = $dbh->selectall_arrayref(
     q~SELECT CONCAT_WS(' ', s.day, a.app, a.module, a.action, s.uid), COUNT(*)

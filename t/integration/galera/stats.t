@@ -13,8 +13,10 @@ need_galera();
 my $s = scratch_dir();
 my $g = start_galera($s, nodes => 2);
 my $dbh = galera_dbh($g, 0);
-$dbh->do("INSERT INTO stats_daily (day, app, module, action, object, events)"
-         . " VALUES ('2024-11-25', 'shop', 'cart', 'add', 'item-1', 7)");
+$dbh->do("INSERT INTO stats_actions (app, module, action)"
+         . " VALUES ('shop', 'cart', 'add')");
+$dbh->do("INSERT INTO stats_daily (day, action_id, object, events)"
+         . " SELECT '2024-11-25', id, 'item-1', 7 FROM stats_actions");
 # a causal read on node 1: it has applied the row before track-stats reads
 is(galera_dbh($g, 1)->selectrow_array('SELECT COUNT(*) FROM stats_daily'), 1,
    'node 1 has the row');

@@ -9,6 +9,9 @@
 # (of a day whose table is in the backup or not); a changed dump never
 # reaches the database (loaded by a scratch-only account; triggers fail the
 # check); a backup of other days with the same ends is not written over.
+# Counters and memberships are restored under the database's own numbers
+# of their actions, also from a backup of the first layout (counters keyed
+# by the names).
 use strict;
 use warnings;
 use utf8;
@@ -41,6 +44,32 @@ my @day = map { strftime('%Y-%m-%d', localtime($now - $_ * 86400)) } 0 .. 3;
 my ($today, $d1, $d2, $d3) = @day;   # $d3 stays out of the backup
 (my $tmpl = do { local $/; open my $fh, '<', "$ROOT/sql/events_day.sql" or die; <$fh> });
 
+# action_id(SCHEMA, APP, MODULE, ACTION): the action's number in SCHEMA's
+# stats_actions, added there if missing (as the roll-up does)
+sub action_id {
+    my ($schema, @name) = @_;
+    $dbh->do("INSERT IGNORE INTO `$schema`.stats_actions (app, module, action)"
+             . ' VALUES (?, ?, ?)', undef, @name);
+    return $dbh->selectrow_array("SELECT id FROM `$schema`.stats_actions"
+                                 . ' WHERE (app, module, action) = (?, ?, ?)', undef, @name);
+}
+
+# count_row(TABLE, [APP, MODULE, ACTION], COLUMN => VALUE...): a row of
+# track's TABLE under the action's number
+sub count_row {
+    my ($table, $name, %col) = @_;
+    $col{action_id} = action_id('track', @$name);
+    my @c = sort keys %col;
+    $dbh->do("INSERT INTO `$table` (" . join(', ', @c) . ') VALUES ('
+             . join(', ', ('?') x @c) . ')', undef, @col{@c});
+}
+
+my @click = qw(shop home click);
+my @buy = qw(shop cart buy);
+# the numbers the backup has (click's changes in the database before the
+# restore; another database restored into has other actions under both)
+$dbh->do("INSERT INTO stats_actions (id, app, module, action) VALUES (7, ?, ?, ?), (8, ?, ?, ?)",
+         undef, @click, @buy);
 my $n = 0;
 for my $d ($today, $d1, $d2, $d3) {
     (my $table = "events_$d") =~ s/-//g;
@@ -57,16 +86,15 @@ for my $d ($today, $d1, $d2, $d3) {
                  $i % 2 ? '{"host":"x"}' : undef);
     }
     for my $h (0, 13, 23) {
-        $dbh->do("INSERT INTO stats_hourly VALUES (?, ?, 'shop', 'home', 'click', ?, ?)",
-                 undef, $d, $h, "o$h", 100 + $h);
+        count_row('stats_hourly', \@click, day => $d, hour => $h, object => "o$h",
+                  events => 100 + $h);
     }
-    $dbh->do("INSERT INTO stats_daily VALUES (?, 'shop', 'home', 'click', 'A', 5),"
-             . " (?, 'shop', 'home', 'click', 'a ', 6)", undef, $d, $d);
+    count_row('stats_hourly', \@buy, day => $d, hour => 13, object => 'o13', events => 4);
+    count_row('stats_daily', \@click, day => $d, object => 'A', events => 5);
+    count_row('stats_daily', \@click, day => $d, object => 'a ', events => 6);
+    count_row('stats_daily', \@buy, day => $d, object => 'A', events => 4);
     $dbh->do("INSERT INTO stats_daily_users VALUES (?, 'shop', 'home', 'click', 2)", undef, $d);
-    $dbh->do("INSERT IGNORE INTO stats_actions (id, app, module, action)"
-             . " VALUES (7, 'shop', 'home', 'click')");
-    $dbh->do("INSERT INTO stats_user_seen VALUES (7, ?, 'u1'), (7, ?, 'ü2')",
-             undef, $d, $d);
+    count_row('stats_user_seen', \@click, day => $d, uid => $_) for 'u1', 'ü2';
     $dbh->do("INSERT INTO stats_dead_letters VALUES (?, 'invalid_json', 3)", undef, $d);
 }
 
@@ -151,18 +179,43 @@ is($rc, 0, '--verify of the intact backup passes') or diag($log);
 
 # --- restore: the lost days come back, the others stay as they are --------
 
+# the columns of track's TABLE besides the action's number
+sub other_cols {
+    my ($table) = @_;
+    return @{ $dbh->selectcol_arrayref(
+        "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA='track'"
+        . " AND TABLE_NAME=? AND COLUMN_NAME <> 'action_id' ORDER BY ORDINAL_POSITION",
+        undef, $table) };
+}
+# named_of(SCHEMA, TABLE, WHERE[, FIRST]): rows of TABLE keyed by an action
+# number, with the action's names in its place, in a fixed order; with
+# FIRST, TABLE is of the first layout and has the names itself
+sub named_of {
+    my ($schema, $table, $where, $first) = @_;
+    my @cols = other_cols($table);
+    my $cols = join ', ', map { "IFNULL(HEX(t.`$_`),'N')" } 'app', 'module', 'action', @cols;
+    my $from = $first ? "`$schema`.`$table` t"
+                      : "(SELECT a.app, a.module, a.action, s.* FROM `$schema`.`$table` s"
+                        . " JOIN `$schema`.stats_actions a ON a.id = s.action_id) t";
+    return $dbh->selectcol_arrayref(
+        "SELECT CONCAT_WS('|', $cols) AS r FROM $from WHERE $where ORDER BY r");
+}
+# stats_of(TABLE, WHERE): track's rows of a statistics table; those keyed
+# by an action number through the names (the numbers may change)
+my %by_number = map { $_ => 1 } qw(stats_hourly stats_daily stats_user_seen);
+sub stats_of {
+    my ($table, $where) = @_;
+    return $by_number{$table} ? named_of('track', $table, $where)
+                              : rows_of('track', $table, $where);
+}
+sub seen_of { return stats_of('stats_user_seen', $_[0]) }
+
 my %saved;
 for my $t (@tables) { $saved{$t} = rows_of('track', $t, '1') }
 my @stats = qw(stats_hourly stats_daily stats_daily_users stats_dead_letters);
 for my $t (@stats) {
-    $saved{$t} = rows_of('track', $t, "day IN ($days_in)");
-    $saved{"$t other"} = rows_of('track', $t, "day NOT IN ($days_in)");
-}
-sub seen_of {
-    my ($where) = @_;
-    return $dbh->selectall_arrayref(
-        "SELECT a.app, a.module, a.action, s.day, s.uid FROM stats_user_seen s"
-        . " JOIN stats_actions a ON a.id = s.action_id WHERE $where ORDER BY 1, 2, 3, 4, 5");
+    $saved{$t} = stats_of($t, "day IN ($days_in)");
+    $saved{"$t other"} = stats_of($t, "day NOT IN ($days_in)");
 }
 
 # reseal(DIR, FILE...): the MANIFEST's sha256 lines of FILEs made to match
@@ -186,8 +239,8 @@ sub tamper {
     close $fh;
     reseal($dir, $file);
 }
-my $seen_days = seen_of("s.day IN ($days_in)");
-my $seen_other = seen_of("s.day NOT IN ($days_in)");
+my $seen_days = seen_of("day IN ($days_in)");
+my $seen_other = seen_of("day NOT IN ($days_in)");
 
 # the disaster: both day tables gone, their statistics rows deleted or
 # wrong, and the action renumbered since the backup
@@ -195,7 +248,7 @@ $dbh->do("DROP TABLE `$_`") for @tables;
 $dbh->do("DELETE FROM $_ WHERE day = '$d1'") for @stats, 'stats_user_seen';
 $dbh->do("UPDATE stats_hourly SET events = 1 WHERE day = '$d2'");
 $dbh->do('UPDATE stats_actions SET id = 9 WHERE id = 7');
-$dbh->do('UPDATE stats_user_seen SET action_id = 9 WHERE action_id = 7');
+$dbh->do("UPDATE $_ SET action_id = 9 WHERE action_id = 7") for keys %by_number;
 # a consumer's day table of d2 created again, still empty
 (my $empty = $tmpl) =~ s/\@TABLE\@/$tables[1]/g;
 $dbh->do($empty);
@@ -210,16 +263,23 @@ for my $t (@tables) {
     is_deeply(rows_of('track', $t, '1'), $saved{$t}, "$t is back, row for row");
 }
 for my $t (@stats) {
-    is_deeply(rows_of('track', $t, "day IN ($days_in)"), $saved{$t},
+    is_deeply(stats_of($t, "day IN ($days_in)"), $saved{$t},
               "$t: the two days' rows as they were backed up");
-    is_deeply(rows_of('track', $t, "day NOT IN ($days_in)"), $saved{"$t other"},
+    is_deeply(stats_of($t, "day NOT IN ($days_in)"), $saved{"$t other"},
               "$t: other days' rows untouched");
 }
-is_deeply(seen_of("s.day IN ($days_in)"), $seen_days,
+is_deeply(seen_of("day IN ($days_in)"), $seen_days,
           "memberships of the two days back, under the database's action number");
-is_deeply(seen_of("s.day NOT IN ($days_in)"), $seen_other, 'other days\' memberships untouched');
+is_deeply(seen_of("day NOT IN ($days_in)"), $seen_other, 'other days\' memberships untouched');
 is_deeply($dbh->selectcol_arrayref('SELECT DISTINCT action_id FROM stats_user_seen'), [9],
           'no membership refers to the backup\'s old number');
+for my $t (qw(stats_hourly stats_daily)) {
+    is_deeply($dbh->selectcol_arrayref("SELECT DISTINCT action_id FROM $t ORDER BY 1"),
+              [8, 9],
+              "$t: no counter refers to the backup's old number");
+}
+like($log, qr/^OK   stats_hourly: restored into track: 8 rows, by their action's names$/m,
+     'the counters compared through the names') or diag($log);
 my $max_id = $dbh->selectrow_array("SELECT MAX(id) FROM `$tables[0]`");
 cmp_ok($dbh->selectrow_array("SELECT next_id FROM track_ids WHERE name = 'events'"), '>',
        $max_id, 'the id allocator is above the restored rows');
@@ -233,6 +293,118 @@ like($log, qr/track\.events_\d{8} exists with 40 rows.*nothing restored/,
      '... naming the table') or diag($log);
 is($dbh->selectrow_array("SELECT events FROM stats_dead_letters WHERE day = '$d1'"
                          . " AND reason = 'late'"), 1, '... and changing no statistics');
+
+# --- the action numbers of another database ----------------------------
+
+# new_db(NAME): an empty database NAME with the statistics tables
+sub new_db {
+    my ($name) = @_;
+    $dbh->do("DROP DATABASE IF EXISTS `$name`");
+    $dbh->do("CREATE DATABASE `$name` CHARACTER SET utf8mb4");
+    system("mariadb --defaults-file='$db->{dir}/root.cnf' '$name' <'$ROOT/sql/schema.sql'") == 0
+        or die "schema.sql into $name failed\n";
+}
+
+# a database whose stats_actions numbered other actions first: the
+# backup's numbers of click (7) and buy (8) are two other actions' there
+new_db('track2');
+$dbh->do("INSERT INTO track2.stats_actions (id, app, module, action) VALUES (1, ?, ?, ?),"
+         . " (7, 'shop', 'home', 'view'), (8, 'shop', 'cart', 'view')", undef, @buy);
+($rc, $log) = run_backup('--restore-defaults-file', "$db->{dir}/root.cnf",
+                         '--database', 'track2', '--restore', $bdir);
+is($rc, 0, '--restore into a database with other action numbers passes') or diag($log);
+unlike($log, qr/^FAIL/m, 'no FAIL verdict') or diag($log);
+my $click2 = action_id('track2', @click);
+ok($click2 != 7, "click has another number there than in the backup ($click2)");
+for my $t (qw(stats_hourly stats_daily stats_user_seen)) {
+    is_deeply(named_of('track2', $t, '1'),
+              $t eq 'stats_user_seen' ? $seen_days : $saved{$t},
+              "$t: the two days' rows under the names they had");
+}
+for my $t (qw(stats_hourly stats_daily stats_user_seen)) {
+    is($dbh->selectrow_array("SELECT COUNT(*) FROM track2.$t WHERE action_id IN (7, 8)"), 0,
+       "$t: no row under the backup's numbers (other actions there)");
+}
+$dbh->do('DROP DATABASE track2');
+
+# --- a backup of the first layout -------------------------------------------
+
+# counters keyed by the names, as sql/schema.sql made them before
+# stats_actions numbered them (a backup written then holds these tables)
+new_db('track_v1');
+$dbh->do('DROP TABLE track_v1.stats_hourly, track_v1.stats_daily');
+$dbh->do(<<'SQL');
+CREATE TABLE track_v1.stats_hourly (
+    day     DATE             NOT NULL,
+    hour    TINYINT UNSIGNED NOT NULL,
+    app     VARCHAR(128)     NOT NULL,
+    module  VARCHAR(128)     NOT NULL,
+    action  VARCHAR(128)     NOT NULL,
+    object  VARCHAR(128)     NOT NULL DEFAULT '',
+    events  BIGINT UNSIGNED  NOT NULL,
+    PRIMARY KEY (app, module, action, object, day, hour),
+    KEY by_action (app, module, action, day, hour)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin
+SQL
+$dbh->do(<<'SQL');
+CREATE TABLE track_v1.stats_daily (
+    day     DATE             NOT NULL,
+    app     VARCHAR(128)     NOT NULL,
+    module  VARCHAR(128)     NOT NULL,
+    action  VARCHAR(128)     NOT NULL,
+    object  VARCHAR(128)     NOT NULL DEFAULT '',
+    events  BIGINT UNSIGNED  NOT NULL,
+    PRIMARY KEY (app, module, action, day, object),
+    KEY by_object (app, module, action, object, day)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin
+SQL
+# blog/post/read is in no stats_actions; click is 1 there, 9 in track
+my ($dv, $dv_other) = map { strftime('%Y-%m-%d', localtime($now - $_ * 86400)) } 8, 9;
+$dbh->do("INSERT INTO track_v1.stats_actions (id, app, module, action) VALUES (1, ?, ?, ?)",
+         undef, @click);
+for my $d ($dv, $dv_other) {
+    my $k = $d eq $dv ? 1 : 10;
+    $dbh->do('INSERT INTO track_v1.stats_hourly VALUES (?, 5, ?, ?, ?, ?, ?),'
+             . " (?, 6, 'blog', 'post', 'read', '', ?), (?, 5, ?, ?, ?, 'o5', ?)", undef,
+             $d, @click, 'o5', 50 * $k, $d, 7 * $k, $d, @buy, 2 * $k);
+    $dbh->do('INSERT INTO track_v1.stats_daily VALUES (?, ?, ?, ?, ?, ?),'
+             . " (?, 'blog', 'post', 'read', 'x ', ?), (?, ?, ?, ?, 'A', ?)", undef,
+             $d, @click, 'A', 50 * $k, $d, 7 * $k, $d, @buy, 2 * $k);
+    $dbh->do("INSERT INTO track_v1.stats_user_seen VALUES (1, ?, 'u1')", undef, $d);
+    $dbh->do("INSERT INTO track_v1.stats_daily_users VALUES (?, ?, ?, ?, 1)", undef, $d, @click);
+}
+($rc, $log) = run_backup('--defaults-file', "$db->{dir}/root.cnf", @common,
+                         '--database', 'track_v1', '--day', $dv);
+is($rc, 0, 'a backup of the first layout passes') or diag($log);
+(my $vdir = "$out/track_v1-$dv-$dv") =~ s/-(\d{4})-(\d\d)-(\d\d)/-$1$2$3/g;
+($rc, $log) = run_backup('--restore-defaults-file', "$db->{dir}/root.cnf",
+                         '--restore', $vdir);
+is($rc, 0, '--restore of a backup of the first layout passes') or diag($log);
+unlike($log, qr/^FAIL/m, 'no FAIL verdict') or diag($log);
+like($log, qr/^OK   stats_daily: restored into track: 3 rows, by their action's names$/m,
+     '... its counters compared through their names') or diag($log);
+for my $t (qw(stats_hourly stats_daily stats_user_seen)) {
+    is_deeply(named_of('track', $t, "day = '$dv'"),
+              named_of('track_v1', $t, "day = '$dv'", $t ne 'stats_user_seen'),
+              "$t: the backed-up day's rows, under the database's numbers of their names");
+}
+is_deeply(rows_of('track', 'stats_daily_users', "day = '$dv'"),
+          rows_of('track_v1', 'stats_daily_users', "day = '$dv'"),
+          'stats_daily_users: the day\'s row');
+is($dbh->selectrow_array('SELECT COUNT(*) FROM stats_actions'
+                         . " WHERE (app, module, action) = ('blog', 'post', 'read')"),
+   1, 'an action named only in its counters added to stats_actions');
+is($dbh->selectrow_array("SELECT COUNT(*) FROM stats_hourly WHERE day = '$dv_other'"), 0,
+   'another day of that database not restored');
+
+# a restore into counters still keyed by the names: refused, nothing changed
+($rc, $log) = run_backup('--restore-defaults-file', "$db->{dir}/root.cnf",
+                         '--database', 'track_v1', '--restore', $vdir);
+is($rc, 2, 'a restore into a database of the first layout: exit 2') or diag($log);
+like($log, qr/older layout.*nothing restored/, '... saying why') or diag($log);
+is($dbh->selectrow_array('SELECT COUNT(*) FROM track_v1.stats_hourly'), 6,
+   '... and its counters as they were');
+$dbh->do('DROP DATABASE track_v1');
 
 # --- a damaged dump fails loudly ------------------------------------------
 
@@ -273,7 +445,7 @@ like($log, qr/^FAIL stats_dead_letters: restored copy has 1 rows, the source had
 
 my @old = map { strftime('%Y-%m-%d', localtime($now - $_ * 86400)) } 5, 6;
 (my $old_table = "events_$old[0]") =~ s/-//g;
-$dbh->do("INSERT INTO stats_daily VALUES ('$d3', 'shop', 'home', 'click', 'keep', 3)");
+count_row('stats_daily', \@click, day => $d3, object => 'keep', events => 3);
 
 # a backup of a day without events, which has some by the time of the
 # restore: its statistics must not be replaced by the backup's none
@@ -285,7 +457,7 @@ like($log, qr/note: no table $old_table/, '... noting it');
 $dbh->do($late);
 $dbh->do("INSERT INTO `$old_table` (eid, recv_ts, app, module, action)"
          . " VALUES ('late-1', 1, 'shop', 'home', 'click')");
-$dbh->do("INSERT INTO stats_daily VALUES ('$old[0]', 'shop', 'home', 'click', '', 1)");
+count_row('stats_daily', \@click, day => $old[0], object => '', events => 1);
 ($rc, $log) = run_backup('--restore-defaults-file', "$db->{dir}/root.cnf",
                          '--restore', $odir);
 is($rc, 2, 'a restore of a day the database has rows of, without its table in'
@@ -319,8 +491,8 @@ is($rc, 0, 'a backup of two days') or diag($log);
 (my $tdir = "$out/track-$d3-$d2") =~ s/-(\d{4})-(\d\d)-(\d\d)/-$1$2$3/g;
 (my $t3 = "events_$d3") =~ s/-//g;
 my $rows3 = rows_of('track', $t3, '1');
-my %stats3 = map { $_ => rows_of('track', $_, "day = '$d3'") } @stats;
-my $seen3 = seen_of("s.day = '$d3'");
+my %stats3 = map { $_ => stats_of($_, "day = '$d3'") } @stats;
+my $seen3 = seen_of("day = '$d3'");
 my $d2_daily = rows_of('track', 'stats_daily', "day = '$d2'");
 $dbh->do("DROP TABLE `$t3`");
 $dbh->do("DELETE FROM $_ WHERE day = '$d3'") for @stats, 'stats_user_seen';
@@ -331,9 +503,9 @@ $d2_daily = rows_of('track', 'stats_daily', "day = '$d2'");
 is($rc, 0, '--restore --day: one day of the backup') or diag($log);
 like($log, qr/its days $d3 restored into track$/m, '... saying which') or diag($log);
 is_deeply(rows_of('track', $t3, '1'), $rows3, "$t3 is back");
-is_deeply(rows_of('track', $_, "day = '$d3'"), $stats3{$_}, "$_ of $d3 is back")
+is_deeply(stats_of($_, "day = '$d3'"), $stats3{$_}, "$_ of $d3 is back")
     for @stats;
-is_deeply(seen_of("s.day = '$d3'"), $seen3, "memberships of $d3 are back");
+is_deeply(seen_of("day = '$d3'"), $seen3, "memberships of $d3 are back");
 is_deeply(rows_of('track', 'stats_daily', "day = '$d2'"), $d2_daily,
           "$d2, in the backup too, is left as it is");
 ($rc, $log) = run_backup('--restore-defaults-file', "$db->{dir}/root.cnf",

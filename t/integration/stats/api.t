@@ -66,15 +66,18 @@ sub fill_day {
              . " object, uid, ip) VALUES " . join(',', @rows), undef, @bind);
 
     # what track-consumer keeps, derived here from the raw rows
-    $dbh->do("INSERT INTO stats_hourly (day, hour, app, module, action,"
-        . " object, events) SELECT DATE '$day',"
-        . " HOUR(FROM_UNIXTIME(recv_ts DIV 1000)), app, module, action,"
-        . " COALESCE(object, ''), COUNT(*) FROM `$table`"
-        . " GROUP BY 2, app, module, action, COALESCE(object, '')");
-    $dbh->do("INSERT INTO stats_daily (day, app, module, action, object,"
-        . " events) SELECT DATE '$day', app, module, action,"
-        . " COALESCE(object, ''), COUNT(*) FROM `$table`"
-        . " GROUP BY app, module, action, COALESCE(object, '')");
+    $dbh->do("INSERT IGNORE INTO stats_actions (app, module, action)"
+        . " SELECT DISTINCT app, module, action FROM `$table`");
+    my $numbered = "FROM `$table` e JOIN stats_actions a"
+        . " USING (app, module, action)";
+    $dbh->do("INSERT INTO stats_hourly (day, hour, action_id, object,"
+        . " events) SELECT DATE '$day',"
+        . " HOUR(FROM_UNIXTIME(e.recv_ts DIV 1000)), a.id,"
+        . " COALESCE(e.object, ''), COUNT(*) $numbered"
+        . " GROUP BY 2, a.id, COALESCE(e.object, '')");
+    $dbh->do("INSERT INTO stats_daily (day, action_id, object, events)"
+        . " SELECT DATE '$day', a.id, COALESCE(e.object, ''), COUNT(*)"
+        . " $numbered GROUP BY a.id, COALESCE(e.object, '')");
     $dbh->do("INSERT INTO stats_daily_users (day, app, module, action,"
         . " users) SELECT DATE '$day', app, module, action,"
         . " COUNT(DISTINCT uid) FROM `$table` WHERE uid <> ''"
@@ -439,7 +442,8 @@ is_json([$r->{status}, $r->{headers}{etag}], [200, $etag],
 # --- SIGHUP forgets the cached days (a restore changed them) --------------
 
 $dbh->do("UPDATE stats_daily SET events = events + 1000 WHERE day = ?"
-         . " AND app = 'shop' LIMIT 1", undef, $days[0]);
+         . " AND action_id IN (SELECT id FROM stats_actions WHERE app = 'shop')"
+         . " LIMIT 1", undef, $days[0]);
 $r = json_get($stats, $closed);
 is_json($r->{headers}{etag}, $etag,
       'a closed day changed in the database: the cached answer still');

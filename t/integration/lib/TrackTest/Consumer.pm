@@ -21,7 +21,7 @@ use TrackTest::Cluster qw(cluster_masters);
 
 our @EXPORT = qw($CONSUMER_BIN %CONSUMER_TEST_SETTINGS
                  start_db db_connect stop_db restart_db db_rows day_tables
-                 memberships_to_first_layout
+                 stats_to_first_layout
                  consumer_defaults start_consumer stop_consumer wait_consumer
                  consumer_alive consumer_log lane_pids processing_total
                  start_queue_redis queue_cmd push_events processing_lists
@@ -146,21 +146,38 @@ sub day_tables {
     return $dbh->selectcol_arrayref("SHOW TABLES LIKE 'events\\_%'");
 }
 
-# memberships_to_first_layout($dbh): puts the unique-user memberships back
-# into the layout before stats_actions (one row of app, module, action, day
-# and uid each), for the tests of the consumer's migration
-sub memberships_to_first_layout {
+# stats_to_first_layout($dbh): puts the counters and the unique-user
+# memberships back into the layout before stats_actions (the three strings
+# app, module, action in every row), for the tests of the consumer's
+# migration
+sub stats_to_first_layout {
     my ($dbh) = @_;
-    $dbh->do(q~CREATE TABLE seen_old (
-        day DATE NOT NULL, app VARCHAR(128) NOT NULL,
-        module VARCHAR(128) NOT NULL, action VARCHAR(128) NOT NULL,
+    my $table = q~ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin~;
+    my $names = q~app VARCHAR(128) NOT NULL, module VARCHAR(128) NOT NULL,
+        action VARCHAR(128) NOT NULL~;
+    $dbh->do(qq~CREATE TABLE seen_old (day DATE NOT NULL, $names,
         uid VARCHAR(128) NOT NULL,
-        PRIMARY KEY (app, module, action, day, uid)
-    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin~);
-    $dbh->do('INSERT INTO seen_old SELECT day, app, module, action, uid'
-             . ' FROM stats_user_seen JOIN stats_actions ON id = action_id');
-    $dbh->do('DROP TABLE stats_user_seen, stats_actions');
-    $dbh->do('RENAME TABLE seen_old TO stats_user_seen');
+        PRIMARY KEY (app, module, action, day, uid)) $table~);
+    $dbh->do(qq~CREATE TABLE hourly_old (day DATE NOT NULL,
+        hour TINYINT UNSIGNED NOT NULL, $names,
+        object VARCHAR(128) NOT NULL DEFAULT '', events BIGINT UNSIGNED NOT NULL,
+        PRIMARY KEY (app, module, action, object, day, hour),
+        KEY by_action (app, module, action, day, hour)) $table~);
+    $dbh->do(qq~CREATE TABLE daily_old (day DATE NOT NULL, $names,
+        object VARCHAR(128) NOT NULL DEFAULT '', events BIGINT UNSIGNED NOT NULL,
+        PRIMARY KEY (app, module, action, day, object),
+        KEY by_object (app, module, action, object, day)) $table~);
+    my $join = 'JOIN stats_actions ON id = action_id';
+    $dbh->do("INSERT INTO seen_old SELECT day, app, module, action, uid"
+             . " FROM stats_user_seen $join");
+    $dbh->do("INSERT INTO hourly_old SELECT day, hour, app, module, action,"
+             . " object, events FROM stats_hourly $join");
+    $dbh->do("INSERT INTO daily_old SELECT day, app, module, action, object,"
+             . " events FROM stats_daily $join");
+    $dbh->do('DROP TABLE stats_user_seen, stats_hourly, stats_daily,'
+             . ' stats_actions');
+    $dbh->do('RENAME TABLE seen_old TO stats_user_seen,'
+             . ' hourly_old TO stats_hourly, daily_old TO stats_daily');
 }
 
 # --- track-consumer ------------------------------------------------------------
@@ -611,10 +628,12 @@ sub stats_consistent {
     my @cmp = (
         [ 'stats_hourly equals the raw tables', \@hourly,
           $rows->('SELECT day, hour, app, module, action, object, events'
-                  . ' FROM stats_hourly') ],
+                  . ' FROM stats_hourly JOIN stats_actions ON id = action_id')
+        ],
         [ 'stats_daily equals the raw tables', \@daily,
           $rows->('SELECT day, app, module, action, object, events'
-                  . ' FROM stats_daily') ],
+                  . ' FROM stats_daily JOIN stats_actions ON id = action_id')
+        ],
         [ 'stats_daily_users equals COUNT(DISTINCT uid)', \@users,
           $daily_users ],
         [ 'stats_user_seen agrees with stats_daily_users', $daily_users,
