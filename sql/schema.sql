@@ -28,12 +28,16 @@ CREATE TABLE IF NOT EXISTS stats_actions (
 -- through stats_actions below, then dropped.  Every step checks first, so
 -- a start interrupted half-way finishes it; the lock keeps a second
 -- consumer starting at the same time from dropping an old table before the
--- first one copied it.
+-- first one copied it.  GET_LOCK is local to a Galera node, so a check may
+-- be stale by the time its rename runs: the rename names the column `app`,
+-- and fails (the start is retried) on a table another node already made
+-- new, instead of renaming it away with the counts copied into it.
 DO GET_LOCK(CONCAT('track-schema:', DATABASE()), 600)
 ;
 SET @track_migration = (
     SELECT IF(COUNT(*) = 0, 'DO 0',
-              'RENAME TABLE stats_hourly TO stats_hourly_v1')
+              'ALTER TABLE stats_hourly RENAME COLUMN app TO app,
+               RENAME TO stats_hourly_v1')
     FROM information_schema.columns
     WHERE table_schema = DATABASE() AND table_name = 'stats_hourly'
     AND column_name = 'app')
@@ -42,7 +46,8 @@ EXECUTE IMMEDIATE @track_migration
 ;
 SET @track_migration = (
     SELECT IF(COUNT(*) = 0, 'DO 0',
-              'RENAME TABLE stats_daily TO stats_daily_v1')
+              'ALTER TABLE stats_daily RENAME COLUMN app TO app,
+               RENAME TO stats_daily_v1')
     FROM information_schema.columns
     WHERE table_schema = DATABASE() AND table_name = 'stats_daily'
     AND column_name = 'app')
@@ -132,7 +137,8 @@ CREATE TABLE IF NOT EXISTS stats_daily_users (
 ;
 SET @track_migration = (
     SELECT IF(COUNT(*) = 0, 'DO 0',
-              'RENAME TABLE stats_user_seen TO stats_user_seen_v1')
+              'ALTER TABLE stats_user_seen RENAME COLUMN app TO app,
+               RENAME TO stats_user_seen_v1')
     FROM information_schema.columns
     WHERE table_schema = DATABASE() AND table_name = 'stats_user_seen'
     AND column_name = 'app')
