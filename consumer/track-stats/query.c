@@ -77,6 +77,12 @@ static const char  pair_day_sql[] =
 static const char  health_sql[] = "SELECT 1";
 
 
+/* the three optional conditions of a series, for the %s%s%s of its SQL */
+#define SERIES_FILTERS(f)                                                    \
+    ((f) & F_MODULE) ? " AND a.module = ?" : "",                             \
+    ((f) & F_ACTION) ? " AND a.action = ?" : "",                             \
+    ((f) & F_OBJECT) ? " AND c.object = ?" : ""
+
 void
 tc_query_init(void)
 {
@@ -87,19 +93,13 @@ tc_query_init(void)
                  "SELECT c.day, CAST(SUM(c.events) AS UNSIGNED)"
                  ACTION_JOIN("stats_daily")
                  " WHERE a.app = ?%s%s%s AND c.day BETWEEN ? AND ?"
-                 " GROUP BY c.day",
-                 (f & F_MODULE) ? " AND a.module = ?" : "",
-                 (f & F_ACTION) ? " AND a.action = ?" : "",
-                 (f & F_OBJECT) ? " AND c.object = ?" : "");
+                 " GROUP BY c.day", SERIES_FILTERS(f));
 
         snprintf(series_hourly_sql[f], sizeof(series_hourly_sql[f]),
                  "SELECT c.day, c.hour, CAST(SUM(c.events) AS UNSIGNED)"
                  ACTION_JOIN("stats_hourly")
                  " WHERE a.app = ?%s%s%s AND c.day BETWEEN ? AND ?"
-                 " GROUP BY c.day, c.hour",
-                 (f & F_MODULE) ? " AND a.module = ?" : "",
-                 (f & F_ACTION) ? " AND a.action = ?" : "",
-                 (f & F_OBJECT) ? " AND c.object = ?" : "");
+                 " GROUP BY c.day, c.hour", SERIES_FILTERS(f));
     }
 }
 
