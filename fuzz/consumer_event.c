@@ -217,6 +217,17 @@ is0(const fz_sql_value_t *v, const tc_str_t *s)
 }
 
 
+/* the action's number, as the row carries it */
+static int
+is_action(const fz_sql_value_t *v, uint32_t action_id)
+{
+    char  num[16];
+
+    snprintf(num, sizeof(num), "%" PRIu32, action_id);
+    return v->kind == FZ_SQL_INT && fz_sql_is(v, num, strlen(num));
+}
+
+
 static void
 check_group(const fz_sql_value_t *v, const tc_event_t *ev, char *date)
 {
@@ -243,18 +254,18 @@ check_stats_rows(tc_batch_t *b)
     rows = tc_batch_hourly(b, agg);
     total = 0;
     for (i = 0; i < rows; i++) {
+        agg[i].action_id = agg[i].ev->group_rank + 1;   /* as if numbered */
         tc_buf_reset(&buf);
         tc_sql_hourly_row(&buf, fz_mysql, &agg[i]);
         n = fz_sql_row(buf.data, buf.len, v, FZ_SQL_MAX_VALUES);
-        FZ_CHECK(n == 7, "hourly row: %.*s", (int) buf.len, buf.data);
+        FZ_CHECK(n == 5, "hourly row: %.*s", (int) buf.len, buf.data);
         check_group(v, agg[i].ev, date);
         FZ_CHECK(v[1].kind == FZ_SQL_INT
                  && (unsigned) atoi(v[1].data) == agg[i].ev->hour
                  && agg[i].ev->hour < 24, "hour");
-        FZ_CHECK(is0(&v[2], &agg[i].ev->app) && is0(&v[3], &agg[i].ev->module)
-                 && is0(&v[4], &agg[i].ev->action)
-                 && is0(&v[5], &agg[i].ev->object), "hourly key");
-        FZ_CHECK(v[6].kind == FZ_SQL_INT && agg[i].n > 0, "count");
+        FZ_CHECK(is_action(&v[2], agg[i].action_id)
+                 && is0(&v[3], &agg[i].ev->object), "hourly key");
+        FZ_CHECK(v[4].kind == FZ_SQL_INT && agg[i].n > 0, "count");
         total += agg[i].n;
         fz_sql_free(v, n);
     }
@@ -264,14 +275,14 @@ check_stats_rows(tc_batch_t *b)
     rows = tc_batch_daily(b, agg);
     total = 0;
     for (i = 0; i < rows; i++) {
+        agg[i].action_id = agg[i].ev->group_rank + 1;
         tc_buf_reset(&buf);
         tc_sql_daily_row(&buf, fz_mysql, &agg[i]);
         n = fz_sql_row(buf.data, buf.len, v, FZ_SQL_MAX_VALUES);
-        FZ_CHECK(n == 6, "daily row: %.*s", (int) buf.len, buf.data);
+        FZ_CHECK(n == 4, "daily row: %.*s", (int) buf.len, buf.data);
         check_group(v, agg[i].ev, date);
-        FZ_CHECK(is0(&v[1], &agg[i].ev->app) && is0(&v[2], &agg[i].ev->module)
-                 && is0(&v[3], &agg[i].ev->action)
-                 && is0(&v[4], &agg[i].ev->object), "daily key");
+        FZ_CHECK(is_action(&v[1], agg[i].action_id)
+                 && is0(&v[2], &agg[i].ev->object), "daily key");
         total += agg[i].n;
         fz_sql_free(v, n);
     }

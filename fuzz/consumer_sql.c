@@ -176,17 +176,22 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     agg.ev = &ev;
     agg.n = size;
+    agg.action_id = UINT32_MAX;
 
     tc_buf_reset(&b);
     tc_sql_hourly_row(&b, fz_mysql, &agg);
     n = fz_sql_row(b.data, b.len, v, FZ_SQL_MAX_VALUES);
-    FZ_CHECK(n == 7, "hourly row: %.*s", (int) b.len, b.data);
+    FZ_CHECK(n == 5, "hourly row: %.*s", (int) b.len, b.data);
+    FZ_CHECK(fz_sql_is(&v[2], "4294967295", 10), "hourly action number");
+    FZ_CHECK(fz_sql_is(&v[3], ev.object.data ? ev.object.data : "",
+                       ev.object.len), "hourly object");
     fz_sql_free(v, n);
 
     tc_buf_reset(&b);
     tc_sql_daily_row(&b, fz_mysql, &agg);
     n = fz_sql_row(b.data, b.len, v, FZ_SQL_MAX_VALUES);
-    FZ_CHECK(n == 6, "daily row: %.*s", (int) b.len, b.data);
+    FZ_CHECK(n == 4, "daily row: %.*s", (int) b.len, b.data);
+    FZ_CHECK(fz_sql_is(&v[1], "4294967295", 10), "daily action number");
     fz_sql_free(v, n);
 
     tc_buf_reset(&b);
