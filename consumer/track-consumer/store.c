@@ -187,7 +187,7 @@ static const int  events_types[] = {
     TC_BULK_STR, TC_BULK_STR, TC_BULK_STR
 };
 
-/* day, hour (hourly only), app, module, action, object, events */
+/* day, hour (hourly only), action_id, object, events */
 static const int  hourly_types[] = {
     TC_BULK_INT, TC_BULK_INT, TC_BULK_INT, TC_BULK_STR, TC_BULK_INT
 };
