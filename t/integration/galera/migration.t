@@ -29,14 +29,32 @@ my $c = start_consumer($s, db => \%db, id => 'gm0',
 ok(wait_for(120, sub { drained('gm0') }), 'a first consumer drained');
 is(stop_consumer($c, 'TERM', 20), 0, 'and stopped');
 
-# back to the first layout, with 100,000 more memberships of a past day,
-# so that copying them takes the two starts a while
+# back to the first layout, with 100,000 more memberships and counters of
+# each table of a past day, so that copying them takes the two starts a
+# while
 stats_to_first_layout($dbh);
 $dbh->do(q~INSERT INTO stats_user_seen SELECT '2001-02-03', 'old', 'm',
            CONCAT('a', seq MOD 7), CONCAT('u', seq) FROM seq_1_to_100000~);
+$dbh->do(q~INSERT INTO stats_hourly SELECT '2001-02-03', seq MOD 24, 'old',
+           'm', CONCAT('a', seq MOD 7), CONCAT('o', seq), seq
+           FROM seq_1_to_100000~);
+$dbh->do(q~INSERT INTO stats_daily SELECT '2001-02-03', 'old', 'm',
+           CONCAT('a', seq MOD 7), CONCAT('o', seq), seq
+           FROM seq_1_to_100000~);
 my $want = $dbh->selectcol_arrayref(q~SELECT
     CONCAT_WS(' ', day, app, module, action, uid) FROM stats_user_seen~);
 ok(@$want > 100000, scalar(@$want) . ' memberships to migrate');
+# every counter row of the old layout, as text (the past day's only: the
+# second half of the events adds to the others)
+my %counters_sql = (
+    stats_hourly => 'day, hour, app, module, action, object, events',
+    stats_daily  => 'day, app, module, action, object, events');
+my %counters = map {
+    $_ => $dbh->selectcol_arrayref("SELECT CONCAT_WS(' ', $counters_sql{$_})"
+                                   . " FROM $_ WHERE day = '2001-02-03'")
+} keys %counters_sql;
+ok(@{ $counters{$_} } >= 100000, "$_: @{[ scalar @{ $counters{$_} } ]} rows"
+   . ' of the past day to migrate') for sort keys %counters;
 
 # two consumers start together, one through each node
 push_events([@$events[1000 .. 1999]]);
@@ -73,11 +91,20 @@ is($dbh->selectrow_array(
        q~SELECT COUNT(*) FROM stats_actions GROUP BY app, module, action
          HAVING COUNT(*) > 1 LIMIT 1~) // 0, 0,
    'every action numbered once');
+for my $t (sort keys %counters_sql) {
+    my %now = map { $_ => 1 } @{ $dbh->selectcol_arrayref(
+        "SELECT CONCAT_WS(' ', $counters_sql{$t}) FROM $t"
+        . " JOIN stats_actions ON id = action_id WHERE day = '2001-02-03'") };
+    is(scalar(grep { !delete $now{$_} } @{ $counters{$t} }), 0,
+       "$t: every old counter is there, with its count");
+    is(scalar(keys %now), 0, "$t: and no other");
+}
 my $lost = grep { /applying the schema/ } map { split /\n/, consumer_log($_) } @c;
 note("starts that lost a race of the migration and were retried: $lost");
 
-# the made-up memberships of 2001 have no raw rows behind them
-$dbh->do(q~DELETE FROM stats_user_seen WHERE day = '2001-02-03'~);
+# the made-up rows of 2001 have no raw rows behind them
+$dbh->do("DELETE FROM $_ WHERE day = '2001-02-03'")
+    for qw(stats_user_seen stats_hourly stats_daily);
 stored_once($dbh, $events, 'events and users across the migration');
 no_sanitizer_reports($s);
 done_testing();
